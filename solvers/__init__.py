@@ -1,0 +1,4 @@
+"""Model-agnostic numerics: grids, FFTs, spectral operators, finite volumes, time stepping.
+
+Nothing here imports :mod:`meanfield`.
+"""

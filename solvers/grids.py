@@ -1,0 +1,162 @@
+"""Uniform cell-centred grids in 1, 2 and 3 dimensions.
+
+A :class:`UniformGrid` covers the box ``[lower, upper)`` with ``shape`` cells per axis. Each axis
+is either periodic (a torus of length ``upper - lower``) or bounded with no-flux walls. Values on
+the grid are cell averages located at the cell centres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+__all__ = ["UniformGrid"]
+
+
+def _as_tuple(value, ndim, name, cast):
+    arr = np.atleast_1d(np.asarray(value))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D sequence, got shape {arr.shape}")
+    if arr.size == 1 and ndim > 1:
+        arr = np.repeat(arr, ndim)
+    if arr.size != ndim:
+        raise ValueError(f"{name} has {arr.size} entries but the grid has {ndim} dimensions")
+    return tuple(cast(v) for v in arr)
+
+
+@dataclass(frozen=True, eq=True)
+class UniformGrid:
+    """Cell-centred uniform grid on the box ``[lower, upper)``.
+
+    Parameters
+    ----------
+    lower, upper : float or sequence of float
+        Box corners, one entry per dimension (a scalar is broadcast).
+    shape : int or sequence of int
+        Number of cells per axis (>= 1).
+    periodic : bool or sequence of bool
+        Whether each axis wraps around (torus) or has no-flux walls.
+    """
+
+    lower: tuple
+    upper: tuple
+    shape: tuple
+    periodic: tuple
+
+    def __init__(self, lower, upper, shape, periodic=True):
+        shape_arr = np.atleast_1d(np.asarray(shape))
+        ndim = shape_arr.size
+        if ndim not in (1, 2, 3):
+            raise ValueError(f"shape must have 1, 2 or 3 entries, got {tuple(shape_arr)}")
+        shape_t = _as_tuple(shape, ndim, "shape", int)
+        if any(n < 1 for n in shape_t) or not np.all(shape_arr == np.round(shape_arr)):
+            raise ValueError(f"shape must hold positive integers, got {tuple(shape_arr)}")
+        lo = _as_tuple(lower, ndim, "lower", float)
+        hi = _as_tuple(upper, ndim, "upper", float)
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise ValueError(f"lower and upper must be finite, got lower={lo}, upper={hi}")
+        if any(h <= l for l, h in zip(lo, hi)):
+            raise ValueError(f"upper must exceed lower on every axis, got lower={lo}, upper={hi}")
+        per = _as_tuple(periodic, ndim, "periodic", bool)
+        object.__setattr__(self, "lower", lo)
+        object.__setattr__(self, "upper", hi)
+        object.__setattr__(self, "shape", shape_t)
+        object.__setattr__(self, "periodic", per)
+
+    # --- geometry -------------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.asarray(self.upper) - np.asarray(self.lower)
+
+    @property
+    def spacing(self) -> np.ndarray:
+        """Cell widths per axis."""
+        return self.lengths / np.asarray(self.shape)
+
+    @property
+    def cell_volume(self) -> float:
+        return float(np.prod(self.spacing))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def axis_centres(self, axis: int) -> np.ndarray:
+        h = self.spacing[axis]
+        return self.lower[axis] + h * (np.arange(self.shape[axis]) + 0.5)
+
+    def axis_edges(self, axis: int) -> np.ndarray:
+        return np.linspace(self.lower[axis], self.upper[axis], self.shape[axis] + 1)
+
+    @cached_property
+    def centres(self) -> tuple:
+        """Cell-centre coordinates as a tuple of 1-D arrays, one per axis."""
+        return tuple(self.axis_centres(a) for a in range(self.ndim))
+
+    @cached_property
+    def edges(self) -> tuple:
+        return tuple(self.axis_edges(a) for a in range(self.ndim))
+
+    def mesh(self) -> tuple:
+        """Cell-centre coordinates broadcast to the full grid (``indexing='ij'``)."""
+        return tuple(np.meshgrid(*self.centres, indexing="ij"))
+
+    def points(self) -> np.ndarray:
+        """All cell centres as an array of shape ``(size, ndim)`` in C order."""
+        return np.stack([m.ravel() for m in self.mesh()], axis=1)
+
+    # --- Fourier --------------------------------------------------------------------------
+    def wavenumbers(self, real: bool = False) -> tuple:
+        """Angular wavenumbers ``k = 2 pi m / L`` per axis, in FFT order.
+
+        With ``real=True`` the last axis holds the non-negative half used by real transforms.
+        Only meaningful on periodic axes.
+        """
+        ks = []
+        for a in range(self.ndim):
+            n, h = self.shape[a], self.spacing[a]
+            if real and a == self.ndim - 1:
+                ks.append(2 * np.pi * np.fft.rfftfreq(n, d=h))
+            else:
+                ks.append(2 * np.pi * np.fft.fftfreq(n, d=h))
+        return tuple(ks)
+
+    def wavenumber_mesh(self, real: bool = False) -> tuple:
+        return tuple(np.meshgrid(*self.wavenumbers(real=real), indexing="ij"))
+
+    # --- integration ----------------------------------------------------------------------
+    def integrate(self, values: np.ndarray) -> np.ndarray:
+        """Integral of cell averages over the grid (sums the trailing ``ndim`` axes)."""
+        values = np.asarray(values)
+        axes = tuple(range(values.ndim - self.ndim, values.ndim))
+        return values.sum(axis=axes) * self.cell_volume
+
+    def refine(self, factor: int = 2) -> "UniformGrid":
+        return UniformGrid(self.lower, self.upper, tuple(n * factor for n in self.shape), self.periodic)
+
+    def cell_index(self, positions: np.ndarray) -> np.ndarray:
+        """Index of the cell containing each point (wrapped on periodic axes), shape ``(n, ndim)``.
+
+        Raises ValueError if a point lies outside a bounded axis.
+        """
+        pos = np.asarray(positions, dtype=float).reshape(-1, self.ndim)
+        idx = np.floor((pos - np.asarray(self.lower)) / self.spacing).astype(np.int64)
+        for a in range(self.ndim):
+            if self.periodic[a]:
+                idx[:, a] %= self.shape[a]
+            else:
+                # points exactly on the upper wall belong to the last cell
+                idx[:, a] = np.where(pos[:, a] == self.upper[a], self.shape[a] - 1, idx[:, a])
+                bad = (idx[:, a] < 0) | (idx[:, a] >= self.shape[a])
+                if np.any(bad):
+                    raise ValueError(
+                        f"positions lie outside the grid on axis {a}: range "
+                        f"[{pos[:, a].min()}, {pos[:, a].max()}] not in [{self.lower[a]}, {self.upper[a]}]"
+                    )
+        return idx

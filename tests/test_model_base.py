@@ -1,0 +1,55 @@
+"""The shared model plumbing: trajectories, continuum datasets and their netCDF round trip."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from meanfield.measures import Domain
+from meanfield.models.base import Trajectory, check_in_range, check_times, continuum_dataset, interval_dataset
+from solvers.grids import UniformGrid
+
+
+def test_trajectory_measures_by_species():
+    tr = Trajectory(
+        times=np.array([0.0, 1.0]),
+        positions=[np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.5])],
+        domain=Domain(1),
+        species=[np.array(["+", "-", "+"]), np.array(["+", "-"])],
+    )
+    m = tr.measure(0.0)
+    assert set(m) == {"+", "-"}
+    np.testing.assert_allclose(m["+"].x, [0.0, 2.0])
+    assert tr.measure(1.0, species="-").n == 1
+    with pytest.raises(ValueError, match="output time"):
+        tr.measure(0.5)
+
+
+def test_continuum_dataset_roundtrip_and_measure(tmp_path):
+    grid = UniformGrid((0, 0), (1, 2), (4, 6), periodic=(True, True))
+    rho = np.random.default_rng(0).random((3, 2, 4, 6))
+    ds = continuum_dataset([0, 0.5, 1], rho, grid, species=["+", "-"], params={"sigma": 1.5, "flag": True},
+                           solver={"name": "spectral", "dt": 0.01}, mass=(("time", "species"), rho.sum(axis=(2, 3))))
+    path = tmp_path / "run.nc"
+    ds.to_netcdf(path)
+    back = xr.load_dataset(path)
+    assert back.identical(ds)
+    g = back.measure(0.5, species="-")
+    np.testing.assert_array_equal(g.values, rho[1, 1])
+    assert g.grid == grid
+    assert back.attrs["param_sigma"] == 1.5
+
+
+def test_interval_dataset_measure():
+    edges = np.array([[0.0, 0.5, 1.0], [0.0, 1.0, 2.0]])
+    ds = interval_dataset([0.0, 1.0], edges, [0.5, 0.5])
+    d = ds.measure(1.0)
+    np.testing.assert_allclose(d.density(), [0.5, 0.5])
+
+
+def test_checks_name_the_parameter():
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 1\)"):
+        check_in_range("beta", 1.0, 0, 1, high_open=True)
+    with pytest.raises(ValueError, match="times"):
+        check_times(1.0, [0.5, 0.2])
+    with pytest.raises(ValueError, match="t_end"):
+        check_times(-1.0)

@@ -237,12 +237,12 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
         tnow = te
         a = order[s]
         b = order[s + 1]
-        if (a < nx) == (b < nx):
-            err = 2
-            err_time = te
-            break
         if stuck[a] >= 0 or stuck[b] >= 0:
             err = 3
+            err_time = te
+            break
+        if (a < nx) == (b < nx):
+            err = 2
             err_time = te
             break
         pm = pref[a] + vel[a] * (te - tref[a])

@@ -12,10 +12,11 @@ the nodes are integrated by SSP-RK3. H is the exact CDF of the piecewise-linear 
 (inverse linear interpolation, O(M log M)). Mass per cell is 1/M by construction (exact
 conservation) and positivity is the strict ordering of the nodes, which is checked every step.
 
-Step rule: the right-hand side is Lipschitz in X with constant L = |dV/dH| * max density of the
-other species; a node gap X_{k+1} - X_k can shrink at most at relative rate L, so a forward Euler
-step (and SSP-RK3, a convex combination of them) keeps the order when ``dt <= cfl / L`` with
-``cfl < 1``. The step is recomputed from the current densities every step.
+Step rule (CFL in physical space): the right-hand side is Lipschitz in X with constant
+L = |dV/dH| * max density of the other species, so a node gap X_{k+1} - X_k shrinks at most at
+relative rate L and a forward Euler step (and SSP-RK3, a convex combination of them) keeps the
+order when ``dt <= cfl / L``, ``cfl < 1``. For accuracy we also require that no node moves more than
+``cfl`` times the smallest cell: ``dt <= cfl * min_gap / v_max``. Both are recomputed every step.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ def max_density(q):
     return float((1.0 / (gaps.size * gaps.min())))
 
 
-def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.5, dvdh=2.0, dt_max=np.inf):
+def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.5, dvdh=2.0, v_max=2.0, dt_max=np.inf):
     """Integrate the nodal system from ``X0``, ``Y0`` (strictly increasing, length M+1).
 
     ``velocity_x(s, H)`` / ``velocity_y(s, F)`` give the Lagrangian velocities; ``dvdh`` bounds
-    their derivative in the CDF argument (2 for paper 002). Returns ``(X_out, Y_out, n_steps)``.
+    their derivative in the CDF argument and ``v_max`` their size (2 and 2 for paper 002). Returns ``(X_out, Y_out, n_steps)``.
     """
     X = np.array(X0, dtype=float)
     Y = np.array(Y0, dtype=float)
@@ -60,7 +61,8 @@ def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.
         o += 1
     while o < out_times.size:
         L = dvdh * max(max_density(X), max_density(Y))
-        dt = min(cfl / L, dt_max, out_times[o] - t)
+        gap = min(np.diff(X).min(), np.diff(Y).min())
+        dt = min(cfl / L, cfl * gap / v_max, dt_max, out_times[o] - t)
         k1x, k1y = rhs(X, Y)
         X1, Y1 = X + dt * k1x, Y + dt * k1y
         k2x, k2y = rhs(X1, Y1)

@@ -17,6 +17,10 @@ L = |dV/dH| * max density of the other species, so a node gap X_{k+1} - X_k shri
 relative rate L and a forward Euler step (and SSP-RK3, a convex combination of them) keeps the
 order when ``dt <= cfl / L``, ``cfl < 1``. For accuracy we also require that no node moves more than
 ``cfl`` times the smallest cell: ``dt <= cfl * min_gap / v_max``. Both are recomputed every step.
+
+Orders (measured in tests/test_newtonian1d_continuum.py): 2 in space (W1 vs M), 2 in time: the
+right-hand side is only piecewise linear in X (kinks where a node of X passes a node of Y), and each
+kink crossing costs O(dt^2), so SSP-RK3 does not reach 3.
 """
 
 from __future__ import annotations

@@ -243,3 +243,42 @@ def test_general_masses_stick_rule_remark_4_1_and_unsupported_cluster():
     np.testing.assert_allclose(tr.info["x"][0], [0.4 + 0.6 / 6], atol=1e-14)
     with pytest.raises(RuntimeError, match="stuck pair"):  # y_2 reaches the moving pair at t=2.5
         MODEL.simulate_particles(st, t_end=3.0, masses=ms)
+
+
+@pytest.mark.parametrize("support, seed", [(((0.0, 1.0), (0.5, 1.5)), 0), (((0.0, 1.0), (0.2, 0.7)), 1),
+                                           (((0.0, 1.0), (1.2, 2.0)), 2)])
+def test_lm_norms_of_ghost_reconstruction_non_increasing(support, seed):
+    # Props 5.2-5.3: Phi_m = ||rho~||_m^m + ||eta~||_m^m and max ||.||_inf are non-increasing, with
+    # the "ghost" x_0, y_0 (notes §3.2); Prop 5.1: Phi_m(0) <= ||rho_0||_m^m + ||eta_0||_m^m.
+    from meanfield.models.newtonian1d import reconstruction_lm_power as lm
+
+    m = Newtonian1D(*support, profile="bump" if seed == 1 else "uniform")
+    n = 96
+    x, y = m.sample_particles(n, method="paper")
+    times = np.linspace(0, 2.0, 201)
+    tr = m.simulate_particles((x, y), t_end=2.0, times=times, ghosts="support")
+    X = np.concatenate([tr.info["x_ghost"][:, None], tr.info["x"]], 1)
+    Y = np.concatenate([tr.info["y_ghost"][:, None], tr.info["y"]], 1)
+    assert np.all(np.diff(X, axis=1) > 0) and np.all(np.diff(Y, axis=1) > 0)  # x_0 < x_1 always
+    for p in (2.0, 3.0, np.inf):
+        phi = np.array([(lm(X[k], p) + lm(Y[k], p)) if np.isfinite(p) else max(lm(X[k], p), lm(Y[k], p))
+                        for k in range(times.size)])
+        assert np.all(np.diff(phi) <= 1e-12 * phi[:-1]), (p, np.max(np.diff(phi)))
+    g = np.linspace(support[0][0], support[0][1], 20001)
+    if seed != 1:
+        exact2 = 1 / (support[0][1] - support[0][0]) + 1 / (support[1][1] - support[1][0])
+        assert lm(X[0], 2.0) + lm(Y[0], 2.0) <= exact2 * (1 + 1e-12)
+
+
+def test_ghost_does_not_change_real_particles():
+    x, y = MODEL.sample_particles(50, method="paper")
+    a = MODEL.simulate_particles((x, y), t_end=1.0, times=[0.5, 1.0])
+    b = MODEL.simulate_particles((x, y), t_end=1.0, times=[0.5, 1.0], ghosts="support")
+    # equal to round-off: meeting times of pairs that become adjacent when a ghost passes are
+    # computed at a different instant than without ghosts (last-bit differences only)
+    np.testing.assert_allclose(a.info["x"], b.info["x"], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(a.info["y"], b.info["y"], rtol=0, atol=1e-14)
+    assert len(a.events) == len(b.events)
+    # a leftmost ghost moves left at speed 1/N (notes §3.2)
+    c = MODEL.simulate_particles((x, y), t_end=0.01, times=[0.01], ghosts="support")
+    assert c.info["x_ghost"][0] == pytest.approx(0.0 - 0.01 / 50, abs=1e-15)

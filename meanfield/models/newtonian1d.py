@@ -50,7 +50,7 @@ from solvers.grids import UniformGrid
 from solvers.quantile_flow1d import solve_quantile_flow
 from solvers.upwind_cdf_velocity1d import solve_upwind_cdf_velocity
 
-__all__ = ["Newtonian1D", "energy", "validate_particles"]
+__all__ = ["Newtonian1D", "energy", "validate_particles", "reconstruction_lm_power"]
 
 SPECIES = ("rho", "eta")
 _PROFILES = ("uniform", "bump")
@@ -128,6 +128,17 @@ def energy(x, y, mx=None, my=None):
     d = np.cumsum(w[order])  # F - H just right of each point
     gaps = np.diff(pts[order])
     return float(np.sum(d[:-1] ** 2 * gaps))
+
+
+def reconstruction_lm_power(x_with_ghost, m):
+    """int (rho~^N)^m dx for the reconstruction (66)-(67) on cells [x_i, x_{i+1}), i = 0..N-1, each of
+    mass 1/N: sum_i N^{-m} (x_{i+1} - x_i)^{1-m}; m = inf gives max_i 1/(N (x_{i+1} - x_i))."""
+    x = np.asarray(x_with_ghost, float)
+    n = x.size - 1
+    gaps = np.diff(x)
+    if np.isinf(m):
+        return float(1.0 / (n * gaps.min()))
+    return float(np.sum(n ** (-m) * gaps ** (1.0 - m)))
 
 
 class _EventView(Sequence):
@@ -225,7 +236,7 @@ class Newtonian1D:
         return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s))
 
     # -- particles ---------------------------------------------------------------------------
-    def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None):
+    def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):
         """Exact event-driven solution of (6) from ``state = (x, y)`` (sorted arrays).
 
         ``masses = (mx, my)`` optional (default 1/N each). The dynamics is deterministic; ``rng``
@@ -233,12 +244,25 @@ class Newtonian1D:
         at each output time are ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
         ``traj.events`` lists ``(time, "cross"|"stick", (i, j))`` (0-based ranks); ``info`` holds
         the event arrays, counts and the final velocities.
+
+        ``ghosts=(x_0, y_0)`` or ``"support"`` (the left ends of the initial supports, the paper's
+        x̄_0, ȳ_0 of (65)) also tracks the rank-0 ghosts that close the reconstructions (66)-(67)
+        ("ghost" convention, notes §3.2; equal masses only); they are returned in
+        ``info["x_ghost"]``, ``info["y_ghost"]`` and are not part of the measures.
         """
         x, y = state
         mx, my = (None, None) if masses is None else masses
         x, y, mx, my = validate_particles(x, y, mx, my)
         ts = check_times(t_end, times)
-        r = simulate_two_species_events(x, y, mx, my, ts, t_end, record_events)
+        if isinstance(ghosts, str):
+            if ghosts != "support":
+                raise ValueError(f"ghosts must be None, 'support' or a pair (x_0, y_0), got {ghosts!r}")
+            ghosts = (self.supports["rho"][0], self.supports["eta"][0])
+        r = simulate_two_species_events(x, y, mx, my, ts, t_end, record_events, ghosts=ghosts)
+        if ghosts is not None:
+            r["x_ghost"], r["x"] = r["x"][:, 0], r["x"][:, 1:]
+            r["y_ghost"], r["y"] = r["y"][:, 0], r["y"][:, 1:]
+            r["velocity_x"], r["velocity_y"] = r["velocity_x"][1:], r["velocity_y"][1:]
         pos = [np.concatenate([r["x"][k], r["y"][k]]) for k in range(ts.size)]
         w = np.concatenate([mx, my])
         lab = np.array(["rho"] * x.size + ["eta"] * y.size)

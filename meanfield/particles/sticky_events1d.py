@@ -87,14 +87,14 @@ def _set_key(heap, where, key, slot, value):
 
 # --- velocities -----------------------------------------------------------------------------
 @njit(cache=True)
-def _free_velocity(pid, nx, equal, idx, cnt, cum_x, cum_y):
-    """Velocity of particle ``pid`` from its rank and the count of the other species below it."""
+def _free_velocity(pid, nxa, nreal, equal, idx, cnt, cum_x, cum_y):
+    """Velocity of particle ``pid`` from its rank and the count of (real) other-species particles
+    below it. Ghosts have rank -1 (i = 0 in the paper's 1-based labels; equal masses only)."""
     i = idx[pid]
     c = cnt[pid]
     if equal:
-        n = nx
-        return (2.0 * (i + 1 - c) - 1.0) / n
-    if pid < nx:
+        return (2.0 * (i + 1 - c) - 1.0) / nreal
+    if pid < nxa:
         return (cum_x[i] - (1.0 - cum_x[i + 1])) + (1.0 - 2.0 * cum_y[c])
     return (cum_y[i] - (1.0 - cum_y[i + 1])) + (1.0 - 2.0 * cum_x[c])
 
@@ -121,26 +121,32 @@ def _slot_time(s, tnow, order, stuck, pref, tref, vel):
 
 
 @njit(cache=True)
-def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
-    nx = x0.size
+def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
+    nx = x0.size  # x list, including a leading ghost if gx == 1
     ny = y0.size
     n = nx + ny
-    cum_x = np.zeros(nx + 1)
-    cum_y = np.zeros(ny + 1)
-    for i in range(nx):
+    nreal = mx.size
+    cum_x = np.zeros(mx.size + 1)
+    cum_y = np.zeros(my.size + 1)
+    for i in range(mx.size):
         cum_x[i + 1] = cum_x[i] + mx[i]
-    for j in range(ny):
+    for j in range(my.size):
         cum_y[j + 1] = cum_y[j] + my[j]
-    mass = np.empty(n)
-    mass[:nx] = mx
-    mass[nx:] = my
+    mass = np.zeros(n)
+    mass[gx:nx] = mx
+    mass[nx + gy:] = my
+    ghost = np.zeros(n, np.bool_)
+    if gx == 1:
+        ghost[0] = True
+    if gy == 1:
+        ghost[nx] = True
     idx = np.empty(n, np.int64)
     pref = np.empty(n)
     for i in range(nx):
-        idx[i] = i
+        idx[i] = i - gx
         pref[i] = x0[i]
     for j in range(ny):
-        idx[nx + j] = j
+        idx[nx + j] = j - gy
         pref[nx + j] = y0[j]
     tref = np.zeros(n)
     # merged order: by position, ties by index, x before y at equal index (tie rule, notes §1.3)
@@ -159,7 +165,7 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
         elif i < nx:
             if x0[i] < y0[j]:
                 take_x = True
-            elif x0[i] == y0[j] and i <= j:
+            elif x0[i] == y0[j] and i - gx <= j - gy:
                 take_x = True
         if take_x:
             order[k] = i
@@ -177,19 +183,21 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
         slot[p] = k
         if p < nx:
             cnt[p] = seen_y
-            seen_x += 1
+            if not ghost[p]:
+                seen_x += 1
         else:
             cnt[p] = seen_x
-            seen_y += 1
+            if not ghost[p]:
+                seen_y += 1
     stuck = -np.ones(n, np.int64)
     vel = np.empty(n)
     for p in range(n):
-        vel[p] = _free_velocity(p, nx, equal, idx, cnt, cum_x, cum_y)
+        vel[p] = _free_velocity(p, nx, nreal, equal, idx, cnt, cum_x, cum_y)
     # initial equal-index coincident pairs are stuck from t = 0 (Thm 4.3)
     for k in range(n - 1):
         a = order[k]
         b = order[k + 1]
-        if a < nx and b >= nx and idx[a] == idx[b] and pref[a] == pref[b] and equal:
+        if a < nx and b >= nx and idx[a] == idx[b] and idx[a] >= 0 and pref[a] == pref[b] and equal:
             stuck[a] = b
             stuck[b] = a
             vel[a] = 0.0
@@ -228,15 +236,45 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
             for p in range(n):
                 val = pref[p] + vel[p] * (t - tref[p])
                 if p < nx:
-                    out_x[o, idx[p]] = val
+                    out_x[o, idx[p] + gx] = val
                 else:
-                    out_y[o, idx[p]] = val
+                    out_y[o, idx[p] + gy] = val
             o += 1
         if te > t_end:
             break
         tnow = te
         a = order[s]
         b = order[s + 1]
+        if ghost[a] or ghost[b]:
+            if (a < nx) == (b < nx) and not (ghost[a] and ghost[b]):
+                err = 2
+                err_time = te
+                break
+            # a massless ghost passes anything; only its own reference point, count and velocity
+            # change (the real particle's trajectory is untouched, bit for bit)
+            if ghost[a]:
+                pref[a] = pref[b] + vel[b] * (te - tref[b])
+                tref[a] = te
+            if ghost[b]:
+                pref[b] = pref[a] + vel[a] * (te - tref[a])
+                tref[b] = te
+            order[s] = b
+            order[s + 1] = a
+            slot[a] = s + 1
+            slot[b] = s
+            if (a < nx) != (b < nx):
+                if ghost[a] and not ghost[b]:
+                    cnt[a] += 1
+                if ghost[b] and not ghost[a]:
+                    cnt[b] -= 1
+            if ghost[a]:
+                vel[a] = _free_velocity(a, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+            if ghost[b]:
+                vel[b] = _free_velocity(b, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+            for s2 in (s - 1, s, s + 1):
+                if 0 <= s2 < n - 1:
+                    _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+            continue
         if stuck[a] >= 0 or stuck[b] >= 0:
             err = 3
             err_time = te
@@ -253,8 +291,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
         # trial swap: a passes b
         cnt[a] += 1
         cnt[b] -= 1
-        va = _free_velocity(a, nx, equal, idx, cnt, cum_x, cum_y)
-        vb = _free_velocity(b, nx, equal, idx, cnt, cum_x, cum_y)
+        va = _free_velocity(a, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+        vb = _free_velocity(b, nx, nreal, equal, idx, cnt, cum_x, cum_y)
         if va > vb:
             kind = EVENT_CROSS
             order[s] = b
@@ -307,15 +345,20 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events):
     final_vy = np.empty(ny)
     for p in range(n):
         if p < nx:
-            final_vx[idx[p]] = vel[p]
+            final_vx[idx[p] + gx] = vel[p]
         else:
-            final_vy[idx[p]] = vel[p]
+            final_vy[idx[p] + gy] = vel[p]
     return (out_x, out_y, o, ev_t[:nev], ev_kind[:nev], ev_i[:nev], ev_j[:nev], n_cross, n_stick,
             err, err_time, final_vx, final_vy)
 
 
-def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=True):
+def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=True, ghosts=None):
     """Run the exact event loop; inputs are assumed validated (sorted, finite, positive masses).
+
+    ``ghosts=(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that
+    close the piecewise-constant reconstructions (66)-(67) (notes §3.2): they move with the index
+    formula at i = 0, i.e. x_0' = -(2 J_0 + 1)/N, pass through everything, and are returned as
+    column 0 of ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
 
     Returns a dict with ``x`` (n_out, Nx), ``y`` (n_out, Ny) at ``out_times``, the event arrays
     ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (0-based ranks of
@@ -327,9 +370,19 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     mx = np.ascontiguousarray(mx, dtype=float)
     my = np.ascontiguousarray(my, dtype=float)
     equal = bool(x0.size == y0.size and np.all(mx == mx[0]) and np.all(my == mx[0]))
+    g = 0
+    if ghosts is not None:
+        if not equal:
+            raise ValueError("ghosts are defined for equal masses 1/N only (notes/002.md §3.2)")
+        gx0, gy0 = float(ghosts[0]), float(ghosts[1])
+        if not (gx0 <= x0[0] and gy0 <= y0[0]):
+            raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, y_0={gy0} <= y_1={y0[0]}")
+        x0 = np.concatenate([[gx0], x0])
+        y0 = np.concatenate([[gy0], y0])
+        g = 1
     out_times = np.ascontiguousarray(out_times, dtype=float)
     (ox, oy, o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
-        x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events)
+        x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events), g, g
     )
     if err == 2:
         raise RuntimeError(

@@ -175,3 +175,18 @@ def test_quantile_time_order_two_kinked_rhs():
                    - ref.edges.values).max() for dt in dts]
     fit = fit_rate(dts, errs)
     assert 1.8 <= fit.slope <= 2.5, fit
+
+
+@pytest.mark.parametrize("method", ["quantile", "finite_volume"])
+def test_dataset_netcdf_roundtrip_and_measure(method, tmp_path):
+    import xarray as xr
+
+    sol = Newtonian1D().solve_continuum(32, 0.2, [0.1, 0.2], method=method)
+    p = tmp_path / "sol.nc"
+    sol.to_netcdf(p)
+    back = xr.load_dataset(p)
+    xr.testing.assert_identical(sol.drop_attrs() if hasattr(sol, "drop_attrs") else sol, 
+                                back.drop_attrs() if hasattr(back, "drop_attrs") else back)
+    mu = back.measure(0.2, species="eta")
+    assert mu.mass == pytest.approx(1.0, abs=1e-13)
+    assert back.attrs["solver_method"] == method and list(back.attrs["param_rho_support"]) == [0.0, 1.0]

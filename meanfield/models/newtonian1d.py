@@ -1,0 +1,342 @@
+"""Model 002: two species on R interacting through the 1-D Newtonian potential N(x) = |x|.
+
+Di Francesco, Esposito, Schmidtchen, *Many-particle limit for a system of interaction equations
+driven by Newtonian potentials* (Calc. Var. PDE 2021); reading notes ``notes/002.md``.
+
+Particles (ODE (6), OCR-reconstructed in notes §1.2; the y-equation uses n_k for the self sum and
+m_k for the cross sum — the OCR prints m_k in both)::
+
+    x_i' = sum_{k} m_k sign(x_i - x_k) - sum_k n_k sign(x_i - y_k)       (same species repel,
+    y_j' = sum_{k} n_k sign(y_j - y_k) - sum_k m_k sign(y_j - x_k)        other species attract)
+
+*defined* as the gradient flow (58) of the convex energy (24) on the ordered cone (Thm 3.1): at
+ties we use the minimal-norm subgradient (Remark 3.6), i.e. same-species signs by index and
+sign(x_i - y_j) := sign(i - j) at a common point (notes §1.3). Literal (6) with sign(0) = 0 is
+*not* used: it would never scatter an initial cluster. Velocities are piecewise constant, so the
+system is integrated exactly, event by event (:mod:`meanfield.particles.sticky_events1d`): x_i and
+y_j cross when they meet if i != j and stick at rest forever if i = j (Thm 4.1; general masses:
+Remark 4.1). The energy is evaluated as F[Z] = int (F_rho - F_eta)^2 dx (notes §1.4, §2.2).
+
+Continuum (system (5)): d_t rho + d_x(rho v) = 0, d_t eta - d_x(eta v) = 0 with
+v = 2 (F_rho - F_eta) (notes §2.1). Two solvers:
+
+* ``method="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
+  (notes §2.5) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
+* ``method="finite_volume"``: conservative upwind with exact prefix-sum CDFs at faces
+  (:mod:`solvers.upwind_cdf_velocity1d`, notes §6.4), on the hull of the initial supports, which
+  the solution never leaves (Prop 4.1 continuum analogue, notes §5.4).
+
+Species labels: ``"rho"`` (x-particles) and ``"eta"`` (y-particles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from meanfield.measures import Domain, GridDensity
+from meanfield.models.base import (
+    Trajectory,
+    check_finite_array,
+    check_in_range,
+    check_integer,
+    check_times,
+    continuum_dataset,
+    interval_dataset,
+)
+from meanfield.particles.sticky_events1d import EVENT_CROSS, simulate_two_species_events
+from solvers.grids import UniformGrid
+from solvers.quantile_flow1d import solve_quantile_flow
+from solvers.upwind_cdf_velocity1d import solve_upwind_cdf_velocity
+
+__all__ = ["Newtonian1D", "energy", "validate_particles", "reconstruction_lm_power"]
+
+SPECIES = ("rho", "eta")
+_PROFILES = ("uniform", "bump")
+
+
+# --- initial profiles ---------------------------------------------------------------------
+def _profile_cdf(profile, a, b, x):
+    u = np.clip((np.asarray(x, dtype=float) - a) / (b - a), 0.0, 1.0)
+    if profile == "uniform":
+        return u
+    return u - np.sin(2 * np.pi * u) / (2 * np.pi)  # density (1 - cos(2 pi u)) / (b - a)
+
+
+def _profile_quantile(profile, a, b, s):
+    s = np.asarray(s, dtype=float)
+    if profile == "uniform":
+        return a + (b - a) * s
+    u = s.copy()  # Newton on u - sin(2 pi u)/(2 pi) = s, monotone; safeguarded by bisection
+    lo, hi = np.zeros_like(s), np.ones_like(s)
+    for _ in range(60):
+        g = u - np.sin(2 * np.pi * u) / (2 * np.pi) - s
+        lo = np.where(g < 0, u, lo)
+        hi = np.where(g > 0, u, hi)
+        d = 1 - np.cos(2 * np.pi * u)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            un = u - g / d
+        bad = ~np.isfinite(un) | (un <= lo) | (un >= hi)
+        u = np.where(bad, 0.5 * (lo + hi), un)
+    return a + (b - a) * u
+
+
+# --- validation and energy ----------------------------------------------------------------
+def _check_masses(name, m, n):
+    if m is None:
+        return np.full(n, 1.0 / n)
+    m = check_finite_array(name, m)
+    if m.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the positions, got {m.shape}")
+    if np.any(m <= 0):
+        k = int(np.argmin(m))
+        raise ValueError(f"{name} must be positive; entry {k} is {m[k]!r}")
+    if abs(m.sum() - 1.0) > 1e-12 * n:
+        raise ValueError(f"{name} must sum to 1 (probability measure), got {m.sum()!r}")
+    return m
+
+
+def validate_particles(x, y, mx=None, my=None):
+    """Check a particle state: finite, non-decreasing within each species (labels are ranks, the
+    cone C^N of Section 3), positive masses summing to 1. Raises ValueError before any work."""
+    out = []
+    for name, v in (("x", x), ("y", y)):
+        a = check_finite_array(name, v)
+        if a.ndim != 1 or a.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
+        d = np.diff(a)
+        if np.any(d < 0):
+            k = int(np.argmax(d < 0))
+            raise ValueError(
+                f"{name} must be sorted (non-decreasing: labels are ranks); {name}[{k}]={a[k]!r} > {name}[{k + 1}]={a[k + 1]!r}"
+            )
+        out.append(a)
+    x, y = out
+    return x, y, _check_masses("mx", mx, x.size), _check_masses("my", my, y.size)
+
+
+def energy(x, y, mx=None, my=None):
+    """Discrete energy (24) on the cone, evaluated as int (F^N - H^N)^2 dx (notes §1.4) in O(N log N)."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    mx = np.full(x.size, 1.0 / x.size) if mx is None else np.asarray(mx, float)
+    my = np.full(y.size, 1.0 / y.size) if my is None else np.asarray(my, float)
+    pts = np.concatenate([x, y])
+    w = np.concatenate([mx, -my])
+    order = np.argsort(pts, kind="stable")
+    d = np.cumsum(w[order])  # F - H just right of each point
+    gaps = np.diff(pts[order])
+    return float(np.sum(d[:-1] ** 2 * gaps))
+
+
+def reconstruction_lm_power(x_with_ghost, m):
+    """int (rho~^N)^m dx for the reconstruction (66)-(67) on cells [x_i, x_{i+1}), i = 0..N-1, each of
+    mass 1/N: sum_i N^{-m} (x_{i+1} - x_i)^{1-m}; m = inf gives max_i 1/(N (x_{i+1} - x_i))."""
+    x = np.asarray(x_with_ghost, float)
+    n = x.size - 1
+    gaps = np.diff(x)
+    if np.isinf(m):
+        return float(1.0 / (n * gaps.min()))
+    return float(np.sum(n ** (-m) * gaps ** (1.0 - m)))
+
+
+class _EventView(Sequence):
+    """``traj.events`` without materialising millions of tuples: item k is
+    ``(time, "cross"|"stick", (i, j))`` with 0-based ranks of the x- and y-particle."""
+
+    def __init__(self, t, kind, i, j):
+        self.time, self.kind, self.i, self.j = t, kind, i, j
+
+    def __len__(self):
+        return self.time.size
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[q] for q in range(*k.indices(len(self)))]
+        return (float(self.time[k]), "cross" if self.kind[k] == EVENT_CROSS else "stick",
+                (int(self.i[k]), int(self.j[k])))
+
+
+class Newtonian1D:
+    """Two species with self-repulsion -|x| and cross-attraction +|x| (paper 002, system (5)/(6)).
+
+    Parameters
+    ----------
+    rho_support, eta_support : (a, b) with a < b
+        Supports of the initial densities rho_0, eta_0 (used by ``initial_density``,
+        ``sample_particles`` and ``solve_continuum``). Default: overlapping [0, 1] and [0.5, 1.5].
+    profile : "uniform" | "bump"
+        Shape on the support: uniform, or the smooth bump (1 - cos(2 pi u)) / (b - a).
+
+    The model has no interaction strength: both kernels have unit coefficient (notes §0).
+    """
+
+    def __init__(self, rho_support=(0.0, 1.0), eta_support=(0.5, 1.5), profile="uniform"):
+        supports = []
+        for name, sup in (("rho_support", rho_support), ("eta_support", eta_support)):
+            a, b = check_finite_array(name, sup, shape=(2,))
+            if not b > a:
+                raise ValueError(f"{name} must be an interval (a, b) with a < b, got {tuple(sup)!r}")
+            supports.append((float(a), float(b)))
+        if profile not in _PROFILES:
+            raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
+        self.supports = dict(zip(SPECIES, supports))
+        self.profile = profile
+        self.domain = Domain(1)
+
+    # -- parameters ------------------------------------------------------------------------
+    @property
+    def params(self):
+        return {"rho_support": list(self.supports["rho"]), "eta_support": list(self.supports["eta"]),
+                "profile": self.profile}
+
+    def hull(self):
+        a = min(self.supports["rho"][0], self.supports["eta"][0])
+        b = max(self.supports["rho"][1], self.supports["eta"][1])
+        return a, b
+
+    def cdf0(self, species, x):
+        a, b = self.supports[species]
+        return _profile_cdf(self.profile, a, b, x)
+
+    def quantile0(self, species, s):
+        a, b = self.supports[species]
+        return _profile_quantile(self.profile, a, b, s)
+
+    # -- initial data ----------------------------------------------------------------------
+    def initial_density(self, grid: UniformGrid):
+        """Cell averages of rho_0, eta_0 on ``grid`` (exact: CDF differences)."""
+        if grid.ndim != 1:
+            raise ValueError(f"grid must be one-dimensional, got ndim={grid.ndim}")
+        edges = grid.edges[0]
+        dx = float(grid.spacing[0])
+        return {s: GridDensity(np.diff(self.cdf0(s, edges)) / dx, grid) for s in SPECIES}
+
+    def sample_particles(self, n, rng=None, method="midpoint"):
+        """N particles per species, each of mass 1/N.
+
+        ``method="paper"``: the atomisation (65), x_i = i/N-quantile (sits half a cell right of
+        the midpoint quantiles the dynamics follows; notes §3.1); ``"midpoint"``: (i - 1/2)/N
+        quantiles (default; notes §1.3); ``"random"``: sorted i.i.d. samples drawn with ``rng``.
+        Returns ``(x, y)`` sorted arrays.
+        """
+        n = check_integer("n", n, minimum=1)
+        if method not in ("paper", "midpoint", "random"):
+            raise ValueError(f"method must be 'paper', 'midpoint' or 'random', got {method!r}")
+        if method == "random":
+            from meanfield.measures import as_generator
+
+            g = as_generator(rng)
+            s = [np.sort(g.random(n)), np.sort(g.random(n))]
+        else:
+            k = np.arange(1, n + 1)
+            q = k / n if method == "paper" else (k - 0.5) / n
+            s = [q, q]
+        return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s))
+
+    # -- particles ---------------------------------------------------------------------------
+    def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):
+        """Exact event-driven solution of (6) from ``state = (x, y)`` (sorted arrays).
+
+        ``masses = (mx, my)`` optional (default 1/N each). The dynamics is deterministic; ``rng``
+        is accepted for API uniformity and unused. Returns a :class:`Trajectory` whose positions
+        at each output time are ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
+        ``traj.events`` lists ``(time, "cross"|"stick", (i, j))`` (0-based ranks); ``info`` holds
+        the event arrays, counts and the final velocities.
+
+        ``ghosts=(x_0, y_0)`` or ``"support"`` (the left ends of the initial supports, the paper's
+        x̄_0, ȳ_0 of (65)) also tracks the rank-0 ghosts that close the reconstructions (66)-(67)
+        ("ghost" convention, notes §3.2; equal masses only); they are returned in
+        ``info["x_ghost"]``, ``info["y_ghost"]`` and are not part of the measures.
+        """
+        x, y = state
+        mx, my = (None, None) if masses is None else masses
+        x, y, mx, my = validate_particles(x, y, mx, my)
+        ts = check_times(t_end, times)
+        if isinstance(ghosts, str):
+            if ghosts != "support":
+                raise ValueError(f"ghosts must be None, 'support' or a pair (x_0, y_0), got {ghosts!r}")
+            ghosts = (self.supports["rho"][0], self.supports["eta"][0])
+        r = simulate_two_species_events(x, y, mx, my, ts, t_end, record_events, ghosts=ghosts)
+        if ghosts is not None:
+            r["x_ghost"], r["x"] = r["x"][:, 0], r["x"][:, 1:]
+            r["y_ghost"], r["y"] = r["y"][:, 0], r["y"][:, 1:]
+            r["velocity_x"], r["velocity_y"] = r["velocity_x"][1:], r["velocity_y"][1:]
+        pos = [np.concatenate([r["x"][k], r["y"][k]]) for k in range(ts.size)]
+        w = np.concatenate([mx, my])
+        lab = np.array(["rho"] * x.size + ["eta"] * y.size)
+        traj = Trajectory(ts, pos, self.domain, weights=[w] * ts.size, species=[lab] * ts.size,
+                          events=_EventView(r["event_time"], r["event_kind"], r["event_i"], r["event_j"]))
+        traj.info.update({k: r[k] for k in r if k not in ("x", "y")})
+        traj.info.update({"x": r["x"], "y": r["y"], "mx": mx, "my": my,
+                          "energy": np.array([energy(r["x"][k], r["y"][k], mx, my) for k in range(ts.size)])})
+        return traj
+
+    # -- continuum ---------------------------------------------------------------------------
+    def solve_continuum(self, resolution, t_end, times=None, method="quantile", cfl=None, dt_max=None):
+        """Solve system (5) from rho_0, eta_0.
+
+        ``resolution``: number of mass cells M per species (``"quantile"``) or of grid cells on the
+        initial hull (``"finite_volume"``). ``cfl``: step-rule factor (defaults 0.5 and 0.9, see
+        the solver modules). ``dt_max`` optionally caps the step (used to measure time order).
+        Returns an ``xarray.Dataset`` (``interval_dataset`` / ``continuum_dataset``) with the
+        energy int (F - H)^2 dx and the centre of mass of each species as extra variables.
+        """
+        M = check_integer("resolution", resolution, minimum=2)
+        ts = check_times(t_end, times)
+        if method == "quantile":
+            cfl = 0.5 if cfl is None else check_in_range("cfl", cfl, 0, 1, low_open=True, high_open=True)
+            s = np.linspace(0.0, 1.0, M + 1)
+            X0, Y0 = self.quantile0("rho", s), self.quantile0("eta", s)
+            Xo, Yo, steps = solve_quantile_flow(
+                X0, Y0, lambda s, H: 2 * s - 2 * H, lambda s, F: 2 * s - 2 * F, ts, t_end, cfl=cfl,
+                dvdh=2.0, dt_max=np.inf if dt_max is None else float(dt_max))
+            edges = np.stack([Xo, Yo], axis=1)
+            masses = np.full((2, M), 1.0 / M)
+            en = np.array([_energy_quantile(Xo[k], Yo[k]) for k in range(ts.size)])
+            com = np.stack([_com_quantile(Xo), _com_quantile(Yo)], axis=1)
+            return interval_dataset(ts, edges, masses, species=SPECIES, params=self.params,
+                                    solver={"method": "quantile", "cells": M, "cfl": cfl, "steps": steps,
+                                            "stepper": "SSP-RK3"},
+                                    energy=(("time",), en), centre_of_mass=(("time", "species"), com))
+        if method == "finite_volume":
+            cfl = 0.9 if cfl is None else check_in_range("cfl", cfl, 0, 1, low_open=True)
+            a, b = self.hull()
+            grid = UniformGrid([a], [b], (M,), periodic=False)
+            init = self.initial_density(grid)
+            dx = float(grid.spacing[0])
+            R, E, steps = solve_upwind_cdf_velocity(
+                init["rho"].values, init["eta"].values, dx, lambda F, H: 2 * (F - H), lambda F, H: 2 * (H - F),
+                2.0, ts, cfl=cfl)
+            dens = np.stack([R, E], axis=1)
+            xc = grid.centres[0]
+            en = np.array([_energy_fv(R[k], E[k], dx) for k in range(ts.size)])
+            com = np.stack([R @ xc * dx, E @ xc * dx], axis=1)
+            return continuum_dataset(ts, dens, grid, species=SPECIES, params=self.params,
+                                     solver={"method": "finite_volume", "cells": M, "cfl": cfl, "steps": steps,
+                                             "stepper": "SSP-RK3", "flux": "upwind"},
+                                     energy=(("time",), en), centre_of_mass=(("time", "species"), com))
+        raise ValueError(f"method must be 'quantile' or 'finite_volume', got {method!r}")
+
+
+def _com_quantile(Q):
+    """Centre of mass int_0^1 X(s) ds of piecewise-linear quantiles (trapezoid rule is exact)."""
+    return 0.5 * (Q[:, 1:] + Q[:, :-1]).mean(axis=1)
+
+
+def _energy_quantile(X, Y):
+    """int (F - H)^2 dx for piecewise-linear quantiles: F - H is piecewise linear between the
+    merged breakpoints, so Simpson's rule on each piece is exact."""
+    M = X.size - 1
+    s = np.linspace(0.0, 1.0, M + 1)
+    pts = np.unique(np.concatenate([X, Y]))
+    d = np.interp(pts, X, s, 0.0, 1.0) - np.interp(pts, Y, s, 0.0, 1.0)
+    dm = np.interp(0.5 * (pts[1:] + pts[:-1]), X, s, 0.0, 1.0) - np.interp(0.5 * (pts[1:] + pts[:-1]), Y, s, 0.0, 1.0)
+    return float(np.sum(np.diff(pts) * (d[:-1] ** 2 + 4 * dm**2 + d[1:] ** 2) / 6))
+
+
+def _energy_fv(rho, eta, dx):
+    """int (F - H)^2 dx with F, H linear inside each cell (exact for cell-wise constant densities)."""
+    d = np.concatenate([[0.0], np.cumsum((rho - eta) * dx)])
+    return float(np.sum(dx * (d[:-1] ** 2 + d[:-1] * d[1:] + d[1:] ** 2) / 3))

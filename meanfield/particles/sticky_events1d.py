@@ -1,0 +1,401 @@
+"""Exact event-driven integration of two ordered species on R with rank-dependent velocities.
+
+This is the engine behind :class:`meanfield.models.newtonian1d.Newtonian1D` (paper 002, Di
+Francesco-Esposito-Schmidtchen, ODE system (6); notes/002.md §1.3, §1.6). It is written for any
+1-D two-species system whose velocity field is the *gradient-flow right-derivative*
+
+    v(x_i) = (M_{i-1} - (1 - M_i)) + (1 - 2 N_{J_i})        J_i = #{y in merged order below x_i}
+    v(y_j) = (N_{j-1} - (1 - N_j)) + (1 - 2 M_{I_j})        I_j = #{x below y_j}
+
+(M, N the cumulative masses of each species; same-species signs by index, opposite species at a
+common point ordered by the tie rule sign(x_i - y_j) := sign(i - j), notes §1.3). Velocities are
+constant between x-y meetings, so trajectories are piecewise linear and we jump from meeting to
+meeting exactly:
+
+* the state is the merged order of all particles; only *adjacent* pairs in that order can meet;
+* an indexed binary min-heap holds the meeting time of every adjacent pair (inf if separating),
+  so one event costs O(log N) and a run costs O((N + events) log N);
+* at a meeting of x_i and y_j we try the swap: if after the swap the two particles separate they
+  *cross* (Thm 4.1, cases i != j; Remark 4.1 for general masses), otherwise they *stick*: the pair
+  moves with the mass-weighted average of its free velocities (zero for equal masses, Thm 4.1(3))
+  forever;
+* positions at a meeting are snapped to one common value (no chattering, no overshoot).
+
+Unsupported situations are detected, never silently mis-integrated: a same-species meeting (it
+cannot happen for equal masses, Thm 4.2, but can for general masses when m_i + m_{i+1} < 2 n_j)
+and a third particle reaching a stuck pair (impossible for equal masses: a stuck pair decouples
+the system, Thm 4.3 consequence 4) stop the run with error code 2 or 3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["simulate_two_species_events", "EVENT_CROSS", "EVENT_STICK"]
+
+EVENT_CROSS = 0
+EVENT_STICK = 1
+_INF = np.inf
+
+
+# --- indexed binary min-heap over adjacent-pair slots -------------------------------------
+@njit(cache=True)
+def _sift_up(heap, where, key, p):
+    while p > 0:
+        parent = (p - 1) // 2
+        if key[heap[p]] < key[heap[parent]]:
+            a, b = heap[p], heap[parent]
+            heap[p], heap[parent] = b, a
+            where[b] = p
+            where[a] = parent
+            p = parent
+        else:
+            break
+
+
+@njit(cache=True)
+def _sift_down(heap, where, key, p):
+    n = heap.size
+    while True:
+        l = 2 * p + 1
+        if l >= n:
+            break
+        c = l
+        r = l + 1
+        if r < n and key[heap[r]] < key[heap[l]]:
+            c = r
+        if key[heap[c]] < key[heap[p]]:
+            a, b = heap[p], heap[c]
+            heap[p], heap[c] = b, a
+            where[b] = p
+            where[a] = c
+            p = c
+        else:
+            break
+
+
+@njit(cache=True)
+def _set_key(heap, where, key, slot, value):
+    old = key[slot]
+    key[slot] = value
+    if value < old:
+        _sift_up(heap, where, key, where[slot])
+    elif value > old:
+        _sift_down(heap, where, key, where[slot])
+
+
+# --- velocities -----------------------------------------------------------------------------
+@njit(cache=True)
+def _free_velocity(pid, nxa, nreal, equal, idx, cnt, cum_x, cum_y):
+    """Velocity of particle ``pid`` from its rank and the count of (real) other-species particles
+    below it. Ghosts have rank -1 (i = 0 in the paper's 1-based labels; equal masses only)."""
+    i = idx[pid]
+    c = cnt[pid]
+    if equal:
+        return (2.0 * (i + 1 - c) - 1.0) / nreal
+    if pid < nxa:
+        return (cum_x[i] - (1.0 - cum_x[i + 1])) + (1.0 - 2.0 * cum_y[c])
+    return (cum_y[i] - (1.0 - cum_y[i + 1])) + (1.0 - 2.0 * cum_x[c])
+
+
+@njit(cache=True)
+def _meet_time(a, b, tnow, pref, tref, vel):
+    """Time at which left particle ``a`` reaches right particle ``b`` (inf if not approaching)."""
+    closing = vel[a] - vel[b]
+    if closing <= 0.0:
+        return _INF
+    gap = (pref[b] + vel[b] * (tnow - tref[b])) - (pref[a] + vel[a] * (tnow - tref[a]))
+    if gap < 0.0:
+        gap = 0.0
+    return tnow + gap / closing
+
+
+@njit(cache=True)
+def _slot_time(s, tnow, order, stuck, pref, tref, vel):
+    a = order[s]
+    b = order[s + 1]
+    if stuck[a] == b:
+        return _INF
+    return _meet_time(a, b, tnow, pref, tref, vel)
+
+
+@njit(cache=True)
+def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
+    nx = x0.size  # x list, including a leading ghost if gx == 1
+    ny = y0.size
+    n = nx + ny
+    nreal = mx.size
+    cum_x = np.zeros(mx.size + 1)
+    cum_y = np.zeros(my.size + 1)
+    for i in range(mx.size):
+        cum_x[i + 1] = cum_x[i] + mx[i]
+    for j in range(my.size):
+        cum_y[j + 1] = cum_y[j] + my[j]
+    mass = np.zeros(n)
+    mass[gx:nx] = mx
+    mass[nx + gy:] = my
+    ghost = np.zeros(n, np.bool_)
+    if gx == 1:
+        ghost[0] = True
+    if gy == 1:
+        ghost[nx] = True
+    idx = np.empty(n, np.int64)
+    pref = np.empty(n)
+    for i in range(nx):
+        idx[i] = i - gx
+        pref[i] = x0[i]
+    for j in range(ny):
+        idx[nx + j] = j - gy
+        pref[nx + j] = y0[j]
+    tref = np.zeros(n)
+    # merged order: by position, ties by index, x before y at equal index (tie rule, notes §1.3)
+    keys_idx = idx.copy()
+    keys_sp = np.zeros(n, np.int64)
+    keys_sp[nx:] = 1
+    order = np.empty(n, np.int64)
+    # merge the two sorted lists
+    i = 0
+    j = 0
+    k = 0
+    while k < n:
+        take_x = False
+        if j >= ny:
+            take_x = True
+        elif i < nx:
+            if x0[i] < y0[j]:
+                take_x = True
+            elif x0[i] == y0[j] and i - gx <= j - gy:
+                take_x = True
+        if take_x:
+            order[k] = i
+            i += 1
+        else:
+            order[k] = nx + j
+            j += 1
+        k += 1
+    slot = np.empty(n, np.int64)
+    cnt = np.empty(n, np.int64)
+    seen_x = 0
+    seen_y = 0
+    for k in range(n):
+        p = order[k]
+        slot[p] = k
+        if p < nx:
+            cnt[p] = seen_y
+            if not ghost[p]:
+                seen_x += 1
+        else:
+            cnt[p] = seen_x
+            if not ghost[p]:
+                seen_y += 1
+    stuck = -np.ones(n, np.int64)
+    vel = np.empty(n)
+    for p in range(n):
+        vel[p] = _free_velocity(p, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+    # initial equal-index coincident pairs are stuck from t = 0 (Thm 4.3)
+    for k in range(n - 1):
+        a = order[k]
+        b = order[k + 1]
+        if a < nx and b >= nx and idx[a] == idx[b] and idx[a] >= 0 and pref[a] == pref[b] and equal:
+            stuck[a] = b
+            stuck[b] = a
+            vel[a] = 0.0
+            vel[b] = 0.0
+    nslot = max(n - 1, 1)
+    key = np.full(nslot, _INF)
+    heap = np.arange(nslot)
+    where = np.arange(nslot)
+    for s in range(n - 1):
+        key[s] = _slot_time(s, 0.0, order, stuck, pref, tref, vel)
+    for p in range(nslot - 1, -1, -1):
+        _sift_down(heap, where, key, p)
+
+    nout = out_times.size
+    out_x = np.empty((nout, nx))
+    out_y = np.empty((nout, ny))
+    cap = 1024
+    ev_t = np.empty(cap)
+    ev_kind = np.empty(cap, np.int8)
+    ev_i = np.empty(cap, np.int64)
+    ev_j = np.empty(cap, np.int64)
+    nev = 0
+    n_cross = 0
+    n_stick = 0
+    err = 0
+    err_time = 0.0
+    o = 0
+    tnow = 0.0
+    while True:
+        s = heap[0] if n > 1 else 0
+        te = key[s] if n > 1 else _INF
+        # outputs strictly before the next event (an output at an event time sees the
+        # pre-event positions, which equal the post-event ones: trajectories are continuous)
+        while o < nout and out_times[o] <= te:
+            t = out_times[o]
+            for p in range(n):
+                val = pref[p] + vel[p] * (t - tref[p])
+                if p < nx:
+                    out_x[o, idx[p] + gx] = val
+                else:
+                    out_y[o, idx[p] + gy] = val
+            o += 1
+        if te > t_end:
+            break
+        tnow = te
+        a = order[s]
+        b = order[s + 1]
+        if ghost[a] or ghost[b]:
+            if (a < nx) == (b < nx) and not (ghost[a] and ghost[b]):
+                err = 2
+                err_time = te
+                break
+            # a massless ghost passes anything; only its own reference point, count and velocity
+            # change (the real particle's trajectory is untouched, bit for bit)
+            if ghost[a]:
+                pref[a] = pref[b] + vel[b] * (te - tref[b])
+                tref[a] = te
+            if ghost[b]:
+                pref[b] = pref[a] + vel[a] * (te - tref[a])
+                tref[b] = te
+            order[s] = b
+            order[s + 1] = a
+            slot[a] = s + 1
+            slot[b] = s
+            if (a < nx) != (b < nx):
+                if ghost[a] and not ghost[b]:
+                    cnt[a] += 1
+                if ghost[b] and not ghost[a]:
+                    cnt[b] -= 1
+            if ghost[a]:
+                vel[a] = _free_velocity(a, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+            if ghost[b]:
+                vel[b] = _free_velocity(b, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+            for s2 in (s - 1, s, s + 1):
+                if 0 <= s2 < n - 1:
+                    _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+            continue
+        if stuck[a] >= 0 or stuck[b] >= 0:
+            err = 3
+            err_time = te
+            break
+        if (a < nx) == (b < nx):
+            err = 2
+            err_time = te
+            break
+        pm = pref[a] + vel[a] * (te - tref[a])
+        pref[a] = pm
+        pref[b] = pm
+        tref[a] = te
+        tref[b] = te
+        # trial swap: a passes b
+        cnt[a] += 1
+        cnt[b] -= 1
+        va = _free_velocity(a, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+        vb = _free_velocity(b, nx, nreal, equal, idx, cnt, cum_x, cum_y)
+        if va > vb:
+            kind = EVENT_CROSS
+            order[s] = b
+            order[s + 1] = a
+            slot[a] = s + 1
+            slot[b] = s
+            vel[a] = va
+            vel[b] = vb
+            n_cross += 1
+        else:
+            kind = EVENT_STICK
+            cnt[a] -= 1
+            cnt[b] += 1
+            stuck[a] = b
+            stuck[b] = a
+            if equal:
+                vs = 0.0
+            else:
+                # free velocities without the partner: b is above a (contributed +m_b to a),
+                # a is below b (contributed -m_a to b); the pair moves with the weighted mean
+                ea = vel[a] - mass[b]
+                eb = vel[b] + mass[a]
+                vs = (mass[a] * ea + mass[b] * eb) / (mass[a] + mass[b])
+            vel[a] = vs
+            vel[b] = vs
+            n_stick += 1
+        if record_events:
+            if nev == cap:
+                cap *= 2
+                t2 = np.empty(cap)
+                k2 = np.empty(cap, np.int8)
+                i2 = np.empty(cap, np.int64)
+                j2 = np.empty(cap, np.int64)
+                t2[:nev] = ev_t[:nev]
+                k2[:nev] = ev_kind[:nev]
+                i2[:nev] = ev_i[:nev]
+                j2[:nev] = ev_j[:nev]
+                ev_t, ev_kind, ev_i, ev_j = t2, k2, i2, j2
+            px = a if a < nx else b
+            py = b if a < nx else a
+            ev_t[nev] = te
+            ev_kind[nev] = kind
+            ev_i[nev] = idx[px]
+            ev_j[nev] = idx[py]
+            nev += 1
+        for s2 in (s - 1, s, s + 1):
+            if 0 <= s2 < n - 1:
+                _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+    final_vx = np.empty(nx)
+    final_vy = np.empty(ny)
+    for p in range(n):
+        if p < nx:
+            final_vx[idx[p] + gx] = vel[p]
+        else:
+            final_vy[idx[p] + gy] = vel[p]
+    return (out_x, out_y, o, ev_t[:nev], ev_kind[:nev], ev_i[:nev], ev_j[:nev], n_cross, n_stick,
+            err, err_time, final_vx, final_vy)
+
+
+def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=True, ghosts=None):
+    """Run the exact event loop; inputs are assumed validated (sorted, finite, positive masses).
+
+    ``ghosts=(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that
+    close the piecewise-constant reconstructions (66)-(67) (notes §3.2): they move with the index
+    formula at i = 0, i.e. x_0' = -(2 J_0 + 1)/N, pass through everything, and are returned as
+    column 0 of ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
+
+    Returns a dict with ``x`` (n_out, Nx), ``y`` (n_out, Ny) at ``out_times``, the event arrays
+    ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (0-based ranks of
+    the x and y particle), counts, and the velocities after the last processed event.
+    Raises ``RuntimeError`` for the unsupported situations described in the module docstring.
+    """
+    x0 = np.ascontiguousarray(x0, dtype=float)
+    y0 = np.ascontiguousarray(y0, dtype=float)
+    mx = np.ascontiguousarray(mx, dtype=float)
+    my = np.ascontiguousarray(my, dtype=float)
+    equal = bool(x0.size == y0.size and np.all(mx == mx[0]) and np.all(my == mx[0]))
+    g = 0
+    if ghosts is not None:
+        if not equal:
+            raise ValueError("ghosts are defined for equal masses 1/N only (notes/002.md §3.2)")
+        gx0, gy0 = float(ghosts[0]), float(ghosts[1])
+        if not (gx0 <= x0[0] and gy0 <= y0[0]):
+            raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, y_0={gy0} <= y_1={y0[0]}")
+        x0 = np.concatenate([[gx0], x0])
+        y0 = np.concatenate([[gy0], y0])
+        g = 1
+    out_times = np.ascontiguousarray(out_times, dtype=float)
+    (ox, oy, o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
+        x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events), g, g
+    )
+    if err == 2:
+        raise RuntimeError(
+            f"same-species particles met at t={err_time!r}; this happens only for unequal masses "
+            "(m_i + m_{i+1} < 2 n_j, notes/002.md §1.6) and needs cluster dynamics not implemented"
+        )
+    if err == 3:
+        raise RuntimeError(
+            f"a particle reached a stuck pair at t={err_time!r}; with unequal masses stuck pairs move "
+            "and multi-particle clusters form, which is not implemented"
+        )
+    return {
+        "x": ox, "y": oy, "event_time": et, "event_kind": ek, "event_i": ei, "event_j": ej,
+        "n_cross": int(ncross), "n_stick": int(nstick), "velocity_x": vx, "velocity_y": vy,
+        "equal_masses": equal,
+    }

@@ -1,0 +1,202 @@
+"""Metrics against independent references: scipy, POT, closed forms, a brute-force LP."""
+
+import numpy as np
+import ot
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import optimize
+
+from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
+from meanfield.metrics import bounded_lipschitz, wasserstein
+from solvers.grids import UniformGrid
+
+rng = np.random.default_rng(20261123)
+
+
+# --- Wasserstein, 1-D -------------------------------------------------------------------------
+def test_w1_matches_scipy_weighted():
+    x, y = rng.normal(size=500), rng.normal(0.3, 2.0, size=333)
+    wx, wy = rng.random(500), rng.random(333)
+    mu, nu = EmpiricalMeasure(x, wx / wx.sum()), EmpiricalMeasure(y, wy / wy.sum())
+    assert wasserstein(mu, nu, 1) == pytest.approx(scipy.stats.wasserstein_distance(x, y, wx, wy), rel=1e-12)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5])
+def test_wp_1d_matches_pot(p):
+    x, y = rng.random(80) * 4, rng.random(60) * 3 + 1
+    a, b = rng.random(80), rng.random(60)
+    a, b = a / a.sum(), b / b.sum()
+    ref = ot.emd2(a, b, np.abs(x[:, None] - y[None, :]) ** p, numItermax=10**7) ** (1 / p)
+    assert wasserstein(EmpiricalMeasure(x, a), EmpiricalMeasure(y, b), p) == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 7, 64])
+def test_uniform_density_vs_midpoint_lattice(n):
+    """W1(U[0,1], (1/n) Σ δ_{(i-1/2)/n}) = 1/(4n) and W2 = 1/(sqrt(12) n), exactly."""
+    lattice = EmpiricalMeasure((np.arange(n) + 0.5) / n)
+    for dens in (GridDensity(np.ones(40), UniformGrid(0, 1, 40, periodic=False)), IntervalDensity1D([0, 0.3, 1], [0.3, 0.7])):
+        assert wasserstein(dens, lattice, 1) == pytest.approx(1 / (4 * n), rel=1e-12)
+        assert wasserstein(dens, lattice, 2) == pytest.approx(1 / (np.sqrt(12) * n), rel=1e-12)
+
+
+def test_w2_between_1d_gaussians_closed_form():
+    """Quantile-discretised Gaussians: W2 -> sqrt((m1-m2)^2 + (s1-s2)^2)."""
+    q = scipy.stats.norm.ppf((np.arange(4000) + 0.5) / 4000)
+    mu, nu = EmpiricalMeasure(1.0 + 2.0 * q), EmpiricalMeasure(-0.5 + 0.5 * q)
+    exact = np.hypot(1.5, 1.5 * np.std(q))  # same discretisation on both sides: exact for it
+    assert wasserstein(mu, nu, 2) == pytest.approx(exact, rel=1e-12)
+
+
+def test_point_masses_and_translation():
+    assert wasserstein(EmpiricalMeasure([0.0]), EmpiricalMeasure([2.5]), 3) == pytest.approx(2.5)
+    x = rng.normal(size=(40, 2))
+    shift = np.array([0.3, -0.4])
+    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x + shift), 2) == pytest.approx(0.5, rel=1e-10)
+
+
+def test_circle_w1_matches_pot_with_periodic_cost():
+    D = Domain.torus(1, 2.0, -1.0)
+    x, y = rng.random(50) * 2 - 1, rng.random(70) * 2 - 1
+    c = np.abs(x[:, None] - y[None, :])
+    c = np.minimum(c, 2.0 - c)
+    ref = ot.emd2(np.full(50, 1 / 50), np.full(70, 1 / 70), c, numItermax=10**7)
+    assert wasserstein(EmpiricalMeasure(x, domain=D), EmpiricalMeasure(y, domain=D)) == pytest.approx(ref, rel=1e-10)
+
+
+def test_circle_density_vs_lattice():
+    D = Domain.torus(1, 1.0)
+    g = UniformGrid(0, 1, 30, periodic=True)
+    lattice = EmpiricalMeasure(np.arange(10) / 10, domain=D)  # points on cell edges of the lattice
+    assert wasserstein(GridDensity(np.ones(30), g), lattice) == pytest.approx(1 / 40, rel=1e-10)
+
+
+# --- Wasserstein, 2-D -------------------------------------------------------------------------
+def test_w2_2d_matches_pot_and_periodic_minimal_image():
+    x, y = rng.random((60, 2)), rng.random((45, 2))
+    ref = ot.emd2(np.full(60, 1 / 60), np.full(45, 1 / 45), ot.dist(x, y), numItermax=10**7) ** 0.5
+    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(y), 2) == pytest.approx(ref, rel=1e-10)
+    T = Domain.torus(2, 1.0)
+    a, b = EmpiricalMeasure([[0.05, 0.5]], domain=T), EmpiricalMeasure([[0.95, 0.5]], domain=T)
+    assert wasserstein(a, b, 1) == pytest.approx(0.1)
+
+
+def test_torus_uniform_vs_lattice_constant_within_discretisation_bound():
+    """notes/003.md §7: W1(ν_ε, uniform on T²) = c ε with c = (√2 + ln(1+√2))/6; the density
+    enters at sub-cell centres, which moves it by at most |h|/2."""
+    eps, k = 0.25, 16
+    lat = (np.arange(4) + 0.0) * eps
+    lattice = EmpiricalMeasure(np.stack(np.meshgrid(lat, lat, indexing="ij"), -1).reshape(-1, 2), domain=Domain.torus(2))
+    grid = UniformGrid(0, 1, (8, 8), periodic=True)
+    dens = GridDensity(np.ones((8, 8)), grid)
+    value = wasserstein(dens, lattice, 1, subcells=k)
+    exact = (np.sqrt(2) + np.log(1 + np.sqrt(2))) / 6 * eps
+    assert abs(value - exact) <= np.sqrt(2) * (1 / 8 / k) / 2
+
+
+# --- bounded Lipschitz ------------------------------------------------------------------------
+def _bl_brute_force(x, s, conv, dom):
+    """LP over f at all support points with every pairwise Lipschitz constraint."""
+    n = len(s)
+    dist = np.linalg.norm(dom.displacement(x[:, None, :], x[None, :, :]), axis=-1)
+    rows, rhs = [], []
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                r = np.zeros(n + 1)
+                r[i], r[j] = 1, -1
+                if conv == "max":
+                    rhs.append(dist[i, j])
+                else:
+                    r[n] = -dist[i, j]
+                    rhs.append(0.0)
+                rows.append(r)
+        for sign in (1, -1):
+            r = np.zeros(n + 1)
+            r[i] = sign
+            r[n] = 1.0 if conv == "sum" else 0.0
+            rows.append(r)
+            rhs.append(1.0)
+    bounds = [(None, None)] * n + ([(0, 0)] if conv == "max" else [(0, 1)])
+    res = optimize.linprog(np.append(-s, 0), A_ub=np.array(rows), b_ub=rhs, bounds=bounds, method="highs")
+    return -res.fun
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("conv", ["max", "sum"])
+def test_bl_matches_brute_force_lp(dim, periodic, conv):
+    dom = Domain.torus(dim, 1.0) if periodic else Domain(dim)
+    scale = 1.0 if periodic else 3.0
+    for _ in range(3):
+        x, y = rng.random((7, dim)) * scale, rng.random((5, dim)) * scale
+        wx, wy = rng.normal(size=7), rng.random(5)
+        mu, nu = EmpiricalMeasure(x, wx, dom), EmpiricalMeasure(y, wy, dom)
+        ref = _bl_brute_force(np.concatenate((mu.positions, nu.positions)), np.concatenate((wx, -wy)), conv, dom)
+        assert bounded_lipschitz(mu, nu, conv) == pytest.approx(ref, rel=1e-8, abs=1e-10)
+
+
+def test_bl_closed_forms():
+    a, b = EmpiricalMeasure([0.0]), EmpiricalMeasure([0.3])
+    assert bounded_lipschitz(a, b) == pytest.approx(0.3)  # f = x - 0.15 clipped
+    assert bounded_lipschitz(EmpiricalMeasure([0.0]), EmpiricalMeasure([5.0])) == pytest.approx(2.0)
+    # "sum": sup over L of (1 - L)*... for two unit masses at distance d: max(2(1-L), L d) with L <= 1 -> 2d/(2+d)
+    d = 0.7
+    assert bounded_lipschitz(EmpiricalMeasure([0.0]), EmpiricalMeasure([d]), "sum") == pytest.approx(2 * d / (2 + d))
+    # different masses: a positive measure alone has norm = its mass
+    assert bounded_lipschitz(EmpiricalMeasure([0.0, 1.0], [0.2, 0.5]), None) == pytest.approx(0.7)
+
+
+def test_bl_density_within_stated_discretisation_bound():
+    """A density enters at sub-cell centres: error ≤ |ρ| h / (4 k) in 1-D."""
+    grid = UniformGrid(0, 2, 10, periodic=False)
+    dens = GridDensity(np.full(10, 0.5), grid)
+    lattice = EmpiricalMeasure(np.linspace(0.05, 1.95, 20), np.full(20, 0.05))
+    fine = bounded_lipschitz(dens, lattice, subcells=64)
+    for k in (1, 2, 4):
+        coarse = bounded_lipschitz(dens, lattice, subcells=k)
+        assert abs(coarse - fine) <= 0.2 / (4 * k) + 0.2 / (4 * 64)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from(["max", "sum"]))
+def test_bl_is_a_norm_of_the_difference(seed, conv):
+    r = np.random.default_rng(seed)
+    mus = [EmpiricalMeasure(r.random((4, 2)), r.normal(size=4)) for _ in range(3)]
+    d01 = bounded_lipschitz(mus[0], mus[1], conv)
+    assert d01 == pytest.approx(bounded_lipschitz(mus[1], mus[0], conv), rel=1e-9, abs=1e-12)
+    assert d01 <= bounded_lipschitz(mus[0], mus[2], conv) + bounded_lipschitz(mus[2], mus[1], conv) + 1e-9
+    assert bounded_lipschitz(mus[0], mus[0], conv) == pytest.approx(0.0, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 2))
+def test_bl_below_w1_for_probability_measures(seed, dim):
+    r = np.random.default_rng(seed)
+    mu, nu = EmpiricalMeasure(r.random((6, dim)) * 4), EmpiricalMeasure(r.random((9, dim)) * 4)
+    w1 = wasserstein(mu, nu, 1)
+    assert bounded_lipschitz(mu, nu, "sum") <= bounded_lipschitz(mu, nu, "max") <= w1 + 1e-9
+
+
+# --- bad input --------------------------------------------------------------------------------
+def test_bad_input_named():
+    mu = EmpiricalMeasure([0.0, 1.0])
+    with pytest.raises(ValueError, match="equal masses"):
+        wasserstein(mu, EmpiricalMeasure([0.5], [2.0]))
+    with pytest.raises(ValueError, match="negative"):
+        wasserstein(mu, EmpiricalMeasure([0.5, 1.0], [1.5, -0.5]))
+    with pytest.raises(ValueError, match="dimensional"):
+        wasserstein(mu, EmpiricalMeasure([[0.5, 1.0]]))
+    with pytest.raises(ValueError, match="torus"):
+        bounded_lipschitz(mu, EmpiricalMeasure([0.5], domain=Domain.torus(1)))
+    with pytest.raises(ValueError, match="p must be"):
+        wasserstein(mu, mu, p=0.5)
+    with pytest.raises(ValueError, match="convention"):
+        bounded_lipschitz(mu, mu, convention="l2")
+    with pytest.raises(ValueError, match="finite"):
+        EmpiricalMeasure([0.0, np.nan])
+    with pytest.raises(ValueError, match="empty"):
+        EmpiricalMeasure(np.zeros((0, 1)))
+    with pytest.raises(ValueError, match="mu must be"):
+        wasserstein(np.zeros(3), mu)

@@ -79,7 +79,7 @@ def plot_rate(ax, h, errors, fit=None, label="", xlabel="N"):
     ax.loglog(h, errors, "o", label=label or None)
     if fit is not None:
         xs = np.geomspace(h.min(), h.max(), 50)
-        ax.loglog(xs, fit.prefactor * xs**fit.slope, "-",
+        ax.loglog(xs, fit.prefactor() * xs**fit.slope, "-",
                   label=f"slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
     ax.set_xlabel(xlabel)
     ax.legend()

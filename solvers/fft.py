@@ -79,6 +79,10 @@ def _run(kind, a, ndim, s=None):
         dtype = np.float64 if kind == "rfftn" else np.complex128
         a = np.asarray(a, dtype=dtype)
         plan = _plan(kind, a.shape, axes, s)
+        if kind == "irfftn":
+            # FFTW's complex-to-real transforms overwrite their input, and pyFFTW runs the plan on
+            # the caller's array when its alignment allows: hand it a private copy
+            a = a.copy()
         return plan(a).copy()
     func = getattr(_sfft, kind)
     return func(a, s=s, axes=axes, workers=_THREADS)

@@ -1,0 +1,379 @@
+"""Convergence studies: a sweep of parameters × seeds → a tidy table of distances + fitted rates.
+
+A :class:`Study` names a model (registry name or class), fixed model parameters, a sweep and the
+distances to measure. Sweep keys:
+
+* ``n``: the particle number;
+* ``model.<name>``: a model constructor parameter;
+* ``particles.<name>``: a keyword of ``simulate_particles``; ``sample.<name>``: of ``sample_particles``;
+* ``continuum.<name>``: a keyword of ``solve_continuum``.
+
+Every combination of the swept values is run once per seed. The continuum reference depends
+only on the model and continuum settings, so it is computed once per distinct setting and reused
+across particle numbers and seeds. Each particle run's random generator is seeded from
+``SeedSequence([seed, crc32(parameters)])``: the numbers do not depend on the executor, the
+number of workers or the order of execution.
+
+Execution: in-process (default), ``workers=k`` local processes, or a ``dask.distributed``
+``Client`` / scheduler address (``executor=``). With ``store=folder`` every finished task is
+written atomically to its own file and a rerun skips it, so an interrupted study resumes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Study", "METRICS", "fit_rates", "plot_rates", "load_study_file"]
+
+
+def _metric_functions():
+    from meanfield import metrics
+
+    return {
+        "W1": lambda a, b: metrics.wasserstein(a, b, 1),
+        "W2": lambda a, b: metrics.wasserstein(a, b, 2),
+        "BL": lambda a, b: metrics.bounded_lipschitz(a, b, "max"),
+        "BLsum": lambda a, b: metrics.bounded_lipschitz(a, b, "sum"),
+    }
+
+
+METRICS = ("W1", "W2", "BL", "BLsum")
+_PREFIXES = ("model", "particles", "sample", "continuum")
+
+
+def _resolve_model(model):
+    if isinstance(model, str):
+        from meanfield import models
+
+        if model not in models.__all__:
+            raise ValueError(f"model {model!r} is not a registered model; choose from {models.__all__}")
+        return getattr(models, model)
+    return model
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, default=lambda v: np.asarray(v).tolist())
+
+
+def _split(params: dict) -> dict:
+    """``{"n": 8, "model.a": 1, ...}`` → ``{"n": 8, "model": {"a": 1}, "particles": {...}, ...}``."""
+    out = {p: {} for p in _PREFIXES}
+    out["n"] = params.get("n")
+    for key, value in params.items():
+        if key == "n":
+            continue
+        prefix, name = key.split(".", 1)
+        out[prefix][name] = value
+    return out
+
+
+def _measures(obj, t):
+    m = obj.measure(t)
+    return m if isinstance(m, dict) else {"": m}
+
+
+@dataclass
+class Study:
+    """A convergence study; see the module docstring for the sweep keys."""
+
+    model: object
+    sweep: dict
+    t_end: float
+    times: list | None = None
+    seeds: list = field(default_factory=lambda: [0])
+    metrics: list = field(default_factory=lambda: ["W1"])
+    model_params: dict = field(default_factory=dict)
+    particle_kwargs: dict = field(default_factory=dict)
+    sample_kwargs: dict = field(default_factory=dict)
+    continuum_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.sweep, dict) or not self.sweep:
+            raise ValueError("sweep must be a non-empty mapping from parameter to list of values")
+        for key, values in self.sweep.items():
+            if key != "n" and (("." not in key) or key.split(".", 1)[0] not in _PREFIXES):
+                raise ValueError(
+                    f"sweep key {key!r} must be 'n' or start with one of {', '.join(p + '.' for p in _PREFIXES)}"
+                )
+            if not isinstance(values, (list, tuple)) or len(values) == 0:
+                raise ValueError(f"sweep[{key!r}] must be a non-empty list, got {values!r}")
+        if "n" not in self.sweep:
+            raise ValueError("sweep must include 'n' (the particle numbers)")
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; choose from {METRICS}")
+        if not self.seeds:
+            raise ValueError("seeds must be a non-empty list of integers")
+        self.t_end = float(self.t_end)
+        if not self.t_end > 0:
+            raise ValueError(f"t_end must be positive, got {self.t_end!r}")
+        self.times = [self.t_end] if self.times is None else [float(t) for t in self.times]
+        self._model_cls = _resolve_model(self.model)
+        self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
+
+    # --- the task graph --------------------------------------------------------------------
+    def parameter_sets(self) -> list[dict]:
+        keys = list(self.sweep)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
+
+    def _settings(self, params):
+        parts = _split(params)
+        return {
+            "model": {**self.model_params, **parts["model"]},
+            "continuum": {**self.continuum_kwargs, **parts["continuum"]},
+            "particles": {**self.particle_kwargs, **parts["particles"]},
+            "sample": {**self.sample_kwargs, **parts["sample"]},
+            "n": int(parts["n"]),
+        }
+
+    def reference_key(self, params) -> str:
+        s = self._settings(params)
+        return f"ref-{zlib.crc32(_canonical([s['model'], s['continuum']]).encode()):08x}"
+
+    def task_key(self, params, seed) -> str:
+        return f"task-{zlib.crc32(_canonical([params, seed]).encode()):08x}-{seed}"
+
+    def tasks(self):
+        return [(p, s) for p in self.parameter_sets() for s in self.seeds]
+
+    # --- one unit of work ------------------------------------------------------------------
+    def solve_reference(self, params):
+        s = self._settings(params)
+        model = self._model_cls(**s["model"])
+        return model.solve_continuum(t_end=self.t_end, times=self.times, **s["continuum"])
+
+    def run_task(self, params, seed, reference) -> list[dict]:
+        """Particle run for one parameter set and seed, distances to ``reference`` at each time."""
+        s = self._settings(params)
+        model = self._model_cls(**s["model"])
+        seq = np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())])
+        rng = np.random.default_rng(seq)
+        state = model.sample_particles(s["n"], rng=rng, **s["sample"])
+        traj = model.simulate_particles(state, t_end=self.t_end, times=self.times, rng=rng, **s["particles"])
+        funcs = _metric_functions()
+        rows = []
+        for t in self.times:
+            emp, cont = _measures(traj, t), _measures(reference, t)
+            for species in sorted(set(emp) & set(cont)):
+                for name in self.metrics:
+                    rows.append({**params, "seed": int(seed), "time": t, "species": species, "metric": name,
+                                 "value": float(funcs[name](emp[species], cont[species]))})
+        return rows
+
+    # --- execution -------------------------------------------------------------------------
+    def run(self, workers: int | None = None, executor=None, store=None, progress: bool = False) -> pd.DataFrame:
+        """Run every task not already in ``store``; returns the tidy table (all tasks).
+
+        ``executor``: a ``dask.distributed.Client`` or a scheduler address string; ``workers``: local
+        process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
+        """
+        store = None if store is None else Path(store)
+        if store is not None:
+            store.mkdir(parents=True, exist_ok=True)
+        pending = [(p, s) for p, s in self.tasks() if not (store and (store / f"{self.task_key(p, s)}.json").exists())]
+        by_ref = {}
+        for p, s in pending:
+            by_ref.setdefault(self.reference_key(p), []).append((p, s))
+        runner = _Runner(workers, executor)
+        done = {}
+        try:
+            refs = runner.map(self.solve_reference, [group[0][0] for group in by_ref.values()])
+            jobs = []
+            for ref, group in zip(refs, by_ref.values()):
+                for p, s in group:
+                    jobs.append((p, s, ref))
+            bar = None
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(jobs), unit="task")
+            for (p, s, _), rows in runner.imap(self.run_task, jobs):
+                if store is not None:
+                    _write_json(store / f"{self.task_key(p, s)}.json", rows)
+                else:
+                    done[self.task_key(p, s)] = rows
+                if bar is not None:
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+        finally:
+            runner.close()
+        rows = []
+        for p, s in self.tasks():
+            key = self.task_key(p, s)
+            if store is not None:
+                rows.extend(json.loads((store / f"{key}.json").read_text()))
+            else:
+                rows.extend(done[key])
+        return pd.DataFrame(rows)
+
+
+def _write_json(path: Path, obj) -> None:
+    from meanfield.io import atomic_path
+
+    with atomic_path(path, ".json") as tmp:
+        tmp.write_text(json.dumps(obj))
+
+
+class _Runner:
+    """The same map over in-process, local-process or dask execution; results in input order."""
+
+    def __init__(self, workers, executor):
+        self.kind, self.pool, self.own = "local", None, False
+        if executor is not None:
+            from dask.distributed import Client
+
+            if isinstance(executor, str):
+                self.pool, self.own = Client(executor), True
+            else:
+                self.pool = executor
+            self.kind = "dask"
+        elif workers is not None and int(workers) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool, self.own, self.kind = ProcessPoolExecutor(int(workers)), True, "processes"
+
+    def map(self, func, items):
+        return [r for _, r in self.imap(func, [(x,) for x in items])]
+
+    def imap(self, func, jobs):
+        """Yield ``(job, func(*job))`` in input order."""
+        if self.kind == "local":
+            for job in jobs:
+                yield job, func(*job)
+        elif self.kind == "processes":
+            futures = [self.pool.submit(func, *job) for job in jobs]
+            for job, fut in zip(jobs, futures):
+                yield job, fut.result()
+        else:
+            futures = [self.pool.submit(func, *job, pure=False) for job in jobs]
+            for job, fut in zip(jobs, futures):
+                yield job, fut.result()
+
+    def close(self):
+        if self.own and self.pool is not None:
+            if self.kind == "processes":
+                self.pool.shutdown()
+            else:
+                self.pool.close()
+
+
+# --- rates and plots ---------------------------------------------------------------------
+def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.DataFrame:
+    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters); every seed
+    is a separate point, so the confidence interval carries the seed-to-seed spread."""
+    from meanfield.rates import fit_rate
+
+    group_cols = [c for c in table.columns if c not in (x, "seed", "value")]
+    out = []
+    for key, g in table.groupby(group_cols, dropna=False, sort=True):
+        fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
+        out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,))), "slope": fit.slope,
+                    "ci_low": fit.ci[0], "ci_high": fit.ci[1], "prefactor": fit.prefactor(), "points": fit.n_points})
+    return pd.DataFrame(out)
+
+
+def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
+    """Log-log plot of every series with its fitted slope and CI; returns a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    from meanfield.plot import plot_rate
+    from meanfield.rates import fit_rate
+
+    metrics = sorted(table["metric"].unique())
+    fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
+    for ax, metric in zip(axes, metrics):
+        sub = table[table["metric"] == metric]
+        for key, g in sub.groupby(group_cols, dropna=False, sort=True):
+            label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, key if isinstance(key, tuple) else (key,)) if v != "")
+            fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
+            plot_rate(ax, g[x], g["value"], fit, label=label, xlabel=x)
+        ax.set_title(metric)
+    return fig
+
+
+# --- study files (TOML) --------------------------------------------------------------------
+_TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum"}
+
+
+def _line_of(text: str, key: str) -> int:
+    for i, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(f"{key} ") or stripped.startswith(f"{key}=") or stripped == f"[{key}]":
+            return i
+    return 0
+
+
+def load_study_file(path) -> Study:
+    """Build a :class:`Study` from a TOML file; an error names the file, line and key.
+
+    Example::
+
+        model = "Newtonian1D"
+        t_end = 1.0
+        times = [0.5, 1.0]
+        seeds = [0, 1, 2]
+        metrics = ["W1", "BL"]
+        [model_params]
+        profile = "bump"
+        [sample]
+        method = "random"
+        [continuum]
+        resolution = 2048
+        [sweep]
+        n = [16, 32, 64, 128]
+    """
+    import tomllib
+
+    path = Path(path)
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+
+    def fail(key, message):
+        line = _line_of(text, key.split(".")[-1])
+        where = f"line {line}, " if line else ""
+        raise ValueError(f"{path}: {where}key {key!r}: {message}")
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            fail(key, f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    for key in ("model", "t_end", "sweep"):
+        if key not in data:
+            raise ValueError(f"{path}: missing required key {key!r}")
+    if not isinstance(data["model"], str):
+        fail("model", "must be a model name string")
+    if not isinstance(data["t_end"], (int, float)):
+        fail("t_end", f"must be a number, got {data['t_end']!r}")
+    if not isinstance(data["sweep"], dict):
+        fail("sweep", "must be a table [sweep]")
+    for table in ("model_params", "particles", "sample", "continuum"):
+        if table in data and not isinstance(data[table], dict):
+            fail(table, f"must be a table [{table}]")
+    sweep = {}
+    for key, values in data["sweep"].items():
+        if not isinstance(values, list) or not values:
+            fail(f"sweep.{key}", "must be a non-empty list")
+        if isinstance(values[0], dict):  # a dotted key such as model.profile parses as a table
+            fail(f"sweep.{key}", "quote dotted names, e.g. \"model.profile\" = [...]")
+        sweep[key] = values
+    try:
+        return Study(
+            model=data["model"], sweep=sweep, t_end=data["t_end"], times=data.get("times"),
+            seeds=data.get("seeds", [0]), metrics=data.get("metrics", ["W1"]),
+            model_params=data.get("model_params", {}), particle_kwargs=data.get("particles", {}),
+            sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}),
+        )
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

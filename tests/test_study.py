@@ -1,0 +1,94 @@
+"""Studies: same table whatever the executor, resume after an interruption, fitted rates, study files."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from meanfield.study import Study, fit_rates, load_study_file, plot_rates
+
+
+def _study(**kw):
+    args = dict(model="Newtonian1D", sweep={"n": [8, 16, 32]}, t_end=0.5, times=[0.25, 0.5], seeds=[0, 1],
+                metrics=["W1"], sample_kwargs={"method": "random"}, continuum_kwargs={"resolution": 256})
+    args.update(kw)
+    return Study(**args)
+
+
+def test_in_process_table_and_rate():
+    table = _study().run()
+    assert len(table) == 3 * 2 * 2 * 2  # n x seeds x times x species
+    assert set(table["species"]) == {"rho", "eta"}
+    rates = fit_rates(table)
+    # i.i.d. initial samples: W1 ~ N^{-1/2}; a loose band since only 3 N values and 2 seeds
+    assert np.all((rates["slope"] > -0.9) & (rates["slope"] < -0.2))
+    fig = plot_rates(table)
+    assert len(fig.axes) == 1
+
+
+def test_same_table_on_processes_and_dask(tmp_path):
+    ref = _study().run()
+    pd.testing.assert_frame_equal(ref, _study().run(workers=2))
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            pd.testing.assert_frame_equal(ref, _study().run(executor=client))
+
+
+def test_interrupted_study_resumes(tmp_path, monkeypatch):
+    full = _study().run()
+    study = _study()
+    calls = {"n": 0}
+    original = Study.run_task
+
+    def flaky(self, params, seed, reference):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, params, seed, reference)
+
+    monkeypatch.setattr(Study, "run_task", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        study.run(store=tmp_path)
+    assert len(list(tmp_path.glob("task-*.json"))) == 3
+    monkeypatch.setattr(Study, "run_task", original)
+    done_before = calls["n"]
+    resumed = study.run(store=tmp_path)
+    pd.testing.assert_frame_equal(full, resumed)
+    assert calls["n"] == done_before  # the resumed run went through the original, not flaky
+
+
+def test_reference_computed_once_per_setting(monkeypatch):
+    study = _study(sweep={"n": [8, 16], "continuum.resolution": [64, 128]})
+    calls = []
+    original = Study.solve_reference
+    monkeypatch.setattr(Study, "solve_reference", lambda self, p: calls.append(p) or original(self, p))
+    study.run()
+    assert len(calls) == 2
+
+
+def test_bad_study_arguments():
+    with pytest.raises(ValueError, match="sweep key 'resolution'"):
+        _study(sweep={"n": [8], "resolution": [1]})
+    with pytest.raises(ValueError, match="unknown metrics"):
+        _study(metrics=["W7"])
+    with pytest.raises(ValueError, match="not a registered model"):
+        _study(model="Nope")
+
+
+def test_study_file_errors_name_line_and_key(tmp_path):
+    good = tmp_path / "s.toml"
+    good.write_text('model = "Newtonian1D"\nt_end = 0.5\n[sweep]\nn = [8, 16]\n')
+    assert load_study_file(good).sweep == {"n": [8, 16]}
+    bad = tmp_path / "b.toml"
+    bad.write_text('model = "Newtonian1D"\nt_end = "soon"\n[sweep]\nn = [8, 16]\n')
+    with pytest.raises(ValueError, match=r"line 2, key 't_end'"):
+        load_study_file(bad)
+    bad.write_text('model = "Newtonian1D"\nt_end = 1\nseedz = [1]\n[sweep]\nn = [8]\n')
+    with pytest.raises(ValueError, match=r"line 3, key 'seedz': unknown key"):
+        load_study_file(bad)
+    bad.write_text('model = "Newtonian1D"\nt_end = 1\n[sweep]\nn = []\n')
+    with pytest.raises(ValueError, match=r"line 4, key 'sweep.n'"):
+        load_study_file(bad)
+    bad.write_text('model = "Newtonian1D"\nt_end = = 1\n')
+    with pytest.raises(ValueError, match="not valid TOML.*line 2"):
+        load_study_file(bad)

@@ -189,3 +189,24 @@ def test_dataset_measure_accessor():
     sol = m.solve_continuum(m.initial_density(g), g, 0.05)
     mu = sol.measure(0.05)
     assert mu["+"].mass == pytest.approx(0.7) and mu["-"].mass == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("runs, dt", [(150, 2.5e-3), pytest.param(1000, 5e-4, marks=pytest.mark.slow)])
+def test_opposite_pair_separation_follows_bessel_law(runs, dt):
+    """(2.6): for an isolated +- pair, |D_t|^2 / (2 sigma^2 t) is noncentral chi^2 with
+    delta = 2 (1 - gamma/sigma^2) degrees of freedom and noncentrality |D_0|^2 / (2 sigma^2 t)
+    (reflecting BESQ, 0 < gamma < sigma^2; notes V5). Kolmogorov-Smirnov against that law,
+    and the mean E|D_t|^2 = |D_0|^2 + 4 (sigma^2 - gamma) t within 4 standard errors."""
+    from scipy import stats
+
+    sigma, gamma, t = 1.0, 0.25, 0.25
+    m = SignedCoulomb2D(sigma=sigma, gamma=gamma, gamma_bar=0.1)
+    x0 = (np.array([[0.0, 0.0], [0.5, 0.0]]), np.array([1.0, -1.0]))
+    d0sq = 0.25
+    d2 = np.array([((lambda p: p[0] - p[1])(m.simulate_particles(x0, t, rng=s, dt=dt).positions[-1]) ** 2).sum()
+                   for s in range(runs)])
+    dof = 2 * (1 - gamma / sigma**2)
+    law = stats.ncx2(dof, d0sq / (2 * sigma**2 * t), scale=2 * sigma**2 * t)
+    assert stats.kstest(d2, law.cdf).pvalue > 1e-3
+    se = d2.std(ddof=1) / np.sqrt(runs)
+    assert abs(d2.mean() - (d0sq + 4 * (sigma**2 - gamma) * t)) < 4 * se

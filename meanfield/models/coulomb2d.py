@@ -52,6 +52,10 @@ __all__ = ["SignedCoulomb2D", "coulomb_drift", "particle_mesh_drift", "SPECIES"]
 SPECIES = ("+", "-")
 
 
+# average of log|u| over the unit square [-1/2, 1/2]^2: -3/2 + pi/4 - (log 2)/2 (checked by quadrature)
+_LOG_CELL_AVERAGE = -1.5 + np.pi / 4 - 0.5 * np.log(2.0)
+
+
 # --- compiled direct O(N^2) interaction sum ------------------------------------------------
 @njit(parallel=True, cache=True, fastmath=False)
 def _drift_direct(x, b, gamma, eps2):
@@ -301,6 +305,27 @@ class SignedCoulomb2D:
                     return np.where(r2 > 0, (x if a == 0 else y) / r2, 0.0)
             return k
         return [fft.free_space_kernel_hat(comp(a), grid.shape, grid.spacing) for a in range(2)]
+
+    def free_energy(self, rho, grid: UniformGrid) -> float:
+        """F = (sigma^2/2) sum_+- int rho log rho - (gamma_bar/2) int q (log|.| * q),  q = rho+ - rho-.
+
+        [derived, not in the paper (notes §9.7)] The corrected eq. (1.3) reads
+        d_t rho^+- = div(rho^+- grad(dF/drho^+-)) with dF/drho^+- = (sigma^2/2) log rho^+- -+ gamma_bar psi,
+        psi = log|.| * q (K * q = grad psi), so F is non-increasing along solutions. The log
+        kernel's origin cell uses its exact cell average log(h) + c_0 (square cells)."""
+        rho = np.asarray(rho, dtype=float)
+        q = rho[0] - rho[1]
+        h = grid.spacing
+
+        def logk(x, y):
+            r2 = x * x + y * y
+            with np.errstate(divide="ignore"):
+                return np.where(r2 > 0, 0.5 * np.log(r2), np.log(np.sqrt(h[0] * h[1])) + _LOG_CELL_AVERAGE)
+
+        psi = fft.convolve_free_space(q, fft.free_space_kernel_hat(logk, grid.shape, h), grid.cell_volume)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ent = np.where(rho > 0, rho * np.log(np.where(rho > 0, rho, 1.0)), 0.0)
+        return float(self.sigma**2 / 2 * grid.integrate(ent.sum(axis=0)) - self.gamma_bar / 2 * grid.integrate(q * psi))
 
     def second_moment_rate(self) -> float:
         """d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2 (notes V11)."""

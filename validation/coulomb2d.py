@@ -75,10 +75,10 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     t0 = time.perf_counter()
     model = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.5, mass_minus=0.5, centre_plus=(-0.4, 0.0),
                             centre_minus=(0.4, 0.0), width=0.4)
-    t_end = 0.1 if quick else 0.25
+    t_end = 0.1
     ns = [2**k for k in (range(6, 10) if quick else range(6, 14))]
-    seeds = range(2 if quick else 5)
-    grid = model.default_grid(64 if quick else 128, t_end)
+    seeds = range(2 if quick else 3)
+    grid = model.default_grid(64, t_end) if quick else model.default_grid(96, t_end, tail=4.0)
     sol = model.solve_continuum(model.initial_density(grid), grid, t_end, times=[0.0, t_end], dt=t_end / 32)
 
     rows = []

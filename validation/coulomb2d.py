@@ -88,7 +88,10 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
             x0 = model.sample_particles(n, rng=s)
             traj = model.simulate_particles(x0, t_end, rng=10_000 + s)
             d = distances(model, traj, sol, t_end)
-            rows.append({"n": n, "seed": s, **d, "steps": traj.info["steps"], "capped": traj.info["capped_steps"]})
+            rows.append({"n": n, "seed": s, **d, "steps": traj.info["steps"], "capped": traj.info["capped_steps"],
+                         "seconds": round(time.perf_counter() - t0, 2)})
+            if not quick:
+                print(rows[-1], flush=True)
             last = traj
     data = outdir / "coulomb2d_meanfield.csv"
     with open(data, "w", newline="") as fh:

@@ -57,8 +57,7 @@ _LOG_CELL_AVERAGE = -1.5 + np.pi / 4 - 0.5 * np.log(2.0)
 
 
 # --- compiled direct O(N^2) interaction sum ------------------------------------------------
-@njit(parallel=True, cache=True, fastmath=False)
-def _drift_direct(x, b, gamma, eps2):
+def _drift_direct_py(x, b, gamma, eps2):
     """drift_i = gamma b_i sum_{j != i} b_j K_eps(x_i - x_j) and nearest-neighbour distance_i.
 
     ``K(0) := 0`` (paper §1.1): coincident points contribute nothing, never a division by zero.
@@ -91,11 +90,18 @@ def _drift_direct(x, b, gamma, eps2):
     return out, dmin
 
 
+_drift_parallel = njit(parallel=True, cache=True)(_drift_direct_py)
+# serial twin for small N: thread start-up and spin-waits dominate there, badly so on a loaded machine
+_drift_serial = njit(cache=True)(_drift_direct_py)
+_PARALLEL_MIN_N = 512
+
+
 def coulomb_drift(x, b, gamma, epsilon=0.0):
     """Drift of eq. (1.1) (``epsilon > 0``: regularised kernel (4.5)) and nearest distances."""
     x = np.ascontiguousarray(x, dtype=float)
     b = np.ascontiguousarray(b, dtype=float)
-    return _drift_direct(x, b, float(gamma), float(epsilon) ** 2)
+    kernel = _drift_parallel if x.shape[0] >= _PARALLEL_MIN_N else _drift_serial
+    return kernel(x, b, float(gamma), float(epsilon) ** 2)
 
 
 def particle_mesh_drift(x, b, gamma, n_grid=256, kernel_cache=None):

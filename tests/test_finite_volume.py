@@ -1,0 +1,86 @@
+"""Finite volumes: conservation to round-off, positivity under the stated step, measured orders."""
+
+import numpy as np
+import pytest
+
+from meanfield.rates import fit_rate
+from solvers.finite_volume import advection_rhs, laplacian, max_stable_dt, n_faces
+from solvers.grids import UniformGrid
+from solvers.timestepping import integrate_ssp
+
+rng = np.random.default_rng(7)
+
+
+def _face_shape(grid, axis):
+    s = list(grid.shape)
+    s[axis] = n_faces(grid, axis)
+    return tuple(s)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("shape", [(50,), (20, 30)])
+def test_mass_conserved_and_positive_with_random_velocities(periodic, order, shape):
+    grid = UniformGrid(0, 1, shape, periodic=periodic)
+    rho = rng.random(shape) * (rng.random(shape) > 0.5)
+    vel = [rng.normal(size=_face_shape(grid, a)) for a in range(grid.ndim)]
+    cfl = 1.0 if order == 1 else 0.5
+    dt = max_stable_dt(vel, grid, cfl)
+    (out,), _ = integrate_ssp(lambda t, u: advection_rhs(u, vel, grid, order), rho, 50 * dt, dt=dt)
+    assert abs(grid.integrate(out) - grid.integrate(rho)) <= 1e-13 * grid.integrate(rho)
+    assert out.min() >= -1e-14
+
+
+def test_upwind_at_cfl_one_translates_exactly():
+    grid = UniformGrid(0, 1, 40)
+    rho = rng.random(40)
+    vel = [np.full(40, 0.5)]
+    dt = max_stable_dt(vel, grid, 1.0)
+    (out,), steps = integrate_ssp(lambda t, u: advection_rhs(u, vel, grid, 1), rho, 7 * dt, dt=dt, order=1)
+    np.testing.assert_allclose(out, np.roll(rho, 7), atol=1e-14)
+
+
+@pytest.mark.parametrize("order,band", [(1, (0.85, 1.15)), (2, (1.7, 2.3))])
+def test_measured_order_smooth_advection(order, band):
+    errors, hs = [], []
+    for n in (64, 128, 256, 512):
+        grid = UniformGrid(0, 1, n)
+        x = grid.centres[0]
+        h = 1 / n
+        # exact cell averages of 1.2 + sin(2 pi x), advected with speed 1 to t = 0.5
+        rho0 = (-(np.cos(2 * np.pi * (x + h / 2)) - np.cos(2 * np.pi * (x - h / 2))) / (2 * np.pi * h)) + 1.2
+        vel = [np.ones(n)]
+        dt = 0.4 * h
+        (out,), _ = integrate_ssp(lambda t, u: advection_rhs(u, vel, grid, order), rho0, 0.5, dt=dt)
+        shifted = x - 0.5
+        cell_avg = (-(np.cos(2 * np.pi * (shifted + h / 2)) - np.cos(2 * np.pi * (shifted - h / 2))) / (2 * np.pi * h)) + 1.2
+        errors.append(h * np.abs(out - cell_avg).sum())
+        hs.append(h)
+    fit = fit_rate(hs, errors)
+    assert band[0] < fit.slope < band[1], fit
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_laplacian_second_order_and_conservative(periodic):
+    errors, hs = [], []
+    for n in (32, 64, 128, 256):
+        grid = UniformGrid((0, 0), (1, 1), (n, n), periodic=periodic)
+        x, y = grid.mesh()
+        f = np.cos(2 * np.pi * x) * np.cos(np.pi * y) if not periodic else np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y)
+        exact = (-(4 + 1) * np.pi**2 * f) if not periodic else (-8 * np.pi**2 * f)
+        lap = laplacian(f, grid)
+        assert abs(grid.integrate(lap)) < 1e-10
+        errors.append(np.abs(lap - exact).max())
+        hs.append(1 / n)
+    fit = fit_rate(hs, errors)
+    assert 1.85 < fit.slope < 2.15, fit
+
+
+def test_bad_input():
+    grid = UniformGrid(0, 1, 10, periodic=False)
+    with pytest.raises(ValueError, match=r"shape \(11,\)"):
+        advection_rhs(np.ones(10), [np.ones(10)], grid)
+    with pytest.raises(ValueError, match="order"):
+        advection_rhs(np.ones(10), [np.ones(11)], grid, order=3)
+    with pytest.raises(ValueError, match="cfl"):
+        max_stable_dt([np.ones(11)], grid, 0)

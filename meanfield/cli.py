@@ -2,6 +2,7 @@
 
     meanfield validate [PAPER ...] [--full] --out DIR     pass/fail report of the papers' claims
     meanfield run MODEL particles|continuum [...] --out FILE
+    meanfield study STUDY.toml --out DIR [--workers K | --scheduler ADDRESS]
     meanfield plot FILE --out PNG
 
 ``meanfield <command> --help`` explains every option.
@@ -77,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra keyword for simulate_particles / solve_continuum (repeatable)")
     run.add_argument("--out", type=Path, required=True, help="output file (.npz for particles, .nc for continuum)")
 
+    study = sub.add_parser(
+        "study",
+        help="run a convergence study described in a TOML file",
+        description="Run the sweep x seeds of STUDY.toml (see meanfield.study.load_study_file for the format) "
+        "and write DIR/results.csv (one row per parameter set, seed, time, species, metric), DIR/rates.csv "
+        "(fitted slopes with confidence intervals) and DIR/rates.png. Finished tasks are kept in DIR/tasks, "
+        "so rerunning an interrupted study resumes it.",
+    )
+    study.add_argument("file", type=Path, help="study description (TOML)")
+    study.add_argument("--out", type=Path, required=True, help="output folder")
+    where = study.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="run on this many local processes (default: in-process)")
+    where.add_argument("--scheduler", help="address of a dask.distributed scheduler, e.g. tcp://host:8786")
+    study.add_argument("--x", default="n", help="swept parameter the rates are fitted against (default: n)")
+
     plot = sub.add_parser(
         "plot",
         help="plot a saved continuum run (.nc) or particle run (.npz)",
@@ -135,6 +151,19 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_study(args) -> int:
+    from meanfield.study import fit_rates, load_study_file, plot_rates
+
+    study = load_study_file(args.file)
+    table = study.run(workers=args.workers, executor=args.scheduler, store=args.out / "tasks", progress=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "results.csv", index=False)
+    fit_rates(table, x=args.x).to_csv(args.out / "rates.csv", index=False)
+    plot_rates(table, x=args.x).savefig(args.out / "rates.png", dpi=120)
+    print(f"wrote {args.out / 'results.csv'}, {args.out / 'rates.csv'}, {args.out / 'rates.png'}")
+    return 0
+
+
 def _cmd_plot(args) -> int:
     from meanfield import io, plot
 
@@ -151,7 +180,7 @@ def _cmd_plot(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"validate": _cmd_validate, "run": _cmd_run, "plot": _cmd_plot}[args.command](args)
+        return {"validate": _cmd_validate, "run": _cmd_run, "study": _cmd_study, "plot": _cmd_plot}[args.command](args)
     except ValueError as exc:  # bad parameters: one clear line, no traceback
         print(f"meanfield {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -81,3 +81,27 @@ def test_dataset_round_trip_unchanged(tmp_path):
     back = io.load_dataset(tmp_path / "s.nc")
     assert back.identical(sol) or back.equals(sol)
     assert back.attrs.keys() == sol.attrs.keys()
+
+
+def test_study_command_writes_tables_and_resumes(tmp_path):
+    toml = tmp_path / "s.toml"
+    toml.write_text('model = "Newtonian1D"\nt_end = 0.5\nseeds = [0, 1]\n[sample]\nmethod = "random"\n'
+                    '[continuum]\nresolution = 128\n[sweep]\nn = [8, 32]\n')
+    out = tmp_path / "out"
+    assert main(["study", str(toml), "--out", str(out)]) == 0
+    import pandas as pd
+
+    first = pd.read_csv(out / "results.csv")
+    assert len(first) == 2 * 2 * 2  # n x seeds x species
+    assert (out / "rates.png").exists() and len(pd.read_csv(out / "rates.csv")) == 2
+    assert main(["study", str(toml), "--out", str(out)]) == 0  # everything already stored
+    pd.testing.assert_frame_equal(first, pd.read_csv(out / "results.csv"))
+
+
+def test_example_study_file_is_valid():
+    from pathlib import Path
+
+    from meanfield.study import load_study_file
+
+    study = load_study_file(Path(__file__).parents[1] / "examples" / "newtonian1d_study.toml")
+    assert study.sweep["n"] == [16, 64, 256, 1024]

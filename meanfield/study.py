@@ -79,6 +79,22 @@ def _measures(obj, t):
     return m if isinstance(m, dict) else {"": m}
 
 
+def _positive_part(measure, tol=1e-6):
+    """A grid density's positive part, rescaled to its mass, when its negative mass is at most
+    ``tol`` of the total (the undershoot of pseudo-spectral solutions); anything larger is an error.
+    Replacing a signed density of negative mass ``m⁻`` by this changes a BL distance by at most
+    ``2 m⁻`` and a W1 distance by at most ``2 m⁻`` times the grid's diameter."""
+    from meanfield.measures import GridDensity
+
+    if not isinstance(measure, GridDensity) or measure.is_nonnegative:
+        return measure
+    positive = np.clip(measure.values, 0.0, None)
+    negative = measure.grid.integrate(positive - measure.values)
+    if negative > tol * measure.grid.integrate(positive):
+        raise ValueError(f"the continuum density has negative mass {negative:.3g}, more than tol={tol} of its mass")
+    return GridDensity(positive * (measure.mass / measure.grid.integrate(positive)), measure.grid)
+
+
 @dataclass
 class Study:
     """A convergence study; see the module docstring for the sweep keys."""
@@ -160,7 +176,8 @@ class Study:
         funcs = _metric_functions()
         rows = []
         for t in self.times:
-            emp, cont = _measures(traj, t), _measures(reference, t)
+            emp = _measures(traj, t)
+            cont = {k: _positive_part(v) for k, v in _measures(reference, t).items()}
             for species in sorted(set(emp) & set(cont)):
                 for name in self.metrics:
                     rows.append({**params, "seed": int(seed), "time": t, "species": species, "metric": name,

@@ -344,8 +344,12 @@ class SignedCoulomb2D:
             raise ValueError(f"rho0 must be non-negative, found min {rho0.min()!r}")
         return rho0
 
-    def solve_continuum(self, rho0, grid: UniformGrid, t_end, times=None, method="spectral", dt=None, cfl=0.5):
+    def solve_continuum(self, rho0=None, grid: UniformGrid | None = None, t_end=None, times=None, method="spectral",
+                        dt=None, cfl=0.5, resolution=128):
         """Solve the corrected eq. (1.3) and return the standard dataset (species "+", "-").
+
+        ``rho0`` (shape ``(2, *grid.shape)``) and ``grid`` default to the model's initial density on
+        ``default_grid(resolution, t_end)``, so that a study can ask for a run by settings alone.
 
         ``method="spectral"``: pseudo-spectral ETD2RK (Cox-Matthews) with diffusion exact in
         Fourier space, 2/3-rule dealiasing of the flux products, free-space K * q by zero padding.
@@ -355,6 +359,14 @@ class SignedCoulomb2D:
         is exact); FV ``dt = cfl / (4 max|v|/h + 4 D / h^2)`` which keeps every cell
         non-negative for ``cfl <= 1``.
         """
+        if t_end is None:
+            raise ValueError("t_end is required")
+        if grid is None:
+            if rho0 is not None:
+                raise ValueError("rho0 was given without its grid")
+            grid = self.default_grid(resolution, t_end)
+        if rho0 is None:
+            rho0 = self.initial_density(grid)
         rho0 = self.check_density(rho0, grid)
         ts = check_times(t_end, times)
         cfl = check_in_range("cfl", cfl, 0.0, 1.0, low_open=True)

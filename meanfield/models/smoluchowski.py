@@ -1,0 +1,444 @@
+"""Model 004: coagulating Brownian particles → Smoluchowski coagulation–diffusion system.
+
+Hammond & Rezakhanlou, *The kinetic limit of a system of coagulating Brownian particles*
+(ARMA 2007); reading notes ``notes/004.md``.
+
+Convention (notes §2.3, stated once and used everywhere). Each **unordered** pair ``{i, j}`` of
+particles coagulates at hazard ``κ(m_i, m_j) ε^{-2} V((x_i - x_j)/ε)``. The paper's generator
+(1.6) sums over *ordered* pairs, i.e. ``κ = 2α`` (``pair_sum="ordered"``, the default, the paper
+read literally); ``pair_sum="unordered"`` gives ``κ = α``. The continuum limit is then, in the
+standard form with kernel ``K``,
+
+    ∂_t f_n = d(n) Δ f_n + ½ Σ_{m<n} K(m, n-m) f_m f_{n-m} − f_n Σ_m K(n, m) f_m,
+    K(n, m) = (d(n) + d(m)) F_V(κ(n, m) / (d(n) + d(m))),
+
+with ``F_V(a) = a ∫ V (1 + u_a)`` and ``Δ u_a = a V (1 + u_a)``, ``u_a → 0`` (cell problem (1.7),
+(6.1)). The paper's form (1.1)–(1.3) is the same equation with ``β = K/2``. Read literally, the
+paper's (1.7)–(1.8) give ``β = (d(n)+d(m)) F(α')``, which is a factor up to 2 too large for its own
+ordered-pair generator (notes §2.3: many-body Monte Carlo follows ``β = ½(d(n)+d(m)) F(2α')``);
+this module uses the corrected value, which is what the particle system is tested against.
+
+* Kernel: radial ODE shooting for any radial ``V`` (notes §5.1), closed form
+  ``F(a) = 4π R (1 − tanh x / x)``, ``x = R sqrt(3a / (4π R^3))``, for ``V`` uniform on the ball
+  ``B_R`` in ``d = 3``; ``F(a) → 4π R`` (Smoluchowski's ``4π (D_1 + D_2) R``) as ``a → ∞``.
+* Continuum: the homogeneous system (Dormand–Prince with error control) and the full system on a
+  periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
+  SSP-RK3 under its positivity step). Mass truncation ``n ≤ M`` is **conservative** (notes §6.3,
+  option A): a collision whose product would exceed ``M`` does not happen, so ``Σ n f_n`` is
+  conserved exactly.
+* Particles: Brownian motions ``dx = sqrt(2 d(m)) dB`` (generator (1.5)) on the torus, fixed step
+  from the rule ``sqrt(2 d_max dt) ≤ c ε`` and ``λ_max dt ≤ 0.1``, reactions with probability
+  ``1 − exp(−λ dt)`` per close pair (cell lists, numba), at most one per particle per step, the
+  product placed at ``x_i`` with probability ``m_i / (m_i + m_j)`` (placement rule of §1), each
+  particle carrying weight ``ε^{d-2} = Z / N`` (empirical measure (1.10)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from scipy.integrate import solve_ivp
+
+from meanfield.measures import Domain, as_generator
+from meanfield.models.base import Trajectory, check_integer, check_positive, check_times, continuum_dataset
+from solvers import fft
+from solvers.grids import UniformGrid
+from solvers.timestepping import dormand_prince
+
+__all__ = ["CoagulationDiffusion", "capture_function", "capture_function_uniform_ball", "coagulation_rates",
+           "solve_homogeneous"]
+
+
+# --- the kernel: cell problem (1.7)/(6.1) ------------------------------------------------------
+def capture_function_uniform_ball(a, radius=1.0):
+    """``F(a)`` for ``V`` uniform on ``B_R ⊂ R^3`` (∫V = 1): ``4π R (1 − tanh x / x)`` (notes §5.1)."""
+    a = np.asarray(a, dtype=float)
+    if np.any(a < 0):
+        raise ValueError(f"a must be non-negative, got {a!r}")
+    x = radius * np.sqrt(3 * a / (4 * np.pi * radius**3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(x < 1e-4, 1 - x**2 / 3 + 2 * x**4 / 15, np.tanh(x) / np.where(x == 0, 1, x))
+    return 4 * np.pi * radius * (1 - ratio)
+
+
+def capture_function(a, profile, radius=1.0):
+    """``F(a) = a ∫ V (1 + u)`` for a radial ``V(r) = profile(r)`` supported in ``B_radius ⊂ R^3``.
+
+    ``profile`` need not be normalised (it is scaled to ∫V = 1). Shoots ``w = 1 + u``:
+    ``w'' + (2/r) w' = a V w``, ``w(0) = 1``, ``w'(0) = 0``; outside the support ``w = A − B/r`` and
+    ``F = 4π B / A`` (notes §5.1).
+    """
+    a = float(a)
+    if a < 0:
+        raise ValueError(f"a must be non-negative, got {a!r}")
+    r = np.linspace(0, radius, 4001)
+    mass = np.trapezoid(4 * np.pi * r**2 * profile(r), r)
+    if not mass > 0:
+        raise ValueError("the profile must have positive integral on its support")
+
+    def rhs(s, y):
+        w, dw = y
+        vs = profile(np.array([s]))[0] / mass
+        return [dw, a * vs * w - (2 / s * dw if s > 0 else 0.0)]
+
+    # start at small r0 with the regular series w = 1 + a V(0) r^2 / 6
+    r0 = 1e-6 * radius
+    v0 = profile(np.array([0.0]))[0] / mass
+    sol = solve_ivp(rhs, (r0, radius), [1 + a * v0 * r0**2 / 6, a * v0 * r0 / 3], rtol=1e-12, atol=1e-14,
+                    method="DOP853")
+    w, dw = sol.y[:, -1]
+    b = dw * radius**2
+    big_a = w + b / radius
+    return 4 * np.pi * b / big_a
+
+
+def coagulation_rates(masses, diffusivity, alpha, capture, pair_sum="ordered"):
+    """Standard-form kernel ``K[n-1, m-1]`` for masses ``1..M`` (see the module docstring)."""
+    if pair_sum not in ("ordered", "unordered"):
+        raise ValueError(f"pair_sum must be 'ordered' or 'unordered', got {pair_sum!r}")
+    n = np.arange(1, masses + 1)
+    dsum = diffusivity(n)[:, None] + diffusivity(n)[None, :]
+    kappa = (2.0 if pair_sum == "ordered" else 1.0) * alpha(n[:, None], n[None, :]) * np.ones_like(dsum)
+    return dsum * capture(kappa / dsum)
+
+
+# --- coagulation operator with conservative truncation -----------------------------------------
+@njit(cache=True)
+def _coagulation(f, kernel, out):
+    """``out[n] = ½ Σ_{m<n} K f_m f_{n-m} − f_n Σ_{m ≤ M-n} K(n, m) f_m`` (0-based masses n+1);
+    ``f`` has shape ``(M, P)`` (P points in space)."""
+    big_m, points = f.shape
+    out[:] = 0.0
+    for i in range(big_m):
+        for j in range(i, big_m):
+            s = i + j + 1  # index of mass (i+1)+(j+1)
+            if s >= big_m:
+                break
+            k = kernel[i, j]
+            for p in range(points):
+                rate = k * f[i, p] * f[j, p]
+                if i == j:
+                    # ½ K f_i f_i gained, f_i loses K f_i f_i (ordered sum counts (i, i) once)
+                    out[s, p] += 0.5 * rate
+                    out[i, p] -= rate
+                else:
+                    out[s, p] += rate
+                    out[i, p] -= rate
+                    out[j, p] -= rate
+    return out
+
+
+def coagulation_operator(f, kernel):
+    """Right-hand side of the coagulation terms for ``f`` of shape ``(M, ...)`` (conservative)."""
+    flat = np.ascontiguousarray(np.asarray(f, dtype=float).reshape(f.shape[0], -1))
+    out = np.empty_like(flat)
+    _coagulation(flat, np.ascontiguousarray(kernel, dtype=float), out)
+    return out.reshape(f.shape)
+
+
+def _loss_rate(f, kernel):
+    big_m = f.shape[0]
+    flat = f.reshape(big_m, -1)
+    mask = (np.add.outer(np.arange(big_m), np.arange(big_m)) + 1) < big_m
+    return (kernel * mask) @ flat  # per mass and point
+
+
+def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14):
+    """Homogeneous system ``df_n/dt = coagulation(f)_n`` (standard form, conservative truncation at
+    ``M = len(f0)``) by Dormand–Prince 5(4) with error control. Returns ``(times, f)``, f of shape
+    ``(len(times), M)``."""
+    f0 = np.asarray(f0, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    if kernel.shape != (f0.size, f0.size):
+        raise ValueError(f"kernel must have shape ({f0.size}, {f0.size}), got {kernel.shape}")
+    if np.any(f0 < 0) or not np.all(np.isfinite(f0)):
+        raise ValueError("f0 must be finite and non-negative")
+    res = dormand_prince(lambda t, y: coagulation_operator(y[:, None], kernel)[:, 0], f0, t_end, times,
+                         rtol=rtol, atol=atol)
+    return res.times, np.array(res.states)
+
+
+# --- particles -------------------------------------------------------------------------------
+@njit(cache=True)
+def _react_step(pos, mass, alive, box, eps, kappa_table, vtab_r2, vtab, dt, seed, cells, order):
+    """One reaction sweep over candidate pairs within ε (cell lists of side ≥ ε, at least 3 per
+    axis so that the 27 neighbour cells are distinct); returns the number of events. Uniform draws
+    come from numba's generator seeded with ``seed`` (drawn from the caller's Generator)."""
+    np.random.seed(seed)
+    n = pos.shape[0]
+    ncell = cells
+    h = box / ncell
+    head = -np.ones(ncell**3, np.int64)
+    nxt = -np.ones(n, np.int64)
+    for i in range(n):
+        if alive[i]:
+            c = (int(pos[i, 0] / h) % ncell) * ncell * ncell + (int(pos[i, 1] / h) % ncell) * ncell + int(pos[i, 2] / h) % ncell
+            nxt[i] = head[c]
+            head[c] = i
+    busy = np.zeros(n, np.bool_)
+    events = 0
+    for oi in range(n):
+        i = order[oi]
+        if not alive[i] or busy[i]:
+            continue
+        ci = int(pos[i, 0] / h) % ncell
+        cj = int(pos[i, 1] / h) % ncell
+        ck = int(pos[i, 2] / h) % ncell
+        done = False
+        for a in range(-1, 2):
+            for b in range(-1, 2):
+                for c in range(-1, 2):
+                    if done:
+                        break
+                    cell = ((ci + a) % ncell) * ncell * ncell + ((cj + b) % ncell) * ncell + (ck + c) % ncell
+                    j = head[cell]
+                    while j >= 0 and not done:
+                        if j > i and alive[j] and not busy[j]:
+                            d2 = 0.0
+                            for k in range(3):
+                                dx = pos[i, k] - pos[j, k]
+                                dx -= box * np.floor(dx / box + 0.5)
+                                d2 += dx * dx
+                            r2 = d2 / (eps * eps)
+                            if r2 < vtab_r2[-1]:
+                                idx = np.searchsorted(vtab_r2, r2)
+                                v = vtab[min(idx, vtab.size - 1)]
+                                lam = kappa_table[mass[i] - 1, mass[j] - 1] * v / (eps * eps)
+                                u = np.random.random()
+                                w = np.random.random()
+                                if u < 1.0 - np.exp(-lam * dt) and mass[i] + mass[j] <= kappa_table.shape[0]:
+                                    mi, mj = mass[i], mass[j]
+                                    if w >= mi / (mi + mj):
+                                        for k in range(3):
+                                            pos[i, k] = pos[j, k]
+                                    mass[i] = mi + mj
+                                    alive[j] = False
+                                    busy[i] = True
+                                    busy[j] = True
+                                    events += 1
+                                    done = True
+                        j = nxt[j]
+    return events
+
+
+class CoagulationDiffusion:
+    """Coagulating Brownian particles in the unit-free periodic box ``[0, L)^3`` and their
+    Smoluchowski limit (see the module docstring for the equations and the convention).
+
+    Parameters
+    ----------
+    max_mass : int
+        ``M``: masses ``1..M`` (conservative truncation; particles never exceed ``M`` either).
+    diffusivity : callable or float
+        ``d(m)`` (generator ``d(m) Δ``, so ``E|Δx|^2 = 6 d(m) t``); a float means constant.
+    alpha : callable or float
+        Reaction strength ``α(n, m)`` (symmetric).
+    pair_sum : "ordered" (paper (1.6) literally, κ = 2α) or "unordered" (κ = α).
+    interaction : "ball" (V uniform on the unit ball, closed-form kernel) or a callable radial
+        profile supported in the unit ball (kernel by ODE shooting).
+    box : float
+        Side ``L`` of the periodic box.
+    initial_mass_fractions : sequence
+        Number fractions of masses 1, 2, ... in the initial data (default monodisperse).
+    total_density : float
+        ``Z = Σ_n ∫ h_n`` (kinetic scaling ``N ε = Z`` in d = 3).
+    initial_profile : "uniform" or "gaussian" (centred bump of width ``box/8`` on a uniform floor)
+    """
+
+    def __init__(self, max_mass=8, diffusivity=1.0, alpha=100.0, pair_sum="ordered", interaction="ball", box=1.0,
+                 initial_mass_fractions=(1.0,), total_density=10.0, initial_profile="uniform"):
+        self.max_mass = check_integer("max_mass", max_mass, minimum=1)
+        self.box = check_positive("box", box)
+        self.total_density = check_positive("total_density", total_density)
+        if pair_sum not in ("ordered", "unordered"):
+            raise ValueError(f"pair_sum must be 'ordered' or 'unordered', got {pair_sum!r}")
+        self.pair_sum = pair_sum
+        self._d = diffusivity if callable(diffusivity) else (lambda m, c=float(diffusivity): np.full(np.shape(m), c))
+        self._alpha = alpha if callable(alpha) else (lambda n, m, c=float(alpha): np.full(np.broadcast(n, m).shape, c))
+        masses = np.arange(1, self.max_mass + 1)
+        dvals = np.asarray(self._d(masses), dtype=float)
+        if np.any(~np.isfinite(dvals)) or np.any(dvals <= 0):
+            raise ValueError(f"diffusivity must be positive for masses 1..{self.max_mass}, got {dvals}")
+        avals = np.asarray(self._alpha(masses[:, None], masses[None, :]), dtype=float)
+        if np.any(avals < 0) or not np.allclose(avals, avals.T):
+            raise ValueError("alpha must be non-negative and symmetric")
+        if interaction == "ball":
+            self._capture = capture_function_uniform_ball
+            self._profile = lambda r: np.where(r <= 1.0, 3 / (4 * np.pi), 0.0)
+        elif callable(interaction):
+            prof = interaction
+            self._capture = np.vectorize(lambda a: capture_function(a, prof))
+            self._profile = prof
+        else:
+            raise ValueError(f"interaction must be 'ball' or a radial profile callable, got {interaction!r}")
+        frac = np.asarray(initial_mass_fractions, dtype=float)
+        if frac.ndim != 1 or frac.size > self.max_mass or np.any(frac < 0) or frac.sum() <= 0:
+            raise ValueError(f"initial_mass_fractions must be ≤ {self.max_mass} non-negative numbers, got {frac}")
+        self.fractions = np.zeros(self.max_mass)
+        self.fractions[: frac.size] = frac / frac.sum()
+        if initial_profile not in ("uniform", "gaussian"):
+            raise ValueError(f"initial_profile must be 'uniform' or 'gaussian', got {initial_profile!r}")
+        self.initial_profile = initial_profile
+        self.domain = Domain.torus(3, self.box)
+
+    @property
+    def params(self):
+        return {"max_mass": self.max_mass, "pair_sum": self.pair_sum, "box": self.box,
+                "total_density": self.total_density, "initial_profile": self.initial_profile}
+
+    # -- kernel ------------------------------------------------------------------------------
+    def kernel(self):
+        """Standard-form ``K[n-1, m-1]``; the paper's ``β`` is ``K / 2``."""
+        return coagulation_rates(self.max_mass, lambda m: np.asarray(self._d(m), float),
+                                 lambda n, m: np.asarray(self._alpha(n, m), float), self._capture, self.pair_sum)
+
+    def epsilon(self, n):
+        """Reaction range from the kinetic scaling ``N ε^{d-2} = Z`` (§1.3): ``ε = Z / N`` in d = 3."""
+        return self.total_density / check_integer("n", n, minimum=1)
+
+    # -- initial data ------------------------------------------------------------------------
+    def _shape_density(self, x, y, z):
+        if self.initial_profile == "uniform":
+            return np.ones(np.broadcast(x, y, z).shape) / self.box**3
+        c, w = self.box / 2, self.box / 8
+        bump = np.exp(-((x - c) ** 2 + (y - c) ** 2 + (z - c) ** 2) / (2 * w**2))
+        g = 0.5 / self.box**3 + 0.5 * bump / ((2 * np.pi) ** 1.5 * w**3)
+        return g
+
+    def initial_density(self, grid: UniformGrid):
+        """``h_n = Z · fraction_n · shape`` on the grid, shape ``(M, *grid.shape)``."""
+        shape = self._shape_density(*grid.mesh())
+        shape = shape / grid.integrate(shape)  # exactly Z · fraction_n on the grid
+        return self.total_density * self.fractions[:, None, None, None] * shape[None]
+
+    def sample_particles(self, n, rng=None):
+        """``n`` i.i.d. particles from ``h_n / Z``; returns ``(positions (n, 3), masses (n,))``."""
+        n = check_integer("n", n, minimum=2)
+        g = as_generator(rng)
+        masses = g.choice(np.arange(1, self.max_mass + 1), size=n, p=self.fractions)
+        if self.initial_profile == "uniform":
+            pos = g.random((n, 3)) * self.box
+        else:
+            pos = np.empty((n, 3))
+            from_bump = g.random(n) < 0.5
+            pos[~from_bump] = g.random(((~from_bump).sum(), 3)) * self.box
+            pos[from_bump] = self.box / 2 + g.normal(scale=self.box / 8, size=(from_bump.sum(), 3))
+            pos %= self.box
+        return pos, masses.astype(np.int64)
+
+    # -- particles ---------------------------------------------------------------------------
+    def step_rule(self, n, displacement=0.1, hazard=0.1):
+        """``dt`` with ``sqrt(2 d_max dt) ≤ displacement·ε`` and ``λ_max dt ≤ hazard``."""
+        eps = self.epsilon(n)
+        dmax = float(np.max(self._d(np.arange(1, self.max_mass + 1))))
+        kappa = (2.0 if self.pair_sum == "ordered" else 1.0) * float(np.max(self._kappa_alpha()))
+        vmax = float(self._profile(np.linspace(0, 1, 201)).max()) / self._profile_mass()
+        return min(displacement**2 * eps**2 / (2 * dmax), hazard * eps**2 / (kappa * vmax))
+
+    def _kappa_alpha(self):
+        m = np.arange(1, self.max_mass + 1)
+        return np.asarray(self._alpha(m[:, None], m[None, :]), dtype=float)
+
+    def _profile_mass(self):
+        r = np.linspace(0, 1, 4001)
+        return float(np.trapezoid(4 * np.pi * r**2 * self._profile(r), r))
+
+    def simulate_particles(self, state, t_end, times=None, rng=None, dt=None):
+        """Brownian motion + pair reactions (module docstring). ``state = (positions, masses)``."""
+        pos0, m0 = state
+        pos = np.array(pos0, dtype=float) % self.box
+        mass = np.array(m0, dtype=np.int64)
+        if pos.ndim != 2 or pos.shape[1] != 3 or mass.shape != (pos.shape[0],):
+            raise ValueError("state must be (positions of shape (n, 3), integer masses of shape (n,))")
+        if not np.all(np.isfinite(pos)):
+            raise ValueError("positions must be finite")
+        if np.any(mass < 1) or np.any(mass > self.max_mass) or not np.array_equal(mass, np.asarray(m0)):
+            raise ValueError(f"masses must be integers in 1..{self.max_mass}")
+        n = pos.shape[0]
+        ts = check_times(t_end, times)
+        eps = self.epsilon(n)
+        dt = self.step_rule(n) if dt is None else check_positive("dt", dt)
+        g = as_generator(rng)
+        kappa = (2.0 if self.pair_sum == "ordered" else 1.0) * self._kappa_alpha()
+        r = np.linspace(0, 1, 2049)
+        vtab = self._profile(r) / self._profile_mass()
+        vtab_r2 = r**2
+        if eps > self.box / 3:
+            raise ValueError(f"n={n} gives ε = Z/N = {eps:.3g} > box/3: the kinetic scaling needs ε ≪ box; "
+                             f"use n > {int(3 * self.total_density / self.box)}")
+        cells = max(3, min(int(self.box / eps), int(round(n ** (1 / 3)))))  # about one particle per cell
+        alive = np.ones(n, np.bool_)
+        dcoef = np.sqrt(2 * np.asarray(self._d(np.arange(1, self.max_mass + 1)), float) * 1.0)
+        out_pos, out_w, out_sp, n_events, t = [], [], [], 0, 0.0
+        weight = self.total_density / n
+        for t_out in ts:
+            while t_out - t > 1e-12 * max(1.0, t_out):
+                h = min(dt, t_out - t)
+                idx = np.flatnonzero(alive)
+                pos[idx] = (pos[idx] + dcoef[mass[idx] - 1, None] * np.sqrt(h) * g.normal(size=(idx.size, 3))) % self.box
+                order = g.permutation(n)
+                n_events += _react_step(pos, mass, alive, self.box, eps, kappa, vtab_r2, vtab, h,
+                                        int(g.integers(2**31)), cells, order)
+                t = t_out if h == t_out - t else t + h
+            idx = np.flatnonzero(alive)
+            out_pos.append(pos[idx].copy())
+            out_w.append(np.full(idx.size, weight))
+            out_sp.append(mass[idx].astype(str))
+        return Trajectory(ts, out_pos, self.domain, out_w, out_sp, events=[],
+                          info={"dt": dt, "epsilon": eps, "events": n_events, "total_mass": int(mass[alive].sum())})
+
+    # -- continuum ---------------------------------------------------------------------------
+    def solve_homogeneous(self, t_end, times=None):
+        """Spatially uniform densities ``f_n(t)`` (per unit volume) from the initial mass fractions."""
+        f0 = self.total_density / self.box**3 * self.fractions
+        return solve_homogeneous(self.kernel(), f0, t_end, times)
+
+    def solve_continuum(self, resolution=16, t_end=None, times=None, dt=None, reaction_substeps=1):
+        """Coagulation–diffusion on the periodic box by Strang splitting (module docstring).
+
+        Step rule (unless ``dt`` given): ``dt = 0.5 / max(loss rate)`` at the start, which makes each
+        forward-Euler stage of the reaction positive (the spectral heat step is exact in Fourier space
+        but not positivity preserving for under-resolved data: a Gibbs undershoot of 2.7e-8 of the
+        maximum for a bump two cells wide, none at four cells — use smooth, resolved data); the splitting error is O(dt²) and the reaction
+        error O((dt/reaction_substeps)³) (both measured in the tests). Returns the standard dataset
+        with species labelled by mass ``1..M``.
+        """
+        reaction_substeps = check_integer("reaction_substeps", reaction_substeps, minimum=1)
+        if t_end is None:
+            raise ValueError("t_end is required")
+        ts = check_times(t_end, times)
+        grid = UniformGrid(0.0, self.box, (resolution,) * 3, periodic=True)
+        f = self.initial_density(grid)
+        kernel = self.kernel()
+        if dt is None:
+            dt = 0.5 / max(float(_loss_rate(f, kernel).max()), 1e-300)
+        dt = check_positive("dt", dt)
+        kx, ky, kz = grid.wavenumber_mesh(real=True)
+        k2 = kx**2 + ky**2 + kz**2
+        dvals = np.asarray(self._d(np.arange(1, self.max_mass + 1)), float)
+
+        def heat(field, h):
+            hat = fft.rfftn(field, ndim=3)
+            return fft.irfftn(hat * np.exp(-dvals[:, None, None, None] * k2[None] * h), grid.shape, ndim=3)
+
+        def react(field, h):
+            h = h / reaction_substeps
+            for _ in range(reaction_substeps):
+                u1 = field + h * coagulation_operator(field, kernel)
+                u2 = 0.75 * field + 0.25 * (u1 + h * coagulation_operator(u1, kernel))
+                field = field / 3 + 2 / 3 * (u2 + h * coagulation_operator(u2, kernel))
+            return field
+
+        out, t = [], 0.0
+        for t_out in ts:
+            while t_out - t > 1e-12 * max(1.0, t_out):
+                h = min(dt, t_out - t)
+                f = heat(react(heat(f, h / 2), h), h / 2)
+                t = t_out if h == t_out - t else t + h
+            out.append(f.copy())
+        out = np.array(out)
+        masses = np.arange(1, self.max_mass + 1)
+        total = (masses[None, :, None, None, None] * out).sum(axis=1)
+        return continuum_dataset(ts, out, grid, species=[str(m) for m in masses], params=self.params,
+                                 solver={"method": "strang_spectral_sspRK3", "dt": dt, "resolution": resolution},
+                                 total_mass=(("time",), grid.integrate(total)))

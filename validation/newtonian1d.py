@@ -12,9 +12,7 @@ no numerical experiments (notes/002.md §4). What we check:
   (notes §5.2, §5.4);
 * the two continuum solvers agree (finite volume vs quantile flow at the FV order).
 
-Metrics: ``meanfield.metrics.wasserstein`` / ``bounded_lipschitz`` when available on this branch;
-until they land, W1/W2 are evaluated by the exact quantile formula (15) in a private helper and the
-bounded-Lipschitz claim is reported as not measured.
+Metrics: ``meanfield.metrics.wasserstein`` (exact in 1-D) and ``bounded_lipschitz`` ("max").
 """
 
 from __future__ import annotations
@@ -25,16 +23,12 @@ import time
 
 import numpy as np
 
-from meanfield.measures import EmpiricalMeasure
+from meanfield.measures import EmpiricalMeasure, IntervalDensity1D
 from meanfield.models.newtonian1d import Newtonian1D, reconstruction_lm_power
 from meanfield.rates import fit_rate
 from validation.claims import Claim, PaperReport
 
-try:  # pragma: no cover - depends on what has landed on main
-    from meanfield.metrics import bounded_lipschitz, wasserstein
-except ImportError:  # pragma: no cover
-    wasserstein = None
-    bounded_lipschitz = None
+from meanfield.metrics import bounded_lipschitz, wasserstein
 
 CASES = {
     "overlapping": dict(rho_support=(0.0, 1.0), eta_support=(0.5, 1.5)),
@@ -43,34 +37,9 @@ CASES = {
 TIMES = [0.25, 0.5, 1.0]
 
 
-def _quantile_distance(x_atoms, q_nodes, p):
-    """W_p between atoms 1/N at sorted ``x_atoms`` and the measure with piecewise-linear quantile
-    through (k/M, q_nodes[k]): ||X_N - X||_{L^p(0,1)} on the merged breakpoints (formula (14)-(15)),
-    exact for p = 1 (zero crossings located) and p = 2 (Simpson on quadratics)."""
-    n, M = x_atoms.size, q_nodes.size - 1
-    s = np.unique(np.concatenate([np.arange(n + 1) / n, np.arange(M + 1) / M]))
-    a, b = s[:-1], s[1:]
-    step = x_atoms[np.minimum((0.5 * (a + b) * n).astype(int), n - 1)]
-    grid = np.linspace(0, 1, M + 1)
-    d0 = step - np.interp(a, grid, q_nodes)
-    d1 = step - np.interp(b, grid, q_nodes)
-    h = b - a
-    if p == 2:
-        dm = 0.5 * (d0 + d1)
-        return float(np.sqrt(np.sum(h * (d0**2 + 4 * dm**2 + d1**2) / 6)))
-    same = d0 * d1 >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.where(same, h * (np.abs(d0) + np.abs(d1)) / 2, h * (d0**2 + d1**2) / (2 * (np.abs(d0) + np.abs(d1))))
-    return float(np.sum(v))
-
-
 def _distances(x, sol, t, species):
-    nodes = sol.measure(t, species=species).edges
-    if wasserstein is not None:
-        mu = EmpiricalMeasure(x)
-        nu = sol.measure(t, species=species)
-        return (float(wasserstein(mu, nu, p=1)), float(wasserstein(mu, nu, p=2)), float(bounded_lipschitz(mu, nu)))
-    return _quantile_distance(x, nodes, 1), _quantile_distance(x, nodes, 2), np.nan
+    mu, nu = EmpiricalMeasure(x), sol.measure(t, species=species)
+    return float(wasserstein(mu, nu, p=1)), float(wasserstein(mu, nu, p=2)), float(bounded_lipschitz(mu, nu))
 
 
 def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
@@ -92,12 +61,8 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
         model = Newtonian1D(**sup)
         sol = model.solve_continuum(M_ref, 1.0, TIMES, method="quantile")
         fv = model.solve_continuum(M_ref // 4, 1.0, TIMES, method="finite_volume")
-        # FV vs quantile at t = 1 (W1 of the PL CDFs by the quantile formula on FV edges)
-        e_fv = 0.0
-        for sp in ("rho", "eta"):
-            g = fv.measure(1.0, species=sp)
-            F = np.concatenate([[0.0], np.cumsum(g.values * g.grid.spacing[0])])
-            e_fv += _cdf_l1(g.grid.edges[0], F, sol.measure(1.0, species=sp).edges)
+        # FV vs quantile at t = 1: exact W1 between the two piecewise-constant densities
+        e_fv = sum(wasserstein(fv.measure(1.0, species=sp), sol.measure(1.0, species=sp), 1) for sp in ("rho", "eta"))
         dx = float(np.diff(model.hull())[0]) / (M_ref // 4)
         claims.append(Claim(
             f"fv_vs_quantile_{case}", "finite-volume and quantile-flow solutions agree at the FV order (W1 <= 2 dx at t=1)",
@@ -149,10 +114,6 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
                             bool(np.all(np.diff(en_c) < 0)), None, None, "notes §5.4"))
         for metric in ("W1", "W2", "BL"):
             e = np.array(errs[(1.0, metric)])
-            if not np.all(np.isfinite(e)):
-                claims.append(Claim(f"rate_{metric}_{case}", f"{metric} rate at t=1", "not measured: meanfield.metrics "
-                                    "not on this branch yet", False, None, None, "issue 3"))
-                continue
             fit = fit_rate(Ns, e)
             band = (-1.1, -0.9)
             claims.append(Claim(
@@ -184,7 +145,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     m = Newtonian1D(**CASES["separated"])
     n, t = 256, 0.1
     tr = m.simulate_particles(m.sample_particles(n), t, [t])
-    w1 = _quantile_distance(tr.info["x"][0], np.array([0.0, 1.0 + 2 * t]), 1)
+    w1 = wasserstein(EmpiricalMeasure(tr.info["x"][0]), IntervalDensity1D([0.0, 1.0 + 2 * t], [1.0]), 1)
     exact = (1 + 2 * t) / (4 * n)
     claims.append(Claim("exact_w1_separated", "W1(rho^N, rho) = (1+2t)/(4N) for midpoint atomisation before contact",
                         f"{w1:.15e} vs {exact:.15e}", abs(w1 - exact) <= 1e-12 * exact + 1e-15, w1, (exact, exact),
@@ -202,20 +163,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
         w.writerows(rows)
     data.append(str(csv_path))
     notes = (f"N = {Ns[0]}..{Ns[-1]}, continuum reference: quantile flow with M = {M_ref}; "
-             f"wall time {time.perf_counter() - t_start:.1f} s; metrics: "
-             + ("meanfield.metrics" if wasserstein is not None else "private quantile W1/W2 (BL not measured)"))
+             f"wall time {time.perf_counter() - t_start:.1f} s")
     return PaperReport("002", "Di Francesco-Esposito-Schmidtchen: two species, 1D Newtonian potential", claims,
                        figures, data, notes)
 
-
-def _cdf_l1(edges, F, q_nodes):
-    """int |F_fv - F_q| dx, both CDFs piecewise linear; F_q from quantile nodes (k/M, q_k)."""
-    M = q_nodes.size - 1
-    s = np.linspace(0, 1, M + 1)
-    pts = np.unique(np.concatenate([edges, q_nodes]))
-    d0 = np.interp(pts, edges, F, 0.0, 1.0) - np.interp(pts, q_nodes, s, 0.0, 1.0)
-    a, b, h = d0[:-1], d0[1:], np.diff(pts)
-    same = a * b >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.where(same, h * (np.abs(a) + np.abs(b)) / 2, h * (a**2 + b**2) / (2 * (np.abs(a) + np.abs(b))))
-    return float(np.sum(v))

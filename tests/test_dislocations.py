@@ -1,0 +1,82 @@
+"""Model 003: kernel, MF^ε (mass, positivity, free energy, consistency) and the O(ε²) rate to MF."""
+
+import numpy as np
+import pytest
+
+from meanfield.models.dislocations import Dislocations2D, potential_hat
+from meanfield.rates import fit_rate
+from solvers import fft
+
+
+def test_potential_solves_periodic_poisson_with_mollifier():
+    """-ΔV_δ = φ_δ - 1 (notes §2, sign corrected): -Δ in Fourier is 4π²|k|², so 4π²|k|² V̂ = φ̂."""
+    k1, k2 = np.meshgrid(np.arange(-5, 6), np.arange(-5, 6), indexing="ij")
+    v = potential_hat(k1, k2, 0.1)
+    lhs = 4 * np.pi**2 * (k1**2 + k2**2) * v
+    rhs = np.where((k1 == 0) & (k2 == 0), 0.0, np.exp(-2 * np.pi**2 * 0.01 * (k1**2 + k2**2)))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-14)
+    assert np.all(v >= 0)  # like charges repel: V decreasing away from 0
+
+
+def test_lattice_gradient_samples_are_exact_and_odd():
+    m = Dislocations2D(delta=0.1)
+    g = m.grad_potential_hat(32)
+    gx = fft.irfftn(g[0] * 32**2, (32, 32))  # sample values
+    # direct evaluation of the series at a lattice point, all |k| <= 60
+    k1, k2 = np.meshgrid(np.arange(-60, 61), np.arange(-60, 61), indexing="ij")
+    v = potential_hat(k1, k2, 0.1)
+    point = (3 / 32, 5 / 32)
+    direct = np.real(np.sum(2j * np.pi * k1 * v * np.exp(2j * np.pi * (k1 * point[0] + k2 * point[1]))))
+    assert gx[3, 5] == pytest.approx(direct, rel=1e-10)
+    assert gx[0, 0] == pytest.approx(0.0, abs=1e-14)
+    np.testing.assert_allclose(gx[1:, :], -gx[1:, :][::-1, :][:, np.r_[0, 31:0:-1]], atol=1e-12)
+
+
+def test_lattice_mean_field_conserves_mass_keeps_positivity_and_free_energy_decreases():
+    m = Dislocations2D(delta=0.1, beta=0.5, amplitude=0.45)
+    sol = m.solve_lattice(1 / 32, 0.2, times=[0.0, 0.05, 0.1, 0.2])
+    f = sol.density.values
+    mass = f.sum(axis=(2, 3)) / 32**2
+    np.testing.assert_allclose(mass, 1.0, rtol=1e-13)
+    assert f.min() > 0
+    # free energy ½∫∫V σσ + β^{-1} Σ ∫ f log f (notes §3.4), evaluated on the lattice
+    g = m.grad_potential_hat(32)
+    k1 = np.fft.fftfreq(32, 1 / 32)[:, None]
+    k2 = np.fft.rfftfreq(32, 1 / 32)[None, :]
+    vhat = potential_hat(k1, k2, 0.1)
+    energy = []
+    for fk in f:
+        sig_hat = fft.rfftn(fk[0] - fk[1]) / 32**2
+        weights = np.where(k2 == 0, 1.0, 2.0) * np.ones_like(vhat)
+        weights[:, -1] = 1.0
+        interaction = 0.5 * np.sum(weights * vhat * np.abs(sig_hat) ** 2)
+        entropy = np.sum(fk * np.log(fk)) / 32**2 / m.beta
+        energy.append(interaction + entropy)
+    assert np.all(np.diff(energy) < 0)
+    assert g[0].shape == (32, 17)
+
+
+def test_lattice_mean_field_converges_to_mf_at_order_eps_squared():
+    """Theorem 1.3: ‖f_ε - f‖_{L²(ν_ε)} = O(ε²)."""
+    m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4)
+    t_end = 0.05
+    ref = m.solve_continuum(128, t_end).density.values[-1]
+    errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
+    for eps in epss:
+        n = int(round(1 / eps))
+        f = m.solve_lattice(eps, t_end).density.values[-1]
+        errors.append(np.sqrt(eps**2 * np.sum((f - ref[:, :: 128 // n, :: 128 // n]) ** 2)))
+    fit = fit_rate(epss, errors)
+    assert 1.9 < fit.slope < 2.1, fit
+
+
+def test_bad_input():
+    m = Dislocations2D(delta=0.1)
+    with pytest.raises(ValueError, match="1/eps must be an integer"):
+        m.solve_lattice(0.03, 0.1)
+    with pytest.raises(ValueError, match="eps << delta"):
+        Dislocations2D(delta=0.01).solve_lattice(1 / 32, 0.1)
+    with pytest.raises(ValueError, match="beta"):
+        Dislocations2D(beta=0.0)
+    with pytest.raises(ValueError, match="amplitude"):
+        Dislocations2D(amplitude=0.7)

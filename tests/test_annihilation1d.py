@@ -118,3 +118,14 @@ def test_bad_input():
         Annihilation1D(V="W=-V")
     with pytest.raises(ValueError, match="overlap"):
         Annihilation1D(centres=(0.0, 0.5))
+
+
+def test_simultaneous_annihilations_at_distinct_points():
+    """Mirror-symmetric data (+ - ... + -) about 0 with two interfaces annihilating at the same time."""
+    x = np.array([-3.0, -2.0, -1.5, 1.5, 2.0, 3.0])
+    b = np.array([1, 1, -1, 1, -1, -1])
+    tr = Annihilation1D().simulate_particles((x, b), 5.0, times=[5.0])
+    times = [e[0] for e in tr.events]
+    assert len(times) >= 2 and times[0] == pytest.approx(times[1], rel=1e-7)
+    pts = [tr.positions[-1][e[2][0]] for e in tr.events[:2]]
+    assert pts[0] == pytest.approx(-pts[1], rel=1e-6) and pts[0] != pts[1]

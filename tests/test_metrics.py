@@ -200,3 +200,12 @@ def test_bad_input_named():
         EmpiricalMeasure(np.zeros((0, 1)))
     with pytest.raises(ValueError, match="mu must be"):
         wasserstein(np.zeros(3), mu)
+
+
+def test_w2_3d_translation_and_pot():
+    x = rng.normal(size=(30, 3))
+    shift = np.array([0.1, -0.2, 0.2])
+    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x + shift), 2) == pytest.approx(0.3, rel=1e-10)
+    y = rng.normal(size=(25, 3))
+    ref = ot.emd2(np.full(30, 1 / 30), np.full(25, 1 / 25), ot.dist(x, y), numItermax=10**7) ** 0.5
+    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(y), 2) == pytest.approx(ref, rel=1e-10)

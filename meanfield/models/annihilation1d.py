@@ -230,12 +230,15 @@ class Annihilation1D:
                     break
                 t += res.stopped_at
                 gaps = x[jj] - x[ii]
-                k = int(np.argmin(gaps))
-                i, j = ii[k], jj[k]
-                meet = 0.5 * (x[i] + x[j])
-                x[i] = x[j] = meet
-                b[i] = b[j] = 0
-                events.append((t, "annihilation", (int(i), int(j))))
+                # the located pair, plus any other adjacent opposite pair whose gap has also closed
+                # by this time (simultaneous annihilations at distinct points, Def. 4.2)
+                closing = set(np.flatnonzero(gaps <= 0).tolist()) | {int(np.argmin(gaps))}
+                for k in sorted(closing):
+                    i, j = ii[k], jj[k]
+                    meet = 0.5 * (x[i] + x[j])
+                    x[i] = x[j] = meet
+                    b[i] = b[j] = 0
+                    events.append((t, "annihilation", (int(i), int(j))))
             out_x.append(x.copy())
             out_b.append(b.copy())
         species = [np.where(b_init > 0, "+", "-") for _ in ts]

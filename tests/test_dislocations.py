@@ -37,7 +37,7 @@ def test_lattice_mean_field_conserves_mass_keeps_positivity_and_free_energy_decr
     sol = m.solve_lattice(1 / 32, 0.2, times=[0.0, 0.05, 0.1, 0.2])
     f = sol.density.values
     mass = f.sum(axis=(2, 3)) / 32**2
-    np.testing.assert_allclose(mass, 1.0, rtol=1e-13)
+    np.testing.assert_allclose(mass, 0.5, rtol=1e-13)  # ρ ∈ P(T²_±): ½ per species
     assert f.min() > 0
     # free energy ½∫∫V σσ + β^{-1} Σ ∫ f log f (notes §3.4), evaluated on the lattice
     g = m.grad_potential_hat(32)
@@ -80,3 +80,35 @@ def test_bad_input():
         Dislocations2D(beta=0.0)
     with pytest.raises(ValueError, match="amplitude"):
         Dislocations2D(amplitude=0.7)
+
+
+def test_particle_force_fourier_sum_matches_direct_pair_sum():
+    m = Dislocations2D(delta=0.15)
+    x, b = m.sample_particles(12, rng=0)
+    force = m.particle_force(x, b.astype(float))
+    k1, k2 = np.meshgrid(np.arange(-40, 41), np.arange(-40, 41), indexing="ij")
+    v = potential_hat(k1, k2, 0.15)
+
+    def grad_v(d):
+        ph = np.exp(2j * np.pi * (k1 * d[0] + k2 * d[1]))
+        return np.array([np.real(np.sum(2j * np.pi * k1 * v * ph)), np.real(np.sum(2j * np.pi * k2 * v * ph))])
+
+    direct = np.array([-(b[i] / 12) * sum(b[j] * grad_v(x[i] - x[j]) for j in range(12) if j != i) for i in range(12)])
+    np.testing.assert_allclose(force, direct, atol=1e-11)
+    # Newton's third law: Σ_i b_i ... the total force on all particles weighted by 1 vanishes
+    assert np.abs(force.sum(axis=0)).max() < 1e-12
+
+
+def test_sde_is_reproducible_and_free_particle_diffuses_at_rate_2_over_beta():
+    m = Dislocations2D(delta=0.1, beta=2.0)
+    x, b = m.sample_particles(50, rng=1)
+    a = m.simulate_particles((x, b), 0.01, rng=3)
+    c = m.simulate_particles((x, b), 0.01, rng=3)
+    np.testing.assert_array_equal(a.positions[-1], c.positions[-1])
+    # a lone particle feels no force (∇V_δ(0) = 0): E|ΔX|² = 2 · 2t/β in 2-D; 400 independent runs,
+    # the mean of |ΔX|² has relative standard deviation 1/sqrt(400) = 5 %: band of 4 standard deviations
+    steps = []
+    for seed in range(400):
+        run = m.simulate_particles((np.array([[0.5, 0.5]]), np.array([1])), 0.005, rng=seed, dt=5e-4)
+        steps.append(np.sum((run.positions[-1][0] - 0.5) ** 2))
+    assert np.mean(steps) == pytest.approx(4 * 0.005 / 2.0, rel=0.2)

@@ -1,7 +1,7 @@
 """Model 003: screw dislocations on the torus — lattice mean field MF^ε and continuum MF.
 
 Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dynamics*
-(2020); reading notes ``notes/003.md``. What is here (the particle systems RW and SDE are not yet):
+(2020); reading notes ``notes/003.md``. What is here (the lattice random walks RW are not yet):
 
 * The smoothed periodic interaction ``V_δ`` on the unit torus T² from its Fourier series
   ``V̂_δ(k) = φ̂_δ(k) / (4π²|k|²)``, ``V̂_δ(0) = 0`` (notes §2: the paper prints ``-4π²/|k|²``, a
@@ -17,6 +17,11 @@ Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dyna
   round-off.
 * (MF), eq. (12): ``∂_t f^± = -div(f^± F(·, ±)) + β^{-1} Δ f^±`` by a Fourier pseudo-spectral
   ETDRK4 with 2/3 dealiasing of the product.
+* (SDE_n), eq. (9): ``dX_i = F_i dt + sqrt(2/β) dB_i`` on T² with (6)
+  ``F_i = -(b_i/n) Σ_j b_j ∇V_δ(X_i - X_j)``, evaluated exactly (to the series truncation
+  ``e^{-2π²δ²|k|²} < 1e-13``) as a Fourier sum ``-b_i Σ_k 2πik V̂_k e^{2πik·X_i} S_k``,
+  ``S_k = (1/n) Σ_j b_j e^{-2πik·X_j}``: O(n K²) work, no table, and ``∇V_δ(0) = 0`` makes the
+  self-term vanish; Euler–Maruyama with a stated step.
 
 Theorem 1.3: ``‖f_ε - f‖_{L²(ν_ε)} = O(ε²)``, measured in the tests and in the validation.
 """
@@ -25,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from meanfield.models.base import check_integer, check_positive, check_times, continuum_dataset
+from meanfield.measures import Domain, as_generator
+from meanfield.models.base import Trajectory, check_integer, check_positive, check_times, continuum_dataset
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import ETDRK4
@@ -51,8 +57,9 @@ class Dislocations2D:
     beta : float
         Inverse temperature β > 0.
     amplitude : float
-        Initial data ``f^± = 1 ± amplitude·g_±`` with smooth zero-mean ``g_±`` (|amplitude| < 1/2
-        keeps them positive); each species has mass 1.
+        Initial data ``f^± = ½(1 + amplitude·g_±)`` with smooth zero-mean ``g_±`` (|amplitude| < 1/2
+        keeps them positive): ``ρ = (f⁺, f⁻)`` is a probability measure on ``T²_±`` (mass ½ per
+        species), the normalisation of (10)–(12) and of the particles' weights 1/n.
     """
 
     def __init__(self, delta=0.1, beta=1.0, amplitude=0.4):
@@ -72,7 +79,7 @@ class Dislocations2D:
         a = self.amplitude
         g_plus = np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y) + 0.5 * np.sin(4 * np.pi * x)
         g_minus = np.sin(2 * np.pi * (x + y)) - 0.5 * np.cos(2 * np.pi * y)
-        return np.stack([1 + a * g_plus / 1.5, 1 - a * g_minus / 1.5])
+        return 0.5 * np.stack([1 + a * g_plus / 1.5, 1 - a * g_minus / 1.5])
 
     def _grid(self, n):
         return UniformGrid(0.0, 1.0, (n, n), periodic=True)
@@ -184,3 +191,63 @@ class Dislocations2D:
         grid = UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)
         return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
                                  solver={"method": "spectral_etdrk4", "resolution": n, "dt": dt})
+
+    # -- SDE_n -----------------------------------------------------------------------------------
+    def _modes(self, tol=1e-13):
+        kmax = int(np.ceil(np.sqrt(-np.log(tol) / (2 * np.pi**2 * self.delta**2)))) + 1
+        k = np.arange(-kmax, kmax + 1)
+        k1, k2 = np.meshgrid(k, k, indexing="ij")
+        keep = (k1**2 + k2**2 > 0) & (potential_hat(k1, k2, self.delta) * 4 * np.pi**2 * (k1**2 + k2**2) > tol)
+        return k1[keep].astype(float), k2[keep].astype(float), potential_hat(k1[keep], k2[keep], self.delta)
+
+    def particle_force(self, x, b, modes=None):
+        """(6): ``F_i = -(b_i/n) Σ_j b_j ∇V_δ(x_i - x_j)`` by the Fourier sum (class docstring)."""
+        k1, k2, v = self._modes() if modes is None else modes
+        phase = np.exp(2j * np.pi * (np.outer(x[:, 0], k1) + np.outer(x[:, 1], k2)))  # (n, K)
+        s = (b[:, None] * phase.conj()).mean(axis=0)  # S_k
+        common = phase * (v * s)[None, :]
+        return -b[:, None] * np.stack([np.real(common @ (2j * np.pi * k1)), np.real(common @ (2j * np.pi * k2))], 1)
+
+    def sample_particles(self, n, rng=None):
+        """``n`` i.i.d. particles from ρ° on T²_± (rejection sampling); returns ``(x (n, 2), b (n,))``."""
+        n = check_integer("n", n, minimum=2)
+        g = as_generator(rng)
+        xs, bs = [], []
+        bound = 0.5 * (1 + 1.5 * abs(self.amplitude) / 1.5) * 2
+        while sum(len(v) for v in xs) < n:
+            cand = g.random((2 * n, 2))
+            sp = g.integers(0, 2, 2 * n)
+            dens = self.initial_density(cand[:, 0], cand[:, 1])[sp, np.arange(2 * n)]
+            ok = g.random(2 * n) * bound < dens
+            xs.append(cand[ok])
+            bs.append(np.where(sp[ok] == 0, 1, -1))
+        return np.concatenate(xs)[:n], np.concatenate(bs)[:n]
+
+    def simulate_particles(self, state, t_end, times=None, rng=None, dt=None):
+        """(SDE_n) by Euler–Maruyama; ``dt`` defaults to ``min(δ²β/20, δ/(10 max|F|))`` so that a step's
+        drift and noise move a particle a small fraction of the core size δ. Species "+"/"-", weight 1/n."""
+        x0, b0 = state
+        x = np.mod(np.array(x0, dtype=float), 1.0)
+        b = np.asarray(b0, dtype=float)
+        if x.ndim != 2 or x.shape[1] != 2 or b.shape != (x.shape[0],) or not np.all(np.isin(b, (-1, 1))):
+            raise ValueError("state must be (positions (n, 2), charges ±1 of shape (n,))")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("positions must be finite")
+        ts = check_times(t_end, times)
+        g = as_generator(rng)
+        modes = self._modes()
+        if dt is None:
+            fmax = float(np.abs(self.particle_force(x, b, modes)).max())
+            dt = min(self.delta**2 * self.beta / 20, self.delta / (10 * max(fmax, 1e-12)))
+        dt = check_positive("dt", dt)
+        out, t, n = [], 0.0, x.shape[0]
+        noise = np.sqrt(2 / self.beta)
+        for t_out in ts:
+            while t_out - t > 1e-12 * max(1.0, t_out):
+                h = min(dt, t_out - t)
+                x = np.mod(x + h * self.particle_force(x, b, modes) + noise * np.sqrt(h) * g.normal(size=x.shape), 1.0)
+                t = t_out if h == t_out - t else t + h
+            out.append(x.copy())
+        labels = np.where(b > 0, "+", "-")
+        return Trajectory(ts, out, Domain.torus(2, 1.0), [np.full(n, 1.0 / n)] * len(ts), [labels] * len(ts),
+                          info={"dt": dt, "modes": modes[0].size})

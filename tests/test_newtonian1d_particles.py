@@ -231,18 +231,24 @@ def test_bad_input_raises_before_work(x, y, kw, match):
         MODEL.simulate_particles((np.array(x), np.array(y)), t_end=1.0, **kw)
 
 
-def test_general_masses_stick_rule_remark_4_1_and_unsupported_cluster():
+def test_general_masses_stick_rule_remark_4_1_then_three_particle_cluster():
     # x=(0) mass 1, y=(1, 2) masses 1/2: v_x = 1, v_y1 = -1.5, meet at t=0.4 at 0.4.
     # Remark 4.1: cross iff 4|Mbar - Nbar| > m + n; here 4(0.5 - 0.25) = 1 < 1.5 -> stick, and the
     # pair moves with the mass-weighted free velocity (1*0.5 + 0.5*(-0.5))/1.5 = 1/6.
+    # y_2 (velocity -1/2) reaches the moving pair at t=2.5 at 0.75; the three-particle cluster has
+    # targets a_x = 0, b = (-1/2, 1/2) and the subgradient s = (1/2, -1/2) keeps it together at
+    # rest: the equilibrium x = y, energy 0.
     st = (np.array([0.0]), np.array([1.0, 2.0]))
     ms = (np.array([1.0]), np.array([0.5, 0.5]))
-    tr = MODEL.simulate_particles(st, t_end=1.0, times=[1.0], masses=ms)
+    tr = MODEL.simulate_particles(st, t_end=3.0, times=[1.0, 2.5, 3.0], masses=ms)
     ev = list(tr.events)
-    assert ev[0][1] == "stick" and ev[0][0] == pytest.approx(0.4)
+    assert ev[0][1] == "stick" and ev[0][0] == pytest.approx(0.4) and ev[0][2] == (0, 0)
+    assert ev[1][1] == "stick" and ev[1][0] == pytest.approx(2.5) and ev[1][2] == (0, 1)
+    assert ev[2][1] == "y-cluster" and ev[2][2] == (0, 1)
     np.testing.assert_allclose(tr.info["x"][0], [0.4 + 0.6 / 6], atol=1e-14)
-    with pytest.raises(RuntimeError, match="stuck pair"):  # y_2 reaches the moving pair at t=2.5
-        MODEL.simulate_particles(st, t_end=3.0, masses=ms)
+    np.testing.assert_allclose(tr.info["x"][1:, 0], [0.75, 0.75], atol=1e-14)
+    np.testing.assert_allclose(tr.info["y"][1:], [[0.75, 0.75]] * 2, atol=1e-14)
+    assert tr.info["energy"][-1] == pytest.approx(0.0, abs=1e-15)
 
 
 @pytest.mark.parametrize("support, seed", [(((0.0, 1.0), (0.5, 1.5)), 0), (((0.0, 1.0), (0.2, 0.7)), 1),

@@ -45,7 +45,8 @@ from meanfield.models.base import (
     continuum_dataset,
     interval_dataset,
 )
-from meanfield.particles.sticky_events1d import EVENT_CROSS, simulate_two_species_events
+from meanfield.particles.sticky_clusters1d import simulate_general_masses
+from meanfield.particles.sticky_events1d import simulate_two_species_events
 from solvers.grids import UniformGrid
 from solvers.quantile_flow1d import solve_quantile_flow
 from solvers.upwind_cdf_velocity1d import solve_upwind_cdf_velocity
@@ -141,9 +142,13 @@ def reconstruction_lm_power(x_with_ghost, m):
     return float(np.sum(n ** (-m) * gaps ** (1.0 - m)))
 
 
+EVENT_NAMES = ("cross", "stick", "x-cluster", "y-cluster", "detach")
+
+
 class _EventView(Sequence):
     """``traj.events`` without materialising millions of tuples: item k is
-    ``(time, "cross"|"stick", (i, j))`` with 0-based ranks of the x- and y-particle."""
+    ``(time, kind, (i, j))`` with ``kind`` in :data:`EVENT_NAMES` and 0-based ranks: of the x- and
+    the y-particle, or of two same-species neighbours for ``"x-cluster"``/``"y-cluster"``."""
 
     def __init__(self, t, kind, i, j):
         self.time, self.kind, self.i, self.j = t, kind, i, j
@@ -154,7 +159,7 @@ class _EventView(Sequence):
     def __getitem__(self, k):
         if isinstance(k, slice):
             return [self[q] for q in range(*k.indices(len(self)))]
-        return (float(self.time[k]), "cross" if self.kind[k] == EVENT_CROSS else "stick",
+        return (float(self.time[k]), EVENT_NAMES[self.kind[k]],
                 (int(self.i[k]), int(self.j[k])))
 
 
@@ -239,7 +244,12 @@ class Newtonian1D:
     def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):
         """Exact event-driven solution of (6) from ``state = (x, y)`` (sorted arrays).
 
-        ``masses = (mx, my)`` optional (default 1/N each). The dynamics is deterministic; ``rng``
+        ``masses = (mx, my)`` optional (default 1/N each; the species may then have different
+        sizes). Equal masses use the compiled rank-velocity engine
+        (:mod:`meanfield.particles.sticky_events1d`); general masses, where stuck pairs move, same
+        species can collide and larger clusters form (notes §1.6, §6.1), use the cluster engine
+        (:mod:`meanfield.particles.sticky_clusters1d`: minimal-norm subgradient per cluster,
+        Remark 3.6). Both are exact event by event. The dynamics is deterministic; ``rng``
         is accepted for API uniformity and unused. Returns a :class:`Trajectory` whose positions
         at each output time are ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
         ``traj.events`` lists ``(time, "cross"|"stick", (i, j))`` (0-based ranks); ``info`` holds
@@ -258,7 +268,13 @@ class Newtonian1D:
             if ghosts != "support":
                 raise ValueError(f"ghosts must be None, 'support' or a pair (x_0, y_0), got {ghosts!r}")
             ghosts = (self.supports["rho"][0], self.supports["eta"][0])
-        r = simulate_two_species_events(x, y, mx, my, ts, t_end, record_events, ghosts=ghosts)
+        equal = x.size == y.size and np.all(mx == mx[0]) and np.all(my == mx[0])
+        if equal:
+            r = simulate_two_species_events(x, y, mx, my, ts, t_end, record_events, ghosts=ghosts)
+        elif ghosts is not None:
+            raise ValueError("ghosts are defined for equal masses 1/N only (notes/002.md §3.2)")
+        else:
+            r = simulate_general_masses(x, y, mx, my, ts, t_end, record_events)
         if ghosts is not None:
             r["x_ghost"], r["x"] = r["x"][:, 0], r["x"][:, 1:]
             r["y_ghost"], r["y"] = r["y"][:, 0], r["y"][:, 1:]

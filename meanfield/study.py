@@ -95,6 +95,24 @@ def _positive_part(measure, tol=1e-6):
     return GridDensity(positive * (measure.mass / measure.grid.integrate(positive)), measure.grid)
 
 
+def _species_order(label):
+    return (0, int(label), "") if str(label).lstrip("-").isdigit() else (1, 0, str(label))
+
+
+def _distance(func, name, a, b) -> float:
+    """``func(a, b)``, where a species missing on one side (e.g. a mass class with no particles left)
+    is the zero measure: its dual-BL distance to a nonnegative measure is that measure's mass (both
+    conventions: f = 1 is admissible and optimal), and a Wasserstein distance to it is undefined (NaN)."""
+    if a is not None and b is not None:
+        return float(func(a, b))
+    present = a if a is not None else b
+    if name.startswith("BL"):
+        if not present.is_nonnegative:
+            raise ValueError("a species is missing on one side and the other side is not a nonnegative measure")
+        return float(present.mass)
+    return float("nan")
+
+
 @dataclass
 class Study:
     """A convergence study; see the module docstring for the sweep keys."""
@@ -178,10 +196,11 @@ class Study:
         for t in self.times:
             emp = _measures(traj, t)
             cont = {k: _positive_part(v) for k, v in _measures(reference, t).items()}
-            for species in sorted(set(emp) & set(cont)):
+            for species in sorted(set(emp) | set(cont), key=_species_order):
                 for name in self.metrics:
+                    value = _distance(funcs[name], name, emp.get(species), cont.get(species))
                     rows.append({**params, "seed": int(seed), "time": t, "species": species, "metric": name,
-                                 "value": float(funcs[name](emp[species], cont[species]))})
+                                 "value": value})
         return rows
 
     # --- execution -------------------------------------------------------------------------
@@ -290,11 +309,21 @@ def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.Data
 
     group_cols = [c for c in table.columns if c not in (x, "seed", "value")]
     out = []
-    for key, g in table.groupby(group_cols, dropna=False, sort=True):
+    for key, g in _fittable_groups(table, group_cols, x):
         fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
         out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,))), "slope": fit.slope,
                     "ci_low": fit.ci[0], "ci_high": fit.ci[1], "prefactor": fit.prefactor(), "points": fit.n_points})
     return pd.DataFrame(out)
+
+
+def _fittable_groups(table, group_cols, x):
+    """Groups with at least two distinct ``x`` among their positive finite values (NaN rows, e.g. a
+    Wasserstein distance to a species with no particles, and exact zeros cannot enter a log-log fit)."""
+    for key, g in table.groupby(group_cols, dropna=False, sort=True):
+        v = g["value"].to_numpy(float)
+        g = g[np.isfinite(v) & (v > 0)]
+        if g[x].nunique() >= 2:
+            yield key, g
 
 
 def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
@@ -310,7 +339,7 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
     group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
     for ax, metric in zip(axes, metrics):
         sub = table[table["metric"] == metric]
-        for key, g in sub.groupby(group_cols, dropna=False, sort=True):
+        for key, g in _fittable_groups(sub, group_cols, x):
             label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, key if isinstance(key, tuple) else (key,)) if v != "")
             fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
             plot_rate(ax, g[x], g["value"], fit, label=label, xlabel=x)

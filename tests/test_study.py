@@ -92,3 +92,44 @@ def test_study_file_errors_name_line_and_key(tmp_path):
     bad.write_text('model = "Newtonian1D"\nt_end = = 1\n')
     with pytest.raises(ValueError, match="not valid TOML.*line 2"):
         load_study_file(bad)
+
+
+class _ClassEmptiesModel:
+    """Two species on R: "a" has n particles at 0 and the continuum puts mass 1/2 at 0 exactly;
+    "b" has no particles left, while the continuum keeps mass 1/2 at 1."""
+
+    def __init__(self):
+        pass
+
+    def sample_particles(self, n, rng=None):
+        return n
+
+    def simulate_particles(self, n, t_end, times=None, rng=None):
+        from meanfield.measures import EmpiricalMeasure
+
+        class _Traj:
+            def measure(self, t):
+                return {"a": EmpiricalMeasure(np.zeros(n), np.full(n, 0.5 / n))}
+
+        return _Traj()
+
+    def solve_continuum(self, t_end, times=None):
+        from meanfield.measures import EmpiricalMeasure
+
+        class _Ref:
+            def measure(self, t):
+                return {"a": EmpiricalMeasure(np.zeros(1), [0.5]), "b": EmpiricalMeasure(np.ones(1), [0.5])}
+
+        return _Ref()
+
+
+def test_species_without_particles_is_the_zero_measure():
+    table = Study(model=_ClassEmptiesModel, sweep={"n": [4, 8]}, t_end=1.0, metrics=["BL", "BLsum", "W1"]).run()
+    b = table[table["species"] == "b"].set_index("metric")["value"]
+    assert np.all(b.loc["BL"] == 0.5) and np.all(b.loc["BLsum"] == 0.5)  # ‖0 - ν‖_BL = ν(R) for ν ≥ 0
+    assert np.all(np.isnan(b.loc["W1"]))  # no transport between masses 0 and 1/2
+    a = table[table["species"] == "a"]
+    assert np.all(a["value"] == 0.0)
+    rates = fit_rates(table)  # exact zeros (a) and NaNs (b, W1) leave the fit; b's BL does not decay
+    assert sorted(zip(rates["species"], rates["metric"])) == [("b", "BL"), ("b", "BLsum")]
+    assert np.allclose(rates["slope"], 0.0)

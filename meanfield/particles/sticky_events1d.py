@@ -13,8 +13,9 @@ constant between x-y meetings, so trajectories are piecewise linear and we jump 
 meeting exactly:
 
 * the state is the merged order of all particles; only *adjacent* pairs in that order can meet;
-* an indexed binary min-heap holds the meeting time of every adjacent pair (inf if separating),
-  so one event costs O(log N) and a run costs O((N + events) log N);
+* an indexed binary min-heap holds the meeting times of the adjacent pairs that approach
+  (separating pairs are not in it), so one event costs O(log N) and a run costs
+  O((N + events) log N);
 * at a meeting of x_i and y_j we try the swap: if after the swap the two particles separate they
   *cross* (Thm 4.1, cases i != j; Remark 4.1 for general masses), otherwise they *stick*: the pair
   moves with the mass-weighted average of its free velocities (zero for equal masses, Thm 4.1(3))
@@ -40,49 +41,90 @@ _INF = np.inf
 
 
 # --- indexed binary min-heap over adjacent-pair slots -------------------------------------
+# The heap holds only the slots with a finite meeting time (approaching pairs). Keys are stored
+# inline (hk[p], hs[p]) so that sifting reads contiguous memory; ``where[slot]`` is the heap
+# position of a slot, or -1. Sifting moves a hole and writes the element once. Ties in time are
+# broken by slot index, so simultaneous events are processed in a deterministic order.
+@njit(cache=True, inline="always")
+def _less(ka, sa, kb, sb):
+    return ka < kb or (ka == kb and sa < sb)
+
+
 @njit(cache=True)
-def _sift_up(heap, where, key, p):
+def _sift_up(hk, hs, where, p, k, sl):
+    """Place (k, sl) at hole p, moving larger parents down."""
     while p > 0:
-        parent = (p - 1) // 2
-        if key[heap[p]] < key[heap[parent]]:
-            a, b = heap[p], heap[parent]
-            heap[p], heap[parent] = b, a
-            where[b] = p
-            where[a] = parent
+        parent = (p - 1) >> 1
+        kp = hk[parent]
+        sp = hs[parent]
+        if _less(k, sl, kp, sp):
+            hk[p] = kp
+            hs[p] = sp
+            where[sp] = p
             p = parent
         else:
             break
+    hk[p] = k
+    hs[p] = sl
+    where[sl] = p
 
 
 @njit(cache=True)
-def _sift_down(heap, where, key, p):
-    n = heap.size
+def _sift_down(hk, hs, where, hn, p, k, sl):
+    """Place (k, sl) at hole p of a heap of size hn, moving smaller children up."""
     while True:
-        l = 2 * p + 1
-        if l >= n:
+        c = 2 * p + 1
+        if c >= hn:
             break
-        c = l
-        r = l + 1
-        if r < n and key[heap[r]] < key[heap[l]]:
-            c = r
-        if key[heap[c]] < key[heap[p]]:
-            a, b = heap[p], heap[c]
-            heap[p], heap[c] = b, a
-            where[b] = p
-            where[a] = c
+        kc = hk[c]
+        sc = hs[c]
+        r = c + 1
+        if r < hn:
+            kr = hk[r]
+            sr = hs[r]
+            if _less(kr, sr, kc, sc):
+                c = r
+                kc = kr
+                sc = sr
+        if _less(kc, sc, k, sl):
+            hk[p] = kc
+            hs[p] = sc
+            where[sc] = p
             p = c
         else:
             break
+    hk[p] = k
+    hs[p] = sl
+    where[sl] = p
 
 
 @njit(cache=True)
-def _set_key(heap, where, key, slot, value):
-    old = key[slot]
-    key[slot] = value
-    if value < old:
-        _sift_up(heap, where, key, where[slot])
-    elif value > old:
-        _sift_down(heap, where, key, where[slot])
+def _set_key(hk, hs, where, hn, slot, value):
+    """Set the meeting time of ``slot`` (inf removes it from the heap); returns the new size."""
+    p = where[slot]
+    if value == _INF:
+        if p < 0:
+            return hn
+        where[slot] = -1
+        hn -= 1
+        if p == hn:
+            return hn
+        k = hk[hn]
+        sl = hs[hn]
+        q = (p - 1) >> 1
+        if p > 0 and _less(k, sl, hk[q], hs[q]):
+            _sift_up(hk, hs, where, p, k, sl)
+        else:
+            _sift_down(hk, hs, where, hn, p, k, sl)
+        return hn
+    if p < 0:
+        _sift_up(hk, hs, where, hn, value, slot)
+        return hn + 1
+    if value < hk[p]:
+        _sift_up(hk, hs, where, p, value, slot)
+    else:
+        _sift_down(hk, hs, where, hn, p, value, slot)
+    return hn
 
 
 # --- velocities -----------------------------------------------------------------------------
@@ -203,13 +245,12 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
             vel[a] = 0.0
             vel[b] = 0.0
     nslot = max(n - 1, 1)
-    key = np.full(nslot, _INF)
-    heap = np.arange(nslot)
-    where = np.arange(nslot)
+    hk = np.empty(nslot)
+    hs = np.empty(nslot, np.int64)
+    where = -np.ones(nslot, np.int64)
+    hn = 0
     for s in range(n - 1):
-        key[s] = _slot_time(s, 0.0, order, stuck, pref, tref, vel)
-    for p in range(nslot - 1, -1, -1):
-        _sift_down(heap, where, key, p)
+        hn = _set_key(hk, hs, where, hn, s, _slot_time(s, 0.0, order, stuck, pref, tref, vel))
 
     nout = out_times.size
     out_x = np.empty((nout, nx))
@@ -227,8 +268,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
     o = 0
     tnow = 0.0
     while True:
-        s = heap[0] if n > 1 else 0
-        te = key[s] if n > 1 else _INF
+        s = hs[0] if hn > 0 else 0
+        te = hk[0] if hn > 0 else _INF
         # outputs strictly before the next event (an output at an event time sees the
         # pre-event positions, which equal the post-event ones: trajectories are continuous)
         while o < nout and out_times[o] <= te:
@@ -273,7 +314,7 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
                 vel[b] = _free_velocity(b, nx, nreal, equal, idx, cnt, cum_x, cum_y)
             for s2 in (s - 1, s, s + 1):
                 if 0 <= s2 < n - 1:
-                    _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+                    hn = _set_key(hk, hs, where, hn, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
             continue
         if stuck[a] >= 0 or stuck[b] >= 0:
             err = 3
@@ -340,7 +381,7 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
             nev += 1
         for s2 in (s - 1, s, s + 1):
             if 0 <= s2 < n - 1:
-                _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+                hn = _set_key(hk, hs, where, hn, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
     final_vx = np.empty(nx)
     final_vy = np.empty(ny)
     for p in range(n):

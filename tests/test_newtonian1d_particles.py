@@ -348,3 +348,32 @@ def test_event_list_matches_rational_event_times_pairs_and_positions(seed):
     for k, (_, _, xr, yr) in enumerate(ref):
         np.testing.assert_allclose(tr2.info["x"][k], [float(v) for v in xr], rtol=0, atol=1e-13)
         np.testing.assert_allclose(tr2.info["y"][k], [float(v) for v in yr], rtol=0, atol=1e-13)
+
+
+_GOOD = dict(x0=[0.0, 1.0], y0=[0.5, 2.0], mx=[0.5, 0.5], my=[0.5, 0.5], out_times=[0.5], t_end=1.0)
+
+
+@pytest.mark.parametrize("engine", ["rank", "cluster"])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"y0": [2.0, 0.5]}, r"y must be sorted .* y\[0\]=2.0 > y\[1\]=0.5"),
+        ({"x0": [0.0, np.inf]}, r"x must be finite; x\[1\] = inf"),
+        ({"x0": []}, "x must be a non-empty 1-D array"),
+        ({"my": [1.5, -0.5]}, "my must be positive; entry 1 is -0.5"),
+        ({"mx": [0.5, np.nan]}, r"mx must be finite; mx\[1\] = nan"),
+        ({"mx": [1.0]}, r"mx must have shape \(2,\) to match the positions, got \(1,\)"),
+        ({"my": [0.5, 0.6]}, "my must sum to 1"),
+        ({"out_times": [1.5]}, r"out_times must be finite and lie in \[0, t_end=1.0\]"),
+        ({"out_times": [0.5, 0.2]}, "out_times must be non-decreasing"),
+        ({"t_end": np.nan}, "t_end must be a finite number >= 0"),
+    ],
+)
+def test_engines_reject_bad_input_with_named_parameter(engine, bad, match):
+    # the engines are public too: they check their inputs before compiling or running anything
+    from meanfield.particles.sticky_clusters1d import simulate_general_masses
+    from meanfield.particles.sticky_events1d import simulate_two_species_events
+
+    f = simulate_two_species_events if engine == "rank" else simulate_general_masses
+    with pytest.raises(ValueError, match=match):
+        f(**{**_GOOD, **bad})

@@ -52,6 +52,8 @@ import heapq
 import numpy as np
 from numba import njit
 
+from meanfield.particles.sticky_events1d import check_event_times, check_two_species_state
+
 __all__ = ["cluster_velocities", "simulate_general_masses", "EVENT_CROSS", "EVENT_STICK", "EVENT_X_CLUSTER",
            "EVENT_Y_CLUSTER", "EVENT_DETACH"]
 
@@ -430,10 +432,12 @@ def simulate_general_masses(x0, y0, mx, my, out_times, t_end, record_events=True
     summing to 1; the species may have different particle numbers). Same return dictionary as
     :func:`meanfield.particles.sticky_events1d.simulate_two_species_events` (``event_kind`` also
     takes ``EVENT_X_CLUSTER``/``EVENT_Y_CLUSTER``, with ``event_i, event_j`` the two ranks, and
-    ``EVENT_DETACH``), plus ``n_meetings``. Inputs are assumed validated.
+    ``EVENT_DETACH``), plus ``n_meetings``. Inputs are checked before any work
+    (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`,
+    :func:`~meanfield.particles.sticky_events1d.check_event_times`): ValueError on bad input.
     """
-    x0, y0, mx, my = (np.ascontiguousarray(v, dtype=float) for v in (x0, y0, mx, my))
-    out_times = np.ascontiguousarray(out_times, dtype=float)
+    x0, y0, mx, my = check_two_species_state(x0, y0, mx, my)
+    out_times, t_end = check_event_times(out_times, t_end)
     scale = max(1.0, float(np.max(np.abs(np.concatenate([x0, y0])))))
     ox, oy, et, ek, ei, ej, n_meet, vx, vy = _loop(x0, y0, mx, my, out_times, float(t_end), bool(record_events),
                                                     1e-13 * scale)

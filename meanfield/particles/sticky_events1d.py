@@ -33,11 +33,68 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["simulate_two_species_events", "EVENT_CROSS", "EVENT_STICK"]
+__all__ = ["simulate_two_species_events", "check_two_species_state", "check_event_times", "EVENT_CROSS",
+           "EVENT_STICK"]
 
 EVENT_CROSS = 0
 EVENT_STICK = 1
 _INF = np.inf
+
+
+# --- input checks (shared with the model and the general-mass engine) ----------------------
+def _positions(name, v):
+    a = np.asarray(v, dtype=float)
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        k = int(np.argmax(~np.isfinite(a)))
+        raise ValueError(f"{name} must be finite; {name}[{k}] = {float(a[k])!r}")
+    d = np.diff(a)
+    if np.any(d < 0):
+        k = int(np.argmax(d < 0))
+        raise ValueError(f"{name} must be sorted (non-decreasing: labels are ranks); "
+                         f"{name}[{k}]={float(a[k])!r} > {name}[{k + 1}]={float(a[k + 1])!r}")
+    return np.ascontiguousarray(a)
+
+
+def _masses(name, m, n):
+    if m is None:
+        return np.full(n, 1.0 / n)
+    m = np.asarray(m, dtype=float)
+    if m.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the positions, got {m.shape}")
+    if not np.all(np.isfinite(m)):
+        k = int(np.argmax(~np.isfinite(m)))
+        raise ValueError(f"{name} must be finite; {name}[{k}] = {float(m[k])!r}")
+    if np.any(m <= 0):
+        k = int(np.argmin(m))
+        raise ValueError(f"{name} must be positive; entry {k} is {float(m[k])!r}")
+    if abs(m.sum() - 1.0) > 1e-12 * n:
+        raise ValueError(f"{name} must sum to 1 (probability measure), got {float(m.sum())!r}")
+    return np.ascontiguousarray(m)
+
+
+def check_two_species_state(x, y, mx=None, my=None):
+    """Validate a two-species particle state before any work: ``x``, ``y`` finite, non-empty,
+    non-decreasing (the cone C^N x C^N of Section 3: labels are ranks); ``mx``, ``my`` (default
+    1/N each) of the same length as their positions, finite, positive, summing to 1.
+    Returns contiguous float arrays ``(x, y, mx, my)``; raises ValueError naming the offender."""
+    x = _positions("x", x)
+    y = _positions("y", y)
+    return x, y, _masses("mx", mx, x.size), _masses("my", my, y.size)
+
+
+def check_event_times(out_times, t_end):
+    """``t_end`` finite and >= 0; ``out_times`` finite, non-decreasing, in [0, t_end]."""
+    t_end = float(t_end)
+    if not (np.isfinite(t_end) and t_end >= 0):
+        raise ValueError(f"t_end must be a finite number >= 0, got {t_end!r}")
+    ts = np.ascontiguousarray(np.atleast_1d(np.asarray(out_times, dtype=float)))
+    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or np.any(ts < 0) or np.any(ts > t_end):
+        raise ValueError(f"out_times must be finite and lie in [0, t_end={t_end}], got {out_times!r}")
+    if np.any(np.diff(ts) < 0):
+        raise ValueError(f"out_times must be non-decreasing, got {out_times!r}")
+    return ts, t_end
 
 
 # --- indexed binary min-heap over adjacent-pair slots -------------------------------------
@@ -394,7 +451,11 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
 
 
 def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=True, ghosts=None):
-    """Run the exact event loop; inputs are assumed validated (sorted, finite, positive masses).
+    """Run the exact event loop from sorted ``x0``, ``y0`` with masses ``mx``, ``my``.
+
+    Inputs are checked first (:func:`check_two_species_state`, :func:`check_event_times`):
+    unsorted or non-finite positions, non-positive masses, masses not matching the positions, or
+    output times outside [0, t_end] raise ValueError before any work.
 
     ``ghosts=(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that
     close the piecewise-constant reconstructions (66)-(67) (notes §3.2): they move with the index
@@ -406,10 +467,8 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     the x and y particle), counts, and the velocities after the last processed event.
     Raises ``RuntimeError`` for the unsupported situations described in the module docstring.
     """
-    x0 = np.ascontiguousarray(x0, dtype=float)
-    y0 = np.ascontiguousarray(y0, dtype=float)
-    mx = np.ascontiguousarray(mx, dtype=float)
-    my = np.ascontiguousarray(my, dtype=float)
+    x0, y0, mx, my = check_two_species_state(x0, y0, mx, my)
+    out_times, t_end = check_event_times(out_times, t_end)
     equal = bool(x0.size == y0.size and np.all(mx == mx[0]) and np.all(my == mx[0]))
     g = 0
     if ghosts is not None:
@@ -421,7 +480,6 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
         x0 = np.concatenate([[gx0], x0])
         y0 = np.concatenate([[gy0], y0])
         g = 1
-    out_times = np.ascontiguousarray(out_times, dtype=float)
     (ox, oy, o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
         x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events), g, g
     )

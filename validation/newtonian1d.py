@@ -96,9 +96,10 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
                                     f"largest step {inc:.2e}", inc <= 1e-14, inc, (-np.inf, 1e-14), "notes §5.2(4)"))
                 gap = float(np.max(np.abs(en - sol.energy.values)))
                 claims.append(Claim(f"energy_particles_vs_continuum_{case}",
-                                    "particle energy curve follows the continuum one (max over t <= 1/N)",
-                                    f"N={n}: max_t |F_N(t) - F(t)| = {gap:.2e}", gap <= 1.0 / n, gap, (0.0, 1.0 / n),
-                                    "notes §1.4, §2.2"))
+                                    "particle energy curve follows the continuum one to O(1/N^2): max over t <= 1/N^2 "
+                                    "(measured 0.35-0.47/N^2 at N = 1024 and 4096)",
+                                    f"N={n}: max_t |F_N(t) - F(t)| = {gap:.2e} = {gap * n * n:.2f}/N^2", gap <= 1.0 / n**2,
+                                    gap, (0.0, 1.0 / n**2), "notes §1.4, §2.2, §5.3"))
                 ax = axd[c, 0]
                 for sp, arr, col in (("rho", tr.info["x"][-1], "C0"), ("eta", tr.info["y"][-1], "C1")):
                     ax.hist(arr, bins=64, density=True, alpha=0.35, color=col, label=f"particles {sp} (N={n})")

@@ -186,18 +186,19 @@ def cluster_velocities(mx, ax, my, by):
 # --- the compiled event loop -----------------------------------------------------------------
 @njit(cache=True)
 def _resolve(lam, t, xl, xh, yl, yh, mx, my, cx, cy, pos, tref, vel, xlo, xhi, ylo, yhi, ver, alive, free, nfree,
-             bx, by, newb):
+             bx, by, newb, wx, wy):
     """Split the cluster (x ranks [xl, xh), y ranks [yl, yh)) at ``lam`` into co-moving blocks,
-    ordered left to right; their ids go into ``newb``. Returns (count, nfree)."""
+    ordered left to right; their ids go into ``newb``. Returns (count, nfree). ``wx`` (2, nx) and
+    ``wy`` (2, ny) are work space (no allocation per meeting)."""
     A, B = xh - xl, yh - yl
-    ax = np.empty(A)
-    byv = np.empty(B)
+    ax = wx[0, :A]
+    byv = wy[0, :B]
     for i in range(xl, xh):  # targets a_i, b_j of the module docstring
         ax[i - xl] = cx[i] + cx[i + 1] - cy[yl] - cy[yh]
     for j in range(yl, yh):
         byv[j - yl] = cy[j] + cy[j + 1] - cx[xl] - cx[xh]
-    vx = np.empty(A)
-    vy = np.empty(B)
+    vx = wx[1, :A]
+    vy = wy[1, :B]
     _cluster_velocities(mx[xl:xh], ax, my[yl:yh], byv, vx, vy)
     ix, iy, cnt = 0, 0, 0
     while ix < A or iy < B:  # merge the two non-decreasing velocity lists level by level
@@ -265,6 +266,8 @@ def _loop(x0, y0, mx, my, out_times, t_end, record, tol):
     by = np.zeros(ny, np.int64)
     newb = np.empty(C, np.int64)
     chain = np.empty(C + 2, np.int64)
+    wx = np.empty((2, max(nx, 1)))
+    wy = np.empty((2, max(ny, 1)))
 
     # initial clusters: equal positions (both species) are resolved together
     ix, iy, last = 0, 0, -1
@@ -277,7 +280,7 @@ def _loop(x0, y0, mx, my, out_times, t_end, record, tol):
         while jy < ny and y0[jy] == lam:
             jy += 1
         cnt, nfree = _resolve(lam, 0.0, ix, jx, iy, jy, mx, my, cx, cy, pos, tref, vel, xlo, xhi, ylo, yhi, ver,
-                              alive, free, nfree, bx, by, newb)
+                              alive, free, nfree, bx, by, newb, wx, wy)
         for q in range(cnt):
             b = newb[q]
             left[b] = last
@@ -351,7 +354,7 @@ def _loop(x0, y0, mx, my, out_times, t_end, record, tol):
             q, rank = nxt, rank + 1
         L, R = left[lo], right[hi]
         cnt, nfree = _resolve(lam, t, xl, xh, yl, yh, mx, my, cx, cy, pos, tref, vel, xlo, xhi, ylo, yhi, ver, alive,
-                              free, nfree, bx, by, newb)
+                              free, nfree, bx, by, newb, wx, wy)
         if record:
             _record(t, xl, xh, yl, yh, newb, cnt, bx, by, rank_x, rank_y, ev_t, ev_k, ev_i, ev_j)
         chain[0] = L

@@ -436,9 +436,27 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
             ev_i[nev] = idx[px]
             ev_j[nev] = idx[py]
             nev += 1
-        for s2 in (s - 1, s, s + 1):
-            if 0 <= s2 < n - 1:
-                hn = _set_key(hk, hs, where, hn, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+        # slot s (at the root) now separates or is stuck: its key becomes inf. If a neighbour slot
+        # enters the heap, it takes the root's place with a single sift-down (instead of a
+        # removal plus an insertion); otherwise the root is removed.
+        km = _slot_time(s - 1, tnow, order, stuck, pref, tref, vel) if s >= 1 else _INF
+        kp = _slot_time(s + 1, tnow, order, stuck, pref, tref, vel) if s + 1 < n - 1 else _INF
+        if s >= 1 and km < _INF and where[s - 1] < 0:
+            where[s] = -1
+            _sift_down(hk, hs, where, hn, 0, km, s - 1)
+            if s + 1 < n - 1:
+                hn = _set_key(hk, hs, where, hn, s + 1, kp)
+        elif s + 1 < n - 1 and kp < _INF and where[s + 1] < 0:
+            where[s] = -1
+            _sift_down(hk, hs, where, hn, 0, kp, s + 1)
+            if s >= 1:
+                hn = _set_key(hk, hs, where, hn, s - 1, km)
+        else:
+            hn = _set_key(hk, hs, where, hn, s, _INF)
+            if s >= 1:
+                hn = _set_key(hk, hs, where, hn, s - 1, km)
+            if s + 1 < n - 1:
+                hn = _set_key(hk, hs, where, hn, s + 1, kp)
     final_vx = np.empty(nx)
     final_vy = np.empty(ny)
     for p in range(n):

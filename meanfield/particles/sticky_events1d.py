@@ -85,16 +85,18 @@ def check_two_species_state(x, y, mx=None, my=None):
 
 
 def check_event_times(out_times, t_end):
-    """``t_end`` finite and >= 0; ``out_times`` finite, non-decreasing, in [0, t_end]."""
+    """``t_end`` finite and >= 0; ``out_times`` finite, non-decreasing, in [0, t_end] (up to a
+    relative 1e-12, the tolerance of ``meanfield.models.base.check_times``). Returns the times and
+    the end of the run, ``max(t_end, out_times[-1])``, so that every output is written."""
     t_end = float(t_end)
     if not (np.isfinite(t_end) and t_end >= 0):
         raise ValueError(f"t_end must be a finite number >= 0, got {t_end!r}")
     ts = np.ascontiguousarray(np.atleast_1d(np.asarray(out_times, dtype=float)))
-    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or np.any(ts < 0) or np.any(ts > t_end):
+    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or np.any(ts < 0) or np.any(ts > t_end * (1 + 1e-12)):
         raise ValueError(f"out_times must be finite and lie in [0, t_end={t_end}], got {out_times!r}")
     if np.any(np.diff(ts) < 0):
         raise ValueError(f"out_times must be non-decreasing, got {out_times!r}")
-    return ts, t_end
+    return ts, max(t_end, float(ts[-1])) if ts.size else t_end
 
 
 # --- indexed binary min-heap over adjacent-pair slots -------------------------------------

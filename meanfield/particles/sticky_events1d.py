@@ -22,6 +22,11 @@ meeting exactly:
   forever;
 * positions at a meeting are snapped to one common value (no chattering, no overshoot).
 
+The loop is compiled (numba) and allocates nothing per event. Measured with
+``benchmarks/newtonian1d_engines.py 10000`` (overlapping uniform data, N = 10^4 per species, to
+t = 1: 3.57e7 events): about 6 s of CPU time, 5.5-5.9e6 events per CPU second on one core of the
+2-core development machine (6.5e6 at N = 10^3: the log N of the heap).
+
 Unsupported situations are detected, never silently mis-integrated: a same-species meeting (it
 cannot happen for equal masses, Thm 4.2, but can for general masses when m_i + m_{i+1} < 2 n_j)
 and a third particle reaching a stuck pair (impossible for equal masses: a stuck pair decouples

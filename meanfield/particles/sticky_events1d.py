@@ -322,8 +322,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
     cap = 1024
     ev_t = np.empty(cap)
     ev_kind = np.empty(cap, np.int8)
-    ev_i = np.empty(cap, np.int64)
-    ev_j = np.empty(cap, np.int64)
+    ev_i = np.empty(cap, np.int32)
+    ev_j = np.empty(cap, np.int32)
     nev = 0
     n_cross = 0
     n_stick = 0
@@ -429,8 +429,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
                 cap *= 2
                 t2 = np.empty(cap)
                 k2 = np.empty(cap, np.int8)
-                i2 = np.empty(cap, np.int64)
-                j2 = np.empty(cap, np.int64)
+                i2 = np.empty(cap, np.int32)
+                j2 = np.empty(cap, np.int32)
                 t2[:nev] = ev_t[:nev]
                 k2[:nev] = ev_kind[:nev]
                 i2[:nev] = ev_i[:nev]
@@ -488,7 +488,7 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     column 0 of ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
 
     Returns a dict with ``x`` (n_out, Nx), ``y`` (n_out, Ny) at ``out_times``, the event arrays
-    ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (0-based ranks of
+    ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (int32 0-based ranks of
     the x and y particle), counts, and the velocities after the last processed event.
     Raises ``RuntimeError`` for the unsupported situations described in the module docstring.
     """

@@ -288,3 +288,92 @@ def test_ghost_does_not_change_real_particles():
     # a leftmost ghost moves left at speed 1/N (notes §3.2)
     c = MODEL.simulate_particles((x, y), t_end=0.01, times=[0.01], ghosts="support")
     assert c.info["x_ghost"][0] == pytest.approx(0.0 - 0.01 / 50, abs=1e-15)
+
+
+def _exact_event_list(x, y, t_end):
+    """Rational event list: every time at which an x-y pair that was apart becomes coincident,
+    with the set of such pairs (0-based ranks) and the exact state at that time. Brute force with
+    the tie-rule velocities of notes §1.3 recomputed from scratch after every jump (independent of
+    the engine's adjacency bookkeeping and heap)."""
+    x = [Fraction(v) for v in x]
+    y = [Fraction(v) for v in y]
+    n = len(x)
+    t, t_end = Fraction(0), Fraction(t_end)
+    out = []
+    while True:
+        vx = [Fraction(sum(_sign(i - k) for k in range(n))
+                       - sum(_sign(x[i] - y[j]) if x[i] != y[j] else _sign(i - j) for j in range(n)), n)
+              for i in range(n)]
+        vy = [Fraction(sum(_sign(j - k) for k in range(n))
+                       - sum(_sign(y[j] - x[i]) if x[i] != y[j] else _sign(j - i) for i in range(n)), n)
+              for j in range(n)]
+        dts = [(y[j] - x[i]) / (vx[i] - vy[j]) for i in range(n) for j in range(n)
+               if x[i] != y[j] and (y[j] - x[i]) * (vx[i] - vy[j]) > 0]
+        if not dts or t + min(dts) > t_end:
+            return out
+        d = min(dts)
+        apart = {(i, j) for i in range(n) for j in range(n) if x[i] != y[j]}
+        x = [a + v * d for a, v in zip(x, vx)]
+        y = [a + v * d for a, v in zip(y, vy)]
+        t += d
+        met = {(i, j) for (i, j) in apart if x[i] == y[j]}
+        out.append((t, met, list(x), list(y)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_event_list_matches_rational_event_times_pairs_and_positions(seed):
+    # every event of the compiled engine (time, pair, cross/stick) against exact rational
+    # arithmetic; kinds follow Thm 4.1: stick iff i == j; positions at each event time exact
+    g = np.random.default_rng(100 + seed)
+    n = 6
+    if seed % 2:
+        x = np.sort(g.integers(0, 8, n)) / 4.0  # dyadic data with initial clusters and ties
+        y = np.sort(g.integers(0, 8, n)) / 4.0
+    else:
+        x = np.sort(g.integers(0, 64, n)) / 16.0
+        y = np.sort(g.integers(16, 80, n)) / 16.0
+    t_end = 20.0
+    ref = _exact_event_list(x, y, t_end)
+    assert ref, "no events: the case tests nothing"
+    tr = _run(x, y, [t_end])
+    got = {}
+    for t, kind, (i, j) in tr.events:
+        got.setdefault(round(t, 9), set()).add((i, j, kind))
+    want = {round(float(t), 9): {(i, j, "stick" if i == j else "cross") for i, j in met} for t, met, _, _ in ref}
+    assert got == want
+    for t, kind, _ in tr.events:  # times exact to round-off, not just to 1e-9
+        assert min(abs(t - float(r[0])) for r in ref) <= 1e-13 * max(1.0, t)
+    times = [float(r[0]) for r in ref]
+    tr2 = _run(x, y, times)
+    for k, (_, _, xr, yr) in enumerate(ref):
+        np.testing.assert_allclose(tr2.info["x"][k], [float(v) for v in xr], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(tr2.info["y"][k], [float(v) for v in yr], rtol=0, atol=1e-13)
+
+
+_GOOD = dict(x0=[0.0, 1.0], y0=[0.5, 2.0], mx=[0.5, 0.5], my=[0.5, 0.5], out_times=[0.5], t_end=1.0)
+
+
+@pytest.mark.parametrize("engine", ["rank", "cluster"])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"y0": [2.0, 0.5]}, r"y must be sorted .* y\[0\]=2.0 > y\[1\]=0.5"),
+        ({"x0": [0.0, np.inf]}, r"x must be finite; x\[1\] = inf"),
+        ({"x0": []}, "x must be a non-empty 1-D array"),
+        ({"my": [1.5, -0.5]}, "my must be positive; entry 1 is -0.5"),
+        ({"mx": [0.5, np.nan]}, r"mx must be finite; mx\[1\] = nan"),
+        ({"mx": [1.0]}, r"mx must have shape \(2,\) to match the positions, got \(1,\)"),
+        ({"my": [0.5, 0.6]}, "my must sum to 1"),
+        ({"out_times": [1.5]}, r"out_times must be finite and lie in \[0, t_end=1.0\]"),
+        ({"out_times": [0.5, 0.2]}, "out_times must be non-decreasing"),
+        ({"t_end": np.nan}, "t_end must be a finite number >= 0"),
+    ],
+)
+def test_engines_reject_bad_input_with_named_parameter(engine, bad, match):
+    # the engines are public too: they check their inputs before compiling or running anything
+    from meanfield.particles.sticky_clusters1d import simulate_general_masses
+    from meanfield.particles.sticky_events1d import simulate_two_species_events
+
+    f = simulate_two_species_events if engine == "rank" else simulate_general_masses
+    with pytest.raises(ValueError, match=match):
+        f(**{**_GOOD, **bad})

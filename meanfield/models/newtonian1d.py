@@ -46,7 +46,7 @@ from meanfield.models.base import (
     interval_dataset,
 )
 from meanfield.particles.sticky_clusters1d import simulate_general_masses
-from meanfield.particles.sticky_events1d import simulate_two_species_events
+from meanfield.particles.sticky_events1d import check_two_species_state, simulate_two_species_events
 from solvers.grids import UniformGrid
 from solvers.quantile_flow1d import solve_quantile_flow
 from solvers.upwind_cdf_velocity1d import solve_upwind_cdf_velocity
@@ -84,37 +84,11 @@ def _profile_quantile(profile, a, b, s):
 
 
 # --- validation and energy ----------------------------------------------------------------
-def _check_masses(name, m, n):
-    if m is None:
-        return np.full(n, 1.0 / n)
-    m = check_finite_array(name, m)
-    if m.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the positions, got {m.shape}")
-    if np.any(m <= 0):
-        k = int(np.argmin(m))
-        raise ValueError(f"{name} must be positive; entry {k} is {m[k]!r}")
-    if abs(m.sum() - 1.0) > 1e-12 * n:
-        raise ValueError(f"{name} must sum to 1 (probability measure), got {m.sum()!r}")
-    return m
-
-
 def validate_particles(x, y, mx=None, my=None):
     """Check a particle state: finite, non-decreasing within each species (labels are ranks, the
-    cone C^N of Section 3), positive masses summing to 1. Raises ValueError before any work."""
-    out = []
-    for name, v in (("x", x), ("y", y)):
-        a = check_finite_array(name, v)
-        if a.ndim != 1 or a.size == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
-        d = np.diff(a)
-        if np.any(d < 0):
-            k = int(np.argmax(d < 0))
-            raise ValueError(
-                f"{name} must be sorted (non-decreasing: labels are ranks); {name}[{k}]={a[k]!r} > {name}[{k + 1}]={a[k + 1]!r}"
-            )
-        out.append(a)
-    x, y = out
-    return x, y, _check_masses("mx", mx, x.size), _check_masses("my", my, y.size)
+    cone C^N of Section 3), positive masses of matching length summing to 1 (default 1/N).
+    Raises ValueError before any work (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`)."""
+    return check_two_species_state(x, y, mx, my)
 
 
 def energy(x, y, mx=None, my=None):

@@ -52,6 +52,8 @@ import heapq
 import numpy as np
 from numba import njit
 
+from meanfield.particles.sticky_events1d import check_event_times, check_two_species_state
+
 __all__ = ["cluster_velocities", "simulate_general_masses", "EVENT_CROSS", "EVENT_STICK", "EVENT_X_CLUSTER",
            "EVENT_Y_CLUSTER", "EVENT_DETACH"]
 
@@ -184,18 +186,19 @@ def cluster_velocities(mx, ax, my, by):
 # --- the compiled event loop -----------------------------------------------------------------
 @njit(cache=True)
 def _resolve(lam, t, xl, xh, yl, yh, mx, my, cx, cy, pos, tref, vel, xlo, xhi, ylo, yhi, ver, alive, free, nfree,
-             bx, by, newb):
+             bx, by, newb, wx, wy):
     """Split the cluster (x ranks [xl, xh), y ranks [yl, yh)) at ``lam`` into co-moving blocks,
-    ordered left to right; their ids go into ``newb``. Returns (count, nfree)."""
+    ordered left to right; their ids go into ``newb``. Returns (count, nfree). ``wx`` (2, nx) and
+    ``wy`` (2, ny) are work space (no allocation per meeting)."""
     A, B = xh - xl, yh - yl
-    ax = np.empty(A)
-    byv = np.empty(B)
+    ax = wx[0, :A]
+    byv = wy[0, :B]
     for i in range(xl, xh):  # targets a_i, b_j of the module docstring
         ax[i - xl] = cx[i] + cx[i + 1] - cy[yl] - cy[yh]
     for j in range(yl, yh):
         byv[j - yl] = cy[j] + cy[j + 1] - cx[xl] - cx[xh]
-    vx = np.empty(A)
-    vy = np.empty(B)
+    vx = wx[1, :A]
+    vy = wy[1, :B]
     _cluster_velocities(mx[xl:xh], ax, my[yl:yh], byv, vx, vy)
     ix, iy, cnt = 0, 0, 0
     while ix < A or iy < B:  # merge the two non-decreasing velocity lists level by level
@@ -263,6 +266,8 @@ def _loop(x0, y0, mx, my, out_times, t_end, record, tol):
     by = np.zeros(ny, np.int64)
     newb = np.empty(C, np.int64)
     chain = np.empty(C + 2, np.int64)
+    wx = np.empty((2, max(nx, 1)))
+    wy = np.empty((2, max(ny, 1)))
 
     # initial clusters: equal positions (both species) are resolved together
     ix, iy, last = 0, 0, -1
@@ -275,7 +280,7 @@ def _loop(x0, y0, mx, my, out_times, t_end, record, tol):
         while jy < ny and y0[jy] == lam:
             jy += 1
         cnt, nfree = _resolve(lam, 0.0, ix, jx, iy, jy, mx, my, cx, cy, pos, tref, vel, xlo, xhi, ylo, yhi, ver,
-                              alive, free, nfree, bx, by, newb)
+                              alive, free, nfree, bx, by, newb, wx, wy)
         for q in range(cnt):
             b = newb[q]
             left[b] = last
@@ -349,7 +354,7 @@ def _loop(x0, y0, mx, my, out_times, t_end, record, tol):
             q, rank = nxt, rank + 1
         L, R = left[lo], right[hi]
         cnt, nfree = _resolve(lam, t, xl, xh, yl, yh, mx, my, cx, cy, pos, tref, vel, xlo, xhi, ylo, yhi, ver, alive,
-                              free, nfree, bx, by, newb)
+                              free, nfree, bx, by, newb, wx, wy)
         if record:
             _record(t, xl, xh, yl, yh, newb, cnt, bx, by, rank_x, rank_y, ev_t, ev_k, ev_i, ev_j)
         chain[0] = L
@@ -430,10 +435,12 @@ def simulate_general_masses(x0, y0, mx, my, out_times, t_end, record_events=True
     summing to 1; the species may have different particle numbers). Same return dictionary as
     :func:`meanfield.particles.sticky_events1d.simulate_two_species_events` (``event_kind`` also
     takes ``EVENT_X_CLUSTER``/``EVENT_Y_CLUSTER``, with ``event_i, event_j`` the two ranks, and
-    ``EVENT_DETACH``), plus ``n_meetings``. Inputs are assumed validated.
+    ``EVENT_DETACH``), plus ``n_meetings``. Inputs are checked before any work
+    (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`,
+    :func:`~meanfield.particles.sticky_events1d.check_event_times`): ValueError on bad input.
     """
-    x0, y0, mx, my = (np.ascontiguousarray(v, dtype=float) for v in (x0, y0, mx, my))
-    out_times = np.ascontiguousarray(out_times, dtype=float)
+    x0, y0, mx, my = check_two_species_state(x0, y0, mx, my)
+    out_times, t_end = check_event_times(out_times, t_end)
     scale = max(1.0, float(np.max(np.abs(np.concatenate([x0, y0])))))
     ox, oy, et, ek, ei, ej, n_meet, vx, vy = _loop(x0, y0, mx, my, out_times, float(t_end), bool(record_events),
                                                     1e-13 * scale)

@@ -13,13 +13,19 @@ constant between x-y meetings, so trajectories are piecewise linear and we jump 
 meeting exactly:
 
 * the state is the merged order of all particles; only *adjacent* pairs in that order can meet;
-* an indexed binary min-heap holds the meeting time of every adjacent pair (inf if separating),
-  so one event costs O(log N) and a run costs O((N + events) log N);
+* an indexed binary min-heap holds the meeting times of the adjacent pairs that approach
+  (separating pairs are not in it), so one event costs O(log N) and a run costs
+  O((N + events) log N);
 * at a meeting of x_i and y_j we try the swap: if after the swap the two particles separate they
   *cross* (Thm 4.1, cases i != j; Remark 4.1 for general masses), otherwise they *stick*: the pair
   moves with the mass-weighted average of its free velocities (zero for equal masses, Thm 4.1(3))
   forever;
 * positions at a meeting are snapped to one common value (no chattering, no overshoot).
+
+The loop is compiled (numba) and allocates nothing per event. Measured with
+``benchmarks/newtonian1d_engines.py 10000`` (overlapping uniform data, N = 10^4 per species, to
+t = 1: 3.57e7 events): about 6 s of CPU time, 5.5-5.9e6 events per CPU second on one core of the
+2-core development machine (6.5e6 at N = 10^3: the log N of the heap).
 
 Unsupported situations are detected, never silently mis-integrated: a same-species meeting (it
 cannot happen for equal masses, Thm 4.2, but can for general masses when m_i + m_{i+1} < 2 n_j)
@@ -32,57 +38,157 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["simulate_two_species_events", "EVENT_CROSS", "EVENT_STICK"]
+__all__ = ["simulate_two_species_events", "check_two_species_state", "check_event_times", "EVENT_CROSS",
+           "EVENT_STICK"]
 
 EVENT_CROSS = 0
 EVENT_STICK = 1
 _INF = np.inf
 
 
+# --- input checks (shared with the model and the general-mass engine) ----------------------
+def _positions(name, v):
+    a = np.asarray(v, dtype=float)
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        k = int(np.argmax(~np.isfinite(a)))
+        raise ValueError(f"{name} must be finite; {name}[{k}] = {float(a[k])!r}")
+    d = np.diff(a)
+    if np.any(d < 0):
+        k = int(np.argmax(d < 0))
+        raise ValueError(f"{name} must be sorted (non-decreasing: labels are ranks); "
+                         f"{name}[{k}]={float(a[k])!r} > {name}[{k + 1}]={float(a[k + 1])!r}")
+    return np.ascontiguousarray(a)
+
+
+def _masses(name, m, n):
+    if m is None:
+        return np.full(n, 1.0 / n)
+    m = np.asarray(m, dtype=float)
+    if m.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the positions, got {m.shape}")
+    if not np.all(np.isfinite(m)):
+        k = int(np.argmax(~np.isfinite(m)))
+        raise ValueError(f"{name} must be finite; {name}[{k}] = {float(m[k])!r}")
+    if np.any(m <= 0):
+        k = int(np.argmin(m))
+        raise ValueError(f"{name} must be positive; entry {k} is {float(m[k])!r}")
+    if abs(m.sum() - 1.0) > 1e-12 * n:
+        raise ValueError(f"{name} must sum to 1 (probability measure), got {float(m.sum())!r}")
+    return np.ascontiguousarray(m)
+
+
+def check_two_species_state(x, y, mx=None, my=None):
+    """Validate a two-species particle state before any work: ``x``, ``y`` finite, non-empty,
+    non-decreasing (the cone C^N x C^N of Section 3: labels are ranks); ``mx``, ``my`` (default
+    1/N each) of the same length as their positions, finite, positive, summing to 1.
+    Returns contiguous float arrays ``(x, y, mx, my)``; raises ValueError naming the offender."""
+    x = _positions("x", x)
+    y = _positions("y", y)
+    return x, y, _masses("mx", mx, x.size), _masses("my", my, y.size)
+
+
+def check_event_times(out_times, t_end):
+    """``t_end`` finite and >= 0; ``out_times`` finite, non-decreasing, in [0, t_end] (up to a
+    relative 1e-12, the tolerance of ``meanfield.models.base.check_times``). Returns the times and
+    the end of the run, ``max(t_end, out_times[-1])``, so that every output is written."""
+    t_end = float(t_end)
+    if not (np.isfinite(t_end) and t_end >= 0):
+        raise ValueError(f"t_end must be a finite number >= 0, got {t_end!r}")
+    ts = np.ascontiguousarray(np.atleast_1d(np.asarray(out_times, dtype=float)))
+    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or np.any(ts < 0) or np.any(ts > t_end * (1 + 1e-12)):
+        raise ValueError(f"out_times must be finite and lie in [0, t_end={t_end}], got {out_times!r}")
+    if np.any(np.diff(ts) < 0):
+        raise ValueError(f"out_times must be non-decreasing, got {out_times!r}")
+    return ts, max(t_end, float(ts[-1])) if ts.size else t_end
+
+
 # --- indexed binary min-heap over adjacent-pair slots -------------------------------------
+# The heap holds only the slots with a finite meeting time (approaching pairs). Keys are stored
+# inline (hk[p], hs[p]) so that sifting reads contiguous memory; ``where[slot]`` is the heap
+# position of a slot, or -1. Sifting moves a hole and writes the element once. Ties in time are
+# broken by slot index, so simultaneous events are processed in a deterministic order.
+@njit(cache=True, inline="always")
+def _less(ka, sa, kb, sb):
+    return ka < kb or (ka == kb and sa < sb)
+
+
 @njit(cache=True)
-def _sift_up(heap, where, key, p):
+def _sift_up(hk, hs, where, p, k, sl):
+    """Place (k, sl) at hole p, moving larger parents down."""
     while p > 0:
-        parent = (p - 1) // 2
-        if key[heap[p]] < key[heap[parent]]:
-            a, b = heap[p], heap[parent]
-            heap[p], heap[parent] = b, a
-            where[b] = p
-            where[a] = parent
+        parent = (p - 1) >> 1
+        kp = hk[parent]
+        sp = hs[parent]
+        if _less(k, sl, kp, sp):
+            hk[p] = kp
+            hs[p] = sp
+            where[sp] = p
             p = parent
         else:
             break
+    hk[p] = k
+    hs[p] = sl
+    where[sl] = p
 
 
 @njit(cache=True)
-def _sift_down(heap, where, key, p):
-    n = heap.size
+def _sift_down(hk, hs, where, hn, p, k, sl):
+    """Place (k, sl) at hole p of a heap of size hn, moving smaller children up."""
     while True:
-        l = 2 * p + 1
-        if l >= n:
+        c = 2 * p + 1
+        if c >= hn:
             break
-        c = l
-        r = l + 1
-        if r < n and key[heap[r]] < key[heap[l]]:
-            c = r
-        if key[heap[c]] < key[heap[p]]:
-            a, b = heap[p], heap[c]
-            heap[p], heap[c] = b, a
-            where[b] = p
-            where[a] = c
+        kc = hk[c]
+        sc = hs[c]
+        r = c + 1
+        if r < hn:
+            kr = hk[r]
+            sr = hs[r]
+            if _less(kr, sr, kc, sc):
+                c = r
+                kc = kr
+                sc = sr
+        if _less(kc, sc, k, sl):
+            hk[p] = kc
+            hs[p] = sc
+            where[sc] = p
             p = c
         else:
             break
+    hk[p] = k
+    hs[p] = sl
+    where[sl] = p
 
 
 @njit(cache=True)
-def _set_key(heap, where, key, slot, value):
-    old = key[slot]
-    key[slot] = value
-    if value < old:
-        _sift_up(heap, where, key, where[slot])
-    elif value > old:
-        _sift_down(heap, where, key, where[slot])
+def _set_key(hk, hs, where, hn, slot, value):
+    """Set the meeting time of ``slot`` (inf removes it from the heap); returns the new size."""
+    p = where[slot]
+    if value == _INF:
+        if p < 0:
+            return hn
+        where[slot] = -1
+        hn -= 1
+        if p == hn:
+            return hn
+        k = hk[hn]
+        sl = hs[hn]
+        q = (p - 1) >> 1
+        if p > 0 and _less(k, sl, hk[q], hs[q]):
+            _sift_up(hk, hs, where, p, k, sl)
+        else:
+            _sift_down(hk, hs, where, hn, p, k, sl)
+        return hn
+    if p < 0:
+        _sift_up(hk, hs, where, hn, value, slot)
+        return hn + 1
+    if value < hk[p]:
+        _sift_up(hk, hs, where, p, value, slot)
+    else:
+        _sift_down(hk, hs, where, hn, p, value, slot)
+    return hn
 
 
 # --- velocities -----------------------------------------------------------------------------
@@ -203,13 +309,12 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
             vel[a] = 0.0
             vel[b] = 0.0
     nslot = max(n - 1, 1)
-    key = np.full(nslot, _INF)
-    heap = np.arange(nslot)
-    where = np.arange(nslot)
+    hk = np.empty(nslot)
+    hs = np.empty(nslot, np.int64)
+    where = -np.ones(nslot, np.int64)
+    hn = 0
     for s in range(n - 1):
-        key[s] = _slot_time(s, 0.0, order, stuck, pref, tref, vel)
-    for p in range(nslot - 1, -1, -1):
-        _sift_down(heap, where, key, p)
+        hn = _set_key(hk, hs, where, hn, s, _slot_time(s, 0.0, order, stuck, pref, tref, vel))
 
     nout = out_times.size
     out_x = np.empty((nout, nx))
@@ -217,8 +322,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
     cap = 1024
     ev_t = np.empty(cap)
     ev_kind = np.empty(cap, np.int8)
-    ev_i = np.empty(cap, np.int64)
-    ev_j = np.empty(cap, np.int64)
+    ev_i = np.empty(cap, np.int32)
+    ev_j = np.empty(cap, np.int32)
     nev = 0
     n_cross = 0
     n_stick = 0
@@ -227,8 +332,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
     o = 0
     tnow = 0.0
     while True:
-        s = heap[0] if n > 1 else 0
-        te = key[s] if n > 1 else _INF
+        s = hs[0] if hn > 0 else 0
+        te = hk[0] if hn > 0 else _INF
         # outputs strictly before the next event (an output at an event time sees the
         # pre-event positions, which equal the post-event ones: trajectories are continuous)
         while o < nout and out_times[o] <= te:
@@ -273,7 +378,7 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
                 vel[b] = _free_velocity(b, nx, nreal, equal, idx, cnt, cum_x, cum_y)
             for s2 in (s - 1, s, s + 1):
                 if 0 <= s2 < n - 1:
-                    _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+                    hn = _set_key(hk, hs, where, hn, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
             continue
         if stuck[a] >= 0 or stuck[b] >= 0:
             err = 3
@@ -324,8 +429,8 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
                 cap *= 2
                 t2 = np.empty(cap)
                 k2 = np.empty(cap, np.int8)
-                i2 = np.empty(cap, np.int64)
-                j2 = np.empty(cap, np.int64)
+                i2 = np.empty(cap, np.int32)
+                j2 = np.empty(cap, np.int32)
                 t2[:nev] = ev_t[:nev]
                 k2[:nev] = ev_kind[:nev]
                 i2[:nev] = ev_i[:nev]
@@ -338,9 +443,27 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
             ev_i[nev] = idx[px]
             ev_j[nev] = idx[py]
             nev += 1
-        for s2 in (s - 1, s, s + 1):
-            if 0 <= s2 < n - 1:
-                _set_key(heap, where, key, s2, _slot_time(s2, tnow, order, stuck, pref, tref, vel))
+        # slot s (at the root) now separates or is stuck: its key becomes inf. If a neighbour slot
+        # enters the heap, it takes the root's place with a single sift-down (instead of a
+        # removal plus an insertion); otherwise the root is removed.
+        km = _slot_time(s - 1, tnow, order, stuck, pref, tref, vel) if s >= 1 else _INF
+        kp = _slot_time(s + 1, tnow, order, stuck, pref, tref, vel) if s + 1 < n - 1 else _INF
+        if s >= 1 and km < _INF and where[s - 1] < 0:
+            where[s] = -1
+            _sift_down(hk, hs, where, hn, 0, km, s - 1)
+            if s + 1 < n - 1:
+                hn = _set_key(hk, hs, where, hn, s + 1, kp)
+        elif s + 1 < n - 1 and kp < _INF and where[s + 1] < 0:
+            where[s] = -1
+            _sift_down(hk, hs, where, hn, 0, kp, s + 1)
+            if s >= 1:
+                hn = _set_key(hk, hs, where, hn, s - 1, km)
+        else:
+            hn = _set_key(hk, hs, where, hn, s, _INF)
+            if s >= 1:
+                hn = _set_key(hk, hs, where, hn, s - 1, km)
+            if s + 1 < n - 1:
+                hn = _set_key(hk, hs, where, hn, s + 1, kp)
     final_vx = np.empty(nx)
     final_vy = np.empty(ny)
     for p in range(n):
@@ -353,7 +476,11 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
 
 
 def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=True, ghosts=None):
-    """Run the exact event loop; inputs are assumed validated (sorted, finite, positive masses).
+    """Run the exact event loop from sorted ``x0``, ``y0`` with masses ``mx``, ``my``.
+
+    Inputs are checked first (:func:`check_two_species_state`, :func:`check_event_times`):
+    unsorted or non-finite positions, non-positive masses, masses not matching the positions, or
+    output times outside [0, t_end] raise ValueError before any work.
 
     ``ghosts=(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that
     close the piecewise-constant reconstructions (66)-(67) (notes §3.2): they move with the index
@@ -361,14 +488,12 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     column 0 of ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
 
     Returns a dict with ``x`` (n_out, Nx), ``y`` (n_out, Ny) at ``out_times``, the event arrays
-    ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (0-based ranks of
+    ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (int32 0-based ranks of
     the x and y particle), counts, and the velocities after the last processed event.
     Raises ``RuntimeError`` for the unsupported situations described in the module docstring.
     """
-    x0 = np.ascontiguousarray(x0, dtype=float)
-    y0 = np.ascontiguousarray(y0, dtype=float)
-    mx = np.ascontiguousarray(mx, dtype=float)
-    my = np.ascontiguousarray(my, dtype=float)
+    x0, y0, mx, my = check_two_species_state(x0, y0, mx, my)
+    out_times, t_end = check_event_times(out_times, t_end)
     equal = bool(x0.size == y0.size and np.all(mx == mx[0]) and np.all(my == mx[0]))
     g = 0
     if ghosts is not None:
@@ -380,7 +505,6 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
         x0 = np.concatenate([[gx0], x0])
         y0 = np.concatenate([[gy0], y0])
         g = 1
-    out_times = np.ascontiguousarray(out_times, dtype=float)
     (ox, oy, o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
         x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events), g, g
     )

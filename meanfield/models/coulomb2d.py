@@ -20,7 +20,14 @@ Exact facts used by the tests (notes/000.md §5, V2-V5, V10, V11):
   ``2 (N - 1) + gamma ((N_+ - N_-)^2 - N) / sigma^2`` (eq. (4.26) with I = all particles);
 * the PDE second moment grows linearly, ``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 m +
   gamma_bar (m_+ - m_-)^2`` with ``m = m_+ + m_-`` (notes V11);
-* neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation (V10).
+* neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation (V10);
+* an isolated +- pair collides before t with probability Q(a, |D_0|^2 / (4 sigma^2 t)),
+  a = gamma / sigma^2 (paper (2.6): |D|^2 / (2 sigma^2) is BESQ of dimension 2 (1 - a); notes V5).
+
+Particle forces: compiled direct O(N^2) sum (:func:`coulomb_drift`), the 2-D Laplace fast
+multipole method of pyfmmlib (:func:`fmm_drift`, exact kernel to a requested tolerance), or
+particle-mesh (:func:`particle_mesh_drift`, a grid-scale regularisation); ``simulate_particles``
+chooses with ``force=``.
 
 Species labels are ``"+"`` and ``"-"``; empirical measures carry weight ``1/N`` per particle
 (so ``L^{N,+-}`` has mass ``N_+-/N``, as in §5 of the paper).

@@ -127,3 +127,23 @@ def test_opposite_pair_collision_probability_matches_closed_form():
     p = hits.mean()
     se = np.sqrt(exact * (1 - exact) / runs)
     assert abs(p - exact) < 3.5 * se, (p, exact, se)
+
+
+def test_drift_integrators_orders_in_the_noise_free_limit():
+    """Euler-Maruyama is first order and stochastic Heun second order in dt for the drift of
+    eq. (1.1) with the smooth kernel K_eps (4.5), sigma -> 0 (noise 1e-7), against a fine Heun run;
+    the close-pair step control is inactive here (theta = 1, no capped steps)."""
+    with pytest.warns(RuntimeWarning, match="sigma\\^2/2"):  # gamma >> sigma^2/2: expected warning
+        m = SignedCoulomb2D(sigma=1e-7, gamma=0.1, gamma_bar=1e-15, epsilon=0.3)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 2))
+    b = np.array([1, 1, 1, 1, -1, -1, -1, -1.0])
+    T = 0.5
+    ref = m.simulate_particles((x, b), T, rng=0, dt=T / 512, method="heun", theta=1.0).positions[-1]
+    dts = [T / k for k in (8, 16, 32, 64)]
+    for method, band in (("euler", (0.9, 1.15)), ("heun", (1.85, 2.2))):
+        runs = [m.simulate_particles((x, b), T, rng=0, dt=d, method=method, theta=1.0) for d in dts]
+        assert all(r.info["capped_steps"] == 0 for r in runs)
+        errs = [np.abs(r.positions[-1] - ref).max() for r in runs]
+        fit = fit_rate(dts, errs)
+        assert band[0] < fit.slope < band[1], (method, fit, errs)

@@ -199,7 +199,7 @@ def nearest_distances(x):
 
 # N from which force="auto" uses the FMM instead of the compiled direct sum (exact kernel only).
 # Measured crossover on the 2-core machines: benchmarks/coulomb2d_forces.py.
-FMM_CROSSOVER_N = 8192  # measured ~6.9e3 (ratio direct/FMM 0.53 at 4096, 1.23 at 8192)
+FMM_CROSSOVER_N = 8192  # measured crossover 6.4e3-6.9e3 (ratio direct/FMM 0.47-0.53 at 4096, 1.2-1.5 at 8192)
 FORCES = ("direct", "fmm", "pm", "auto")
 
 

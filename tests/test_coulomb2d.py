@@ -166,8 +166,10 @@ def test_spectral_etd2_time_order():
     assert 1.8 < fit.slope < 2.3, fit
 
 
+@pytest.mark.slow
 def test_fv_and_spectral_agree_at_first_order():
-    """Two independent solvers: L1 gap shrinks at the upwind scheme's first order in h."""
+    """Two independent solvers: L1 gap shrinks at the upwind scheme's first order in h.
+    (Slow: FV at n = 96; the fast version is test_coulomb2d_orders.py::test_spectral_and_fv_orders_two_grids.)"""
     m = _model()
     T = 0.1
     hs, gaps = [], []

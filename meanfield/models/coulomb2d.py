@@ -20,7 +20,14 @@ Exact facts used by the tests (notes/000.md §5, V2-V5, V10, V11):
   ``2 (N - 1) + gamma ((N_+ - N_-)^2 - N) / sigma^2`` (eq. (4.26) with I = all particles);
 * the PDE second moment grows linearly, ``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 m +
   gamma_bar (m_+ - m_-)^2`` with ``m = m_+ + m_-`` (notes V11);
-* neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation (V10).
+* neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation (V10);
+* an isolated +- pair collides before t with probability Q(a, |D_0|^2 / (4 sigma^2 t)),
+  a = gamma / sigma^2 (paper (2.6): |D|^2 / (2 sigma^2) is BESQ of dimension 2 (1 - a); notes V5).
+
+Particle forces: compiled direct O(N^2) sum (:func:`coulomb_drift`), the 2-D Laplace fast
+multipole method of pyfmmlib (:func:`fmm_drift`, exact kernel to a requested tolerance), or
+particle-mesh (:func:`particle_mesh_drift`, a grid-scale regularisation); ``simulate_particles``
+chooses with ``force=``.
 
 Species labels are ``"+"`` and ``"-"``; empirical measures carry weight ``1/N`` per particle
 (so ``L^{N,+-}`` has mass ``N_+-/N``, as in §5 of the paper).
@@ -47,7 +54,8 @@ from meanfield.models.base import (
 from solvers import fft
 from solvers.grids import UniformGrid
 
-__all__ = ["SignedCoulomb2D", "coulomb_drift", "particle_mesh_drift", "SPECIES"]
+__all__ = ["SignedCoulomb2D", "coulomb_drift", "particle_mesh_drift", "fmm_drift", "particle_drift",
+           "nearest_distances", "fmm_available", "SPECIES"]
 
 SPECIES = ("+", "-")
 
@@ -104,24 +112,29 @@ def coulomb_drift(x, b, gamma, epsilon=0.0):
     return kernel(x, b, float(gamma), float(epsilon) ** 2)
 
 
-def particle_mesh_drift(x, b, gamma, n_grid=256, kernel_cache=None):
-    """Particle-mesh approximation of the drift of eq. (1.1): cloud-in-cell deposit of the signed
-    charges sum_j b_j delta_{x_j}, free-space K * q by zero-padded FFT (no periodic images), and
-    bilinear interpolation back (the transpose of the deposit, so momentum is conserved to the
-    interpolation error). Regularises at the grid scale; its error against the direct sum is
-    measured in ``benchmarks/coulomb2d_forces.py``. Cost O(N + n_grid^2 log n_grid).
+def particle_mesh_drift(x, b, gamma, n_grid=256, epsilon=0.0):
+    """Particle-mesh (PM) approximation of the drift of eq. (1.1): cloud-in-cell deposit of the
+    signed charges sum_j b_j delta_{x_j}, free-space K * q (K_eps of eq. (4.5) if ``epsilon > 0``) by
+    zero-padded FFT (no periodic images), and bilinear interpolation back (the transpose of the
+    deposit, so momentum is conserved to the interpolation error). Cost O(N + n_grid^2 log n_grid).
+
+    PM drops the near field: pairs closer than a few cells see a grid-smoothed force, so for a
+    random cloud its error against the direct sum does NOT vanish as the grid is refined at fixed N
+    (it is a regularisation at the grid scale). For particles separated by many cells the error is
+    second order in the cell size (tested). Use :func:`fmm_drift` when the exact-kernel sum is needed.
     """
     from meanfield.measures import EmpiricalMeasure, deposit
 
     x = np.asarray(x, dtype=float)
     b = np.asarray(b, dtype=float)
+    n_grid = check_integer("n_grid", n_grid, minimum=8)
     lo = x.min(axis=0) - 1e-9
     hi = x.max(axis=0) + 1e-9
     side = float(np.max(hi - lo))
     pad = 2 * side / n_grid
     grid = UniformGrid(lo - pad, lo - pad + side + 2 * pad, (n_grid, n_grid), periodic=False)
     q = deposit(EmpiricalMeasure(x, b), grid, order=1).values
-    khat = SignedCoulomb2D.kernel_hat(grid)
+    khat = SignedCoulomb2D.kernel_hat(grid, epsilon)
     v = np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in khat])
     s_ = (x - np.asarray(grid.lower)) / grid.spacing - 0.5
     base = np.floor(s_).astype(np.int64)
@@ -135,6 +148,78 @@ def particle_mesh_drift(x, b, gamma, n_grid=256, kernel_cache=None):
             out[:, 0] += wt * v[0][ix, iy]
             out[:, 1] += wt * v[1][ix, iy]
     return gamma * b[:, None] * out
+
+
+def fmm_available() -> bool:
+    """Whether pyfmmlib (2-D Laplace fast multipole method, Greengard-Rokhlin) can be imported."""
+    try:
+        import pyfmmlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# pyfmmlib precision flag -> its requested relative tolerance (fmmlib2d documentation)
+FMM_TOLERANCE = {1: 0.5e-3, 2: 0.5e-6, 3: 0.5e-9, 4: 0.5e-12}
+
+
+def fmm_drift(x, b, gamma, precision=2):
+    """Drift of eq. (1.1) with the exact kernel by pyfmmlib's 2-D Laplace FMM (O(N) work).
+
+    lfmm2dparttarg returns at each source x_i the field grad_x sum_{j != i} b_j log|x - x_j|
+    = sum_{j != i} b_j K(x_i - x_j) (self term excluded, which is the convention K(0) := 0 for
+    distinct points), so drift_i = gamma b_i * field_i. ``precision`` is pyfmmlib's ``iprec``
+    (requested relative tolerance :data:`FMM_TOLERANCE`). Exact kernel only (no K_eps).
+    """
+    try:
+        import pyfmmlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("force='fmm' needs the pyfmmlib package (pip install pyfmmlib)") from exc
+    if precision not in FMM_TOLERANCE:
+        raise ValueError(f"fmm precision must be one of {sorted(FMM_TOLERANCE)}, got {precision!r}")
+    x = np.asarray(x, dtype=float)
+    b = np.asarray(b, dtype=float)
+    n = x.shape[0]
+    ier, _, fld, *_ = pyfmmlib.lfmm2dparttarg(
+        precision, np.asfortranarray(x.T), 1, b.astype(complex), 0, np.zeros(n, complex), np.zeros((2, n)),
+        0, 1, 0, 0, np.zeros((2, 1)), 0, np.zeros(1, complex), 0, np.zeros((2, 1), complex), 0,
+        np.zeros((3, 1), complex))
+    if ier != 0:
+        raise RuntimeError(f"pyfmmlib lfmm2dparttarg failed with ier={ier}")
+    return gamma * b[:, None] * np.ascontiguousarray(fld.real.T)
+
+
+def nearest_distances(x):
+    """Distance of each particle to its nearest other particle (k-d tree, O(N log N))."""
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(x).query(x, k=2)
+    return d[:, 1]
+
+
+# N from which force="auto" uses the FMM instead of the compiled direct sum (exact kernel only).
+# Measured crossover on the 2-core machines: benchmarks/coulomb2d_forces.py.
+FMM_CROSSOVER_N = 8192  # measured crossover 6.4e3-6.9e3 (ratio direct/FMM 0.47-0.53 at 4096, 1.2-1.5 at 8192)
+FORCES = ("direct", "fmm", "pm", "auto")
+
+
+def particle_drift(x, b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_precision=2):
+    """``(drift (N, 2), nearest-neighbour distances (N,))`` of eq. (1.1) by the chosen method.
+
+    ``force``: ``"direct"`` (compiled O(N^2), exact up to round-off, K_eps if epsilon > 0),
+    ``"fmm"`` (pyfmmlib FMM, exact kernel, relative error below :data:`FMM_TOLERANCE`),
+    ``"pm"`` (particle-mesh on ``pm_grid^2`` cells: grid-scale regularisation, see
+    :func:`particle_mesh_drift`), ``"auto"`` (direct below :data:`FMM_CROSSOVER_N` particles or when
+    epsilon > 0 or pyfmmlib is missing, FMM above).
+    """
+    if force == "auto":
+        use_fmm = x.shape[0] >= FMM_CROSSOVER_N and epsilon == 0 and fmm_available()
+        force = "fmm" if use_fmm else "direct"
+    if force == "direct":
+        return coulomb_drift(x, b, gamma, epsilon)
+    if force == "fmm":
+        return fmm_drift(x, b, gamma, fmm_precision), nearest_distances(x)
+    return particle_mesh_drift(x, b, gamma, pm_grid, epsilon), nearest_distances(x)
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -212,7 +297,8 @@ class SignedCoulomb2D:
         return np.concatenate([xp, xm]), signs
 
     def simulate_particles(self, x0, t_end, times=None, rng=None, dt=None, method="euler", theta=0.25,
-                           dt_min_fraction=1e-3):
+                           dt_min_fraction=1e-3, force="auto", pm_grid=256, fmm_precision=2, collision_radius=None,
+                           resolve_noise=False):
         """Integrate eq. (1.1) from ``x0 = (positions, signs)``.
 
         Time step rule: base step ``dt`` (default ``0.01 * width^2 / sigma^2``, i.e. a hundredth of
@@ -220,9 +306,21 @@ class SignedCoulomb2D:
         shortened so that no particle's drift displacement exceeds ``theta`` times its distance to
         its nearest neighbour, so the drift never carries a particle across the singularity; the
         shortened step is floored at ``dt_min_fraction * dt`` because ``dt ~ r^2`` adaptivity does not
-        terminate through a +- collision (notes §6). ``method``: ``"euler"`` (Euler-Maruyama) or
+        terminate through a +- collision (notes §6). With ``resolve_noise=True`` the step is also
+        shortened so that the standard deviation sigma sqrt(2 h) of a pair's relative Brownian
+        displacement stays below ``theta`` times the smallest pair distance, so noise does not carry a
+        pair across the close-approach region unseen either (needed to resolve +- collisions, e.g.
+        with ``collision_radius``; for small N only, as the smallest distance among many particles
+        forces the floor step). ``method``: ``"euler"`` (Euler-Maruyama) or
         ``"heun"`` (stochastic Heun: trapezoidal drift, exact for additive noise up to the drift
-        error; strong order 1 for smooth drift). Returns a :class:`Trajectory` with species
+        error; strong order 1 for smooth drift). ``force`` chooses how the interaction sum is
+        evaluated (:func:`particle_drift`): ``"direct"`` compiled O(N^2), ``"fmm"`` pyfmmlib fast
+        multipole (exact kernel, relative error < ``FMM_TOLERANCE[fmm_precision]``), ``"pm"``
+        particle-mesh (grid-scale regularisation, ``pm_grid`` cells a side), ``"auto"`` direct below
+        ``FMM_CROSSOVER_N`` particles and FMM above. ``collision_radius`` (optional, > 0): record in
+        ``info["first_collision_time"]`` the first step time at which some pair is closer than it
+        (``inf`` if never; checked at every step, including the short steps of the close-pair
+        control, which resolve the approach). Returns a :class:`Trajectory` with species
         ``"+"``/``"-"`` and weights 1/N; ``info`` holds step counts and the number of capped steps.
         """
         pos, signs = x0
@@ -234,25 +332,47 @@ class SignedCoulomb2D:
             raise ValueError("x0 signs must be an array of +1/-1 of length n")
         if method not in ("euler", "heun"):
             raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
+        if force not in FORCES:
+            raise ValueError(f"force must be one of {FORCES}, got {force!r}")
+        if force == "fmm" and self.epsilon > 0:
+            raise ValueError(f"force='fmm' evaluates the exact kernel only; epsilon={self.epsilon} needs "
+                             "force='direct' or 'pm'")
+        if force == "fmm" and fmm_precision not in FMM_TOLERANCE:
+            raise ValueError(f"fmm_precision must be one of {sorted(FMM_TOLERANCE)}, got {fmm_precision!r}")
+        if force == "pm":
+            pm_grid = check_integer("pm_grid", pm_grid, minimum=8)
+        if collision_radius is not None:
+            collision_radius = check_positive("collision_radius", collision_radius)
         ts = check_times(t_end, times)
         theta = check_in_range("theta", theta, 0.0, 1.0, low_open=True)
         dt = 0.01 * self.width**2 / self.sigma**2 if dt is None else check_positive("dt", dt)
         rng = as_generator(rng)
         n = pos.shape[0]
         gamma = self.particle_gamma(n)
+        if force == "auto":
+            force = "fmm" if (n >= FMM_CROSSOVER_N and self.epsilon == 0 and fmm_available()) else "direct"
+
+        def drift(y):
+            return particle_drift(y, signs, gamma, self.epsilon, force, pm_grid, fmm_precision)
+
         dt_min = dt * check_in_range("dt_min_fraction", dt_min_fraction, 0.0, 1.0, low_open=True)
         x = pos.copy()
         t = 0.0
         out = []
         steps = 0
         capped = 0
+        t_coll = np.inf
         for t_out in ts:
             while t < t_out - 1e-14 * max(1.0, t_out):
                 h = min(dt, t_out - t)
-                f, dmin = coulomb_drift(x, signs, gamma, self.epsilon)
+                f, dmin = drift(x)
+                if collision_radius is not None and t_coll == np.inf and dmin.min() <= collision_radius:
+                    t_coll = t
                 speed = np.sqrt(f[:, 0] ** 2 + f[:, 1] ** 2)
                 with np.errstate(divide="ignore"):
                     h_cap = np.min(np.where(speed > 0, theta * dmin / speed, np.inf))
+                if resolve_noise:
+                    h_cap = min(h_cap, (theta * dmin.min()) ** 2 / (2 * self.sigma**2))
                 if h_cap < h:
                     h = max(h_cap, min(dt_min, h))
                     capped += 1
@@ -261,15 +381,17 @@ class SignedCoulomb2D:
                     x = x + h * f + dw
                 else:
                     xp = x + h * f + dw
-                    fp, _ = coulomb_drift(xp, signs, gamma, self.epsilon)
+                    fp, _ = drift(xp)
                     x = x + 0.5 * h * (f + fp) + dw
                 t += h
                 steps += 1
             out.append(x.copy())
+        if collision_radius is not None and t_coll == np.inf and n > 1 and nearest_distances(x).min() <= collision_radius:
+            t_coll = t
         lab = np.where(signs > 0, "+", "-")
         return Trajectory(ts, out, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
                           info={"steps": steps, "capped_steps": capped, "dt": dt, "gamma": gamma, "method": method,
-                                "epsilon": self.epsilon})
+                                "epsilon": self.epsilon, "force": force, "first_collision_time": t_coll})
 
     # --- continuum --------------------------------------------------------------------------
     def default_grid(self, n=128, t_end=1.0, tail=6.0):
@@ -302,13 +424,16 @@ class SignedCoulomb2D:
         return np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in kernel_hat])
 
     @staticmethod
-    def kernel_hat(grid: UniformGrid):
-        """Transforms of both components of K sampled at displacements, K(0) := 0 (odd kernel)."""
+    def kernel_hat(grid: UniformGrid, epsilon=0.0):
+        """Transforms of both components of K (K_eps of eq. (4.5) if ``epsilon > 0``) sampled at
+        displacements, K(0) := 0 (odd kernel)."""
+        e2 = float(epsilon) ** 2
+
         def comp(a):
             def k(x, y):
                 r2 = x * x + y * y
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    return np.where(r2 > 0, (x if a == 0 else y) / r2, 0.0)
+                    return np.where(r2 > 0, (x if a == 0 else y) / (r2 + e2), 0.0)
             return k
         return [fft.free_space_kernel_hat(comp(a), grid.shape, grid.spacing) for a in range(2)]
 

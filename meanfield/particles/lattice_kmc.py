@@ -51,7 +51,7 @@ def force_tables(grad_hat, n_sites):
     """``(G_1, G_2)``, each ``(N, N)``: ``∇V_δ`` at the lattice points ``(a, c) ε`` from the rfft-layout
     Fourier coefficients of the sampled gradient (``Dislocations2D.grad_potential_hat``)."""
     n = int(n_sites)
-    return np.stack([np.fft.irfftn(g * n * n, (n, n)) for g in grad_hat]).astype(float)
+    return np.stack([np.fft.irfftn(g * n * n, (n, n), axes=(0, 1)) for g in grad_hat]).astype(float)
 
 
 @njit(cache=True, nogil=True)

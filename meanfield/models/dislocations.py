@@ -141,8 +141,21 @@ class Dislocations2D:
     # -- MF^ε -----------------------------------------------------------------------------------
     def solve_lattice(self, eps, t_end, times=None, dt=None):
         """(MF^ε) on ``Λ_ε``; returns the standard dataset (species "+", "-", densities at the sites)."""
-        n, x, y = self.lattice(eps)
         ts = check_times(t_end, times)
+        stepper, u0, n = self.lattice_stepper(eps, dt)
+        states = stepper.integrate(u0, t_end, ts)
+        dens = np.array([fft.irfftn(s, (n, n), ndim=2) for s in states])
+        h = 1.0 / n
+        grid = UniformGrid(-0.5 * h, 1.0 - 0.5 * h, (n, n), periodic=True)  # cells centred on the sites
+        return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
+                                 solver={"method": "lattice_etdrk4", "eps": h, "dt": stepper.dt})
+
+    def lattice_stepper(self, eps, dt=None):
+        """The ETDRK4 integrator of (MF^ε) (module docstring) and the Fourier coefficients of the lattice
+        samples of the initial densities; returns ``(stepper, u0_hat, N)``. Per step: 4 evaluations of
+        the flux part, each 7 real 2-D FFTs of size N² (2 inverse for ``f^±``, 1 forward for σ, 2
+        inverse for ``∇V_δ * σ``, 2 forward for the flux difference)."""
+        n, x, y = self.lattice(eps)
         f0 = self.initial_density(x, y)
         ghat = self.grad_potential_hat(n)
         beta, h = self.beta, 1.0 / n
@@ -169,11 +182,7 @@ class Dislocations2D:
         if dt is None:
             dt = self._step(f0, ghat, n, h)
         stepper = ETDRK4(np.broadcast_to(lap, (2,) + lap.shape), nonlinear, dt)
-        states = stepper.integrate(fft.rfftn(f0, ndim=2), t_end, ts)
-        dens = np.array([fft.irfftn(s, (n, n), ndim=2) for s in states])
-        grid = UniformGrid(-0.5 * h, 1.0 - 0.5 * h, (n, n), periodic=True)  # cells centred on the sites
-        return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
-                                 solver={"method": "lattice_etdrk4", "eps": h, "dt": dt})
+        return stepper, fft.rfftn(f0, ndim=2), n
 
     def _step(self, f0, ghat, n, h):
         """``dt = min(0.5 h / max|F|, h)`` at t = 0: a drift CFL (diffusion is exact) and ``dt ≤ h`` so

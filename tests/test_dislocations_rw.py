@@ -214,6 +214,8 @@ def test_rw_bad_input():
     x, b = m.sample_lattice_particles(4, 1 / 16, rng=0)
     with pytest.raises(ValueError, match="1/eps must be an integer"):
         m.simulate_particles((x, b), 0.1, method="rw", eps=0.03)
+    with pytest.raises(ValueError, match="eps .* is required"):
+        m.simulate_particles((x, b), 0.1, method="rw")
     with pytest.raises(ValueError, match="delta"):
         Dislocations2D(delta=0.01).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
     with pytest.raises(ValueError, match="beta=4.0 exceeds Assumption 2"):

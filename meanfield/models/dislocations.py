@@ -373,6 +373,8 @@ class Dislocations2D:
         ``track_rate``, ``info["integrated_rate"] = ∫_0^{t_end} Λ(X_s) ds`` (the compensator of the
         jump count, so ``E[jumps] = E[integrated_rate]``).
         """
+        if eps is None:
+            raise ValueError("eps (the lattice spacing, 1/eps an integer) is required for the lattice walkers")
         sites = self._sites(eps)
         if kmc not in lattice_kmc.METHODS:
             raise ValueError(f"kmc must be one of {tuple(lattice_kmc.METHODS)}, got {kmc!r}")

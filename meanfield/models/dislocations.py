@@ -173,10 +173,10 @@ class Dislocations2D:
             force = -sign[:, None] * grad[None]  # (species, axis, n, n)
             out = np.zeros_like(f)
             for axis in range(2):
-                for direction in (1.0, -1.0):
-                    e = np.expm1(0.5 * beta * direction * h * force[:, axis]) / (beta * h * h)
-                    flux = e * f  # rate (minus the Laplacian part) times density at the departure site
-                    out += np.roll(flux, int(direction), axis=1 + axis) - flux
+                up = np.expm1(0.5 * beta * h * force[:, axis])  # e^{x} - 1; e^{-x} - 1 = -up/(1 + up)
+                for direction, e in ((1, up), (-1, -up / (1.0 + up))):
+                    flux = e * f / (beta * h * h)  # rate (minus the Laplacian part) times density at the departure site
+                    out += np.roll(flux, direction, axis=1 + axis) - flux
             return fft.rfftn(out, ndim=2)
 
         if dt is None:

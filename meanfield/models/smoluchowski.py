@@ -245,8 +245,11 @@ def _as_kernel(kernel, size=None):
 
 def _coagulation_fft(f, sep):
     """Conservative coagulation sums through the separable form (see :class:`SeparableKernel`),
-    ``f`` of shape ``(M, P)``. The gain is clipped at 0 and the loss rate too: both are sums of
-    non-negative terms, so this only removes the FFT's round-off (absolute size ~1e-16 · max)."""
+    ``f`` of shape ``(M, P)``, any signs (Runge–Kutta stages may dip below 0 in the far tail).
+    FFT round-off is absolute, below ``2·eps·Σ_r |a_r f|_2 |b_r f|_2`` per entry (measured: about a
+    third of that at M = 2048); gain entries of modulus below that bound are pure noise and are set
+    to 0 (clipping only the negative ones would pile positive noise up in the tail, where the exact
+    gain is ~1e-180, and carry mass there). Otherwise the same sums as the compiled loop."""
     from scipy import fft as sfft
 
     big_m = f.shape[0]
@@ -257,14 +260,15 @@ def _coagulation_fft(f, sep):
     af = sep.a[:, :, None] * f[None]  # (r, M, P)
     bf = sep.b[:, :, None] * f[None]
     conv = sfft.irfft(sfft.rfft(af, n=length, axis=1) * sfft.rfft(bf, n=length, axis=1), n=length, axis=1)
+    noise = 2 * np.finfo(float).eps * (np.linalg.norm(af, axis=1) * np.linalg.norm(bf, axis=1)).sum(axis=0)
+    gain = 0.5 * conv.sum(axis=0)[: big_m - 1]
     # index k of the convolution is total mass k + 2, i.e. 0-based index k + 1
-    out[1:] = np.maximum(0.5 * conv.sum(axis=0)[: big_m - 1], 0.0)
+    out[1:] = np.where(np.abs(gain) > noise, gain, 0.0)
     prefix = np.cumsum(bf, axis=1)  # C_r(k) over 0-based k
     # mass n+1 (0-based n) meets masses up to M-(n+1), i.e. 0-based m <= M-2-n
     partner = np.zeros_like(af)
     partner[:, : big_m - 1] = prefix[:, big_m - 2 :: -1]
-    loss = np.maximum((sep.a[:, :, None] * partner).sum(axis=0), 0.0)
-    out -= f * loss
+    out -= f * (sep.a[:, :, None] * partner).sum(axis=0)
     return out
 
 

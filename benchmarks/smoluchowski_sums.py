@@ -29,7 +29,7 @@ def best_time(func, repeat=5):
 
 def main(points=1):
     rng = np.random.default_rng(0)
-    sizes = [64, 128, 256, 512, 1024, 2048, 4096] if points == 1 else [16, 32, 64, 128, 256]
+    sizes = [64, 128, 256, 512, 1024, 2048, 4096] if points == 1 else [32, 64, 128, 256, 512]
     for name in ("constant", "additive", "multiplicative"):
         t_direct, t_fft = [], []
         for big_m in sizes:

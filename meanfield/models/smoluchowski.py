@@ -253,26 +253,30 @@ def _coagulation_fft(f, sep):
     from scipy import fft as sfft
 
     big_m = f.shape[0]
-    out = np.zeros_like(f)
     if big_m == 1:
-        return out
+        return np.zeros_like(f)
     length = sfft.next_fast_len(2 * big_m - 1, real=True)
-    af = sep.a[:, :, None] * f[None]  # (r, M, P)
-    bf = sep.b[:, :, None] * f[None]
-    conv = sfft.irfft(sfft.rfft(af, n=length, axis=1) * sfft.rfft(bf, n=length, axis=1), n=length, axis=1)
-    noise = 2 * np.finfo(float).eps * (np.linalg.norm(af, axis=1) * np.linalg.norm(bf, axis=1)).sum(axis=0)
-    gain = 0.5 * conv.sum(axis=0)[: big_m - 1]
+    ft = np.ascontiguousarray(f.T)  # (P, M): transforms along the contiguous mass axis
+    af = sep.a[:, None, :] * ft[None]  # (r, P, M)
+    bf = sep.b[:, None, :] * ft[None]
+    conv = sfft.irfft(sfft.rfft(af, n=length, axis=-1) * sfft.rfft(bf, n=length, axis=-1), n=length, axis=-1)
+    noise = 2 * np.finfo(float).eps * (np.linalg.norm(af, axis=-1) * np.linalg.norm(bf, axis=-1)).sum(axis=0)
+    gain = 0.5 * conv.sum(axis=0)[:, : big_m - 1]
+    out = np.zeros_like(ft)
     # index k of the convolution is total mass k + 2, i.e. 0-based index k + 1
-    out[1:] = np.where(np.abs(gain) > noise, gain, 0.0)
-    prefix = np.cumsum(bf, axis=1)  # C_r(k) over 0-based k
+    out[:, 1:] = np.where(np.abs(gain) > noise[:, None], gain, 0.0)
+    prefix = np.cumsum(bf, axis=-1)  # C_r(k) over 0-based k
     # mass n+1 (0-based n) meets masses up to M-(n+1), i.e. 0-based m <= M-2-n
     partner = np.zeros_like(af)
-    partner[:, : big_m - 1] = prefix[:, big_m - 2 :: -1]
-    out -= f * (sep.a[:, :, None] * partner).sum(axis=0)
-    return out
+    partner[:, :, : big_m - 1] = prefix[:, :, big_m - 2 :: -1]
+    out -= ft * (sep.a[:, None, :] * partner).sum(axis=0)
+    return np.ascontiguousarray(out.T)
 
 
-FFT_MIN_MASSES = 256  # measured crossover of the FFT sums over the compiled loop (benchmarks/smoluchowski_sums.py)
+# measured crossovers of the FFT sums over the compiled loop (benchmarks/smoluchowski_sums.py): about
+# M = 256 for one point (homogeneous system), about M = 512 for many points at once (the PDE's reaction step)
+FFT_MIN_MASSES = 256
+FFT_MIN_MASSES_FIELD = 512
 
 
 def coagulation_operator(f, kernel, method="direct"):
@@ -296,21 +300,23 @@ def coagulation_operator(f, kernel, method="direct"):
     return out.reshape(f.shape)
 
 
-def _choose_method(mat, sep, method, big_m):
+def _choose_method(mat, sep, method, big_m, field=False):
     """``(method, operand)`` for :func:`coagulation_operator`: "auto" takes the FFT sums when the
-    kernel is separable and ``M ≥ FFT_MIN_MASSES``, else the compiled loop."""
+    kernel is separable and ``M ≥ FFT_MIN_MASSES`` (``FFT_MIN_MASSES_FIELD`` when the sums are
+    evaluated on a spatial grid, ``field=True``), else the compiled loop."""
     if method not in ("auto", "direct", "fft"):
         raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
     if method == "direct":
         return "direct", mat
-    if sep is None and (method == "fft" or big_m >= FFT_MIN_MASSES):
+    threshold = FFT_MIN_MASSES_FIELD if field else FFT_MIN_MASSES
+    if sep is None and (method == "fft" or big_m >= threshold):
         sep = SeparableKernel.from_matrix(mat)
     if method == "fft":
         if sep is None:
             raise ValueError("method='fft' needs a separable kernel (Σ_r a_r(n) b_r(m) of rank ≤ 4); "
                              "this kernel is not: use method='direct' or 'auto'")
         return "fft", sep
-    if sep is not None and big_m >= FFT_MIN_MASSES:
+    if sep is not None and big_m >= threshold:
         return "fft", sep
     return "direct", mat
 
@@ -742,7 +748,7 @@ class CoagulationDiffusion:
         grid = UniformGrid(0.0, self.box, (resolution,) * 3, periodic=True)
         f = self.initial_density(grid)
         kernel = self.kernel()
-        how, operand = _choose_method(kernel, None, method, self.max_mass)
+        how, operand = _choose_method(kernel, None, method, self.max_mass, field=True)
         if dt is None:
             dt = 0.5 / max(float(_loss_rate(f, kernel).max()), 1e-300)
         dt = check_positive("dt", dt)

@@ -120,6 +120,8 @@ def test_bad_input_is_refused_before_any_work():
     with pytest.raises(ValueError, match="n=60 .*overlap"):
         free.simulate_particles(free.sample_particles(60, rng=0), 1e-4)
     assert free.check_kinetic_regime(200) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="too small to stand for R\\^3"):  # σ² = 0.01 + 2·0.1: faces at 1.1σ
+        free.solve_continuum(8, t_end=0.1)
     with pytest.raises(ValueError, match="method"):
         model.solve_homogeneous(1e-3, method="gpu")
     with pytest.raises(ValueError, match="kernel must have shape"):

@@ -25,8 +25,16 @@ this module uses the corrected value, which is what the particle system is teste
   periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
   SSP-RK3 under its positivity step). Mass truncation ``n ≤ M`` is **conservative** (notes §6.3,
   option A): a collision whose product would exceed ``M`` does not happen, so ``Σ n f_n`` is
-  conserved exactly.
-* Particles: Brownian motions ``dx = sqrt(2 d(m)) dB`` (generator (1.5)) on the torus, fixed step
+  conserved exactly. The coagulation sums cost O(M²) per point (compiled loop) or, for kernels that
+  are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative, or any tabulated
+  kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass (:class:`SeparableKernel`).
+  In free space (``domain="free"``) the PDE is solved on the periodic box ``[0, L)^3`` standing for
+  ``R^3`` (notes §6.4), refused when the Gaussian wrap-around estimate exceeds 1e-3.
+* The kinetic scaling ``N ε^{d-2} = Z`` (§1.3) is :func:`kinetic_scaling`; a particle number whose
+  ε is not small (ε > L/3 on the torus, or reaction ranges overlapping on average in the densest
+  initial region) is refused.
+* Particles: Brownian motions ``dx = sqrt(2 d(m)) dB`` (generator (1.5)) on the torus or in ``R^3``
+  (the paper's setting; cells indexed by a spatial hash), fixed step
   from the rule ``sqrt(2 d_max dt) ≤ c ε`` and ``λ_max dt ≤ 0.1``, reactions with probability
   ``1 − exp(−λ dt)`` per close pair (cell lists, numba), at most one per particle per step, the
   product placed at ``x_i`` with probability ``m_i / (m_i + m_j)`` (placement rule of §1), each
@@ -745,6 +753,10 @@ class CoagulationDiffusion:
             raise ValueError("t_end is required")
         ts = check_times(t_end, times)
         resolution = check_integer("resolution", resolution, minimum=2)
+        wrap = self.wrap_around_estimate(ts[-1])
+        if wrap > 1e-3:
+            raise ValueError(f"box = {self.box} is too small to stand for R^3 up to t_end = {ts[-1]}: the Gaussian "
+                             f"wrap-around estimate is {wrap:.2g} > 1e-3 (see wrap_around_estimate); use a larger box")
         grid = UniformGrid(0.0, self.box, (resolution,) * 3, periodic=True)
         f = self.initial_density(grid)
         kernel = self.kernel()

@@ -536,8 +536,9 @@ class CoagulationDiffusion:
         if np.any(~np.isfinite(dvals)) or np.any(dvals <= 0):
             raise ValueError(f"diffusivity must be positive for masses 1..{self.max_mass}, got {dvals}")
         avals = np.asarray(self._alpha(masses[:, None], masses[None, :]), dtype=float)
-        if np.any(avals < 0) or not np.allclose(avals, avals.T):
-            raise ValueError("alpha must be non-negative and symmetric")
+        if not np.all(np.isfinite(avals)) or np.any(avals < 0) or not np.allclose(avals, avals.T):
+            raise ValueError(f"alpha must be finite, non-negative and symmetric on masses 1..{self.max_mass}; got "
+                             f"min {avals.min():.3g}, max |α(n,m) - α(m,n)| {np.abs(avals - avals.T).max():.3g}")
         if interaction == "ball":
             self._capture = capture_function_uniform_ball
             self._profile = lambda r: np.where(r <= 1.0, 3 / (4 * np.pi), 0.0)

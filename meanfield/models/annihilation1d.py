@@ -226,16 +226,16 @@ class Annihilation1D:
             raise ValueError(f"state b (charges) must have the shape of x {x.shape}, got {b_raw.shape}")
         bad = np.flatnonzero(~np.isfinite(x))
         if bad.size:
-            raise ValueError(f"state x (positions) must be finite, got x[{bad[0]}] = {x[bad[0]]!r}")
+            raise ValueError(f"state x (positions) must be finite, got x[{bad[0]}] = {float(x[bad[0]])!r}")
         same = np.flatnonzero(np.diff(x) <= 0)
         if same.size:
             i = int(same[0])
             what = "coincide" if x[i] == x[i + 1] else "are not increasing"
             raise ValueError(f"state x (positions) must be strictly increasing (distinct, ordered: Problem 4.1); "
-                             f"x[{i}] = {x[i]!r} and x[{i + 1}] = {x[i + 1]!r} {what}")
+                             f"x[{i}] = {float(x[i])!r} and x[{i + 1}] = {float(x[i + 1])!r} {what}")
         if not np.all(np.isin(b_raw, (1, -1))):
             bad = int(np.flatnonzero(~np.isin(b_raw, (1, -1)))[0])
-            raise ValueError(f"state b (charges) must be +1 or -1 (Problem 4.1), got b[{bad}] = {b_raw[bad]!r}")
+            raise ValueError(f"state b (charges) must be +1 or -1 (Problem 4.1), got b[{bad}] = {b_raw[bad].item()!r}")
         for name, val in (("rtol", rtol), ("atol", atol)):
             check_positive(name, val)
         ts = check_times(t_end, times)

@@ -163,6 +163,22 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
                         "times (pairs annihilate)", f"max difference {sym:.1e}", sym < 1e-12, sym, (0, 1e-12),
                         "Def. 4.2; notes §5.3"))
     _fv_order(claims, rows_fv, quick)
+    # the other potentials of §1.2: the dislocation-wall V with W_δ, and the singular attraction W = -V
+    # (outside Assumption 2.1 and Theorem 5.1: checked for agreement only, no rate claimed)
+    for label, kwargs, n in (("wall V, W_delta", {"V": "wall", "W": "regularised"}, 256 if quick else 2048),
+                             ("log V, W=-V", {"W": "-V"}, 128 if quick else 512)):
+        model = Annihilation1D(**kwargs)
+        vt = [0.5, 1.0]
+        sol = model.solve_continuum(cells, 1.0, times=vt)
+        traj = model.simulate_particles(model.sample_particles(n), 1.0, times=vt)
+        a_p = np.array([model.mass_plus - (b == 1).sum() / n for b in traj.info["active"]])
+        gap = float(np.max(np.abs(a_p - sol.annihilated_mass.values)))
+        claims.append(Claim(
+            f"annihilated_mass_{label}", f"{label}: A(0.5), A(1) of particles (n={n}) and FV agree"
+            + (" (outside Thm 5.1)" if "-V" in label else ""),
+            f"max gap {gap:.4f}; particles {np.round(a_p, 4).tolist()}, FV "
+            f"{np.round(sol.annihilated_mass.values, 4).tolist()}; {len(traj.events)} events",
+            gap < 0.01, gap, (0, 0.01), "§1.2 cases (iii) and W = -V (1.4); notes §5.1"))
     # Assumption 2.2's counter-example: interleaved charges (L ~ n) never annihilate, κ_n → 0 but [κ_n]_± do not
     counts = []
     for n in (40, 80, 160):

@@ -215,7 +215,8 @@ class Annihilation1D:
         all particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
         ``info["active"][k]`` are the charges b(t_k); ``events`` the annihilations
         ``(time, "annihilation", (i, j))`` and ``info["annihilations"]`` the same as
-        ``(time, place, (i, j))``; ``info["stats"]`` the step and force-evaluation counts.
+        ``(time, place, (i, j))``; ``info["stats"]`` the step and force-evaluation counts; ``info["blocks"]``
+        the number L of alternating ± blocks of the initial state (Assumption 2.2 needs L bounded in n).
         """
         try:
             x0, b0 = state
@@ -249,6 +250,7 @@ class Annihilation1D:
         species = [np.where(b_init > 0, "+", "-") for _ in ts]
         events = [(t, kind, pair) for t, kind, pair, _ in run.events]
         info = {"active": run.charges, "charges": b_init,
+                "blocks": int(1 + np.count_nonzero(b_init[1:] != b_init[:-1])),  # L of Assumption 2.2
                 "annihilations": [(t, place, pair) for t, _, pair, place in run.events],
                 "stats": {"accepted": run.accepted, "rejected": run.rejected,
                           "force_evaluations": run.force_evaluations}}

@@ -185,3 +185,36 @@ def test_bad_input_names_the_argument():
         m.solve_continuum(64, 1.0, window=(1.0, -1.0))
     with pytest.raises(ValueError, match="resolution"):
         m.solve_continuum(8, 1.0)
+
+
+def test_weak_form_3_6_with_wall_v_and_regularised_w():
+    """Lemma 4.6(iii) with both interaction terms of (3.6): V = wall, W = W_δ, four blocks (events inside
+    the window). φ(t, x) = sin²(πt/T) exp(-x²/4); time integrals by the trapezoidal rule."""
+    m = Annihilation1D(V="wall", W="regularised", delta=0.3, centres=(-2.4, -0.8, 0.8, 2.4), radii=(0.5,) * 4)
+    n, T = 40, 1.5
+    times = np.linspace(0.0, T, 3001)
+    tr = m.simulate_particles(m.sample_particles(n), T, times=times)
+    assert len(tr.events) > 0
+    b0 = tr.info["charges"]
+
+    def dv(r):  # V'(r) = -r / sinh² r, V'(0) := 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(r != 0, -r / np.sinh(r) ** 2, 0.0)
+
+    def dw(r):
+        return r / (r**2 + 0.09)
+
+    for sign in (1, -1):
+        term1, term2, term3 = [], [], []
+        for t, x, b in zip(tr.times, tr.positions, tr.info["active"]):
+            amp = np.sin(np.pi * t / T) ** 2
+            term1.append(np.sum(np.pi / T * np.sin(2 * np.pi * t / T) * np.exp(-x[b0 == sign] ** 2 / 4)) / n)
+            xa, xo = x[b == sign], x[b == -sign]
+            g = amp * (-xa / 2) * np.exp(-xa**2 / 4)  # ∂_x φ on [κ_n]_±
+            d = xa[:, None] - xa[None, :]
+            term2.append(0.5 * np.sum((g[:, None] - g[None, :]) * dv(d)) / n**2)
+            term3.append(np.sum(g * dw(xa[:, None] - xo[None, :]).sum(axis=1)) / n**2)
+        lhs = np.trapezoid(term1, tr.times)
+        rhs = np.trapezoid(term2, tr.times) + np.trapezoid(term3, tr.times)
+        assert abs(term3[len(times) // 2]) > 1e-3 * abs(term2[len(times) // 2])  # the W term matters
+        assert abs(lhs - rhs) < 1e-4 * (abs(lhs) + abs(rhs))

@@ -216,7 +216,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
                 lo_val = gap(0.0)
                 if lo_val <= 0:
                     theta = 0.0
-                elif gap(1.0) > 0:  # the interpolant misses the sign change: bisect by real steps
+                elif gap(1.0) > 0:  # the interpolant misses the sign change: take the step end
                     theta = 1.0
                 else:
                     theta = brentq(gap, 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)

@@ -114,7 +114,7 @@ def test_bad_input():
         m.simulate_particles((np.array([0.0, np.nan]), np.array([1, -1])), 1.0)
     with pytest.raises(ValueError, match="Assumption 2.1"):
         Annihilation1D(W="minusV")
-    with pytest.raises(ValueError, match="singular attraction"):
+    with pytest.raises(ValueError, match="V must be one of"):
         Annihilation1D(V="W=-V")
     with pytest.raises(ValueError, match="overlap"):
         Annihilation1D(centres=(0.0, 0.5))

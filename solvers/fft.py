@@ -7,6 +7,8 @@ One backend is chosen at import: pyFFTW with cached plans and all cores when it 
 Plans are cached per (transform, shape, axes); planning effort is ``FFTW_MEASURE`` for grids of
 at least 2**14 points (planning costs 0.3-1 s once, then each transform runs several times faster
 than numpy.fft) and ``FFTW_ESTIMATE`` below that, where planning would cost more than it saves.
+Arrays below 2**14 points are transformed on one thread: there a second thread's start-up costs
+more than it saves (``python benchmarks/fft_threads.py``), and far more when the other core is busy.
 """
 
 from __future__ import annotations
@@ -65,7 +67,11 @@ def _plan(kind, shape, axes, s=None):
                 dtype = "float64" if kind == "rfftn" else "complex128"
                 buf = pyfftw.empty_aligned(shape, dtype=dtype)
                 builder = getattr(_builders, kind)
-                kwargs = dict(axes=axes, threads=_THREADS, planner_effort=effort)
+                # 2-core machine, benchmarks/fft_threads.py: below 2**14 points a second thread
+                # changes an idle machine's time by -45 % to +40 % (microseconds), but made a
+                # (2, 3200) pair 40x slower while the other core was busy; above, it gains 1.3-2.2x
+                threads = _THREADS if int(np.prod(shape)) >= _MEASURE_MIN_SIZE else 1
+                kwargs = dict(axes=axes, threads=threads, planner_effort=effort)
                 if s is not None:
                     kwargs["s"] = s
                 plan = builder(buf, **kwargs)
@@ -85,7 +91,7 @@ def _run(kind, a, ndim, s=None):
             a = a.copy()
         return plan(a).copy()
     func = getattr(_sfft, kind)
-    return func(a, s=s, axes=axes, workers=_THREADS)
+    return func(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
 
 
 def rfftn(a, ndim=None):

@@ -13,6 +13,7 @@ import pytest
 
 from meanfield.models.coulomb2d import SignedCoulomb2D
 from meanfield.rates import fit_rate
+from validation.coulomb2d import solver_errors
 
 T = 0.1
 
@@ -22,26 +23,8 @@ def _model():
                            centre_minus=(0.4, 0.2), width=0.4)
 
 
-def _block(a, f):
-    s = a.shape
-    return a.reshape(s[0], s[1] // f, f, s[2] // f, f).mean(axis=(2, 4))
-
-
 def _errors(ns, n_ref):
-    m = _model()
-    gref = m.default_grid(n_ref, T)
-    ref = m.solve_continuum(m.initial_density(gref), gref, T, dt=T / 32)["density"].values[-1]
-    hs, e_sp, e_fv = [], [], []
-    for n in ns:
-        g = m.default_grid(n, T)
-        r0 = m.initial_density(g)
-        target = _block(ref, n_ref // n)
-        sp = m.solve_continuum(r0, g, T, dt=T / 32)["density"].values[-1]
-        fv = m.solve_continuum(r0, g, T, method="fv")["density"].values[-1]
-        hs.append(g.spacing[0])
-        e_sp.append(np.abs(sp - target).sum() * g.cell_volume)
-        e_fv.append(np.abs(fv - target).sum() * g.cell_volume)
-    return hs, e_sp, e_fv
+    return solver_errors(_model(), ns, n_ref, T)
 
 
 def _check_orders(hs, e_sp, e_fv):

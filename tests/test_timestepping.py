@@ -105,3 +105,15 @@ def test_bad_input():
         cfl_step(1.0, 0.1, -1)
     with pytest.raises(ValueError, match="rtol"):
         dormand_prince(lambda t, y: y, [1.0], 1.0, rtol=0)
+
+
+def test_dormand_prince_tableau_is_consistent():
+    """Row sums of A are the nodes; FSAL (A[6] = B5); E = B5 - B4; the continuous extension ends
+    on the 5th-order solution (θ = 1: Σ_q P[i, q] = B5[i]) and both weight sets sum to 1."""
+    from solvers.timestepping.dormand_prince_tableau import A, B4, B5, C, E, P
+
+    assert np.allclose([sum(row) for row in A[1:]], C[1:], atol=1e-15)
+    assert np.allclose(A[6], B5[:6], atol=0) and B5[6] == 0
+    assert np.allclose(E, B5 - B4, atol=1e-16)
+    assert np.allclose(P.sum(axis=1), B5, atol=1e-14)
+    assert np.isclose(B5.sum(), 1) and np.isclose(B4.sum(), 1)

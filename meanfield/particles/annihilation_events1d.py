@@ -34,35 +34,12 @@ import numpy as np
 from numba import njit
 from scipy.optimize import brentq
 
+from solvers.timestepping.dormand_prince_tableau import A, E, P
+
 __all__ = ["V_KINDS", "W_KINDS", "active_velocity", "integrate_annihilation", "AnnihilationRun"]
 
 V_KINDS = ("log", "wall")
 W_KINDS = ("none", "regularised", "-V")
-
-# Dormand–Prince 5(4): nodes, stages, 5th-order weights, error weights (b - b̂), and the coefficients
-# of the 4th-order continuous extension y(t + θh) = y + h Σ_i K_i Σ_q P[i, q] θ^{q+1} (Hairer–Nørsett–
-# Wanner I, §II.6; the same numbers as scipy's RK45).
-_C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
-_A = [
-    [],
-    [1 / 5],
-    [3 / 40, 9 / 40],
-    [44 / 45, -56 / 15, 32 / 9],
-    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
-    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-    [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
-]
-_E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
-_P = np.array([
-    [1.0, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
-    [0.0, 0.0, 0.0, 0.0],
-    [0.0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
-    [0.0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
-    [0.0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
-    [0.0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
-    [0.0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
-])
-
 
 _BETA = 0.08
 
@@ -159,9 +136,9 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
         k = np.empty((7, y.size))
         k[0] = f0
         for s in range(1, 7):
-            k[s] = force(y + h * (np.asarray(_A[s]) @ k[:s]))
-        y_new = y + h * (np.asarray(_A[6]) @ k[:6])
-        return y_new, k, h * (_E @ k)
+            k[s] = force(y + h * (np.asarray(A[s]) @ k[:s]))
+        y_new = y + h * (np.asarray(A[6]) @ k[:6])
+        return y_new, k, h * (E @ k)
 
     t = 0.0
     err_old = 1e-4
@@ -208,7 +185,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
             best = np.inf
             for c in closed:
                 i, j = opp[c], opp[c] + 1
-                coef = step * ((k[:, j] - k[:, i]) @ _P)  # gap(θ) = g0 + Σ_q coef_q θ^{q+1}
+                coef = step * ((k[:, j] - k[:, i]) @ P)  # gap(θ) = g0 + Σ_q coef_q θ^{q+1}
 
                 def gap(theta, c=c, coef=coef):
                     return g0[c] + theta * (coef[0] + theta * (coef[1] + theta * (coef[2] + theta * coef[3])))
@@ -225,7 +202,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
             # state at the event from the continuous extension (4th order, no force evaluation); a
             # real step only if that state breaks the same-sign ordering
             powers = best ** np.arange(1, 5)
-            y_star = xa + step * ((k.T @ _P) @ powers)
+            y_star = xa + step * ((k.T @ P) @ powers)
             if np.any(y_star[same + 1] - y_star[same] <= 0) or not np.all(np.isfinite(y_star)):
                 y_star = dp_step(xa, f, s_star)[0] if s_star > 0 else xa.copy()
             g_star = y_star[opp + 1] - y_star[opp]

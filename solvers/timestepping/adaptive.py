@@ -19,21 +19,10 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ._checks import output_times, positive
+from .dormand_prince_tableau import A, B4, B5, C
 
 __all__ = ["AdaptiveResult", "dormand_prince"]
 
-_C = np.array([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1])
-_A = [
-    [],
-    [1 / 5],
-    [3 / 40, 9 / 40],
-    [44 / 45, -56 / 15, 32 / 9],
-    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
-    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-    [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
-]
-_B5 = np.array([35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0])
-_B4 = np.array([5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40])
 
 
 @dataclass
@@ -49,10 +38,10 @@ class AdaptiveResult:
 def _dp_step(f, t, y, h):
     k = []
     for i in range(7):
-        yi = y + h * sum(a * kj for a, kj in zip(_A[i], k)) if i else y
-        k.append(np.asarray(f(t + _C[i] * h, yi), dtype=float))
-    y5 = y + h * sum(b * kj for b, kj in zip(_B5, k))
-    y4 = y + h * sum(b * kj for b, kj in zip(_B4, k))
+        yi = y + h * sum(a * kj for a, kj in zip(A[i], k)) if i else y
+        k.append(np.asarray(f(t + C[i] * h, yi), dtype=float))
+    y5 = y + h * sum(b * kj for b, kj in zip(B5, k))
+    y4 = y + h * sum(b * kj for b, kj in zip(B4, k))
     return y5, y5 - y4
 
 

@@ -356,6 +356,33 @@ def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, met
 
 # --- particles -------------------------------------------------------------------------------
 @njit(cache=True)
+def _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
+    """The pair rule shared by both sweeps: particles ``i, j`` at squared distance ``d2`` react in
+    ``dt`` with probability ``1 - exp(-λ dt)``, ``λ = κ(m_i, m_j) V(r/ε) / ε²`` (two uniform draws per
+    candidate pair within range); the product of mass ``m_i + m_j`` sits at ``x_i`` or ``x_j`` with
+    probabilities ``m_i/(m_i+m_j)``, ``m_j/(m_i+m_j)``, in slot ``i``; ``j`` dies. True if it reacted."""
+    r2 = d2 / (eps * eps)
+    if r2 >= vtab_r2[-1]:
+        return False
+    idx = np.searchsorted(vtab_r2, r2)
+    v = vtab[min(idx, vtab.size - 1)]
+    lam = kappa_table[mass[i] - 1, mass[j] - 1] * v / (eps * eps)
+    u = np.random.random()
+    w = np.random.random()
+    if u < 1.0 - np.exp(-lam * dt) and mass[i] + mass[j] <= kappa_table.shape[0]:
+        mi, mj = mass[i], mass[j]
+        if w >= mi / (mi + mj):
+            for k in range(3):
+                pos[i, k] = pos[j, k]
+        mass[i] = mi + mj
+        alive[j] = False
+        busy[i] = True
+        busy[j] = True
+        return True
+    return False
+
+
+@njit(cache=True)
 def _react_step(pos, mass, alive, box, eps, kappa_table, vtab_r2, vtab, dt, seed, cells, order):
     """One reaction sweep over candidate pairs within ε (cell lists of side ≥ ε, at least 3 per
     axis so that the 27 neighbour cells are distinct); returns the number of events. Uniform draws
@@ -395,24 +422,9 @@ def _react_step(pos, mass, alive, box, eps, kappa_table, vtab_r2, vtab, dt, seed
                                 dx = pos[i, k] - pos[j, k]
                                 dx -= box * np.floor(dx / box + 0.5)
                                 d2 += dx * dx
-                            r2 = d2 / (eps * eps)
-                            if r2 < vtab_r2[-1]:
-                                idx = np.searchsorted(vtab_r2, r2)
-                                v = vtab[min(idx, vtab.size - 1)]
-                                lam = kappa_table[mass[i] - 1, mass[j] - 1] * v / (eps * eps)
-                                u = np.random.random()
-                                w = np.random.random()
-                                if u < 1.0 - np.exp(-lam * dt) and mass[i] + mass[j] <= kappa_table.shape[0]:
-                                    mi, mj = mass[i], mass[j]
-                                    if w >= mi / (mi + mj):
-                                        for k in range(3):
-                                            pos[i, k] = pos[j, k]
-                                    mass[i] = mi + mj
-                                    alive[j] = False
-                                    busy[i] = True
-                                    busy[j] = True
-                                    events += 1
-                                    done = True
+                            if _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
+                                events += 1
+                                done = True
                         j = nxt[j]
     return events
 
@@ -465,24 +477,9 @@ def _react_step_free(pos, mass, alive, eps, kappa_table, vtab_r2, vtab, dt, seed
                             for k in range(3):
                                 dx = pos[i, k] - pos[j, k]
                                 d2 += dx * dx
-                            r2 = d2 / (eps * eps)
-                            if r2 < vtab_r2[-1]:
-                                idx = np.searchsorted(vtab_r2, r2)
-                                v = vtab[min(idx, vtab.size - 1)]
-                                lam = kappa_table[mass[i] - 1, mass[j] - 1] * v / (eps * eps)
-                                u = np.random.random()
-                                w = np.random.random()
-                                if u < 1.0 - np.exp(-lam * dt) and mass[i] + mass[j] <= kappa_table.shape[0]:
-                                    mi, mj = mass[i], mass[j]
-                                    if w >= mi / (mi + mj):
-                                        for k in range(3):
-                                            pos[i, k] = pos[j, k]
-                                    mass[i] = mi + mj
-                                    alive[j] = False
-                                    busy[i] = True
-                                    busy[j] = True
-                                    events += 1
-                                    done = True
+                            if _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
+                                events += 1
+                                done = True
                         j = nxt[j]
     return events
 

@@ -34,6 +34,7 @@ from scipy import stats
 from meanfield.measures import GridDensity
 from meanfield.metrics import bounded_lipschitz
 from meanfield.models.dislocations import Dislocations2D
+from meanfield.plot import plot_rate
 from solvers.grids import UniformGrid
 from meanfield.rates import fit_rate
 from validation.claims import Claim, PaperReport
@@ -195,27 +196,14 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     stamps["kmc_laws"] = time.perf_counter() - t0 - sum(stamps.values())
     fig, axes = plt.subplots(2, 2, figsize=(9, 7), layout="constrained")
     axes = axes.ravel()
-    ax = axes[0]
-    ax.loglog(epss, e, "o", label="MF^ε vs MF")
-    xs = np.geomspace(min(epss), max(epss), 20)
-    ax.loglog(xs, fit.prefactor() * xs**fit.slope, "-", label=f"slope {fit.slope:.3f}")
-    ax.set_xlabel("ε")
-    ax.set_ylabel("discrete L² error")
-    ax.legend()
-    ax = axes[1]
-    ax.loglog([r["n"] for r in sde_rows], [r["bl_sum"] for r in sde_rows], ".", alpha=0.5, label="SDE_n replicas")
-    xs = np.geomspace(min(ns), max(ns), 20)
-    ax.loglog(xs, fit_sde.prefactor() * xs**fit_sde.slope, "-", label=f"slope {fit_sde.slope:.3f}")
-    ax.set_xlabel("n")
-    ax.set_ylabel("dual BL (sum convention)")
-    ax.legend()
-    ax = axes[2]
-    ax.loglog([r["n"] for r in rw_rows], [r["bl_sum"] for r in rw_rows], ".", alpha=0.5, label="RW_n^ε replicas")
-    xs = np.geomspace(min(ns_rw), max(ns_rw), 20)
-    ax.loglog(xs, fit_rw.prefactor() * xs**fit_rw.slope, "-", label=f"slope {fit_rw.slope:.3f}")
-    ax.set_xlabel("n")
-    ax.set_ylabel("dual BL to MF^ε (sum convention)")
-    ax.legend()
+    plot_rate(axes[0], epss, e, fit, label="MF^ε vs MF", xlabel="ε")
+    axes[0].set_ylabel("discrete L² error")
+    plot_rate(axes[1], [r["n"] for r in sde_rows], [r["bl_sum"] for r in sde_rows], fit_sde,
+              label="SDE_n replicas", xlabel="n")
+    axes[1].set_ylabel("dual BL (sum convention)")
+    plot_rate(axes[2], [r["n"] for r in rw_rows], [r["bl_sum"] for r in rw_rows], fit_rw,
+              label="RW_n^ε replicas", xlabel="n")
+    axes[2].set_ylabel("dual BL to MF^ε (sum convention)")
     ax = axes[3]
     ax.loglog(eps_law, one, "o", label=f"one particle, slope {fit_one.slope:.3f}")
     ax.loglog(eps_law, two, "s", label=f"± pair (z), slope {fit_two.slope:.3f}")

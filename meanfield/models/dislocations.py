@@ -41,6 +41,11 @@ Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dyna
   table of ``∇V_δ``, O(n) work per jump: :mod:`meanfield.particles.lattice_kmc`.
   ``simulate_particles(..., method="rw", eps=...)``; replicas by :meth:`Dislocations2D.simulate_walkers`.
 
+* Lemma 3.1 (stability): :meth:`Dislocations2D.stability_operator` is ``A_ε[ρ_ε]`` (the display
+  before (54)) as a sparse 5-point stencil, and :meth:`Dislocations2D.stability_constant` the top
+  eigenvalue of its symmetric part in ``L²(𝒱_ε)`` (shift-invert Lanczos), which the lemma bounds by
+  ``Cβδ^{-2}`` uniformly in ε; measured ε-independent (converging like ε²) in the tests.
+
 Parameter ranges (checked before any work, ``ValueError`` naming the parameter): ``0 < δ ≤ 1``,
 ``β > 0``; for the lattice models ``1/ε ∈ N``, ``ε ≤ δ`` and Assumption 2's upper bound
 ``β ≤ C' δ/ε``. The paper leaves the constant ``C'`` free; we fix ``C' = 1`` by default (keyword

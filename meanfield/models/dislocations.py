@@ -41,6 +41,11 @@ Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dyna
   table of ``∇V_δ``, O(n) work per jump: :mod:`meanfield.particles.lattice_kmc`.
   ``simulate_particles(..., method="rw", eps=...)``; replicas by :meth:`Dislocations2D.simulate_walkers`.
 
+* Lemma 3.1 (stability): :meth:`Dislocations2D.stability_operator` is ``A_ε[ρ_ε]`` (the display
+  before (54)) as a sparse 5-point stencil, and :meth:`Dislocations2D.stability_constant` the top
+  eigenvalue of its symmetric part in ``L²(𝒱_ε)`` (shift-invert Lanczos), which the lemma bounds by
+  ``Cβδ^{-2}`` uniformly in ε; measured ε-independent (converging like ε²) in the tests.
+
 Parameter ranges (checked before any work, ``ValueError`` naming the parameter): ``0 < δ ≤ 1``,
 ``β > 0``; for the lattice models ``1/ε ∈ N``, ``ε ≤ δ`` and Assumption 2's upper bound
 ``β ≤ C' δ/ε``. The paper leaves the constant ``C'`` free; we fix ``C' = 1`` by default (keyword
@@ -767,3 +772,94 @@ class Dislocations2D:
             div = 2j * np.pi * (kx * np.fft.rfftn(f[sp] * (-sgn * grad[0])) + ky * np.fft.rfftn(f[sp] * (-sgn * grad[1])))
             out[sp] = np.fft.irfftn(-div - 4 * np.pi**2 * (kx**2 + ky**2) * fh / self.beta, (m, m), axes=(0, 1))
         return out
+
+    # -- Lemma 3.1: the stability constant of A_ε[ρ_ε] -----------------------------------------
+    def stability_operator(self, rho, eps):
+        """The frozen-coefficient lattice operator ``A_ε[ρ_ε]`` of §3.1 (the display before (54)) as a
+        sparse matrix: for ``(ℓ, b) ∈ Λ_{ε,±}``,
+        ``A_ε[ρ]g(ℓ, b) = (1/(εβ)) Σ_h D_{-h}[g e^{½βh·F(·, b; ρ)}](ℓ)
+        = Σ_h [R_h(ℓ-h) g(ℓ-h) - R_h(ℓ) g(ℓ)]``, ``R_h = e^{½βh·F}/(βε²)`` the rates (10) at the *fixed*
+        density ``rho`` (lattice densities w.r.t. ``ν_ε``, shape (2, N, N), species +, -). It is the
+        nearest-neighbour 5-point stencil of (11), block diagonal in the sign b, so
+        ``A_ε[ρ] ρ`` is the right-hand side of (MF^ε) (:meth:`lattice_generator`), i.e. (54).
+        Rows/columns are ordered (b, i, j) with b = 0 for "+", site ``(i ε, j ε)``; CSR, size 2N²."""
+        import scipy.sparse as sp
+
+        n = self._sites(eps)
+        rho = np.asarray(rho, dtype=float)
+        if rho.shape != (2, n, n):
+            raise ValueError(f"rho must have shape (2, {n}, {n}), got {rho.shape}")
+        h, beta = 1.0 / n, self.beta
+        force = self._lattice_force(rho, n)  # (species, axis, N, N)
+        idx = np.arange(n * n).reshape(n, n)
+        rows, cols, vals = [], [], []
+        for b in range(2):
+            diag = np.zeros((n, n))
+            for ax in range(2):
+                for s in (1, -1):  # h = s ε e_ax
+                    rate = np.exp(0.5 * beta * s * h * force[b, ax]) / (beta * h * h)
+                    diag -= rate
+                    # inflow into ℓ from ℓ - h, with the rate at the departure site ℓ - h
+                    src = np.roll(idx, s, axis=ax)  # src[ℓ] = index of ℓ - h
+                    rows.append(b * n * n + idx.ravel())
+                    cols.append(b * n * n + src.ravel())
+                    vals.append(rate.ravel()[src.ravel()])
+            rows.append(b * n * n + idx.ravel())
+            cols.append(b * n * n + idx.ravel())
+            vals.append(diag.ravel())
+        size = 2 * n * n
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(size, size))
+
+    def _lattice_force(self, f, n):
+        """``F(ℓ, ±; ρ) = ∓ ε² Σ_ℓ' ∇V_δ(ℓ - ℓ')(f⁺ - f⁻)(ℓ')`` (10), shape (2 species, 2 axes, N, N)."""
+        sigma_hat = np.fft.rfftn(f[0] - f[1])
+        grad = np.stack([np.fft.irfftn(g * sigma_hat, (n, n), axes=(0, 1)) for g in self.grad_potential_hat(n)])
+        return np.stack([-grad, grad])
+
+    def stability_constant(self, eps, rho=None):
+        """Lemma 3.1: the largest eigenvalue ``λ_ε`` of the symmetric part ``½(A + A*)`` of
+        ``A_ε[ρ_ε]`` (:meth:`stability_operator`) in ``L²(𝒱_ε)``, i.e. the best constant in
+        ``(A_ε[ρ_ε]g, g) ≤ λ_ε ‖g‖²``. ``𝒱_ε`` has the equal weight ε² at every site, so the adjoint
+        is the transpose. The lemma bounds it by ``C β δ^{-2}`` uniformly in ε (C not given).
+        ``rho`` defaults to the lattice samples of :meth:`initial_density`.
+
+        Computed per sign b (the operator is block diagonal) by Lanczos (``eigsh``) in shift-invert
+        mode about ``σ = bound + 1``, where ``bound`` is the explicit upper bound
+        ``max_ℓ (1/(2βε²)) Σ_h [e_h(ℓ-h) - e_h(ℓ)]``, ``e_h = e^{½βh·F}`` **[derived]**: from
+        ``g(ℓ-h)g(ℓ) ≤ ½(g(ℓ-h)² + g(ℓ)²)`` in the quadratic form; it tends to ``½ max(-div F)``
+        as ε → 0. Plain Lanczos at the top of a spectrum reaching ``-8/(βε²)`` would need O(1/ε)
+        iterations; shift-invert converges in a few. Returns ``(λ_ε, bound)``."""
+        from scipy.sparse.linalg import eigsh
+
+        n = self._sites(eps)
+        if rho is None:
+            _, x, y = self.lattice(eps)
+            rho = self.initial_density(x, y)
+        bound = self.stability_bound(rho, eps)  # also checks rho's shape
+        a = self.stability_operator(rho, eps)
+        sym = (0.5 * (a + a.T)).tocsc()
+        m = n * n
+        lam = -np.inf
+        for b in range(2):
+            block = sym[b * m:(b + 1) * m, b * m:(b + 1) * m]
+            v0 = np.ones(m)
+            val = eigsh(block, k=1, sigma=bound + 1.0, which="LM", v0=v0, return_eigenvectors=False)
+            lam = max(lam, float(val[0]))
+        return lam, bound
+
+    def stability_bound(self, rho, eps):
+        """The explicit bound ``max_{ℓ,b} (1/(2βε²)) Σ_h [e_h(ℓ-h) - e_h(ℓ)] ≥ λ_ε`` of
+        :meth:`stability_constant` **[derived]**."""
+        n = self._sites(eps)
+        rho = np.asarray(rho, dtype=float)
+        if rho.shape != (2, n, n):
+            raise ValueError(f"rho must have shape (2, {n}, {n}), got {rho.shape}")
+        h, beta = 1.0 / n, self.beta
+        force = self._lattice_force(rho, n)
+        total = np.zeros((2, n, n))
+        for ax in range(2):
+            for s in (1, -1):
+                e = np.exp(0.5 * beta * s * h * force[:, ax])
+                total += np.roll(e, s, axis=1 + ax) - e
+        return float(total.max() / (2 * beta * h * h))

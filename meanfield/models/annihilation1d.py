@@ -32,9 +32,8 @@ Continuum (1.3): ``∂_t ρ^± = ([κ]_± (V' * [κ]_± + W' * [κ]_∓))'``, κ
 finite volumes (notes §6.2): only the active part σ^± = [ρ⁺_j - ρ⁻_j]_± of each cell is transported,
 with the upwind flux; the nonlocal velocity uses exact cell integrals through the antiderivative
 (``∫_{C_k} V'(x_j - y) dy = V(x_j - x_{k-½}) - V(x_j - x_{k+½})``, the singular self-cell term is 0 by
-symmetry), a Toeplitz product done by zero-padded FFT (both species in one batched transform; the
-per-step transforms are small, and single-threaded scipy.fft ran them 20-40x faster than the
-multi-threaded pyFFTW plans of :mod:`solvers.fft` on the shared 2-core machine);
+symmetry), a Toeplitz product done by zero-padded FFT (both species in one batched transform through
+:mod:`solvers.fft`, which runs such small transforms on one thread);
 SSP-RK3 under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves each species' mass to round-off.
 With W = -V this is the two-species form of (1.4).
 """
@@ -42,7 +41,6 @@ With W = -V this is the two-species form of (1.4).
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as _sfft
 
 from meanfield.measures import Domain, EmpiricalMeasure
 from meanfield.models.base import Trajectory, check_integer, check_positive, check_times, continuum_dataset
@@ -316,12 +314,12 @@ class Annihilation1D:
             sig = np.stack([np.clip(kappa, 0, None), np.clip(-kappa, 0, None)])
             padded = np.zeros((2, 2 * n))
             padded[:, :n] = sig
-            s_hat = _sfft.rfft(padded, axis=-1, workers=1)
+            s_hat = fft.rfftn(padded, ndim=1)
             # v^± = -(V' * σ^± + W' * σ^∓) at centres (notes §2.2): both species in one batched transform
             prod = s_hat * v_hat
             if w_hat is not None:
                 prod = prod + s_hat[::-1] * w_hat
-            centre = -_sfft.irfft(prod, 2 * n, axis=-1, workers=1)[:, :n]
+            centre = -fft.irfftn(prod, 2 * n, ndim=1)[:, :n]
             faces = np.zeros((2, n + 1))
             faces[:, 1:-1] = 0.5 * (centre[:, 1:] + centre[:, :-1])  # walls: zero flux
             cache["r"], cache["out"] = r, (sig, faces)

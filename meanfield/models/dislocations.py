@@ -61,7 +61,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import scipy.fft as sfft
 import scipy.special as _special
 
 from meanfield.measures import Domain, as_generator
@@ -211,7 +210,7 @@ def _grad_grid(delta, m, radius, mollifier):
     kx = np.fft.fftfreq(m, 1.0 / m)[:, None]
     ky = np.fft.rfftfreq(m, 1.0 / m)[None, :]
     v = potential_hat(kx, ky, delta, mollifier) * (kx**2 + ky**2 < radius**2)
-    out = np.stack([sfft.irfftn(2j * np.pi * k * v, (m, m)) * (m * m) for k in (kx, ky)])
+    out = np.stack([fft.irfftn(2j * np.pi * k * v, (m, m)) * (m * m) for k in (kx, ky)])
     out.setflags(write=False)
     return out
 
@@ -638,8 +637,6 @@ class Dislocations2D:
     BLOCKS = 16
 
     # -- laws of one and two walkers (Theorem 1.2 checks, notes §9.2 items 1 and 6) -------------------
-    # (small grids, scipy.fft in one thread: on this shared 2-core machine the 2-thread pyFFTW plans of
-    # solvers.fft measured 1.45 ms against scipy's 0.05 ms for a 2x64x64 rfft under load)
     def pair_initial_density(self, z1, z2):
         """A smooth probability density of the separation ``z = X_1 - X_2`` on T² (trigonometric
         polynomial of degree 2, so its lattice samples have mass exactly 1 for ``1/ε ≥ 3``)."""
@@ -672,18 +669,18 @@ class Dislocations2D:
                   for ax in range(2)]
 
         def nonlinear(u_hat):
-            p = sfft.irfftn(u_hat, (n, n))
+            p = fft.irfftn(u_hat, (n, n))
             out = np.zeros_like(p)
             for ax in range(2):
                 for k, s in enumerate((1, -1)):
                     flux = excess[ax][k] * p
                     out += np.roll(flux, s, axis=ax) - flux
-            return sfft.rfftn(out)
+            return fft.rfftn(out)
 
         if dt is None:
             dt = min(0.5 * h / max(float(np.abs(np.stack(force)).max()) * 2, 1e-12), h)
-        states = ETDRK4(lap, nonlinear, dt).integrate(sfft.rfftn(self.pair_initial_density(x, y)), t_end, ts)
-        return np.array([sfft.irfftn(s, (n, n)) for s in states])
+        states = ETDRK4(lap, nonlinear, dt).integrate(fft.rfftn(self.pair_initial_density(x, y)), t_end, ts)
+        return np.array([fft.irfftn(s, (n, n)) for s in states])
 
     def pair_law_continuum(self, sign_product, t_end, times=None, resolution=128, dt=None):
         """Density of ``z = X_1 - X_2`` for (SDE_2): ``dz = -b_1b_2∇V_δ(z) dt + sqrt(4/β) dW`` (notes §9.2
@@ -698,18 +695,18 @@ class Dislocations2D:
         kx = np.fft.fftfreq(m, 1.0 / m)[:, None]
         ky = np.fft.rfftfreq(m, 1.0 / m)[None, :]
         vhat = self.potential_hat(kx, ky)
-        vel = [-sign_product * sfft.irfftn(2j * np.pi * k * vhat, (m, m)) * m * m for k in (kx, ky)]
+        vel = [-sign_product * fft.irfftn(2j * np.pi * k * vhat, (m, m)) * m * m for k in (kx, ky)]
         lap = -8 * np.pi**2 * (kx**2 + ky**2) / self.beta
         keep = (np.abs(kx) < m / 3) & (np.abs(ky) < m / 3)
 
         def nonlinear(u_hat):
-            p = sfft.irfftn(u_hat, (m, m))
-            return -2j * np.pi * (kx * sfft.rfftn(p * vel[0]) + ky * sfft.rfftn(p * vel[1])) * keep
+            p = fft.irfftn(u_hat, (m, m))
+            return -2j * np.pi * (kx * fft.rfftn(p * vel[0]) + ky * fft.rfftn(p * vel[1])) * keep
 
         if dt is None:
             dt = min(0.5 / m / max(float(np.abs(np.stack(vel)).max()), 1e-12), 1.0 / m)
-        states = ETDRK4(lap, nonlinear, dt).integrate(sfft.rfftn(self.pair_initial_density(x, y)), t_end, ts)
-        return np.array([sfft.irfftn(st, (m, m)) for st in states])
+        states = ETDRK4(lap, nonlinear, dt).integrate(fft.rfftn(self.pair_initial_density(x, y)), t_end, ts)
+        return np.array([fft.irfftn(st, (m, m)) for st in states])
 
     def single_law_distance(self, eps, t):
         """Exact ``‖p_ε(t) - p(t)‖_{L²(ν_ε)}`` between the density of one free walker (RW_1^ε: n = 1, so

@@ -6,21 +6,12 @@ known saving left on the table), 4 forward FFTs (fluxes), 2 inverse (back to spa
 script times exactly that FFT sequence and reports step_time / fft_time (1 = FFT bound).
 Run: python benchmarks/coulomb2d_spectral_step.py
 """
-import time
 
 import numpy as np
+from _timing import best_time
 
 from meanfield.models.coulomb2d import SignedCoulomb2D, _SpectralETD2
 from solvers import fft
-
-
-def best(f, reps=5):
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.7, mass_minus=0.3, centre_plus=(-0.4, 0), centre_minus=(0.4, 0))
@@ -31,7 +22,7 @@ for n in (128, 256, 512):
     khat = m.kernel_hat(g)
     st = _SpectralETD2(g, 0.5, 0.4, lambda r: m.velocity(r[0] - r[1], g, khat))
     st.step(rho, 1e-3)
-    t_step = best(lambda: st.step(rho, 1e-3))
+    t_step = best_time(lambda: st.step(rho, 1e-3))
     a = rho[0]
     big = np.zeros((2 * n, 2 * n))
     ah = fft.rfftn(a)
@@ -50,5 +41,5 @@ for n in (128, 256, 512):
             for _ in range(2):
                 fft.irfftn(ah.copy(), (n, n))
 
-    t_fft = best(ffts)
+    t_fft = best_time(ffts)
     print(f"{n:5d} {1e3 * t_step:9.2f} {1e3 * t_fft:9.2f} {t_step / t_fft:7.2f}")

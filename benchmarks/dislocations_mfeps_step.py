@@ -6,21 +6,12 @@ inverse of (f⁺, f⁻) (2 transforms), one forward of σ = f⁺ − f⁻, two i
 The script times one step and exactly that FFT sequence through ``solvers.fft`` in the same run and
 prints step_time / fft_time (1 = FFT bound). Run: python benchmarks/dislocations_mfeps_step.py
 """
-import time
 
 import numpy as np
+from _timing import best_time
 
 from meanfield.models.dislocations import Dislocations2D
 from solvers import fft
-
-
-def best(f, reps=7):
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
 
 
 m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4)
@@ -29,7 +20,7 @@ print(f"{'1/eps':>6} {'step ms':>9} {'FFTs ms':>9} {'ratio':>7}")
 for n in (64, 128, 256, 512):
     stepper, u0, _ = m.lattice_stepper(1 / n)
     stepper.step(u0)  # coefficients and plans
-    t_step = best(lambda: stepper.step(u0))
+    t_step = best_time(lambda: stepper.step(u0), repeats=7)
     pair = np.random.default_rng(0).random((2, n, n))
     one = pair[0].copy()
     pair_hat = fft.rfftn(pair, ndim=2)
@@ -44,5 +35,5 @@ for n in (64, 128, 256, 512):
             fft.rfftn(pair, ndim=2)
 
     ffts()
-    t_fft = best(ffts)
+    t_fft = best_time(ffts, repeats=7)
     print(f"{n:6d} {1e3 * t_step:9.2f} {1e3 * t_fft:9.2f} {t_step / t_fft:7.2f}")

@@ -8,17 +8,9 @@ once per shape) is timed separately and excluded from the ratio.
 import time
 
 import numpy as np
+from _timing import median_time
 
 from solvers import fft
-
-
-def median_time(func, repeats=30):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main(n=512):

@@ -9,22 +9,12 @@ solver does; default 1, the homogeneous system.)
 """
 
 import sys
-import time
 
 import numpy as np
+from _timing import best_time
 
 from meanfield.models.smoluchowski import SeparableKernel, coagulation_operator
 from meanfield.rates import fit_rate
-
-
-def best_time(func, repeat=5):
-    func()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(points=1):
@@ -39,8 +29,8 @@ def main(points=1):
             d = coagulation_operator(f, mat, "direct")
             g = coagulation_operator(f, sep, "fft")
             agree = np.abs(d - g).max() / np.abs(d).max()
-            t_direct.append(best_time(lambda: coagulation_operator(f, mat, "direct")))
-            t_fft.append(best_time(lambda: coagulation_operator(f, sep, "fft")))
+            t_direct.append(best_time(lambda: coagulation_operator(f, mat, "direct"), warmup=True))
+            t_fft.append(best_time(lambda: coagulation_operator(f, sep, "fft"), warmup=True))
             print(f"{name:14s} M={big_m:5d} P={points}: direct {t_direct[-1] * 1e3:9.3f} ms, fft {t_fft[-1] * 1e3:8.3f} ms, "
                   f"ratio direct/fft = {t_direct[-1] / t_fft[-1]:7.2f}, agreement {agree:.1e}")
         half = len(sizes) // 2

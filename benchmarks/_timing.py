@@ -1,0 +1,28 @@
+"""Timers shared by the benchmark scripts (run as ``python benchmarks/<name>.py``, so this module
+is importable as ``_timing``)."""
+
+import time
+
+import numpy as np
+
+
+def best_time(func, repeats=5, warmup=False):
+    """Smallest wall time of ``repeats`` calls of ``func()`` (after one untimed call if ``warmup``)."""
+    if warmup:
+        func()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def median_time(func, repeats=30):
+    """Median wall time of ``repeats`` calls of ``func()``."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))

@@ -56,13 +56,28 @@ def quantile_pieces(mu):
     a cell of uniform density has its two edges). Every measure type is represented exactly.
     """
     if isinstance(mu, EmpiricalMeasure):
-        order = np.argsort(mu.x, kind="stable")
-        x = mu.x[order]
-        return mu.weights[order], x, x
+        x, w = sorted_atoms_1d(mu.x, mu.weights)
+        return w, x, x
     if isinstance(mu, IntervalDensity1D):
         return mu.masses, mu.edges[:-1], mu.edges[1:]
     (edges,) = mu.grid.edges
     return mu.cell_masses, edges[:-1], edges[1:]
+
+
+def sorted_atoms_1d(x, w):
+    """``(x, w)`` reordered by increasing ``x``: one sort, no per-point Python work.
+
+    Already sorted input is returned as it is; with equal weights only the positions are sorted;
+    otherwise a compiled radix sort carries the weights along (stable, about half the time of
+    ``np.argsort`` followed by two gathers).
+    """
+    if x.size < 2 or bool(np.all(x[1:] >= x[:-1])):
+        return x, w
+    if bool(np.all(w == w[0])):
+        return np.sort(x), w
+    from ._quantile1d import sort_with_weights
+
+    return sort_with_weights(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(w, dtype=float))
 
 
 def atoms(mu, subcells: int = 1):

@@ -172,6 +172,40 @@ def test_torus_uniform_vs_lattice_constant_within_discretisation_bound():
     assert abs(value - exact) <= np.sqrt(2) * (1 / 8 / k) / 2
 
 
+# --- large p: scaled form ---------------------------------------------------------------------
+def test_large_p_1d_exact():
+    """W_2000 in 1-D: no power underflows or overflows (scaled by the largest displacement)."""
+    p = 2000
+    assert wasserstein(EmpiricalMeasure([0.0]), EmpiricalMeasure([0.5]), p) == pytest.approx(0.5, rel=1e-15)
+    two = wasserstein(EmpiricalMeasure([0.0, 1.0]), EmpiricalMeasure([0.25, 1.5]), p)
+    assert two == pytest.approx(0.5 * 0.5 ** (1 / p), rel=1e-14)  # (½·0.25^p + ½·0.5^p)^(1/p)
+    # uniform on [0, 1] against δ_{1/2}: ∫|x - ½|^p dx = 2^-p / (p + 1)
+    uniform = IntervalDensity1D([0.0, 0.25, 1.0], [0.25, 0.75])
+    assert wasserstein(uniform, EmpiricalMeasure([0.5]), p) == pytest.approx(0.5 * (p + 1) ** (-1 / p), rel=1e-14)
+    assert wasserstein(EmpiricalMeasure([0.0]), EmpiricalMeasure([1e200]), 2) == pytest.approx(1e200, rel=1e-15)
+    assert wasserstein(EmpiricalMeasure([0.0]), EmpiricalMeasure([1e-200]), 2) == pytest.approx(1e-200, rel=1e-15)
+    x = rng.random(50)
+    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x[::-1].copy()), p) == 0.0
+
+
+def test_large_p_2d_exact_or_refused():
+    p = 2000
+    a, b = EmpiricalMeasure([[0.0, 0.0]]), EmpiricalMeasure([[0.5, 0.0]])
+    assert wasserstein(a, b, p) == pytest.approx(0.5, rel=1e-14)
+    # forced plan: one atom against three, W_p^p = Σ b_j d_j^p with d = 0.5, 0.5, 0.1
+    cloud = EmpiricalMeasure([[0.3, 0.4], [-0.5, 0.0], [0.0, 0.1]], [0.25, 0.25, 0.5])
+    assert wasserstein(a, cloud, p) == pytest.approx(0.5 * 0.5 ** (1 / p), rel=1e-14)
+    # two atoms each, optimal moves at the largest pairwise distance: vertical 1, diagonal 1
+    top, bottom = EmpiricalMeasure([[0.0, 1.0], [1.0, 0.0]]), EmpiricalMeasure([[0.0, 0.0], [1.0, 1.0]])
+    assert wasserstein(top, bottom, p) == pytest.approx(1.0, rel=1e-14)
+    x = rng.random((12, 2))
+    # a translated cloud: W_p = 0.5 for every p, but far below the largest distance at p = 2000,
+    # where the network simplex cannot resolve the optimum: refused, not a wrong number
+    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x + [0.3, 0.4]), 8) == pytest.approx(0.5, rel=1e-12)
+    with pytest.raises(ValueError, match="p=2000"):
+        wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x + [0.3, 0.4]), p)
+
+
 # --- bounded Lipschitz ------------------------------------------------------------------------
 def _bl_brute_force(x, s, conv, dom):
     """LP over f at all support points with every pairwise Lipschitz constraint."""

@@ -164,18 +164,70 @@ def wasserstein_ot(mu, nu, p=1, *, subcells: int = 1, num_iter_max: int | None =
     x, a = atoms(mu, subcells)
     y, b = atoms(nu, subcells)
     b = b * (a.sum() / b.sum())
-    cost = pairwise_distance(x, y, mu.domain) ** p
     iters = num_iter_max or max(10**6, 50 * (a.size + b.size) ** 2)
-    value, log = ot.emd2(a, b, cost, numItermax=iters, log=True)
+    return _emd_scaled(ot, a, b, x, y, mu.domain, p, iters)
+
+
+# Resolution of the network simplex: it compares reduced costs to 2.2e-15 times the size of the node
+# potentials, which are of the order of the largest cost, so optimal costs far below the largest are
+# not resolved. Measured (translated point clouds, W_p known exactly, n = 5..200, p = 1..100): every
+# case with optimal cost >= 6e-15 x (largest cost) x mass was exact to 1e-13; wrong plans appeared
+# from 5e-17 down. Results are returned only above this bound (or when they are certain anyway).
+SIMPLEX_RESOLUTION = 1e-10
+
+
+def _emd_scaled(ot, a, b, x, y, domain, p, iters):
+    """W_p between the atoms ``(x, a)`` and ``(y, b)`` in the scaled form
+    ``W_p = D · (Σ π_ij (d_ij / D)^p)^{1/p}``, ``D = max d_ij``, so that no power overflows and the
+    largest costs never underflow, whatever ``p``.
+
+    The optimum is returned when it can be trusted: its scaled cost is at least
+    ``SIMPLEX_RESOLUTION`` times the mass, or the plan is forced (one side a single atom), or it
+    moves nothing (all its pairs at distance 0: W_p = 0). Otherwise the network simplex cannot tell
+    the optimal plan from others (for large p, whenever W_p is well below D) and a ValueError
+    names ``p``.
+    """
+    cost = pairwise_distance(x, y, domain)
+    scale = float(cost.max())
+    if scale == 0.0:
+        return 0.0
+    cost /= scale
+    if p != 1:
+        with np.errstate(under="ignore"):
+            np.power(cost, p, out=cost)
+    value, log = ot.emd2(a, b, cost, numItermax=iters, log=True, return_matrix=True)
     if log.get("warning"):
         raise RuntimeError(f"POT's network simplex did not converge: {log['warning']}")
-    return float(value) ** (1.0 / p)
+    mass = float(a.sum())
+    ratio = float(value) / mass
+    if ratio < SIMPLEX_RESOLUTION and a.size > 1 and b.size > 1:
+        i, j = np.nonzero(log["G"] > 0)
+        if np.any(domain.displacement(x[i], y[j]) != 0):
+            raise ValueError(
+                f"p={p!r} is too large for these measures: the optimal cost (W_p / max distance)^p = "
+                f"{ratio:.3g} is below the network simplex's resolution {SIMPLEX_RESOLUTION:g} of the "
+                f"largest cost, so its plan cannot be trusted; use a smaller p"
+            )
+        return 0.0
+    return scale * mass ** (1.0 / p) * ratio ** (1.0 / p)
 
 
 def pairwise_distance(x, y, domain):
-    """Euclidean distances between the rows of ``x`` and ``y``, minimal image on a torus."""
-    d = x[:, None, :] - y[None, :, :]
-    if domain.periodic:
-        per = np.asarray(domain.period)
-        d -= per * np.round(d / per)
-    return np.sqrt(np.einsum("ijk,ijk->ij", d, d))
+    """Euclidean distances between the rows of ``x`` and ``y``, minimal image on a torus.
+
+    Accumulated one axis at a time: at most three ``(len(x), len(y))`` float arrays are alive.
+    """
+    out = np.zeros((x.shape[0], y.shape[0]))
+    per = np.asarray(domain.period, dtype=float) if domain.periodic else None
+    for k in range(x.shape[1]):
+        diff = np.subtract.outer(x[:, k], y[:, k])
+        if per is not None:
+            wrap = diff / per[k]
+            np.round(wrap, out=wrap)
+            wrap *= per[k]
+            diff -= wrap
+            del wrap
+        np.multiply(diff, diff, out=diff)
+        out += diff
+        del diff
+    return np.sqrt(out, out=out)

@@ -295,7 +295,7 @@ def test_bad_input_named():
     mu = EmpiricalMeasure([0.0, 1.0])
     with pytest.raises(ValueError, match="equal masses"):
         wasserstein(mu, EmpiricalMeasure([0.5], [2.0]))
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(ValueError, match="nu has negative mass"):
         wasserstein(mu, EmpiricalMeasure([0.5, 1.0], [1.5, -0.5]))
     with pytest.raises(ValueError, match="dimensional"):
         wasserstein(mu, EmpiricalMeasure([[0.5, 1.0]]))
@@ -311,6 +311,108 @@ def test_bad_input_named():
         EmpiricalMeasure(np.zeros((0, 1)))
     with pytest.raises(ValueError, match="mu must be"):
         wasserstein(np.zeros(3), mu)
+
+
+def test_bad_numbers_named_before_work():
+    mu = EmpiricalMeasure([0.0, 1.0])
+    dens = GridDensity(np.ones((4, 4)), UniformGrid(0, 1, (4, 4), periodic=False))
+    pts = EmpiricalMeasure(rng.random((16, 2)))
+    for bad, exc in (("2", TypeError), (None, TypeError), (1j, TypeError), (True, TypeError), (np.nan, ValueError),
+                     (np.inf, ValueError), (0.5, ValueError)):
+        for func in (wasserstein, wasserstein_1d):
+            with pytest.raises(exc, match="p must"):
+                func(mu, mu, bad)
+    for kwargs, exc, name in ((dict(subcells="3"), TypeError, "subcells"), (dict(subcells=2.5), ValueError, "subcells"),
+                              (dict(subcells=0), ValueError, "subcells"), (dict(subcells=None), TypeError, "subcells"),
+                              (dict(num_iter_max="many"), TypeError, "num_iter_max"),
+                              (dict(num_iter_max=np.nan), ValueError, "num_iter_max"),
+                              (dict(num_iter_max=0), ValueError, "num_iter_max")):
+        with pytest.raises(exc, match=name):
+            wasserstein(dens, pts, 1, **kwargs)
+    with pytest.raises(TypeError, match="subcells"):
+        bounded_lipschitz(dens, pts, subcells=None)
+    with pytest.raises(ValueError, match="convention"):
+        bounded_lipschitz(dens, pts, convention=None)
+    assert wasserstein(dens, pts, 2.0, subcells=np.int64(2), num_iter_max=10.0**7) > 0  # integral values accepted
+
+
+def test_overflowing_weights_and_positions_refused():
+    big = EmpiricalMeasure([0.0, 1.0], [1e308, 1e308])
+    for func in (wasserstein, wasserstein_1d, bounded_lipschitz):
+        with pytest.raises(ValueError, match="mu has total mass inf"):
+            func(big, big)
+    with pytest.raises(ValueError, match="nu has total mass inf"):
+        bounded_lipschitz(EmpiricalMeasure([0.0]), EmpiricalMeasure([0.0, 1.0], [1e308, -1e308]))
+    with pytest.raises(ValueError, match="overflow"):
+        wasserstein(EmpiricalMeasure([-1e308]), EmpiricalMeasure([1e308]))
+
+
+def test_wasserstein_1d_checks_like_wasserstein():
+    mu = EmpiricalMeasure([0.0, 1.0])
+    with pytest.raises(ValueError, match="equal masses"):
+        wasserstein_1d(mu, EmpiricalMeasure([0.5], [2.0]))
+    with pytest.raises(ValueError, match="negative mass"):
+        wasserstein_1d(mu, EmpiricalMeasure([0.5, 1.0], [1.5, -0.5]))
+    with pytest.raises(ValueError, match="circle"):
+        wasserstein_1d(EmpiricalMeasure([0.1], domain=Domain.torus(1)), EmpiricalMeasure([0.2], domain=Domain.torus(1)))
+    with pytest.raises(ValueError, match="dimensional"):
+        wasserstein_1d(mu, EmpiricalMeasure([[0.5, 1.0]]))
+
+
+def test_sizes_beyond_memory_refused_before_allocation():
+    from meanfield.metrics._inputs import physical_memory
+
+    total = physical_memory()
+    if not total:
+        pytest.skip("the OS does not report its physical memory")
+    n = int(np.sqrt(total / 48)) + 1000  # 48 bytes per pair > 100 % of memory; arrays of n points are small
+    mu, nu = EmpiricalMeasure(rng.random((n, 2))), EmpiricalMeasure(rng.random((n, 2)))
+    for func in (wasserstein, bounded_lipschitz):
+        with pytest.raises(ValueError, match="GiB.*refused before allocating"):
+            func(mu, nu)
+    dens = GridDensity(np.ones((8, 8)), UniformGrid(0, 1, (8, 8), periodic=True))
+    with pytest.raises(ValueError, match="sub-cells.*GiB"):
+        wasserstein(dens, EmpiricalMeasure(rng.random((5, 2)), domain=Domain.torus(2)), subcells=10**5)
+
+
+# --- negative round-off parts -----------------------------------------------------------------
+def test_round_off_negative_part_dropped_and_reported():
+    """A density with tiny negative values (spectral round-off): the negative part is dropped, the
+    positive part rescaled to the density's total mass, the dropped mass reported on the result;
+    the same in 1-D (wasserstein and wasserstein_1d) and in 2-D (wasserstein and wasserstein_ot)."""
+    import pickle
+
+    from meanfield.metrics import wasserstein_ot
+
+    for shape, funcs in (((64,), (wasserstein, wasserstein_1d)), ((8, 8), (wasserstein, wasserstein_ot))):
+        grid = UniformGrid(0, 1, shape, periodic=False)
+        values = 1.0 + 0.5 * rng.random(shape)
+        values.ravel()[[3, 17]] = -3.7e-10
+        signed = GridDensity(values, grid)
+        clean = GridDensity(np.clip(values, 0, None) * signed.mass / grid.integrate(np.clip(values, 0, None)), grid)
+        pts = EmpiricalMeasure(rng.random((40, len(shape))), np.full(40, signed.mass / 40))
+        dropped = 2 * 3.7e-10 * grid.cell_volume
+        for func in funcs:
+            value = func(signed, pts, 1)
+            assert value == pytest.approx(float(func(clean, pts, 1)), rel=1e-12)
+            assert value.dropped_negative_mass == pytest.approx((dropped, 0.0), rel=1e-12)
+            swapped = func(pts, signed, 1)
+            assert swapped.dropped_negative_mass == pytest.approx((0.0, dropped), rel=1e-12)
+        assert func(clean, pts, 1).dropped_negative_mass == (0.0, 0.0)
+    again = pickle.loads(pickle.dumps(value))
+    assert again == value and again.dropped_negative_mass == value.dropped_negative_mass
+    assert isinstance(value, float) and type(value + 1.0) is float
+
+
+def test_negative_part_above_tolerance_raises_with_its_mass():
+    grid = UniformGrid(0, 1, 10, periodic=False)
+    values = np.ones(10)
+    values[4] = -1e-4  # negative mass 1e-5, 1e-5 of the positive mass > 1e-6
+    pts = EmpiricalMeasure(rng.random(10), np.full(10, GridDensity(values, grid).mass / 10))
+    with pytest.raises(ValueError, match=r"nu has negative mass 1e-05"):
+        wasserstein(pts, GridDensity(values, grid))
+    with pytest.raises(ValueError, match=r"mu has negative mass 0.5"):
+        wasserstein(EmpiricalMeasure([0.0, 1.0], [1.5, -0.5]), EmpiricalMeasure([0.5]))
 
 
 def test_w2_3d_translation_and_pot():

@@ -28,12 +28,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, sparse
 
-from ._inputs import atoms, check_pair
+from ._inputs import atoms, check_int, check_measure, check_memory, check_pair
 from .wasserstein import pairwise_distance
 
 __all__ = ["bounded_lipschitz", "bounded_lipschitz_1d", "bounded_lipschitz_ot"]
 
 CONVENTIONS = ("max", "sum")
+BYTES_PER_PAIR = 96  # peak memory of one augmented transport per (positive, negative) atom pair
 
 
 def bounded_lipschitz(mu, nu, convention: str = "max", *, subcells: int = 1) -> float:
@@ -42,11 +43,9 @@ def bounded_lipschitz(mu, nu, convention: str = "max", *, subcells: int = 1) -> 
     ``mu`` and ``nu`` are EmpiricalMeasure, GridDensity or IntervalDensity1D on the same domain;
     weights may be signed and the masses may differ. ``nu`` may be ``None`` (the norm of ``mu``).
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    _check_convention(convention)
+    subcells = check_int("subcells", subcells)
     if nu is None:
-        from ._inputs import check_measure
-
         check_measure("mu", mu)
         domain = mu.domain
     else:
@@ -55,6 +54,11 @@ def bounded_lipschitz(mu, nu, convention: str = "max", *, subcells: int = 1) -> 
     if domain.dim == 1:
         return bounded_lipschitz_1d(x[:, 0], sigma, convention, period=domain.period and domain.period[0])
     return bounded_lipschitz_ot(x, sigma, domain, convention)
+
+
+def _check_convention(convention):
+    if not isinstance(convention, str) or convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
 
 
 def _signed_atoms(mu, nu, subcells):
@@ -67,8 +71,11 @@ def _signed_atoms(mu, nu, subcells):
 
 def bounded_lipschitz_1d(x, sigma, convention="max", period=None) -> float:
     """Exact dual BL norm of the signed atomic measure ``Σ sigma_i δ_{x_i}`` on R or a circle."""
+    _check_convention(convention)
     x = np.asarray(x, dtype=float)
     sigma = np.asarray(sigma, dtype=float)
+    if not (np.all(np.isfinite(x)) and np.isfinite(np.sum(np.abs(sigma)))):
+        raise ValueError("x must be finite and sigma's total variation a finite double")
     if period:
         x = np.mod(x, period)
     pts, inverse = np.unique(x, return_inverse=True)
@@ -130,6 +137,8 @@ def _augmented_transport(xp, wp, xn, wn, domain, a, b, num_iter_max):
 
 def bounded_lipschitz_ot(x, sigma, domain, convention="max", num_iter_max=None) -> float:
     """Exact dual BL norm of ``Σ sigma_i δ_{x_i}`` in d >= 1 through augmented transport."""
+    _check_convention(convention)
+    num_iter_max = check_int("num_iter_max", num_iter_max, allow_none=True)
     pos, neg = sigma > 0, sigma < 0
     if not pos.any() and not neg.any():
         return 0.0
@@ -138,6 +147,8 @@ def bounded_lipschitz_ot(x, sigma, domain, convention="max", num_iter_max=None) 
     if xp.shape[0] == 0 or xn.shape[0] == 0:
         # one-signed: f = ±1 is optimal for "max"; for "sum" the best is a constant 1 as well
         return float(abs(sigma.sum()))
+    check_memory(BYTES_PER_PAIR * (wp.size + 1) * (wn.size + 1),
+                 f"exact augmented transport between {wp.size} positive and {wn.size} negative atoms")
     iters = num_iter_max or max(10**6, 50 * (wp.size + wn.size + 2) ** 2)
     if convention == "max":
         return _augmented_transport(xp, wp, xn, wn, domain, 1.0, 1.0, iters)

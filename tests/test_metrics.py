@@ -160,7 +160,7 @@ def test_w2_2d_matches_pot_and_periodic_minimal_image():
 
 
 def test_torus_uniform_vs_lattice_constant_within_discretisation_bound():
-    """notes/003.md §7: W1(ν_ε, uniform on T²) = c ε with c = (√2 + ln(1+√2))/6; the density
+    """The lattice constant: W1(ν_ε, uniform on T²) = c ε with c = (√2 + ln(1+√2))/6; the density
     enters at sub-cell centres, which moves it by at most |h|/2."""
     eps, k = 0.25, 16
     lat = (np.arange(4) + 0.0) * eps
@@ -246,6 +246,18 @@ def test_bl_matches_brute_force_lp(dim, periodic, conv):
         mu, nu = EmpiricalMeasure(x, wx, dom), EmpiricalMeasure(y, wy, dom)
         ref = _bl_brute_force(np.concatenate((mu.positions, nu.positions)), np.concatenate((wx, -wy)), conv, dom)
         assert bounded_lipschitz(mu, nu, conv) == pytest.approx(ref, rel=1e-8, abs=1e-10)
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_bl_sum_2d_medium_matches_brute_force_lp(periodic):
+    """The cutting-plane search for "sum" on sets big enough for it to take many solves."""
+    dom = Domain.torus(2, 1.0) if periodic else Domain(2)
+    x, y = rng.random((30, 2)), rng.random((24, 2))
+    wx, wy = np.full(30, 1 / 30), rng.random(24)
+    wy /= wy.sum() * 1.1
+    mu, nu = EmpiricalMeasure(x, wx, dom), EmpiricalMeasure(y, wy, dom)
+    ref = _bl_brute_force(np.concatenate((mu.positions, nu.positions)), np.concatenate((wx, -wy)), "sum", dom)
+    assert bounded_lipschitz(mu, nu, "sum") == pytest.approx(ref, rel=1e-8)
 
 
 def test_bl_closed_forms():

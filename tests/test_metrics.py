@@ -14,6 +14,7 @@ from scipy import optimize
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.metrics import bounded_lipschitz, wasserstein, wasserstein_1d
 from solvers.grids import UniformGrid
+import itertools
 
 rng = np.random.default_rng(20261123)
 
@@ -80,7 +81,7 @@ def _exact_wp_pow(first, second, p):
         return left[i] + (right[i] - left[i]) * frac
 
     acc = F(0)
-    for lo, hi in zip(bps[:-1], bps[1:]):
+    for lo, hi in itertools.pairwise(bps):
         a = quantile(0, lo, False) - quantile(1, lo, False)
         b = quantile(0, hi, True) - quantile(1, hi, True)
         if a == b:
@@ -334,11 +335,11 @@ def test_bad_numbers_named_before_work():
         for func in (wasserstein, wasserstein_1d):
             with pytest.raises(exc, match="p must"):
                 func(mu, mu, bad)
-    for kwargs, exc, name in ((dict(subcells="3"), TypeError, "subcells"), (dict(subcells=2.5), ValueError, "subcells"),
-                              (dict(subcells=0), ValueError, "subcells"), (dict(subcells=None), TypeError, "subcells"),
-                              (dict(num_iter_max="many"), TypeError, "num_iter_max"),
-                              (dict(num_iter_max=np.nan), ValueError, "num_iter_max"),
-                              (dict(num_iter_max=0), ValueError, "num_iter_max")):
+    for kwargs, exc, name in (({"subcells": "3"}, TypeError, "subcells"), ({"subcells": 2.5}, ValueError, "subcells"),
+                              ({"subcells": 0}, ValueError, "subcells"), ({"subcells": None}, TypeError, "subcells"),
+                              ({"num_iter_max": "many"}, TypeError, "num_iter_max"),
+                              ({"num_iter_max": np.nan}, ValueError, "num_iter_max"),
+                              ({"num_iter_max": 0}, ValueError, "num_iter_max")):
         with pytest.raises(exc, match=name):
             wasserstein(dens, pts, 1, **kwargs)
     with pytest.raises(TypeError, match="subcells"):

@@ -159,11 +159,15 @@ class _AugmentedTransport:
         if log.get("warning"):
             raise RuntimeError(f"POT's network simplex did not converge: {log['warning']}")
         self.potentials[a] = (log["u"], log["v"])
-        plan = log["G"]
-        direct = b * self.dist <= 2 * a
-        inner = plan[:-1, :-1]
-        through = float(plan[:-1, -1].sum() + plan[-1, :-1].sum() + 2 * inner[~direct].sum())
-        moved = float(np.sum(inner[direct] * self.dist[direct]))
+        i, j = np.nonzero(log["G"])  # a basic plan: at most n + m + 1 pairs
+        flow = log["G"][i, j]
+        n, m = self.dist.shape
+        real = (i < n) & (j < m)
+        dummy = (i < n) != (j < m)  # a real atom and the other side's dummy
+        d = self.dist[i[real], j[real]]
+        direct = b * d <= 2 * a
+        through = float(flow[dummy].sum() + 2 * flow[real][~direct].sum())
+        moved = float(np.sum(flow[real][direct] * d[direct]))
         return float(value), through, moved
 
 

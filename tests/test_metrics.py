@@ -1,6 +1,7 @@
 """Metrics against independent references: scipy, POT, closed forms, a brute-force LP."""
 
 import bisect
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -14,7 +15,6 @@ from scipy import optimize
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.metrics import bounded_lipschitz, wasserstein, wasserstein_1d
 from solvers.grids import UniformGrid
-import itertools
 
 rng = np.random.default_rng(20261123)
 

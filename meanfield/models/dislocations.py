@@ -413,7 +413,7 @@ class Dislocations2D:
         vhat = self.potential_hat(kx, ky)
         ghat = [2j * np.pi * kx * vhat, 2j * np.pi * ky * vhat]
         lap = -4 * np.pi**2 * (kx**2 + ky**2) / self.beta
-        keep = (np.abs(kx) < n / 3) & (np.abs(ky) < n / 3)  # 2/3 dealiasing of the product
+        keep = UniformGrid(0.0, 1.0, (n, n), periodic=True).dealias_mask(real=True)
         sign = np.array([1.0, -1.0])[:, None, None]
 
         def nonlinear(_t, u_hat):
@@ -700,7 +700,7 @@ class Dislocations2D:
         vhat = self.potential_hat(kx, ky)
         vel = [-sign_product * fft.irfftn(2j * np.pi * k * vhat, (m, m)) * m * m for k in (kx, ky)]
         lap = -8 * np.pi**2 * (kx**2 + ky**2) / self.beta
-        keep = (np.abs(kx) < m / 3) & (np.abs(ky) < m / 3)
+        keep = UniformGrid(0.0, 1.0, (m, m), periodic=True).dealias_mask(real=True)
 
         def nonlinear(_t, u_hat):
             p = fft.irfftn(u_hat, (m, m))

@@ -148,7 +148,7 @@ def integrate(stepper: Stepper, problem, y0, t_end: float, save_at: Sequence[flo
         if needed > max_steps:
             raise ValueError(f"dt={rule.dt!r} would need {needed:.4g} steps to reach t_end={t_end}, more than "
                              f"max_steps={max_steps}")
-    noise_shape = (getattr(problem, "noise_shape", None) or y.shape) if stepper.stochastic else None
+    noise_shape = getattr(problem, "noise_shape", None)  # None: the state's shape at each step
     post = getattr(problem, "post_step", None)
     h_ctrl = rule.start(stepper, t0, t_end) if adaptive else None
 
@@ -187,7 +187,7 @@ def integrate(stepper: Stepper, problem, y0, t_end: float, save_at: Sequence[flo
                     rule.accepted(err)
                     h_ctrl = h * fac if (h == h_ctrl or fac < 1) else max(h_ctrl, h * fac)
                 elif stepper.stochastic:
-                    y_new = stepper.step(problem, t, y, h, rng.standard_normal(noise_shape))
+                    y_new = stepper.step(problem, t, y, h, rng.standard_normal(noise_shape or y.shape))
                 else:
                     y_new = stepper.step(problem, t, y, h)
                 if post is not None:

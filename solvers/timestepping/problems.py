@@ -82,7 +82,8 @@ class SemilinearProblem:
 
 @dataclass(frozen=True, eq=False)
 class SDEProblem:
-    """``dX = drift(t, X) dt + diffusion dW`` with ``dW`` of shape ``noise_shape`` (default: X's shape).
+    """``dX = drift(t, X) dt + diffusion dW`` with ``dW`` of shape ``noise_shape`` (default: the state's
+    shape at each step, which ``post_step`` may change, e.g. when particles merge).
 
     ``diffusion``: a number or an array broadcastable to the state (additive noise), or a callable
     ``g(t, X)`` (diagonal, state-dependent noise, multiplied elementwise with ``dW``).

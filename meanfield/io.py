@@ -21,11 +21,17 @@ __all__ = ["save_dataset", "load_dataset", "save_trajectory", "load_trajectory",
 
 
 class atomic_path:
-    """Context manager yielding a temporary path next to ``path``, moved onto it on success."""
+    """Context manager yielding a temporary path next to ``path``, moved onto it on success.
 
-    def __init__(self, path, suffix=""):
+    On an exception (``KeyboardInterrupt`` included) the temporary file is removed and ``path`` is
+    left as it was. With ``exclusive=True`` an existing ``path`` is kept and the new content dropped
+    (creation by hard link, so of two concurrent writers exactly one wins).
+    """
+
+    def __init__(self, path, suffix="", exclusive=False):
         self.path = Path(path)
         self.suffix = suffix or self.path.suffix
+        self.exclusive = exclusive
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,9 +41,19 @@ class atomic_path:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if exc_type is None:
+                if not self.exclusive:
+                    os.replace(self.tmp, self.path)
+                else:
+                    try:
+                        os.link(self.tmp, self.path)
+                    except FileExistsError:
+                        pass
+                    except OSError:  # no hard links on this file system
+                        if not self.path.exists():
+                            os.replace(self.tmp, self.path)
+        finally:
             self.tmp.unlink(missing_ok=True)
         return False
 

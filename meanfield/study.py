@@ -16,7 +16,11 @@ number of workers or the order of execution.
 
 Execution: in-process (default), ``workers=k`` local processes, or a ``dask.distributed``
 ``Client`` / scheduler address (``executor=``). With ``store=folder`` every finished task is
-written atomically to its own file and a rerun skips it, so an interrupted study resumes.
+written atomically to its own file and a rerun skips it, so an interrupted study resumes. The
+folder records the study's identity (model, every parameter and keyword, sweep, times, seeds,
+metrics, package version; see :mod:`meanfield.store`): a rerun of a *different* study into the same
+folder is refused with the first setting that differs, so rows of one study are never returned for
+another.
 """
 
 from __future__ import annotations
@@ -171,8 +175,36 @@ class Study:
         s = self._settings(params)
         return f"ref-{zlib.crc32(_canonical([s['model'], s['continuum']]).encode()):08x}"
 
+    def identity(self) -> dict:
+        """Everything that determines this study's numbers, in plain JSON types (see :mod:`meanfield.store`).
+
+        Raises ``ValueError`` naming the setting when one has no plain form (e.g. a grid object).
+        """
+        import meanfield
+        from meanfield.store import native
+
+        cls = self._model_cls
+        model = self.model if isinstance(self.model, str) else f"{cls.__module__}.{cls.__qualname__}"
+        return {
+            "meanfield": meanfield.__version__,
+            "model": model,
+            "model_params": native(self.model_params, "model_params"),
+            "sweep": native(self.sweep, "sweep"),
+            "t_end": native(self.t_end, "t_end"),
+            "times": native(self.times, "times"),
+            "seeds": native(self.seeds, "seeds"),
+            "metrics": native(list(self.metrics), "metrics"),
+            "sample_kwargs": native(self.sample_kwargs, "sample_kwargs"),
+            "particle_kwargs": native(self.particle_kwargs, "particle_kwargs"),
+            "continuum_kwargs": native(self.continuum_kwargs, "continuum_kwargs"),
+            "defaults": _signature_defaults(cls),
+        }
+
     def task_key(self, params, seed) -> str:
-        return f"task-{zlib.crc32(_canonical([params, seed]).encode()):08x}-{seed}"
+        """Name of the task's file in a store: ``task-<identity hash>-<crc32 of params>-<seed>``."""
+        from meanfield.store import StudyStore
+
+        return StudyStore(".", self.identity()).task_name(params, seed).removesuffix(".json")
 
     def tasks(self):
         return [(p, s) for p in self.parameter_sets() for s in self.seeds]
@@ -210,10 +242,12 @@ class Study:
         ``executor``: a ``dask.distributed.Client`` or a scheduler address string; ``workers``: local
         process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
         """
-        store = None if store is None else Path(store)
         if store is not None:
-            store.mkdir(parents=True, exist_ok=True)
-        pending = [(p, s) for p, s in self.tasks() if not (store and (store / f"{self.task_key(p, s)}.json").exists())]
+            from meanfield.store import StudyStore
+
+            store = StudyStore(store, self.identity()).open()
+        tasks = self.tasks()
+        pending = [(p, s) for p, s in tasks if not (store and store.has(p, s))]
         by_ref = {}
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
@@ -232,9 +266,9 @@ class Study:
                 bar = tqdm(total=len(jobs), unit="task")
             for (p, s, _), rows in runner.imap(self.run_task, jobs):
                 if store is not None:
-                    _write_json(store / f"{self.task_key(p, s)}.json", rows)
+                    store.write(p, s, rows)
                 else:
-                    done[self.task_key(p, s)] = rows
+                    done[_canonical([p, s])] = rows
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
@@ -242,20 +276,37 @@ class Study:
         finally:
             runner.close()
         rows = []
-        for p, s in self.tasks():
-            key = self.task_key(p, s)
-            if store is not None:
-                rows.extend(json.loads((store / f"{key}.json").read_text()))
-            else:
-                rows.extend(done[key])
+        for p, s in tasks:
+            rows.extend(store.read(p, s) if store is not None else done[_canonical([p, s])])
         return pd.DataFrame(rows)
 
 
-def _write_json(path: Path, obj) -> None:
-    from meanfield.io import atomic_path
+def _signature_defaults(cls) -> dict:
+    """Default values of the model's constructor and run methods, in plain form (a default without one
+    is recorded by its type name); a changed default changes the study's identity."""
+    import inspect
 
-    with atomic_path(path, ".json") as tmp:
-        tmp.write_text(json.dumps(obj))
+    from meanfield.store import native
+
+    out = {}
+    for name in ("__init__", "sample_particles", "simulate_particles", "solve_continuum"):
+        func = getattr(cls, name, None)
+        if func is None:
+            continue
+        try:
+            sig = inspect.signature(func)
+        except (TypeError, ValueError):
+            continue
+        values = {}
+        for pname, par in sig.parameters.items():
+            if par.default is inspect.Parameter.empty:
+                continue
+            try:
+                values[pname] = native(par.default, pname)
+            except ValueError:
+                values[pname] = f"<{type(par.default).__qualname__}>"
+        out[name] = values
+    return out
 
 
 class _Runner:

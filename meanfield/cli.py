@@ -152,14 +152,15 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_study(args) -> int:
+    from meanfield import io
     from meanfield.study import fit_rates, load_study_file, plot_rates
 
     study = load_study_file(args.file)
     table = study.run(workers=args.workers, executor=args.scheduler, store=args.out / "tasks", progress=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "results.csv", index=False)
-    fit_rates(table, x=args.x).to_csv(args.out / "rates.csv", index=False)
-    plot_rates(table, x=args.x).savefig(args.out / "rates.png", dpi=120)
+    rates, fig = fit_rates(table, x=args.x), plot_rates(table, x=args.x)
+    io.save_table(table, args.out / "results.csv")
+    io.save_table(rates, args.out / "rates.csv")
+    io.save_figure(fig, args.out / "rates.png", dpi=120)
     print(f"wrote {args.out / 'results.csv'}, {args.out / 'rates.csv'}, {args.out / 'rates.png'}")
     return 0
 
@@ -171,19 +172,40 @@ def _cmd_plot(args) -> int:
         fig = plot.plot_trajectory(io.load_trajectory(args.file), times=args.times)
     else:
         fig = plot.plot_continuum(io.load_dataset(args.file), times=args.times)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
+    io.save_figure(fig, args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0
 
 
+def _output_folder(args) -> Path | None:
+    """The folder a command writes into (its stale temporary files are removed before it starts)."""
+    if args.command in ("run", "plot"):
+        return args.out.parent
+    if args.command == "study":
+        return args.out
+    return None
+
+
 def main(argv=None) -> int:
+    from meanfield.io import Terminated, clean_stale_temporaries, terminate_as_interrupt
+
     args = build_parser().parse_args(argv)
+    commands = {"validate": _cmd_validate, "run": _cmd_run, "study": _cmd_study, "plot": _cmd_plot}
     try:
-        return {"validate": _cmd_validate, "run": _cmd_run, "study": _cmd_study, "plot": _cmd_plot}[args.command](args)
+        with terminate_as_interrupt():
+            folder = _output_folder(args)
+            if folder is not None:
+                clean_stale_temporaries(folder)
+            return commands[args.command](args)
     except ValueError as exc:  # bad parameters: one clear line, no traceback
         print(f"meanfield {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"meanfield: {exc}; partial files removed", file=sys.stderr)
+        return 128 + int(exc.signum)
+    except KeyboardInterrupt:
+        print("meanfield: interrupted; partial files removed", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -114,11 +114,12 @@ class StudyStore:
         Raises ``ValueError`` naming the folder and the first differing setting (both values) when
         the folder was made by another study, and when it holds task files but no identity record.
         """
-        from meanfield.io import atomic_path
+        from meanfield.io import atomic_path, clean_stale_temporaries
 
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(f"store {self.folder} exists and is not a folder")
         self.folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(self.folder)
         record = self.folder / RECORD
         if not record.exists():
             stray = sorted(p.name for p in self.folder.glob("task-*.json"))

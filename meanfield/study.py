@@ -241,7 +241,15 @@ class Study:
 
         ``executor``: a ``dask.distributed.Client`` or a scheduler address string; ``workers``: local
         process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
+        ``store``: a folder keeping one file per finished task (see the module docstring); a SIGTERM
+        during the run is raised as :class:`meanfield.io.Terminated` so nothing half-written remains.
         """
+        from meanfield.io import terminate_as_interrupt
+
+        with terminate_as_interrupt():
+            return self._run(workers, executor, store, progress)
+
+    def _run(self, workers, executor, store, progress) -> pd.DataFrame:
         if store is not None:
             from meanfield.store import StudyStore
 

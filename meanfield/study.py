@@ -8,6 +8,10 @@ distances to measure. Sweep keys:
 * ``particles.<name>``: a keyword of ``simulate_particles``; ``sample.<name>``: of ``sample_particles``;
 * ``continuum.<name>``: a keyword of ``solve_continuum``.
 
+Settings are checked when the study is built (see :mod:`meanfield.study_inputs`): particle numbers
+and seeds are integers without repeats, every model parameter and keyword is one the model's
+constructor or run method accepts. A swept value overrides a fixed one of the same name.
+
 Every combination of the swept values is run once per seed. The continuum reference depends
 only on the model and continuum settings, so it is computed once per distinct setting and reused
 across particle numbers and seeds. Each particle run's random generator is seeded from
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +64,8 @@ def _resolve_model(model):
         if model not in models.__all__:
             raise ValueError(f"model {model!r} is not a registered model; choose from {models.__all__}")
         return getattr(models, model)
+    if not isinstance(model, type):
+        raise ValueError(f"model must be a registered model name or a model class, got {model!r}")
     return model
 
 
@@ -133,28 +140,15 @@ class Study:
     continuum_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.sweep, dict) or not self.sweep:
-            raise ValueError("sweep must be a non-empty mapping from parameter to list of values")
-        for key, values in self.sweep.items():
-            if key != "n" and (("." not in key) or key.split(".", 1)[0] not in _PREFIXES):
-                raise ValueError(
-                    f"sweep key {key!r} must be 'n' or start with one of {', '.join(p + '.' for p in _PREFIXES)}"
-                )
-            if not isinstance(values, (list, tuple)) or len(values) == 0:
-                raise ValueError(f"sweep[{key!r}] must be a non-empty list, got {values!r}")
-        if "n" not in self.sweep:
-            raise ValueError("sweep must include 'n' (the particle numbers)")
-        unknown = [m for m in self.metrics if m not in METRICS]
-        if unknown:
-            raise ValueError(f"unknown metrics {unknown}; choose from {METRICS}")
-        if not self.seeds:
-            raise ValueError("seeds must be a non-empty list of integers")
-        self.t_end = float(self.t_end)
-        if not self.t_end > 0:
-            raise ValueError(f"t_end must be positive, got {self.t_end!r}")
-        self.times = [self.t_end] if self.times is None else [float(t) for t in self.times]
-        self._model_cls = _resolve_model(self.model)
+        from meanfield.study_inputs import StudyInputError, _check_keywords, check_study
+
+        check_study(self, _PREFIXES, METRICS)
+        try:
+            self._model_cls = _resolve_model(self.model)
+        except ValueError as exc:
+            raise StudyInputError("model", str(exc)) from None
         self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
+        _check_keywords(self, self.model_name)
 
     # --- the task graph --------------------------------------------------------------------
     def parameter_sets(self) -> list[dict]:
@@ -250,6 +244,9 @@ class Study:
             return self._run(workers, executor, store, progress)
 
     def _run(self, workers, executor, store, progress) -> pd.DataFrame:
+        from meanfield.study_inputs import check_required
+
+        check_required(self, self.model_name)
         if store is not None:
             from meanfield.store import StudyStore
 
@@ -408,18 +405,49 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
 
 # --- study files (TOML) --------------------------------------------------------------------
 _TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum"}
+_TABLES = ("sweep", "model_params", "particles", "sample", "continuum")
+_HEADER = re.compile(r"^\[\s*([^\[\]]+?)\s*\]")
+_KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_.\- ]+?))\s*=""")
 
 
 def _line_of(text: str, key: str) -> int:
+    """Line of ``key`` (``"seeds"``, ``"sweep.n"``, ``"sweep.model.profile"``, ``"continuum.resolution"``)
+    in a study file: the key's own line, else its table's header, else 0 (unknown)."""
+    first, _, rest = key.partition(".")
+    table, name = (first, rest) if rest and first in _TABLES else (None, key)
+    current, header = None, 0
     for i, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        if stripped.startswith(f"{key} ") or stripped.startswith(f"{key}=") or stripped == f"[{key}]":
+        m = _HEADER.match(stripped)
+        if m:
+            current = m.group(1).strip().strip("\"'")
+            if current == (table or name):
+                header = i
+            continue
+        k = _KEY.match(stripped)
+        if k is None:
+            continue
+        found = next(g for g in k.groups() if g is not None).strip()
+        if current == table and found == name:
             return i
-    return 0
+        if current is None and found == key:  # top-level key, or a dotted one such as continuum.resolution
+            return i
+    return header
+
+
+def _read_study_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise IsADirectoryError(21, "is a folder, expected a study file (TOML)", str(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a text (UTF-8) file: {exc}") from None
 
 
 def load_study_file(path) -> Study:
-    """Build a :class:`Study` from a TOML file; an error names the file, line and key.
+    """Build a :class:`Study` from a TOML file; an error names the file, the line and the key.
 
     Example::
 
@@ -436,18 +464,27 @@ def load_study_file(path) -> Study:
         resolution = 2048
         [sweep]
         n = [16, 32, 64, 128]
+        "model.profile" = ["bump", "uniform"]    # a swept model parameter: quote dotted names
+
+    Particle numbers and seeds must be integers (``16``, not ``16.0`` or ``true``), without repeats;
+    every key of ``[model_params]``, ``[sample]``, ``[particles]`` and ``[continuum]`` must be a
+    parameter of the model's constructor or of the run method it is passed to. Raises
+    ``FileNotFoundError``/``PermissionError``/``IsADirectoryError`` when the file cannot be read and
+    ``ValueError`` (``"<file>: line <L>, key '<key>': ..."``) when it is not a valid study.
     """
     import tomllib
 
+    from meanfield.study_inputs import StudyInputError
+
     path = Path(path)
-    text = path.read_text()
+    text = _read_study_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
 
     def fail(key, message):
-        line = _line_of(text, key.split(".")[-1])
+        line = _line_of(text, key)
         where = f"line {line}, " if line else ""
         raise ValueError(f"{path}: {where}key {key!r}: {message}")
 
@@ -459,7 +496,7 @@ def load_study_file(path) -> Study:
             raise ValueError(f"{path}: missing required key {key!r}")
     if not isinstance(data["model"], str):
         fail("model", "must be a model name string")
-    if not isinstance(data["t_end"], (int, float)):
+    if not isinstance(data["t_end"], (int, float)) or isinstance(data["t_end"], bool):
         fail("t_end", f"must be a number, got {data['t_end']!r}")
     if not isinstance(data["sweep"], dict):
         fail("sweep", "must be a table [sweep]")
@@ -468,10 +505,11 @@ def load_study_file(path) -> Study:
             fail(table, f"must be a table [{table}]")
     sweep = {}
     for key, values in data["sweep"].items():
+        if isinstance(values, dict):  # a dotted key such as model.profile parses as a table
+            inner = next(iter(values), "name")
+            fail(f"sweep.{key}.{inner}", f"quote dotted names, e.g. \"{key}.{inner}\" = [...]")
         if not isinstance(values, list) or not values:
             fail(f"sweep.{key}", "must be a non-empty list")
-        if isinstance(values[0], dict):  # a dotted key such as model.profile parses as a table
-            fail(f"sweep.{key}", "quote dotted names, e.g. \"model.profile\" = [...]")
         sweep[key] = values
     try:
         return Study(
@@ -480,5 +518,7 @@ def load_study_file(path) -> Study:
             model_params=data.get("model_params", {}), particle_kwargs=data.get("particles", {}),
             sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}),
         )
+    except StudyInputError as exc:
+        fail(exc.key, str(exc))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

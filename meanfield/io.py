@@ -34,6 +34,7 @@ __all__ = [
     "TEMP_PREFIX",
     "Terminated",
     "atomic_path",
+    "check_writable",
     "clean_stale_temporaries",
     "load_dataset",
     "load_trajectory",
@@ -138,6 +139,13 @@ def clean_stale_temporaries(folder, max_age: float = 86400.0) -> list[Path]:
     return removed
 
 
+def check_writable(folder) -> None:
+    """Raise ``OSError`` unless a file can be created in the existing ``folder`` (tried, then removed)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{_host()}-{os.getpid()}-", suffix="-probe")
+    os.close(fd)
+    os.unlink(tmp)
+
+
 class Terminated(KeyboardInterrupt):
     """Raised by :func:`terminate_as_interrupt` when the process receives SIGTERM."""
 
@@ -202,10 +210,22 @@ def save_dataset(ds: xr.Dataset, path) -> Path:
     return Path(path)
 
 
+_READ_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
 def load_dataset(path) -> xr.Dataset:
-    """Read a dataset written by :func:`save_dataset` fully into memory (the file is closed)."""
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        return ds.load()
+    """Read a dataset written by :func:`save_dataset` fully into memory (the file is closed).
+
+    Raises ``OSError`` when the file cannot be opened and ``ValueError`` naming it when it is not a
+    netCDF dataset.
+    """
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except _READ_ERRORS:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: not a netCDF dataset ({type(exc).__name__}: {exc})") from exc
 
 
 def save_trajectory(traj: Trajectory, path) -> Path:
@@ -247,7 +267,21 @@ def _jsonable(v):
 
 
 def load_trajectory(path) -> Trajectory:
-    """Read a trajectory written by :func:`save_trajectory`."""
+    """Read a trajectory written by :func:`save_trajectory`.
+
+    Raises ``OSError`` when the file cannot be opened and ``ValueError`` naming it when it is not a
+    trajectory file.
+    """
+    try:
+        return _load_trajectory(path)
+    except _READ_ERRORS:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: not a particle trajectory written by meanfield "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
+def _load_trajectory(path) -> Trajectory:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         times = data["times"]

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Study", "METRICS", "fit_rates", "plot_rates", "load_study_file"]
+__all__ = ["METRICS", "Study", "fit_rates", "load_study_file", "plot_rates"]
 
 
 def _metric_functions():
@@ -257,14 +257,13 @@ class Study:
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
         runner = _Runner(workers, executor)
-        done = {}
+        done, bar = {}, None
         try:
             refs = runner.map(self.solve_reference, [group[0][0] for group in by_ref.values()])
             jobs = []
             for ref, group in zip(refs, by_ref.values()):
                 for p, s in group:
                     jobs.append((p, s, ref))
-            bar = None
             if progress:
                 from tqdm import tqdm
 
@@ -278,8 +277,12 @@ class Study:
                     bar.update(1)
             if bar is not None:
                 bar.close()
-        finally:
-            runner.close()
+        except BaseException:
+            if bar is not None:
+                bar.close()
+            runner.close(cancel=True)
+            raise
+        runner.close()
         rows = []
         for p, s in tasks:
             rows.extend(store.read(p, s) if store is not None else done[_canonical([p, s])])
@@ -318,7 +321,7 @@ class _Runner:
     """The same map over in-process, local-process or dask execution; results in input order."""
 
     def __init__(self, workers, executor):
-        self.kind, self.pool, self.own = "local", None, False
+        self.kind, self.pool, self.own, self.futures = "local", None, False, []
         if executor is not None:
             from dask.distributed import Client
 
@@ -340,19 +343,27 @@ class _Runner:
         if self.kind == "local":
             for job in jobs:
                 yield job, func(*job)
-        elif self.kind == "processes":
+            return
+        if self.kind == "processes":
             futures = [self.pool.submit(func, *job) for job in jobs]
-            for job, fut in zip(jobs, futures):
-                yield job, fut.result()
         else:
             futures = [self.pool.submit(func, *job, pure=False) for job in jobs]
-            for job, fut in zip(jobs, futures):
-                yield job, fut.result()
+        self.futures.extend(futures)
+        for job, fut in zip(jobs, futures):
+            yield job, fut.result()
 
-    def close(self):
+    def close(self, cancel=False):
+        """Release the pool; ``cancel=True`` (after an error or interruption) drops the tasks not yet
+        started instead of waiting for them, also on a dask client the caller owns."""
+        if cancel and self.futures:
+            if self.kind == "dask":
+                self.pool.cancel(self.futures)
+            else:
+                for fut in self.futures:
+                    fut.cancel()
         if self.own and self.pool is not None:
             if self.kind == "processes":
-                self.pool.shutdown()
+                self.pool.shutdown(wait=True, cancel_futures=cancel)
             else:
                 self.pool.close()
 

@@ -18,13 +18,14 @@ study file spells it (``seeds``, ``sweep.n``, ``continuum.resolution``, ...), so
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import math
 import numbers
 
 import numpy as np
 
-__all__ = ["StudyInputError", "check_required", "check_study"]
+__all__ = ["StudyInputError", "check_required", "check_study", "method_parameters"]
 
 # study-file key of each keyword dictionary, its Study field, the model method it feeds
 SECTIONS = {
@@ -94,7 +95,7 @@ def _signature(cls, method: str, owner: str):
         return None
 
 
-def _parameters(cls, method: str, owner: str):
+def method_parameters(cls, method: str, owner: str):
     """``(accepted names or None if **kwargs, required names, names the study sets itself)``."""
     sig = _signature(cls, method, owner)
     if sig is None:
@@ -128,7 +129,7 @@ def _check_keywords(study, owner: str) -> None:
         bad_names = [k for k in fixed if not isinstance(k, str)]
         if bad_names:
             raise StudyInputError(file_key, f"{field} keys must be strings, got {bad_names[0]!r}")
-        accepted, required, reserved = _parameters(cls, method, owner)
+        accepted, _, reserved = method_parameters(cls, method, owner)
         target = owner if method == "__init__" else f"{owner}.{method}"
         what = "a parameter of" if method == "__init__" else "a keyword of"
         valid = ", ".join(sorted(accepted)) if accepted is not None else ""
@@ -151,7 +152,7 @@ def check_required(study, owner: str) -> None:
             prefix, name = key.split(".", 1)
             swept.setdefault(prefix, set()).add(name)
     for prefix, (file_key, field, method) in SECTIONS.items():
-        _, required, _ = _parameters(study._model_cls, method, owner)
+        _, required, _ = method_parameters(study._model_cls, method, owner)
         missing = sorted(required - set(getattr(study, field)) - swept.get(prefix, set()))
         if missing:
             target = owner if method == "__init__" else f"{owner}.{method}"
@@ -197,6 +198,6 @@ def check_study(study, prefixes, metric_names) -> None:
             if not _is_real(t) or not 0 <= float(t) <= study.t_end:
                 raise StudyInputError("times", f"times[{i}] = {t!r} must be a number in [0, t_end={study.t_end}]")
         times = [float(t) for t in times]
-        if any(b <= a for a, b in zip(times, times[1:])):
+        if any(b <= a for a, b in itertools.pairwise(times)):
             raise StudyInputError("times", f"times must be strictly increasing, got {study.times!r}")
         study.times = times

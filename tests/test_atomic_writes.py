@@ -160,7 +160,45 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
         sys.exit(main(["study", {str(toml)!r}, "--out", {str(out)!r}]))
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert proc.returncode == 143, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "meanfield: terminated by signal 15; partial files removed"
     assert not (out / "rates.png").exists() and _temporaries(out) == []
+
+
+def _slow_marked_task(original, marks):
+    import functools
+
+    @functools.wraps(original)  # a bound method pickles by name: keep "run_task"
+    def task(self, params, seed, reference):
+        import time
+
+        (marks / f"{params['n']}-{seed}").write_text("")
+        if params["n"] != 4:
+            time.sleep(1.0)
+        return original(self, params, seed, reference)
+
+    return task
+
+
+def test_interrupted_parallel_study_does_not_run_the_remaining_tasks(tmp_path, monkeypatch):
+    """An interruption cancels the queued tasks instead of waiting for the whole study to finish."""
+    from meanfield.store import StudyStore
+
+    settings = {"model": "Newtonian1D", "t_end": 0.1, "sample_kwargs": {"method": "random"},
+                "continuum_kwargs": {"resolution": 32}}
+    Study(sweep={"n": [4]}, **settings).run()  # compiled once here, inherited by the forked workers
+    study = Study(sweep={"n": list(range(4, 16))}, **settings)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setattr(Study, "run_task", _slow_marked_task(Study.run_task, marks))
+
+    def killed(self, *a):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StudyStore, "write", killed)  # the first finished task (n = 4) is interrupted
+    with pytest.raises(KeyboardInterrupt):
+        study.run(workers=2, store=tmp_path / "store")
+    started = len(list(marks.iterdir()))
+    # n = 4, the one running on the other worker and the few already handed to the pool (3); not all 12
+    assert 1 <= started <= 8, started

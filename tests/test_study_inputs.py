@@ -37,12 +37,12 @@ def _study(**kw):
         ({"times": [0.05, 0.2]}, r"times\[1\] = 0.2 must be a number in \[0, t_end=0.1\]"),
         ({"times": [0.1, 0.05]}, r"times must be strictly increasing"),
         ({"model_params": {"bogus": 1}},
-         r"model_params key 'bogus': 'bogus' is not a parameter of Newtonian1D; valid: eta_support, profile, "
-         r"rho_support$"),
+         (r"model_params key 'bogus': 'bogus' is not a parameter of Newtonian1D; valid: eta_support, profile, "
+          r"rho_support$")),
         ({"sweep": {"n": [8], "model.bogus": [1]}}, r"sweep key 'model.bogus': 'bogus' is not a parameter of Newtonian1D"),
         ({"continuum_kwargs": {"resolution": 64, "bogus": 1}},
-         r"continuum_kwargs key 'bogus': 'bogus' is not a keyword of Newtonian1D.solve_continuum; "
-         r"valid: cfl, dt_max, method, resolution$"),
+         (r"continuum_kwargs key 'bogus': 'bogus' is not a keyword of Newtonian1D.solve_continuum; "
+          r"valid: cfl, dt_max, method, resolution$")),
         ({"sweep": {"n": [8], "continuum.bogus": [1]}}, r"not a keyword of Newtonian1D.solve_continuum"),
         ({"particle_kwargs": {"bogus": 1}},
          r"'bogus' is not a keyword of Newtonian1D.simulate_particles; valid: ghosts, masses, record_events$"),

@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the sweep x seeds of STUDY.toml (see meanfield.study.load_study_file for the format) "
         "and write DIR/results.csv (one row per parameter set, seed, time, species, metric), DIR/rates.csv "
         "(fitted slopes with confidence intervals) and DIR/rates.png. Finished tasks are kept in DIR/tasks, "
-        "so rerunning an interrupted study resumes it.",
+        "so rerunning an interrupted study resumes it; DIR/tasks/study.json records every setting of the study, "
+        "and a rerun after any change to the study file is refused (give a new --out).",
     )
     study.add_argument("file", type=Path, help="study description (TOML)")
     study.add_argument("--out", type=Path, required=True, help="output folder")

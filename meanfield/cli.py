@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model parameter (repeatable); VALUE is a Python literal, e.g. rho_support=(0,1)")
     run.add_argument("--t-end", type=float, required=True, help="final time")
     run.add_argument("--times", type=float, nargs="+", help="output times (default: t-end only)")
-    run.add_argument("--n", type=_positive_int, help="particles: number of particles (per species where the model says so)")
+    run.add_argument("--n", type=_positive_int,
+                     help="particles: number of particles (per species where the model says so)")
     run.add_argument("--seed", type=_nonnegative_int, default=0, help="particles: random seed (default 0)")
     run.add_argument("--resolution", type=_positive_int, help="continuum: passed to solve_continuum as resolution=")
     run.add_argument("--method", help="continuum: solver name passed as method=")

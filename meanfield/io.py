@@ -289,6 +289,9 @@ def _load_trajectory(path) -> Trajectory:
         positions = [data[f"positions_{k}"] for k in range(n)]
         weights = [data[f"weights_{k}"] for k in range(n)] if meta["has_weights"] else None
         species = [data[f"species_{k}"] for k in range(n)] if meta["has_species"] else None
-    domain = Domain(meta["dim"], period=meta["period"], origin=meta["origin"]) if meta["period"] else Domain(meta["dim"])
+    if meta["period"]:
+        domain = Domain(meta["dim"], period=meta["period"], origin=meta["origin"])
+    else:
+        domain = Domain(meta["dim"])
     events = [tuple(ev) if isinstance(ev, list) else ev for ev in meta["events"]]
     return Trajectory(times, positions, domain, weights, species, events, meta["info"])

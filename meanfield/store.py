@@ -177,5 +177,6 @@ class StudyStore:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a task file of this study ({exc}); delete it to rerun the task") from None
         if not ok:
-            raise ValueError(f"{path}: its study, parameters or seed do not match its name; delete it to rerun the task")
+            raise ValueError(f"{path}: its study, parameters or seed do not match its name; "
+                             "delete it to rerun the task")
         return rows

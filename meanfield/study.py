@@ -153,7 +153,7 @@ class Study:
     # --- the task graph --------------------------------------------------------------------
     def parameter_sets(self) -> list[dict]:
         keys = list(self.sweep)
-        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
 
     def _settings(self, params):
         parts = _split(params)
@@ -261,7 +261,7 @@ class Study:
         try:
             refs = runner.map(self.solve_reference, [group[0][0] for group in by_ref.values()])
             jobs = []
-            for ref, group in zip(refs, by_ref.values()):
+            for ref, group in zip(refs, by_ref.values(), strict=True):
                 for p, s in group:
                     jobs.append((p, s, ref))
             if progress:
@@ -349,7 +349,7 @@ class _Runner:
         else:
             futures = [self.pool.submit(func, *job, pure=False) for job in jobs]
         self.futures.extend(futures)
-        for job, fut in zip(jobs, futures):
+        for job, fut in zip(jobs, futures, strict=True):
             yield job, fut.result()
 
     def close(self, cancel=False):
@@ -378,7 +378,7 @@ def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.Data
     out = []
     for key, g in _fittable_groups(table, group_cols, x):
         fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
-        out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,))), "slope": fit.slope,
+        out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,), strict=True)), "slope": fit.slope,
                     "ci_low": fit.ci[0], "ci_high": fit.ci[1], "prefactor": fit.prefactor(), "points": fit.n_points})
     return pd.DataFrame(out)
 
@@ -404,10 +404,11 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
     fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         sub = table[table["metric"] == metric]
         for key, g in _fittable_groups(sub, group_cols, x):
-            label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, key if isinstance(key, tuple) else (key,)) if v != "")
+            values = key if isinstance(key, tuple) else (key,)
+            label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, values, strict=True) if v != "")
             fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
             plot_rate(ax, g[x], g["value"], fit, label=label, xlabel=x)
         ax.set_title(metric)

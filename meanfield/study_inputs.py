@@ -76,7 +76,8 @@ def _integers(key: str, what: str, values, minimum: int) -> list[int]:
     for i, v in enumerate(values):
         if not _is_integer(v):
             kind = "a bool" if isinstance(v, (bool, np.bool_)) else f"a {type(v).__name__}"
-            raise StudyInputError(key, f"{what}[{i}] = {v!r} is {kind}; it must be an integer (write e.g. 16, not 16.0)")
+            raise StudyInputError(key, f"{what}[{i}] = {v!r} is {kind}; it must be an integer "
+                                       "(write e.g. 16, not 16.0)")
         if int(v) < minimum:
             raise StudyInputError(key, f"{what}[{i}] = {v!r} must be >= {minimum}")
         out.append(int(v))

@@ -160,7 +160,8 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
         sys.exit(main(["study", {str(toml)!r}, "--out", {str(out)!r}]))
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
     assert proc.returncode == 143, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "meanfield: terminated by signal 15; partial files removed"
     assert not (out / "rates.png").exists() and _temporaries(out) == []

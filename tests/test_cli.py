@@ -49,8 +49,8 @@ def test_resolve_papers():
 
 def test_validate_writes_report_and_flags_failures(tmp_path, monkeypatch):
     """A paper whose module raises is a failed row, the others still run, exit status 1."""
-    import types
     import sys
+    import types
 
     from validation.claims import Claim, PaperReport
 
@@ -110,7 +110,7 @@ def test_example_study_file_is_valid():
 def test_run_particles_is_reproducible_from_the_seed(tmp_path):
     """--seed drives the sampling and the (stochastic) dynamics: same seed, same file contents."""
     paths = [tmp_path / f"{k}.npz" for k in range(3)]
-    for path, seed in zip(paths, (3, 3, 4)):
+    for path, seed in zip(paths, (3, 3, 4), strict=True):
         assert main(["run", "SignedCoulomb2D", "particles", "--n", "16", "--t-end", "0.001", "--seed", str(seed),
                      "--out", str(path)]) == 0
     a, b, c = (io.load_trajectory(p) for p in paths)

@@ -39,7 +39,8 @@ def _study(**kw):
         ({"model_params": {"bogus": 1}},
          (r"model_params key 'bogus': 'bogus' is not a parameter of Newtonian1D; valid: eta_support, profile, "
           r"rho_support$")),
-        ({"sweep": {"n": [8], "model.bogus": [1]}}, r"sweep key 'model.bogus': 'bogus' is not a parameter of Newtonian1D"),
+        ({"sweep": {"n": [8], "model.bogus": [1]}},
+         r"sweep key 'model.bogus': 'bogus' is not a parameter of Newtonian1D"),
         ({"continuum_kwargs": {"resolution": 64, "bogus": 1}},
          (r"continuum_kwargs key 'bogus': 'bogus' is not a keyword of Newtonian1D.solve_continuum; "
           r"valid: cfl, dt_max, method, resolution$")),

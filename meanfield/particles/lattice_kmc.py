@@ -8,8 +8,9 @@ fixed signs ``b_i = ±1`` on ``Λ_ε = εZ²/Z²`` (``N = 1/ε`` sites per axis)
 
 Every pair difference is a lattice vector, so ``∇V_δ`` is needed only on the ``N × N`` lattice: the
 table ``G[a, c] = ∇V_δ(aε, cε)`` makes force look-ups exact (no interpolation). ``V_δ`` is even, so
-``G[0, 0] = 0`` (the engine sets it so) and the ``j = i`` term vanishes. The table is stored
-interleaved, ``T[a, c] = (G_1, G_2)``, so one look-up fetches both components.
+``G[0, 0] = 0`` (the engine sets it so) and the ``j = i`` term vanishes. The engine stores the table
+unrolled over differences in ``[-N, N)²`` with both components side by side (:func:`pair_table`), so
+a pair's look-up is one subtraction of packed positions, with no reduction mod N in the loops.
 
 Two exact event simulations, compiled with numba (``nogil``, so replicas run on threads):
 
@@ -59,6 +60,7 @@ __all__ = ["fields", "force_tables", "pair_table", "run_kmc", "total_rate"]
 
 THINNING, DIRECT = 0, 1
 METHODS = {"thinning": THINNING, "direct": DIRECT}
+MAX_TABLE_BYTES = 2**32  # the unrolled force table (64 N² bytes): N ≤ 8192
 _TWO53 = 9007199254740992.0  # 2**53: Generator.random() returns k / 2**53, k uniform in [0, 2**53)
 
 
@@ -70,66 +72,74 @@ def force_tables(grad_hat, n_sites):
 
 
 def pair_table(tables):
-    """The interleaved table ``T[a, c] = (G_1[a, c], G_2[a, c])``, shape ``(N, N, 2)``, C-contiguous,
-    with ``T[0, 0] = 0`` (``∇V_δ(0) = 0`` for the even ``V_δ``)."""
+    """The look-up table of ``∇V_δ`` at every lattice difference, unrolled so that no coordinate is
+    reduced mod N in the force loops: for ``-N ≤ d_1, d_2 < N``,
+    ``T[2 (d_1 + N) 2N + 2 (d_2 + N) + m] = G_m[d_1 mod N, d_2 mod N]`` (flat, both components of one
+    difference side by side), with ``G_m[0, 0] = 0`` (``∇V_δ(0) = 0`` for the even ``V_δ``). A walker
+    at ``(a, c)`` (reduced mod N) has the packed position ``p = 2N a + c``; the pair ``(i, j)`` reads
+    ``T[2 (p_i - p_j + off)]``, ``off = 2N² + N``. Size ``64 N²`` bytes (refused above ``MAX_TABLE_BYTES``)."""
     gx, gy = (np.asarray(t, dtype=float) for t in tables)
-    if gx.ndim != 2 or gx.shape[0] != gx.shape[1] or gy.shape != gx.shape:
+    if gx.ndim != 2 or gx.shape[0] != gx.shape[1] or gy.shape != gx.shape or gx.shape[0] < 1:
         raise ValueError(f"tables must be two (N, N) arrays, got shapes {gx.shape} and {gy.shape}")
+    nsite = gx.shape[0]
+    if 64 * nsite**2 > MAX_TABLE_BYTES:
+        raise ValueError(f"tables of N = {nsite} sites per axis need a {64 * nsite**2 / 2**30:.1f} GiB look-up table "
+                         f"(at most {MAX_TABLE_BYTES / 2**30:.0f} GiB)")
     if not (np.isfinite(gx).all() and np.isfinite(gy).all()):
         raise ValueError("tables must be finite")
-    tab = np.ascontiguousarray(np.stack([gx, gy], axis=-1))
-    tab[0, 0] = 0.0
-    return tab
+    g = np.stack([gx, gy], axis=-1)
+    g[0, 0] = 0.0
+    d = np.arange(-nsite, nsite) % nsite
+    return np.ascontiguousarray(g[d[:, None], d[None, :]]).ravel()
 
 
 @njit(cache=True, nogil=True)
-def _wrap(d, n):
-    """``d mod n`` for ``-n < d < n`` (differences of coordinates already reduced mod n): no division."""
-    return d + n if d < 0 else d
+def _field(i, pw, b, tab, off):
+    """``S_i = Σ_j b_j G(ℓ_i - ℓ_j)`` (O(n); ``pw`` packed positions, see :func:`pair_table`; the
+    ``j = i`` term is ``b_i G(0) = 0``). Two partial sums per component (even and odd ``j``)."""
+    pi = pw[i] + off
+    n = pw.size
+    x0 = 0.0
+    y0 = 0.0
+    x1 = 0.0
+    y1 = 0.0
+    for j in range(0, n - 1, 2):
+        k0 = 2 * (pi - pw[j])
+        k1 = 2 * (pi - pw[j + 1])
+        x0 += b[j] * tab[k0]
+        y0 += b[j] * tab[k0 + 1]
+        x1 += b[j + 1] * tab[k1]
+        y1 += b[j + 1] * tab[k1 + 1]
+    if n % 2 == 1:
+        k0 = 2 * (pi - pw[n - 1])
+        x0 += b[n - 1] * tab[k0]
+        y0 += b[n - 1] * tab[k0 + 1]
+    return x0 + x1, y0 + y1
 
 
 @njit(cache=True, nogil=True)
-def _field(i, aw, cw, b, tab, nsite):
-    """``S_i = Σ_j b_j G(ℓ_i - ℓ_j)`` (O(n); ``aw, cw`` reduced mod N; the ``j = i`` term is
-    ``b_i G(0) = 0``)."""
-    ai = aw[i]
-    ci = cw[i]
-    sx = 0.0
-    sy = 0.0
-    for j in range(aw.size):
-        da = _wrap(ai - aw[j], nsite)
-        dc = _wrap(ci - cw[j], nsite)
-        sx += b[j] * tab[da, dc, 0]
-        sy += b[j] * tab[da, dc, 1]
-    return sx, sy
-
-
-@njit(cache=True, nogil=True)
-def _full_fields(aw, cw, b, tab, nsite, sx, sy):
+def _full_fields(pw, b, tab, off, sx, sy):
     """All fields ``S_i``, O(n²)."""
-    for i in range(aw.size):
-        sx[i], sy[i] = _field(i, aw, cw, b, tab, nsite)
+    for i in range(pw.size):
+        sx[i], sy[i] = _field(i, pw, b, tab, off)
 
 
 @njit(cache=True, nogil=True)
-def _after_jump(k, old_a, old_c, aw, cw, b, tab, nsite, sx, sy):
-    """Update the fields after walker ``k`` moved from ``(old_a, old_c)`` to ``(aw[k], cw[k])`` (all
-    coordinates reduced mod N): O(n). ``S_k`` is summed afresh (``G`` is odd:
-    ``G(ℓ_k - ℓ_i) = -G(ℓ_i - ℓ_k)``)."""
+def _after_jump(k, p_old, pw, b, tab, off, sx, sy):
+    """Update the fields after walker ``k`` moved from the packed position ``p_old`` to ``pw[k]``:
+    O(n). ``S_k`` is summed afresh (``G`` is odd: ``G(ℓ_k - ℓ_i) = -G(ℓ_i - ℓ_k)``)."""
     bk = b[k]
-    ak = aw[k]
-    ck = cw[k]
+    new = off - pw[k]
+    old = off - p_old
     fx = 0.0
     fy = 0.0
-    for i in range(aw.size):
-        na = _wrap(aw[i] - ak, nsite)
-        nc = _wrap(cw[i] - ck, nsite)
-        oa = _wrap(aw[i] - old_a, nsite)
-        oc = _wrap(cw[i] - old_c, nsite)
-        gnx = tab[na, nc, 0]
-        gny = tab[na, nc, 1]
-        sx[i] += bk * (gnx - tab[oa, oc, 0])
-        sy[i] += bk * (gny - tab[oa, oc, 1])
+    for i in range(pw.size):
+        kn = 2 * (pw[i] + new)
+        ko = 2 * (pw[i] + old)
+        gnx = tab[kn]
+        gny = tab[kn + 1]
+        sx[i] += bk * (gnx - tab[ko])
+        sy[i] += bk * (gny - tab[ko + 1])
         fx -= b[i] * gnx
         fy -= b[i] * gny
     sx[k] = fx
@@ -190,8 +200,9 @@ def _uniform_index(g, m, limit):
 
 
 @njit(cache=True, nogil=True)
-def _move(i, ch, a, c, aw, cw, nsite):
-    """Walker ``i`` steps in direction ``ch`` (0: +e_1, 1: -e_1, 2: +e_2, 3: -e_2)."""
+def _move(i, ch, a, c, aw, cw, pw, nsite):
+    """Walker ``i`` steps in direction ``ch`` (0: +e_1, 1: -e_1, 2: +e_2, 3: -e_2); ``aw, cw`` reduced
+    mod N, ``pw = 2N aw + cw``."""
     if ch == 0:
         a[i] += 1
         aw[i] = 0 if aw[i] == nsite - 1 else aw[i] + 1
@@ -204,6 +215,7 @@ def _move(i, ch, a, c, aw, cw, nsite):
     else:
         c[i] -= 1
         cw[i] = nsite - 1 if cw[i] == 0 else cw[i] - 1
+    pw[i] = 2 * nsite * aw[i] + cw[i]
 
 
 @njit(cache=True, nogil=True)
@@ -214,23 +226,30 @@ def _record(k_out, a, c, out_a, out_c):
 
 
 @njit(cache=True, nogil=True)
-def _run_thinning(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, lazy, track, stats):
-    """One replica by thinning, summing a force only when the candidate's ``u`` exceeds the smallest
+def _reduced(a, c, nsite):
+    """``(aw, cw, pw)``: coordinates reduced mod N and the packed positions ``2N aw + cw``."""
+    n = a.size
+    aw = np.empty(n, np.int64)
+    cw = np.empty(n, np.int64)
+    pw = np.empty(n, np.int64)
+    for i in range(n):
+        aw[i] = a[i] % nsite
+        cw[i] = c[i] % nsite
+        pw[i] = 2 * nsite * aw[i] + cw[i]
+    return aw, cw, pw
+
+
+@njit(cache=True, nogil=True)
+def _run_thinning(g, a, c, b, tab, nsite, coef, hb, t_out, out_a, out_c, lazy, track, stats):
+    """One replica by thinning, summing a force only when the candidate's ``u`` reaches the smallest
     possible acceptance probability (module docstring). ``a, c`` (unwrapped integer coordinates) are
     advanced in place; the state at ``t_out[k]`` goes to ``out_a[k], out_c[k]``.
     ``stats = (jumps, candidates, ∫Λ ds or 0, O(n) force sums)``."""
     n = a.size
-    nsite = tab.shape[0]
     inv_n = 1.0 / n
-    aw = np.empty(n, np.int64)  # coordinates reduced mod N, for the table look-ups
-    cw = np.empty(n, np.int64)
-    for i in range(n):
-        aw[i] = a[i] % nsite
-        cw[i] = c[i] % nsite
-    gabs = 0.0
-    for x in range(nsite):
-        for y in range(nsite):
-            gabs = max(gabs, abs(tab[x, y, 0]), abs(tab[x, y, 1]))
+    off = 2 * nsite * nsite + nsite
+    aw, cw, pw = _reduced(a, c, nsite)
+    gabs = np.abs(tab).max()
     gb = (n - 1) * inv_n * gabs  # ≥ |F_{i,m}|
     # p ≥ p_min for every candidate; the margin covers the round-off of a sum of n terms ≤ gabs
     p_min = np.exp(-hb * (2.0 * gb + (4.0 * (n + 2) / _TWO53 + 1e-13) * gabs))
@@ -242,7 +261,7 @@ def _run_thinning(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, lazy, track, s
     sy = np.zeros(n)
     lam = 0.0
     if track:
-        _full_fields(aw, cw, b, tab, nsite, sx, sy)
+        _full_fields(pw, b, tab, off, sx, sy)
         lam = _total_rate(b, sx, sy, coef, hb, inv_n)
     n_out = t_out.size
     t_end = t_out[n_out - 1]
@@ -258,7 +277,7 @@ def _run_thinning(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, lazy, track, s
             _record(k_out, a, c, out_a, out_c)
             k_out += 1
             if track and k_out < n_out:
-                _full_fields(aw, cw, b, tab, nsite, sx, sy)  # no round-off drift across outputs
+                _full_fields(pw, b, tab, off, sx, sy)  # no round-off drift across outputs
                 lam = _total_rate(b, sx, sy, coef, hb, inv_n)
         if track:
             integral += lam * (min(t_next, t_end) - t)
@@ -271,19 +290,18 @@ def _run_thinning(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, lazy, track, s
         ch = k & 3
         u = g.random()
         if u >= p_min or not lazy:
-            qx, qy = _field(i, aw, cw, b, tab, nsite)
+            qx, qy = _field(i, pw, b, tab, off)
             sums += 1
             f = -b[i] * inv_n * (qx if ch < 2 else qy)
             if ch & 1:
                 f = -f
             if u >= np.exp(hb * (f - gb)):
                 continue  # rejected candidate: the state is unchanged
-        old_a = aw[i]
-        old_c = cw[i]
-        _move(i, ch, a, c, aw, cw, nsite)
+        p_old = pw[i]
+        _move(i, ch, a, c, aw, cw, pw, nsite)
         jumps += 1
         if track:
-            _after_jump(i, old_a, old_c, aw, cw, b, tab, nsite, sx, sy)
+            _after_jump(i, p_old, pw, b, tab, off, sx, sy)
             lam = _total_rate(b, sx, sy, coef, hb, inv_n)
     stats[0] = jumps
     stats[1] = candidates
@@ -292,20 +310,16 @@ def _run_thinning(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, lazy, track, s
 
 
 @njit(cache=True, nogil=True)
-def _run_direct(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, track, stats):
+def _run_direct(g, a, c, b, tab, nsite, coef, hb, t_out, out_a, out_c, track, stats):
     """One replica by Gillespie's direct method with a sum tree (module docstring); arguments and
     ``stats`` as :func:`_run_thinning` (``stats[3]`` counts the O(n) passes, one per jump)."""
     n = a.size
-    nsite = tab.shape[0]
     inv_n = 1.0 / n
+    off = 2 * nsite * nsite + nsite
+    aw, cw, pw = _reduced(a, c, nsite)
     sx = np.zeros(n)
     sy = np.zeros(n)
-    aw = np.empty(n, np.int64)
-    cw = np.empty(n, np.int64)
-    for i in range(n):
-        aw[i] = a[i] % nsite
-        cw[i] = c[i] % nsite
-    _full_fields(aw, cw, b, tab, nsite, sx, sy)
+    _full_fields(pw, b, tab, off, sx, sy)
     size = 1
     while size < n:
         size *= 2
@@ -324,7 +338,7 @@ def _run_direct(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, track, stats):
             _record(k_out, a, c, out_a, out_c)
             k_out += 1
             if k_out < n_out:
-                _full_fields(aw, cw, b, tab, nsite, sx, sy)  # no round-off drift across outputs
+                _full_fields(pw, b, tab, off, sx, sy)  # no round-off drift across outputs
                 _build_tree(tree, size, b, sx, sy, coef, hb, inv_n)
         if track:
             integral += lam * (min(t_next, t_end) - t)
@@ -345,10 +359,9 @@ def _run_direct(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, track, stats):
             ch = 2
         else:
             ch = 3
-        old_a = aw[i]
-        old_c = cw[i]
-        _move(i, ch, a, c, aw, cw, nsite)
-        _after_jump(i, old_a, old_c, aw, cw, b, tab, nsite, sx, sy)
+        p_old = pw[i]
+        _move(i, ch, a, c, aw, cw, pw, nsite)
+        _after_jump(i, p_old, pw, b, tab, off, sx, sy)
         _build_tree(tree, size, b, sx, sy, coef, hb, inv_n)
         jumps += 1
     stats[0] = jumps
@@ -358,15 +371,15 @@ def _run_direct(g, a, c, b, tab, coef, hb, t_out, out_a, out_c, track, stats):
 
 
 @njit(cache=True, nogil=True)
-def _run_batch(g, a0, c0, b, tab, coef, hb, t_out, out_a, out_c, stats, method, lazy, track):
+def _run_batch(g, a0, c0, b, tab, nsite, coef, hb, t_out, out_a, out_c, stats, method, lazy, track):
     """Replicas ``r = 0..R-1`` one after the other with one generator (a0, c0, b of shape (R, n))."""
     for r in range(a0.shape[0]):
         a = a0[r].copy()
         c = c0[r].copy()
         if method == THINNING:
-            _run_thinning(g, a, c, b[r], tab, coef, hb, t_out, out_a[r], out_c[r], lazy, track, stats[r])
+            _run_thinning(g, a, c, b[r], tab, nsite, coef, hb, t_out, out_a[r], out_c[r], lazy, track, stats[r])
         else:
-            _run_direct(g, a, c, b[r], tab, coef, hb, t_out, out_a[r], out_c[r], track, stats[r])
+            _run_direct(g, a, c, b[r], tab, nsite, coef, hb, t_out, out_a[r], out_c[r], track, stats[r])
 
 
 def run_kmc(a0, c0, b, tables, beta, t_out, rng, method="thinning", track_rate=False, lazy=True):
@@ -404,7 +417,7 @@ def run_kmc(a0, c0, b, tables, beta, t_out, rng, method="thinning", track_rate=F
     if not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be positive and finite, got {beta!r}")
     tab = pair_table(tables)
-    nsite = tab.shape[0]
+    nsite = np.asarray(tables[0]).shape[0]
     a0 = np.ascontiguousarray(a0, dtype=np.int64)
     c0 = np.ascontiguousarray(c0, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=float)
@@ -421,7 +434,7 @@ def run_kmc(a0, c0, b, tables, beta, t_out, rng, method="thinning", track_rate=F
     out_a = np.zeros((reps, t_out.size, n), np.int64)
     out_c = np.zeros((reps, t_out.size, n), np.int64)
     stats = np.zeros((reps, 4))
-    _run_batch(rng, a0, c0, b, tab, coef, hb, t_out, out_a, out_c, stats, METHODS[method], bool(lazy),
+    _run_batch(rng, a0, c0, b, tab, nsite, coef, hb, t_out, out_a, out_c, stats, METHODS[method], bool(lazy),
                bool(track_rate))
     return out_a, out_c, stats
 
@@ -429,10 +442,10 @@ def run_kmc(a0, c0, b, tables, beta, t_out, rng, method="thinning", track_rate=F
 def fields(a, c, b, tables):
     """``S_i = Σ_j b_j ∇V_δ(ℓ_i - ℓ_j)`` by the O(n²) sum (the compiled one), shape ``(n, 2)``."""
     tab = pair_table(tables)
-    a = np.ascontiguousarray(np.mod(a, tab.shape[0]), dtype=np.int64)
-    c = np.ascontiguousarray(np.mod(c, tab.shape[0]), dtype=np.int64)
-    sx, sy = np.zeros(a.size), np.zeros(a.size)
-    _full_fields(a, c, np.ascontiguousarray(b, dtype=float), tab, tab.shape[0], sx, sy)
+    nsite = np.asarray(tables[0]).shape[0]
+    _, _, pw = _reduced(np.asarray(a, dtype=np.int64).ravel(), np.asarray(c, dtype=np.int64).ravel(), nsite)
+    sx, sy = np.zeros(pw.size), np.zeros(pw.size)
+    _full_fields(pw, np.ascontiguousarray(b, dtype=float), tab, 2 * nsite * nsite + nsite, sx, sy)
     return np.stack([sx, sy], 1)
 
 

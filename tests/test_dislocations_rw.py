@@ -294,3 +294,42 @@ def test_rw_bad_input():
         m.simulate_particles((x, b), 0.1, method="kmc")
     with pytest.raises(ValueError, match="sign_product"):
         m.pair_law_lattice(1 / 16, 2, 0.1)
+
+
+def test_unrolled_table_reads_the_force_of_every_lattice_difference():
+    """pair_table: the pair (i, j) at packed positions p = 2N a + c reads G_m[(a_i - a_j) mod N,
+    (c_i - c_j) mod N] exactly, for every difference; G(0) is zeroed."""
+    g = np.random.default_rng(0)
+    nsite = 7
+    tables = g.normal(size=(2, nsite, nsite))
+    tab = lattice_kmc.pair_table(tables)
+    assert tab.shape == (2 * (2 * nsite) ** 2,)
+    a, c = np.meshgrid(np.arange(nsite), np.arange(nsite), indexing="ij")
+    p = (2 * nsite * a + c).ravel()
+    off = 2 * nsite * nsite + nsite
+    k = 2 * (p[:, None] - p[None, :] + off)
+    da = (a.ravel()[:, None] - a.ravel()[None, :]) % nsite
+    dc = (c.ravel()[:, None] - c.ravel()[None, :]) % nsite
+    for m in range(2):
+        expect = np.where((da == 0) & (dc == 0), 0.0, tables[m][da, dc])
+        np.testing.assert_array_equal(tab[k + m], expect)
+
+
+def test_kmc_engine_bad_input(monkeypatch):
+    m = Dislocations2D(delta=0.1, beta=1.0)
+    tables = m.lattice_force_tables(1 / 16)
+    a = np.zeros((1, 3), np.int64)
+    b = np.ones((1, 3))
+    with pytest.raises(ValueError, match="kmc method must be one of"):
+        lattice_kmc.run_kmc(a, a, b, tables, 1.0, [0.1], np.random.default_rng(0), method="gillespie")
+    with pytest.raises(ValueError, match="beta must be positive"):
+        lattice_kmc.run_kmc(a, a, b, tables, -1.0, [0.1], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="share one shape"):
+        lattice_kmc.run_kmc(a, a[:, :2], b, tables, 1.0, [0.1], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="t_out"):
+        lattice_kmc.run_kmc(a, a, b, tables, 1.0, [0.2, 0.1], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="tables must be two"):
+        lattice_kmc.run_kmc(a, a, b, (tables[0], tables[1][:4]), 1.0, [0.1], np.random.default_rng(0))
+    monkeypatch.setattr(lattice_kmc, "MAX_TABLE_BYTES", 4000)
+    with pytest.raises(ValueError, match="N = 16 sites per axis need a look-up table of 16384 bytes"):
+        lattice_kmc.run_kmc(a, a, b, tables, 1.0, [0.1], np.random.default_rng(0))

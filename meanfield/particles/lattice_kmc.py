@@ -83,8 +83,8 @@ def pair_table(tables):
         raise ValueError(f"tables must be two (N, N) arrays, got shapes {gx.shape} and {gy.shape}")
     nsite = gx.shape[0]
     if 64 * nsite**2 > MAX_TABLE_BYTES:
-        raise ValueError(f"tables of N = {nsite} sites per axis need a {64 * nsite**2 / 2**30:.1f} GiB look-up table "
-                         f"(at most {MAX_TABLE_BYTES / 2**30:.0f} GiB)")
+        raise ValueError(f"tables of N = {nsite} sites per axis need a look-up table of {64 * nsite**2} bytes "
+                         f"({64 * nsite**2 / 2**30:.2f} GiB; at most MAX_TABLE_BYTES = {MAX_TABLE_BYTES})")
     if not (np.isfinite(gx).all() and np.isfinite(gy).all()):
         raise ValueError("tables must be finite")
     g = np.stack([gx, gy], axis=-1)

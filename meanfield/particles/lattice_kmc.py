@@ -33,9 +33,10 @@ Two exact event simulations, compiled with numba (``nogil``, so replicas run on 
   ``r_i = (2/(βε²)) (cosh(½βεF_{i,1}) + cosh(½βεF_{i,2}))``, a time step ``Exp(Λ)``, and the jumping
   walker drawn from a sum tree over the ``r_i`` (O(log n)), then its direction from its four rates.
   Every jump changes every force, so the fields ``S_i = Σ_j b_j G(ℓ_i - ℓ_j)`` (``F_i = -(b_i/n) S_i``)
-  are updated by ``S_i += b_k [G(ℓ_i - ℓ_k^new) - G(ℓ_i - ℓ_k^old)]`` and the tree's leaves
-  recomputed in one O(n) pass per jump; the fields are re-summed from scratch (O(n²)) at every output
-  time, so round-off cannot accumulate across outputs.
+  are updated by ``S_i += b_k [G(ℓ_i - ℓ_k^new) - G(ℓ_i - ℓ_k^old)]`` and the tree rebuilt bottom-up,
+  O(n) per jump; the fields are re-summed from scratch (O(n²)) at every output time, so round-off
+  cannot accumulate across outputs. This is the independent cross-check of thinning, not the fast
+  path.
 
 Randomness: a ``numpy.random.Generator`` is passed into the compiled code (numba's Generator
 support), so the same seed gives the same run bit for bit. The uniform candidate index in

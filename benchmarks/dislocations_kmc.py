@@ -164,7 +164,8 @@ def main(repeats=5, sizes=(256, 1000, 4000), beta=1.0, budget=0.25):
     m = Dislocations2D(delta=0.1, beta=beta)
     tables = m.lattice_force_tables(eps)
     gb = max(np.abs(g).max() for g in tables)
-    print(f"model 003 RW_n^eps: delta={m.delta}, beta={m.beta}, eps=1/{round(1 / eps)}, beta*eps*G_b={m.beta * eps * gb:.4f}"
+    print(f"model 003 RW_n^eps: delta={m.delta}, beta={m.beta}, eps=1/{round(1 / eps)},"
+          f" beta*eps*G_b={m.beta * eps * gb:.4f}"
           f" (fraction of candidates that sum a force); {repeats} repeats, interleaved; one thread each")
     print("peers: eager = previous engine's thinning (compiled, O(n) field update per jump, numba Generator.integers);"
           " exact-sum = ours with lazy=False (O(n) exact force sum per candidate)")

@@ -142,11 +142,11 @@ def test_same_seed_same_result_and_independent_of_workers():
     for kmc in ("thinning", "direct"):
         a = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=7, kmc=kmc)
         b = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=7, kmc=kmc, workers=2)
-        for ta, tb in zip(a, b):
-            for pa, pb in zip(ta.info["unwrapped"], tb.info["unwrapped"]):
+        for ta, tb in zip(a, b, strict=True):
+            for pa, pb in zip(ta.info["unwrapped"], tb.info["unwrapped"], strict=True):
                 np.testing.assert_array_equal(pa, pb)
         c = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=8, kmc=kmc)
-        assert any(not np.array_equal(ta.positions[-1], tc.positions[-1]) for ta, tc in zip(a, c))
+        assert any(not np.array_equal(ta.positions[-1], tc.positions[-1]) for ta, tc in zip(a, c, strict=True))
     one = m.simulate_particles(starts[0], 0.02, method="rw", eps=eps, rng=3)
     two = m.simulate_particles(starts[0], 0.02, method="rw", eps=eps, rng=3)
     np.testing.assert_array_equal(one.positions[-1], two.positions[-1])
@@ -225,7 +225,8 @@ def test_many_walkers_follow_the_lattice_mean_field():
         pos = np.concatenate([tr.positions[-1][tr.species[-1] == label] for tr in trs])
         est = _moments(pos, modes)
         se = np.sqrt(0.5 / pos.shape[0])  # sd of cos or sin of a uniform-ish phase ≤ 1/sqrt(2)
-        assert np.all(np.abs(est.real - ref[1, s].real) < 4.5 * se) and np.all(np.abs(est.imag - ref[1, s].imag) < 4.5 * se)
+        assert np.all(np.abs(est.real - ref[1, s].real) < 4.5 * se)
+        assert np.all(np.abs(est.imag - ref[1, s].imag) < 4.5 * se)
         assert np.abs(est - ref[0, s]).max() > 5 * se
 
 
@@ -274,15 +275,15 @@ def test_continuum_free_energy_decreases():
 def test_rw_bad_input():
     m = Dislocations2D(delta=0.1, beta=1.0)
     x, b = m.sample_lattice_particles(4, 1 / 16, rng=0)
-    with pytest.raises(ValueError, match="1/eps must be an integer"):
+    with pytest.raises(ValueError, match=r"1/eps must be an integer"):
         m.simulate_particles((x, b), 0.1, method="rw", eps=0.03)
-    with pytest.raises(ValueError, match="eps .* is required"):
+    with pytest.raises(ValueError, match=r"eps .* is required"):
         m.simulate_particles((x, b), 0.1, method="rw")
     with pytest.raises(ValueError, match="delta"):
         Dislocations2D(delta=0.01).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
-    with pytest.raises(ValueError, match="beta=4.0 exceeds Assumption 2"):
+    with pytest.raises(ValueError, match=r"beta=4\.0 exceeds Assumption 2"):
         Dislocations2D(delta=0.1, beta=4.0).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
-    with pytest.raises(ValueError, match="beta=4.0 exceeds Assumption 2"):
+    with pytest.raises(ValueError, match=r"beta=4\.0 exceeds Assumption 2"):
         Dislocations2D(delta=0.1, beta=4.0).solve_lattice(1 / 16, 0.1)
     with pytest.raises(ValueError, match="delta must lie in"):
         Dislocations2D(delta=1.5)

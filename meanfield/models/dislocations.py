@@ -38,7 +38,9 @@ Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dyna
 * (RW_n^ε), eq. (8): ``n`` signed walkers on ``Λ_ε`` jumping to a neighbour ``ℓ_i ± εe_j`` at rate
   ``exp(±½ β ε F_{i,j}) / (β ε²)`` with the same force (6) evaluated at lattice points, by exact
   kinetic Monte Carlo (thinning or Gillespie's direct method with a sum tree) over an exact lattice
-  table of ``∇V_δ``, O(n) work per jump: :mod:`meanfield.particles.lattice_kmc`.
+  table of ``∇V_δ``: thinning takes O(1 + βε G_b n) expected work per jump (a candidate below the
+  smallest acceptance probability is accepted without a force sum), the direct method O(n):
+  :mod:`meanfield.particles.lattice_kmc`.
   ``simulate_particles(..., method="rw", eps=...)``; replicas by :meth:`Dislocations2D.simulate_walkers`.
 
 * Lemma 3.1 (stability): :meth:`Dislocations2D.stability_operator` is ``A_ε[ρ_ε]`` (the display

@@ -67,11 +67,12 @@ from .wasserstein import pairwise_distance
 
 __all__ = ["DEFAULT_MAX_PAIRS", "Bracket", "bounded_lipschitz_bracket", "wasserstein_bracket"]
 
-#: Atom pairs of the largest exact problem solved (the cost matrix takes 8 bytes a pair): 2^22
-#: pairs is 2,048 x 2,048 atoms, a few seconds of POT's network simplex on 2 cores.
+#: Atom pairs of the largest exact problem solved: 2^22 pairs is 2,048 x 2,048 atoms, a few
+#: seconds of POT's network simplex on 2 cores.
 DEFAULT_MAX_PAIRS = 2**22
-#: Hard ceiling on ``max_pairs``: 2^28 pairs is a 2 GiB cost matrix.
-MAX_PAIRS_CEILING = 2**28
+#: Hard ceiling on ``max_pairs``: building the cost matrix takes ``8 (d + 2)`` bytes a pair, so
+#: 2^26 pairs is 2.5 GiB in 3-D.
+MAX_PAIRS_CEILING = 2**26
 _ROUND = 1e-9
 CONVENTIONS = ("max", "sum")
 
@@ -126,23 +127,34 @@ def _check_common(mu, nu, max_pairs, cells):
         )
     if isinstance(max_pairs, bool) or int(max_pairs) != max_pairs or not 1 <= max_pairs <= MAX_PAIRS_CEILING:
         raise ValueError(
-            f"max_pairs must be an integer in [1, {MAX_PAIRS_CEILING}] (a cost matrix of 8 bytes a pair: "
-            f"at most {8 * MAX_PAIRS_CEILING / 2**30:.0f} GiB), got {max_pairs!r}"
+            f"max_pairs must be an integer in [1, {MAX_PAIRS_CEILING}] (building the cost matrix takes "
+            f"{8 * (domain.dim + 2)} bytes a pair: at most {_gib(MAX_PAIRS_CEILING, domain.dim):.1f} GiB), "
+            f"got {max_pairs!r}"
         )
     if cells is not None and (isinstance(cells, bool) or int(cells) != cells or cells < 1):
         raise ValueError(f"cells must be a positive integer or None, got {cells!r}")
     if cells is not None and int(cells) ** 2 > MAX_PAIRS_CEILING:
         raise ValueError(
-            f"cells={cells!r} needs a grid-to-grid cost matrix of {8 * int(cells) ** 2 / 2**30:.1f} GiB, "
-            f"over the {8 * MAX_PAIRS_CEILING / 2**30:.0f} GiB ceiling"
+            f"cells={cells!r} needs about {_gib(int(cells) ** 2, domain.dim):.1f} GiB to build the grid-to-grid "
+            f"cost matrix, over the {_gib(MAX_PAIRS_CEILING, domain.dim):.1f} GiB ceiling"
         )
     return domain
+
+
+def _gib(pairs, dim):
+    return 8.0 * (dim + 2) * pairs / 2**30
 
 
 def _n_atoms(mu) -> int:
     if isinstance(mu, EmpiricalMeasure):
         return mu.n
     return int(np.count_nonzero(mu.values))
+
+
+def _n_signed(mu, sign):
+    """Number of atoms of ``sign * mu`` with positive weight."""
+    w = mu.weights if isinstance(mu, EmpiricalMeasure) else mu.values
+    return int(np.count_nonzero(sign * w > 0))
 
 
 def _check_p(p):
@@ -434,7 +446,8 @@ def bounded_lipschitz_bracket(mu, nu, convention: str = "max", *, max_pairs: int
         raise ValueError(f"max_solves must be an integer >= 2, got {max_solves!r}")
     t0 = time.perf_counter()
     name = f"BL-{convention}"
-    n_pairs = (_n_atoms(mu) + 1) * (_n_atoms(nu) + 1)
+    n_pos = _n_signed(mu, 1) + _n_signed(nu, -1)
+    n_pairs = (n_pos + 1) * (_n_atoms(mu) + _n_atoms(nu) - n_pos + 1)
     if cells is None and n_pairs <= max_pairs:
         from ._inputs import atoms
 

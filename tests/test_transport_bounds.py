@@ -5,7 +5,11 @@ import pytest
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.metrics import bounded_lipschitz, wasserstein
-from meanfield.metrics.transport_bounds import Bracket, bounded_lipschitz_bracket, wasserstein_bracket
+from meanfield.metrics.transport_bounds import (
+    Bracket,
+    bounded_lipschitz_bracket,
+    wasserstein_bracket,
+)
 from solvers.grids import UniformGrid
 
 rng = np.random.default_rng(20261202)
@@ -163,8 +167,15 @@ def test_bad_input_refused():
     for cells in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="cells"):
             wasserstein_bracket(mu, nu, 1, cells=cells)
+    with pytest.raises(ValueError, match="cells must be at most"):
+        wasserstein_bracket(mu, nu, 1, cells=10**9)
+    # refused from the occupied cells' count, before the cost matrix is built
+    big = EmpiricalMeasure(rng.random((12000, 2)), domain=D)
+    big2 = EmpiricalMeasure(rng.random((12000, 2)), domain=D)
     with pytest.raises(ValueError, match="GiB"):
-        wasserstein_bracket(mu, nu, 1, cells=10**6)
+        wasserstein_bracket(big, big2, 1, cells=2**22)
+    with pytest.raises(ValueError, match="GiB"):
+        bounded_lipschitz_bracket(big, big2, "max", cells=2**22)
     with pytest.raises(ValueError, match="2-D and 3-D"):
         wasserstein_bracket(EmpiricalMeasure([0.0, 1.0]), EmpiricalMeasure([0.5]), 1)
     with pytest.raises(ValueError, match="equal masses"):

@@ -73,6 +73,8 @@ DEFAULT_MAX_PAIRS = 2**22
 #: Hard ceiling on ``max_pairs``: building the cost matrix takes ``8 (d + 2)`` bytes a pair, so
 #: 2^26 pairs is 2.5 GiB in 3-D.
 MAX_PAIRS_CEILING = 2**26
+#: Largest common grid (its cells' masses are one array of this length).
+MAX_CELLS = 2**26
 _ROUND = 1e-9
 CONVENTIONS = ("max", "sum")
 
@@ -133,16 +135,22 @@ def _check_common(mu, nu, max_pairs, cells):
         )
     if cells is not None and (isinstance(cells, bool) or int(cells) != cells or cells < 1):
         raise ValueError(f"cells must be a positive integer or None, got {cells!r}")
-    if cells is not None and int(cells) ** 2 > MAX_PAIRS_CEILING:
-        raise ValueError(
-            f"cells={cells!r} needs about {_gib(int(cells) ** 2, domain.dim):.1f} GiB to build the grid-to-grid "
-            f"cost matrix, over the {_gib(MAX_PAIRS_CEILING, domain.dim):.1f} GiB ceiling"
-        )
+    if cells is not None and int(cells) > MAX_CELLS:
+        raise ValueError(f"cells must be at most {MAX_CELLS} (a common grid of 8 bytes a cell), got {cells!r}")
     return domain
 
 
 def _gib(pairs, dim):
     return 8.0 * (dim + 2) * pairs / 2**30
+
+
+def _check_pairs(pairs, dim, what):
+    """Refuse a transport problem whose cost matrix would pass the ceiling, before building it."""
+    if pairs > MAX_PAIRS_CEILING:
+        raise ValueError(
+            f"{what} needs {pairs} atom pairs, about {_gib(pairs, dim):.1f} GiB to build the cost matrix, over "
+            f"the {_gib(MAX_PAIRS_CEILING, dim):.1f} GiB ceiling: use fewer cells"
+        )
 
 
 def _n_atoms(mu) -> int:
@@ -190,9 +198,8 @@ class _Grid:
     def flat(self, k):
         return np.ravel_multi_index(tuple(k.T), self.shape)
 
-    def all_centres(self):
-        k = np.stack(np.unravel_index(np.arange(self.size), self.shape), axis=1)
-        return self.centres(k)
+    def centres_of(self, flat):
+        return self.centres(np.stack(np.unravel_index(flat, self.shape), axis=1))
 
 
 def _shape_for(extent, n_max):
@@ -326,11 +333,11 @@ def wasserstein_bracket(mu, nu, p=1, *, max_pairs: int = DEFAULT_MAX_PAIRS, cell
     n_max = int(cells) if cells is not None else max(1, math.isqrt(int(max_pairs)))
     grid = _common_grid(mu, nu, domain, n_max)
     (ma, ea, _), (mb, eb, _) = _binned(mu, nu, grid, domain, p)
-    keep_a, keep_b = ma > 0, mb > 0
-    centres = grid.all_centres()
-    a, b = ma[keep_a], mb[keep_b]
+    ia, ib = np.flatnonzero(ma > 0), np.flatnonzero(mb > 0)
+    _check_pairs(ia.size * ib.size, domain.dim, f"the {grid.shape} common grid")
+    a, b = ma[ia], mb[ib]
     b = b * (a.sum() / b.sum())
-    _, cost = _emd(a, b, pairwise_distance(centres[keep_a], centres[keep_b], domain) ** p, num_iter_max)
+    _, cost = _emd(a, b, pairwise_distance(grid.centres_of(ia), grid.centres_of(ib), domain) ** p, num_iter_max)
     value = cost ** (1.0 / p)
     e = (ea ** (1.0 / p), eb ** (1.0 / p))
     lower, upper = _widen(value - sum(e), value + sum(e))
@@ -460,11 +467,13 @@ def bounded_lipschitz_bracket(mu, nu, convention: str = "max", *, max_pairs: int
         n_max = int(cells) if cells is not None else max(1, math.isqrt(int(max_pairs)))
         grid = _common_grid(mu, nu, domain, n_max)
         (ma, _, ea), (mb, _, eb) = _binned(mu, nu, grid, domain, 1.0)
-        sigma = ma - mb
-        pts = grid.all_centres()
+        occupied = np.flatnonzero((ma != 0) | (mb != 0))
+        sigma = (ma - mb)[occupied]
+        pts = grid.centres_of(occupied)
         e = ea + eb
         method, extra = "binned", {"grid_shape": grid.shape, "grid_spacing": tuple(grid.spacing)}
     pos, neg = sigma > 0, sigma < 0
+    _check_pairs((int(pos.sum()) + 1) * (int(neg.sum()) + 1), domain.dim, "the augmented problem")
     solves, points = 0, []
     if not pos.any() or not neg.any():
         lo = hi = float(abs(sigma.sum()))

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from solvers import fft
-from solvers.timestepping import ETDRK4
+from solvers.timestepping import ETDRK4, SemilinearProblem, integrate
 
 D, CHI, T = 0.05, 1.0, 0.5
 
@@ -32,14 +32,14 @@ def spectral(n, dt):
     keep = (np.abs(k) < 2 * np.pi * n / 3) & (np.abs(q) < 2 * np.pi * n / 3)
     inv = np.where(k2 > 0, 1.0 / np.where(k2 > 0, k2, 1.0), 0.0)
 
-    def nonlinear(u_hat):
+    def nonlinear(_t, u_hat):
         rho = fft.irfftn(u_hat, (n, n))
         c_hat = u_hat * inv
         cx, cy = fft.irfftn(1j * k * c_hat, (n, n)), fft.irfftn(1j * q * c_hat, (n, n))
         div = 1j * k * fft.rfftn(rho * cx) + 1j * q * fft.rfftn(rho * cy)
         return -CHI * div * keep
 
-    (u,) = ETDRK4(-D * k2, nonlinear, dt).integrate(fft.rfftn(initial(n)), T)
+    (u,) = integrate(ETDRK4(), SemilinearProblem(-D * k2, nonlinear), fft.rfftn(initial(n)), T, None, dt).states
     return fft.irfftn(u, (n, n))
 
 

@@ -2,7 +2,7 @@
 
 One step = 4 evaluations of the flux part, each 7 real 2-D FFTs of size N² = (1/ε)²: one batched
 inverse of (f⁺, f⁻) (2 transforms), one forward of σ = f⁺ − f⁻, two inverse for the two components of
-∇V_δ * σ, one batched forward of the flux difference (2 transforms) (``Dislocations2D.lattice_stepper``).
+∇V_δ * σ, one batched forward of the flux difference (2 transforms) (``Dislocations2D.lattice_problem``).
 The script times one step and exactly that FFT sequence through ``solvers.fft`` in the same run and
 prints step_time / fft_time (1 = FFT bound). Run: python benchmarks/dislocations_mfeps_step.py
 """
@@ -12,15 +12,17 @@ from _timing import best_time
 
 from meanfield.models.dislocations import Dislocations2D
 from solvers import fft
+from solvers.timestepping import ETDRK4
 
 
 m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4)
 print(f"FFT backend: {fft.BACKEND}")
 print(f"{'1/eps':>6} {'step ms':>9} {'FFTs ms':>9} {'ratio':>7}")
 for n in (64, 128, 256, 512):
-    stepper, u0, _ = m.lattice_stepper(1 / n)
-    stepper.step(u0)  # coefficients and plans
-    t_step = best_time(lambda: stepper.step(u0), repeats=7)
+    problem, u0, _, dt = m.lattice_problem(1 / n)
+    stepper = ETDRK4()
+    stepper.step(problem, 0.0, u0, dt)  # coefficients and plans
+    t_step = best_time(lambda: stepper.step(problem, 0.0, u0, dt), repeats=7)
     pair = np.random.default_rng(0).random((2, n, n))
     one = pair[0].copy()
     pair_hat = fft.rfftn(pair, ndim=2)

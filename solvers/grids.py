@@ -130,6 +130,14 @@ class UniformGrid:
     def wavenumber_mesh(self, real: bool = False) -> tuple:
         return tuple(np.meshgrid(*self.wavenumbers(real=real), indexing="ij"))
 
+    def dealias_mask(self, real: bool = False) -> np.ndarray:
+        """Orszag's 2/3 rule: True where every ``|k_a| < (2/3) π/h_a`` (the modes a quadratic product
+        of the kept modes cannot alias onto), in the layout of :meth:`wavenumber_mesh`."""
+        mask = np.ones((), dtype=bool)
+        for a, k in enumerate(self.wavenumber_mesh(real=real)):
+            mask = mask & (np.abs(k) < (2 / 3) * np.pi / self.spacing[a])
+        return mask
+
     # --- integration ----------------------------------------------------------------------
     def integrate(self, values: np.ndarray) -> np.ndarray:
         """Integral of cell averages over the grid (sums the trailing ``ndim`` axes)."""

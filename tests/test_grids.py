@@ -48,3 +48,14 @@ def test_cell_index_wraps_periodic_and_rejects_outside_walls():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         UniformGrid(**kwargs)
+
+
+def test_dealias_mask_is_the_two_thirds_rule():
+    from solvers.grids import UniformGrid
+
+    n = 12
+    mask = UniformGrid(0.0, 1.0, (n, n), periodic=True).dealias_mask(real=True)
+    m1 = np.fft.fftfreq(n, 1.0 / n)[:, None]
+    m2 = np.fft.rfftfreq(n, 1.0 / n)[None, :]
+    np.testing.assert_array_equal(mask, (np.abs(m1) < n / 3) & (np.abs(m2) < n / 3))
+    assert mask.shape == (n, n // 2 + 1) and mask.sum() == 7 * 4  # |m| <= 3: 7 values, 4 non-negative

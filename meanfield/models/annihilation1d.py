@@ -48,7 +48,7 @@ from meanfield.particles.annihilation_events1d import V_KINDS, W_KINDS, active_v
 from solvers import fft
 from solvers.finite_volume import divergence, upwind_flux
 from solvers.grids import UniformGrid
-from solvers.timestepping.ssp import ssp_rk3_step
+from solvers.timestepping import SSPRK3, ODEProblem
 
 __all__ = ["Annihilation1D", "potential"]
 
@@ -336,7 +336,7 @@ class Annihilation1D:
                 _, faces = velocities(rho)
                 vmax = float(np.abs(faces).max())
                 dt = min(cfl * h / max(vmax, 1e-300), t_out - t)
-                rho = ssp_rk3_step(rhs, t, rho, dt)
+                rho = SSPRK3().step(ODEProblem(rhs), t, rho, dt)
                 t = t_out if dt == t_out - t else t + dt
             out.append(rho.copy())
         out = np.array(out)

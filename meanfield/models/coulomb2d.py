@@ -552,10 +552,7 @@ class _SpectralETD2:
         kx, ky = grid.wavenumber_mesh(real=True)
         self.kx, self.ky = kx, ky
         self.L = -D * (kx**2 + ky**2)
-        nx, ny = grid.shape
-        kmax_x = np.pi / grid.spacing[0]
-        kmax_y = np.pi / grid.spacing[1]
-        self.mask = (np.abs(kx) < 2 / 3 * kmax_x) & (np.abs(ky) < 2 / 3 * kmax_y)
+        self.mask = grid.dealias_mask(real=True)
         self._h = None
 
     def _coeffs(self, h):

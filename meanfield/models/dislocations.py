@@ -38,7 +38,9 @@ Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dyna
 * (RW_n^ε), eq. (8): ``n`` signed walkers on ``Λ_ε`` jumping to a neighbour ``ℓ_i ± εe_j`` at rate
   ``exp(±½ β ε F_{i,j}) / (β ε²)`` with the same force (6) evaluated at lattice points, by exact
   kinetic Monte Carlo (thinning or Gillespie's direct method with a sum tree) over an exact lattice
-  table of ``∇V_δ``, O(n) work per jump: :mod:`meanfield.particles.lattice_kmc`.
+  table of ``∇V_δ``: thinning takes O(1 + βε G_b n) expected work per jump (a candidate below the
+  smallest acceptance probability is accepted without a force sum), the direct method O(n):
+  :mod:`meanfield.particles.lattice_kmc`.
   ``simulate_particles(..., method="rw", eps=...)``; replicas by :meth:`Dislocations2D.simulate_walkers`.
 
 * Lemma 3.1 (stability): :meth:`Dislocations2D.stability_operator` is ``A_ε[ρ_ε]`` (the display
@@ -69,7 +71,7 @@ from meanfield.models.base import (Trajectory, check_in_range, check_integer, ch
 from meanfield.particles import lattice_kmc, periodic_interp
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import ETDRK4
+from solvers.timestepping import ETDRK4, SemilinearProblem, integrate
 
 __all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS"]
 
@@ -346,17 +348,20 @@ class Dislocations2D:
     def solve_lattice(self, eps, t_end, times=None, dt=None):
         """(MF^ε) on ``Λ_ε``; returns the standard dataset (species "+", "-", densities at the sites)."""
         ts = check_times(t_end, times)
-        stepper, u0, n = self.lattice_stepper(eps, dt)
-        states = stepper.integrate(u0, t_end, ts)
+        problem, u0, n, dt = self.lattice_problem(eps, dt)
+        stepper = ETDRK4()
+        states = integrate(stepper, problem, u0, t_end, ts, dt).states
         dens = np.array([fft.irfftn(s, (n, n), ndim=2) for s in states])
         h = 1.0 / n
         grid = UniformGrid(-0.5 * h, 1.0 - 0.5 * h, (n, n), periodic=True)  # cells centred on the sites
         return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
-                                 solver={"method": "lattice_etdrk4", "eps": h, "dt": stepper.dt})
+                                 solver={"method": "lattice_etdrk4", "eps": h, "dt": dt, **stepper.describe()})
 
-    def lattice_stepper(self, eps, dt=None):
-        """The ETDRK4 integrator of (MF^ε) (module docstring) and the Fourier coefficients of the lattice
-        samples of the initial densities; returns ``(stepper, u0_hat, N)``. Per step: 4 evaluations of
+    def lattice_problem(self, eps, dt=None):
+        """(MF^ε) as a semilinear problem for :func:`solvers.timestepping.integrate` (module docstring:
+        the lattice Laplacian is the linear part, diagonal in Fourier space; the state is the real-FFT
+        of the densities), the Fourier coefficients of the lattice samples of the initial densities
+        and the step; returns ``(problem, u0_hat, N, dt)``. Per ETDRK4 step: 4 evaluations of
         the flux part, each 7 real 2-D FFTs of size N² (2 inverse for ``f^±``, 1 forward for σ, 2
         inverse for ``∇V_δ * σ``, 2 forward for the flux difference)."""
         n, x, y = self.lattice(eps)
@@ -368,7 +373,7 @@ class Dislocations2D:
         lap = -(4 / (beta * h * h)) * (np.sin(np.pi * kx * h) ** 2 + np.sin(np.pi * ky * h) ** 2)
         sign = np.array([1.0, -1.0])[:, None, None]
 
-        def nonlinear(u_hat):
+        def nonlinear(_t, u_hat):
             f = fft.irfftn(u_hat, (n, n), ndim=2)
             sigma_hat = fft.rfftn(f[0] - f[1])
             # lattice sum ε² Σ ∇V_δ(ℓ - ℓ') σ(ℓ'): the DFT of the samples is n² ĝ (ĝ the folded series
@@ -383,10 +388,9 @@ class Dislocations2D:
                     out += np.roll(flux, direction, axis=1 + axis) - flux
             return fft.rfftn(out, ndim=2)
 
-        if dt is None:
-            dt = self._step(f0, ghat, n, h)
-        stepper = ETDRK4(np.broadcast_to(lap, (2,) + lap.shape), nonlinear, dt)
-        return stepper, fft.rfftn(f0, ndim=2), n
+        dt = self._step(f0, ghat, n, h) if dt is None else check_positive("dt", dt)
+        problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
+        return problem, fft.rfftn(f0, ndim=2), n, dt
 
     def _step(self, f0, ghat, n, h):
         """``dt = min(0.5 h / max|F|, h)`` at t = 0: a drift CFL (diffusion is exact) and ``dt ≤ h`` so
@@ -411,10 +415,10 @@ class Dislocations2D:
         vhat = self.potential_hat(kx, ky)
         ghat = [2j * np.pi * kx * vhat, 2j * np.pi * ky * vhat]
         lap = -4 * np.pi**2 * (kx**2 + ky**2) / self.beta
-        keep = (np.abs(kx) < n / 3) & (np.abs(ky) < n / 3)  # 2/3 dealiasing of the product
+        keep = UniformGrid(0.0, 1.0, (n, n), periodic=True).dealias_mask(real=True)
         sign = np.array([1.0, -1.0])[:, None, None]
 
-        def nonlinear(u_hat):
+        def nonlinear(_t, u_hat):
             f = fft.irfftn(u_hat, (n, n), ndim=2)
             sigma_hat = u_hat[0] - u_hat[1]
             force = [-sign * fft.irfftn(g * sigma_hat, (n, n)) for g in ghat]  # (2, n, n) per axis
@@ -422,14 +426,14 @@ class Dislocations2D:
             div = 2j * np.pi * (kx * flux_hat[0] + ky * flux_hat[1])
             return -div * keep
 
-        if dt is None:
-            dt = self._step(f0, ghat, n, 1.0 / n)
-        stepper = ETDRK4(np.broadcast_to(lap, (2,) + lap.shape), nonlinear, dt)
-        states = stepper.integrate(fft.rfftn(f0, ndim=2), t_end, ts)
+        dt = self._step(f0, ghat, n, 1.0 / n) if dt is None else check_positive("dt", dt)
+        stepper = ETDRK4()
+        problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
+        states = integrate(stepper, problem, fft.rfftn(f0, ndim=2), t_end, ts, dt).states
         dens = np.array([fft.irfftn(st, (n, n), ndim=2) for st in states])
         grid = UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)
         return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
-                                 solver={"method": "spectral_etdrk4", "resolution": n, "dt": dt})
+                                 solver={"method": "spectral_etdrk4", "resolution": n, "dt": dt, **stepper.describe()})
 
     # -- SDE_n -----------------------------------------------------------------------------------
     def _modes(self, tol=1e-13):
@@ -668,7 +672,7 @@ class Dislocations2D:
         excess = [[2 * np.expm1(0.5 * beta * s * h * force[ax]) / (beta * h * h) for s in (1.0, -1.0)]
                   for ax in range(2)]
 
-        def nonlinear(u_hat):
+        def nonlinear(_t, u_hat):
             p = fft.irfftn(u_hat, (n, n))
             out = np.zeros_like(p)
             for ax in range(2):
@@ -679,7 +683,8 @@ class Dislocations2D:
 
         if dt is None:
             dt = min(0.5 * h / max(float(np.abs(np.stack(force)).max()) * 2, 1e-12), h)
-        states = ETDRK4(lap, nonlinear, dt).integrate(fft.rfftn(self.pair_initial_density(x, y)), t_end, ts)
+        states = integrate(ETDRK4(), SemilinearProblem(lap, nonlinear), fft.rfftn(self.pair_initial_density(x, y)),
+                           t_end, ts, dt).states
         return np.array([fft.irfftn(s, (n, n)) for s in states])
 
     def pair_law_continuum(self, sign_product, t_end, times=None, resolution=128, dt=None):
@@ -697,15 +702,16 @@ class Dislocations2D:
         vhat = self.potential_hat(kx, ky)
         vel = [-sign_product * fft.irfftn(2j * np.pi * k * vhat, (m, m)) * m * m for k in (kx, ky)]
         lap = -8 * np.pi**2 * (kx**2 + ky**2) / self.beta
-        keep = (np.abs(kx) < m / 3) & (np.abs(ky) < m / 3)
+        keep = UniformGrid(0.0, 1.0, (m, m), periodic=True).dealias_mask(real=True)
 
-        def nonlinear(u_hat):
+        def nonlinear(_t, u_hat):
             p = fft.irfftn(u_hat, (m, m))
             return -2j * np.pi * (kx * fft.rfftn(p * vel[0]) + ky * fft.rfftn(p * vel[1])) * keep
 
         if dt is None:
             dt = min(0.5 / m / max(float(np.abs(np.stack(vel)).max()), 1e-12), 1.0 / m)
-        states = ETDRK4(lap, nonlinear, dt).integrate(fft.rfftn(self.pair_initial_density(x, y)), t_end, ts)
+        states = integrate(ETDRK4(), SemilinearProblem(lap, nonlinear), fft.rfftn(self.pair_initial_density(x, y)),
+                           t_end, ts, dt).states
         return np.array([fft.irfftn(st, (m, m)) for st in states])
 
     def single_law_distance(self, eps, t):

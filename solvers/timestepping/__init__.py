@@ -1,23 +1,47 @@
-"""Time steppers (model-agnostic).
+"""Time stepping: steppers (schemes with their declared order), problems, step rules, one driver.
 
-* :class:`ETDRK4`: fourth-order exponential time differencing Runge–Kutta (Cox & Matthews 2002)
-  for ``u' = L u + N(u)`` with ``L`` diagonal (e.g. in Fourier space), coefficients evaluated by
-  contour integrals (Kassam & Trefethen 2005) so they are accurate for every ``h L`` incl. 0.
-* :mod:`ssp`: strong-stability-preserving Runge–Kutta (SSP-RK1 = forward Euler, SSP-RK3 of
-  Shu & Osher 1988) with a CFL step rule and exact landing on output times.
-* :mod:`adaptive`: Dormand–Prince 5(4) with error control and event location.
+Steppers (``order`` declared on the class; SDE schemes also ``strong_order``/``weak_order``):
+
+================================  ===============  =====================================
+stepper                           problem          order
+================================  ===============  =====================================
+:class:`ForwardEuler`             ODEProblem       1
+:class:`SSPRK2`                   ODEProblem       2 (SSP coefficient 1)
+:class:`SSPRK3`                   ODEProblem       3 (SSP coefficient 1)
+:class:`RK4`                      ODEProblem       4
+:class:`DormandPrince54`          ODEProblem       5, embedded 4, dense output
+:class:`ExactLinear`              SemilinearProb.  exact (N ≡ 0)
+:class:`ETD1`                     SemilinearProb.  1
+:class:`ETD2RK`                   SemilinearProb.  2
+:class:`ETDRK4`                   SemilinearProb.  4
+:class:`LieSplitting`             SplitProblem     1
+:class:`StrangSplitting`          SplitProblem     2
+:class:`EulerMaruyama`            SDEProblem       strong 1/2 (1 additive), weak 1
+:class:`StochasticHeun`           SDEProblem       strong 1 (additive/commutative), weak 2 (additive)
+================================  ===============  =====================================
+
+:func:`integrate` is the one time loop; step rules: :class:`FixedStep`, :class:`StepFunction`
+(e.g. CFL via :func:`cfl_step`), :class:`PIController`; :class:`Event` for located events.
 """
 
 from .adaptive import AdaptiveResult, dormand_prince
-from .etdrk4 import ETDRK4
-from .ssp import cfl_step, integrate_ssp, ssp_rk1_step, ssp_rk3_step
+from .base import Stepper
+from .driver import DEFAULT_MAX_STEPS, Event, Solution, integrate
+from .explicit import RK4, SSPRK2, SSPRK3, ButcherTableau, DormandPrince54, ForwardEuler
+from .exponential import ETD1, ExactLinear, ETD2RK, ETDRK4, contour_phi, etdrk4_coefficients, phi_functions
+from .problems import ODEProblem, SDEProblem, SemilinearProblem, SplitProblem
+from .splitting import LieSplitting, StrangSplitting
+from .ssp import integrate_ssp
+from .step_control import FixedStep, PIController, StepFunction, cfl_step
+from .stochastic import EulerMaruyama, StochasticHeun
+
+STEPPERS = (ForwardEuler, SSPRK2, SSPRK3, RK4, DormandPrince54, ExactLinear, ETD1, ETD2RK, ETDRK4, LieSplitting,
+            StrangSplitting, EulerMaruyama, StochasticHeun)
 
 __all__ = [
-    "ETDRK4",
-    "AdaptiveResult",
-    "cfl_step",
-    "dormand_prince",
-    "integrate_ssp",
-    "ssp_rk1_step",
-    "ssp_rk3_step",
+    "DEFAULT_MAX_STEPS", "ETD1", "ETD2RK", "ETDRK4", "RK4", "SSPRK2", "SSPRK3", "STEPPERS", "AdaptiveResult",
+    "ButcherTableau", "DormandPrince54", "EulerMaruyama", "Event", "ExactLinear", "FixedStep", "ForwardEuler", "LieSplitting",
+    "ODEProblem", "PIController", "SDEProblem", "SemilinearProblem", "Solution", "SplitProblem", "StepFunction",
+    "Stepper", "StochasticHeun", "StrangSplitting", "cfl_step", "contour_phi", "dormand_prince",
+    "etdrk4_coefficients", "integrate", "integrate_ssp", "phi_functions",
 ]

@@ -18,12 +18,12 @@ Run: PYTHONPATH=. python benchmarks/metrics_wasserstein.py [--repeats 7]
 
 import argparse
 import math
-import time
 
 import numpy as np
 import ot
 import scipy
 import scipy.stats
+from _timing import interleaved_times
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.metrics import bounded_lipschitz, wasserstein, wasserstein_1d
@@ -31,16 +31,11 @@ from solvers.grids import UniformGrid
 
 
 def interleaved(funcs: dict, repeats: int) -> tuple[dict, dict]:
-    """Wall times of each ``funcs[name]()``, the contenders called in turn within each repeat,
-    after one untimed warm-up call each; returns ``(times, values)``."""
+    """``_timing.interleaved_times`` over the named contenders, after one untimed warm-up call of
+    each (whose value is kept); returns ``(times, values)`` keyed by name."""
     values = {name: f() for name, f in funcs.items()}
-    times = {name: [] for name in funcs}
-    for _ in range(repeats):
-        for name, f in funcs.items():
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    return {k: np.asarray(v) for k, v in times.items()}, values
+    times = interleaved_times(list(funcs.values()), repeats)
+    return {name: np.asarray(t) for name, t in zip(funcs, times, strict=True)}, values
 
 
 def ratio_text(ours, peer) -> str:
@@ -133,7 +128,7 @@ def bench_bl(repeats):
     try:
         bounded_lipschitz(parts, dens, "sum")
         per_call = len(solves)
-        funcs = {"max": lambda: bounded_lipschitz(parts, dens, "max"), "sum": lambda: bounded_lipschitz(parts, dens, "sum")}
+        funcs = {conv: (lambda conv=conv: bounded_lipschitz(parts, dens, conv)) for conv in ("max", "sum")}
         times, values = interleaved(funcs, repeats)
     finally:
         bl_module._AugmentedTransport.solve = solve

@@ -40,7 +40,9 @@ def test_wp_1d_matches_pot(p):
 def test_uniform_density_vs_midpoint_lattice(n):
     """W1(U[0,1], (1/n) Σ δ_{(i-1/2)/n}) = 1/(4n) and W2 = 1/(sqrt(12) n), exactly."""
     lattice = EmpiricalMeasure((np.arange(n) + 0.5) / n)
-    for dens in (GridDensity(np.ones(40), UniformGrid(0, 1, 40, periodic=False)), IntervalDensity1D([0, 0.3, 1], [0.3, 0.7])):
+    grid = UniformGrid(0, 1, 40, periodic=False)
+    uniform = (GridDensity(np.ones(40), grid), IntervalDensity1D([0, 0.3, 1], [0.3, 0.7]))
+    for dens in uniform:
         assert wasserstein(dens, lattice, 1) == pytest.approx(1 / (4 * n), rel=1e-12)
         assert wasserstein(dens, lattice, 2) == pytest.approx(1 / (np.sqrt(12) * n), rel=1e-12)
 
@@ -108,7 +110,8 @@ def test_wp_1d_against_exact_rational_arithmetic(p):
     mu, nu, rho = EmpiricalMeasure(x, wx), EmpiricalMeasure(y, wy), IntervalDensity1D(edges, cells)
     o, q = np.argsort(x), np.argsort(y)
     atoms_x, atoms_y = (wx[o], x[o], x[o]), (wy[q], y[q], y[q])
-    for (a, b), (ref_a, ref_b) in (((mu, nu), (atoms_x, atoms_y)), ((rho, nu), ((cells, edges[:-1], edges[1:]), atoms_y))):
+    pieces_rho = (cells, edges[:-1], edges[1:])
+    for (a, b), (ref_a, ref_b) in (((mu, nu), (atoms_x, atoms_y)), ((rho, nu), (pieces_rho, atoms_y))):
         exact = float(_exact_wp_pow(ref_a, ref_b, p)) ** (1 / p)
         assert wasserstein_1d(a, b, p) == pytest.approx(exact, rel=1e-14)
 
@@ -165,7 +168,8 @@ def test_torus_uniform_vs_lattice_constant_within_discretisation_bound():
     enters at sub-cell centres, which moves it by at most |h|/2."""
     eps, k = 0.25, 16
     lat = (np.arange(4) + 0.0) * eps
-    lattice = EmpiricalMeasure(np.stack(np.meshgrid(lat, lat, indexing="ij"), -1).reshape(-1, 2), domain=Domain.torus(2))
+    points = np.stack(np.meshgrid(lat, lat, indexing="ij"), -1).reshape(-1, 2)
+    lattice = EmpiricalMeasure(points, domain=Domain.torus(2))
     grid = UniformGrid(0, 1, (8, 8), periodic=True)
     dens = GridDensity(np.ones((8, 8)), grid)
     value = wasserstein(dens, lattice, 1, subcells=k)
@@ -200,11 +204,12 @@ def test_large_p_2d_exact_or_refused():
     top, bottom = EmpiricalMeasure([[0.0, 1.0], [1.0, 0.0]]), EmpiricalMeasure([[0.0, 0.0], [1.0, 1.0]])
     assert wasserstein(top, bottom, p) == pytest.approx(1.0, rel=1e-14)
     x = rng.random((12, 2))
+    cloud, moved = EmpiricalMeasure(x), EmpiricalMeasure(x + np.array([0.3, 0.4]))
     # a translated cloud: W_p = 0.5 for every p, but far below the largest distance at p = 2000,
     # where the network simplex cannot resolve the optimum: refused, not a wrong number
-    assert wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x + [0.3, 0.4]), 8) == pytest.approx(0.5, rel=1e-12)
+    assert wasserstein(cloud, moved, 8) == pytest.approx(0.5, rel=1e-12)
     with pytest.raises(ValueError, match="p=2000"):
-        wasserstein(EmpiricalMeasure(x), EmpiricalMeasure(x + [0.3, 0.4]), p)
+        wasserstein(cloud, moved, p)
 
 
 # --- bounded Lipschitz ------------------------------------------------------------------------
@@ -381,10 +386,10 @@ def test_sizes_beyond_memory_refused_before_allocation():
     n = int(np.sqrt(total / 48)) + 1000  # 48 bytes per pair > 100 % of memory; arrays of n points are small
     mu, nu = EmpiricalMeasure(rng.random((n, 2))), EmpiricalMeasure(rng.random((n, 2)))
     for func in (wasserstein, bounded_lipschitz):
-        with pytest.raises(ValueError, match="GiB.*refused before allocating"):
+        with pytest.raises(ValueError, match=r"GiB.*refused before allocating"):
             func(mu, nu)
     dens = GridDensity(np.ones((8, 8)), UniformGrid(0, 1, (8, 8), periodic=True))
-    with pytest.raises(ValueError, match="sub-cells.*GiB"):
+    with pytest.raises(ValueError, match=r"sub-cells.*GiB"):
         wasserstein(dens, EmpiricalMeasure(rng.random((5, 2)), domain=Domain.torus(2)), subcells=10**5)
 
 

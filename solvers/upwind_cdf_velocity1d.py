@@ -82,9 +82,13 @@ def solve_upwind_cdf_velocity(rho0, eta0, grid: UniformGrid, vel_rho, vel_eta, v
     if y0.shape != (2,) + grid.shape:
         raise ValueError(f"rho0 and eta0 must have the grid's shape {grid.shape}, got {y0.shape[1:]}")
 
+    v = np.empty((2, grid.shape[0] + 1))  # face velocities of both species
+
     def rhs(_t, y):
         F, H = face_cdf(y, dx)
-        return advection_rhs(y, [np.stack([vel_rho(F, H), vel_eta(F, H)])], grid, order)
+        v[0] = vel_rho(F, H)
+        v[1] = vel_eta(F, H)
+        return advection_rhs(y, [v], grid, order)
 
     stepper = SSPRK3() if stepper is None else stepper
     sol = integrate(stepper, ODEProblem(rhs), y0, t_end, out_times, rule, max_steps=max_steps)

@@ -22,9 +22,15 @@ v = 2 (F_rho - F_eta) (notes §2.1). Two solvers:
 
 * ``method="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
   (notes §2.5) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
-* ``method="finite_volume"``: conservative upwind with exact prefix-sum CDFs at faces
-  (:mod:`solvers.upwind_cdf_velocity1d`, notes §6.4), on the hull of the initial supports, which
-  the solution never leaves (Prop 4.1 continuum analogue, notes §5.4).
+* ``method="finite_volume"``: conservative finite volumes with exact prefix-sum CDFs at faces
+  (:mod:`solvers.upwind_cdf_velocity1d`, notes §6.4), donor-cell (``flux="upwind"``, first order,
+  the default) or minmod MUSCL (``flux="muscl"``, second order on smooth data), on the hull of the
+  initial supports, which the solution never leaves (Prop 4.1 continuum analogue, notes §5.4).
+
+Both are advanced by :func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper,
+``scheme="ssp_rk3"`` (default), ``"ssp_rk2"`` or ``"forward_euler"``, under the solver's step rule;
+the output dataset's ``solver_*`` attributes record the scheme, its declared order, the step rule
+and the number of steps.
 
 Species labels: ``"rho"`` (x-particles) and ``"eta"`` (y-particles).
 """

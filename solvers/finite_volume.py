@@ -74,7 +74,7 @@ def _donor(grid, axis, v, left, right):
         return np.maximum(v, 0.0) * np.roll(left, 1, axis=-1) + np.minimum(v, 0.0) * right
     vi = v[..., 1:-1]
     inner = np.maximum(vi, 0.0) * left[..., :-1] + np.minimum(vi, 0.0) * right[..., 1:]
-    flux = np.zeros(inner.shape[:-1] + (inner.shape[-1] + 2,))
+    flux = np.zeros((*inner.shape[:-1], inner.shape[-1] + 2))
     flux[..., 1:-1] = inner
     return flux
 
@@ -172,7 +172,7 @@ def laplacian(rho, grid: UniformGrid):
         if grid.periodic[axis]:
             d = q - np.roll(q, 1, axis=-1)
         else:
-            d = np.zeros(q.shape[:-1] + (q.shape[-1] + 1,))
+            d = np.zeros((*q.shape[:-1], q.shape[-1] + 1))
             d[..., 1:-1] = np.diff(q, axis=-1)
         fluxes.append(-_back(grid, d, axis) / _spacing(grid, axis))
     return _divergence(fluxes, grid)

@@ -44,7 +44,7 @@ _CFL_LIMIT = {"upwind": 1.0, "muscl": 0.5}
 def face_cdf(rho, dx):
     """CDF at all M+1 faces from cell densities (exact prefix sums along the last axis)."""
     rho = np.asarray(rho, dtype=float)
-    F = np.zeros(rho.shape[:-1] + (rho.shape[-1] + 1,))
+    F = np.zeros((*rho.shape[:-1], rho.shape[-1] + 1))
     np.cumsum(rho * dx, axis=-1, out=F[..., 1:])
     return F
 
@@ -79,7 +79,7 @@ def solve_upwind_cdf_velocity(rho0, eta0, grid: UniformGrid, vel_rho, vel_eta, v
     rule = FixedStep(min(cfl * dx / (2.0 * v_max), float(dt_max)))
     order = FLUX_ORDERS[flux]
     y0 = np.stack([np.asarray(rho0, dtype=float), np.asarray(eta0, dtype=float)])
-    if y0.shape != (2,) + grid.shape:
+    if y0.shape != (2, *grid.shape):
         raise ValueError(f"rho0 and eta0 must have the grid's shape {grid.shape}, got {y0.shape[1:]}")
 
     v = np.empty((2, grid.shape[0] + 1))  # face velocities of both species

@@ -17,8 +17,8 @@ def _euler_maruyama_by_hand(m, x, b, times, dt, seed):
     for t_out in times:
         while t_out - t > 1e-12 * max(1.0, t_out):
             h = min(dt, t_out - t)
-            x = np.mod(x + h * m.particle_force(x, b, modes) + np.sqrt(2 / m.beta) * np.sqrt(h) * g.normal(size=x.shape),
-                       1.0)
+            noise = np.sqrt(2 / m.beta) * np.sqrt(h) * g.normal(size=x.shape)
+            x = np.mod(x + h * m.particle_force(x, b, modes) + noise, 1.0)
             t = t_out if h == t_out - t else t + h
         out.append(x.copy())
     return out

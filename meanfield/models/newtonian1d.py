@@ -173,7 +173,7 @@ class Newtonian1D:
             supports.append((float(a), float(b)))
         if profile not in _PROFILES:
             raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
-        self.supports = dict(zip(SPECIES, supports))
+        self.supports = dict(zip(SPECIES, supports, strict=True))
         self.profile = profile
         self.domain = Domain(1)
 
@@ -225,7 +225,7 @@ class Newtonian1D:
             k = np.arange(1, n + 1)
             q = k / n if method == "paper" else (k - 0.5) / n
             s = [q, q]
-        return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s))
+        return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s, strict=True))
 
     # -- particles ---------------------------------------------------------------------------
     def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):

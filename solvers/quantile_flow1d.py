@@ -38,6 +38,7 @@ from solvers.timestepping import (
     ODEProblem,
     Stepper,
     integrate,
+    step_budget,
 )
 
 __all__ = ["QuantileStepRule", "cdf_of_quantile_nodes", "max_density", "solve_quantile_flow"]
@@ -126,9 +127,8 @@ def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.
     stepper = SSPRK3() if stepper is None else stepper
     rule = QuantileStepRule(cfl, dvdh, v_max, dt_max)
     t_end = _positive("t_end", t_end)
-    if t_end / rule.dt_max > max_steps:
-        raise ValueError(f"dt_max={dt_max!r} would need at least {t_end / rule.dt_max:.4g} steps to reach "
-                         f"t_end={t_end}, more than max_steps={max_steps}")
+    if np.isfinite(rule.dt_max):
+        step_budget("dt_max", rule.dt_max, t_end, max_steps)
     y0 = np.stack([np.asarray(X0, dtype=float), np.asarray(Y0, dtype=float)])
     if y0.ndim != 2 or y0.shape[1] < 2:
         raise ValueError(f"X0 and Y0 must be 1-D arrays of the same length >= 2, got shape {y0.shape}")

@@ -71,7 +71,7 @@ from meanfield.models.base import (Trajectory, check_in_range, check_integer, ch
 from meanfield.particles import lattice_kmc, periodic_interp
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import DEFAULT_MAX_STEPS, ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate
+from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
 
 __all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS"]
 
@@ -511,10 +511,7 @@ class Dislocations2D:
             raise ValueError("positions must be finite")
         ts = check_times(t_end, times)
         if dt is not None:  # refused before the kernel tables are built
-            dt = check_positive("dt", dt)
-            if ts[-1] / dt > DEFAULT_MAX_STEPS:
-                raise ValueError(f"dt={dt!r} would need {ts[-1] / dt:.4g} steps to reach t={ts[-1]}, more than "
-                                 f"max_steps={DEFAULT_MAX_STEPS}")
+            dt = step_budget("dt", dt, ts[-1])
         g = as_generator(rng)
         modes = self.grad_potential_grid() if self.mollifier == "bump" else self._modes()
         if dt is None:

@@ -59,7 +59,7 @@ from meanfield.particles.sticky_events1d import (
 )
 from solvers.grids import UniformGrid
 from solvers.quantile_flow1d import solve_quantile_flow
-from solvers.timestepping import DEFAULT_MAX_STEPS, SSPRK2, SSPRK3, ForwardEuler
+from solvers.timestepping import SSPRK2, SSPRK3, ForwardEuler, step_budget
 from solvers.upwind_cdf_velocity1d import FLUX_ORDERS, solve_upwind_cdf_velocity
 
 __all__ = ["Newtonian1D", "energy", "reconstruction_lm_power", "validate_particles"]
@@ -319,10 +319,7 @@ class Newtonian1D:
         if scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {tuple(SCHEMES)}, got {scheme!r}")
         if dt_max is not None:
-            dt_max = check_positive("dt_max", dt_max)
-            if ts[-1] / dt_max > DEFAULT_MAX_STEPS:
-                raise ValueError(f"dt_max={dt_max!r} would need at least {ts[-1] / dt_max:.4g} steps to reach "
-                                 f"t={ts[-1]}, more than max_steps={DEFAULT_MAX_STEPS}")
+            dt_max = step_budget("dt_max", dt_max, ts[-1])
         stepper = SCHEMES[scheme]()
         if method == "quantile":
             if flux is not None:

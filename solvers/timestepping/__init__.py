@@ -24,6 +24,7 @@ stepper                           problem          order
 (e.g. CFL via :func:`cfl_step`), :class:`PIController`; :class:`Event` for located events.
 """
 
+from ._checks import step_budget
 from .adaptive import AdaptiveResult, dormand_prince
 from .base import Stepper
 from .driver import DEFAULT_MAX_STEPS, Event, Solution, integrate
@@ -43,5 +44,5 @@ __all__ = [
     "ButcherTableau", "DormandPrince54", "EulerMaruyama", "Event", "ExactLinear", "FixedStep", "ForwardEuler", "LieSplitting",
     "ODEProblem", "PIController", "SDEProblem", "SemilinearProblem", "Solution", "SplitProblem", "StepFunction",
     "Stepper", "StochasticHeun", "StrangSplitting", "cfl_step", "contour_phi", "dormand_prince",
-    "etdrk4_coefficients", "integrate", "integrate_ssp", "phi_functions",
+    "etdrk4_coefficients", "integrate", "integrate_ssp", "phi_functions", "step_budget",
 ]

@@ -10,12 +10,11 @@ from scipy.special import gammaln
 from meanfield.models.smoluchowski import (
     CoagulationDiffusion,
     SeparableKernel,
-    _react_step,
-    _react_step_free,
     coagulation_operator,
     kinetic_scaling,
     solve_homogeneous,
 )
+from meanfield.particles.coagulation import free_space_sweep, torus_sweep
 
 
 # --- FFT coagulation sums -----------------------------------------------------------------
@@ -159,9 +158,9 @@ def test_free_space_neighbour_search_finds_every_pair_once_and_matches_the_torus
         for free, shift in ((False, 0.0), (True, -0.37)):
             p, m, alive = pos.copy() + shift, masses.copy(), np.ones(n, np.bool_)
             if free:
-                ev = _react_step_free(p, m, alive, eps, kappa, vtab_r2, vtab, 3e-4, 123, order)
+                ev = free_space_sweep(p, m, alive, eps, kappa, vtab_r2, vtab, 3e-4, 123, order)
             else:
-                ev = _react_step(p, m, alive, box, eps, kappa, vtab_r2, vtab, 3e-4, 123, 10, order)
+                ev = torus_sweep(p, m, alive, box, eps, kappa, vtab_r2, vtab, 3e-4, 123, 10, order)
             res.append((ev, m.copy(), alive.copy(), p - shift))
         assert res[0][0] == res[1][0]
         np.testing.assert_array_equal(res[0][1], res[1][1])

@@ -50,9 +50,12 @@ from scipy.integrate import solve_ivp
 from meanfield.measures import Domain, as_generator
 from meanfield.models.base import (Trajectory, check_integer, check_nonnegative, check_positive, check_times,
                                    continuum_dataset)
+from meanfield.particles.coagulation import CoagulationSweep
+from meanfield.particles.jump_splitting import JumpSplitting
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import dormand_prince
+from solvers.timestepping import (RK4, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
+                                  SDEProblem, SemilinearProblem, SplitProblem, Stepper, StrangSplitting, integrate)
 
 __all__ = ["CoagulationDiffusion", "SeparableKernel", "capture_function", "capture_function_uniform_ball",
            "coagulation_operator", "coagulation_rates", "kinetic_scaling", "solve_homogeneous"]
@@ -336,12 +339,39 @@ def _loss_rate(f, kernel):
     return (kernel * mask) @ flat  # per mass and point
 
 
+# reaction steppers of the coagulation–diffusion splitting (``scheme=`` of solve_continuum)
+REACTION_SCHEMES = {"ssp_rk3": SSPRK3, "rk4": RK4, "dp5": DormandPrince54}
+
+
+class Substeps(Stepper):
+    """``n`` steps of length ``h/n`` of ``inner`` for one step of length ``h`` (the reaction of the
+    splitting sub-stepped, so that its error ``O((h/n)^p)`` falls below the splitting error);
+    declared order that of ``inner``."""
+
+    problem = ODEProblem
+
+    def __init__(self, inner, n):
+        if not isinstance(inner, Stepper) or inner.stochastic:
+            raise TypeError(f"inner must be a deterministic Stepper, got {inner!r}")
+        self.inner, self.n = inner, check_integer("n", n, minimum=1)
+        self.order, self.name, self.problem = inner.order, f"{inner.name}x{self.n}", inner.problem
+
+    def step(self, problem, t, y, h):
+        hs = h / self.n
+        for k in range(self.n):
+            y = self.inner.step(problem, t + k * hs, y, hs)
+        return y
+
+
 def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, method="auto"):
     """Homogeneous system ``df_n/dt = coagulation(f)_n`` (standard form, conservative truncation at
-    ``M = len(f0)``) by Dormand–Prince 5(4) with error control. ``kernel``: array ``(M, M)`` or a
+    ``M = len(f0)``) by Dormand–Prince 5(4) with error control (:class:`DormandPrince54` under the
+    classical controller, :class:`PIController` with ``beta=0``). ``kernel``: array ``(M, M)`` or a
     :class:`SeparableKernel`; ``method``: "direct" (compiled O(M²) loop), "fft" (O(M log M), separable
     kernels) or "auto" (see :func:`_choose_method`). Returns ``(times, f)``, f of shape
     ``(len(times), M)``."""
+    rule = PIController(rtol, atol, beta=0.0)  # refuses tolerances float64 cannot deliver, before any work
+    ts = check_times(t_end, times)
     f0 = np.asarray(f0, dtype=float)
     if f0.ndim != 1 or f0.size < 1:
         raise ValueError(f"f0 must be a 1-D array of densities of masses 1..M, got shape {f0.shape}")
@@ -349,139 +379,14 @@ def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, met
         raise ValueError("f0 must be finite and non-negative")
     mat, sep = _as_kernel(kernel, f0.size)
     how, operand = _choose_method(mat, sep, method, f0.size)
-    res = dormand_prince(lambda t, y: coagulation_operator(y[:, None], operand, how)[:, 0], f0, t_end, times,
-                         rtol=rtol, atol=atol)
-    return res.times, np.array(res.states)
+    problem = ODEProblem(lambda t, y: coagulation_operator(y[:, None], operand, how)[:, 0])
+    sol = integrate(DormandPrince54(), problem, f0, max(ts[-1], float(t_end)), None if times is None else ts, rule)
+    return sol.times, np.array(sol.states)
 
 
-# --- particles -------------------------------------------------------------------------------
-@njit(cache=True)
-def _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
-    """The pair rule shared by both sweeps: particles ``i, j`` at squared distance ``d2`` react in
-    ``dt`` with probability ``1 - exp(-λ dt)``, ``λ = κ(m_i, m_j) V(r/ε) / ε²`` (two uniform draws per
-    candidate pair within range); the product of mass ``m_i + m_j`` sits at ``x_i`` or ``x_j`` with
-    probabilities ``m_i/(m_i+m_j)``, ``m_j/(m_i+m_j)``, in slot ``i``; ``j`` dies. True if it reacted."""
-    r2 = d2 / (eps * eps)
-    if r2 >= vtab_r2[-1]:
-        return False
-    idx = np.searchsorted(vtab_r2, r2)
-    v = vtab[min(idx, vtab.size - 1)]
-    lam = kappa_table[mass[i] - 1, mass[j] - 1] * v / (eps * eps)
-    u = np.random.random()
-    w = np.random.random()
-    if u < 1.0 - np.exp(-lam * dt) and mass[i] + mass[j] <= kappa_table.shape[0]:
-        mi, mj = mass[i], mass[j]
-        if w >= mi / (mi + mj):
-            for k in range(3):
-                pos[i, k] = pos[j, k]
-        mass[i] = mi + mj
-        alive[j] = False
-        busy[i] = True
-        busy[j] = True
-        return True
-    return False
-
-
-@njit(cache=True)
-def _react_step(pos, mass, alive, box, eps, kappa_table, vtab_r2, vtab, dt, seed, cells, order):
-    """One reaction sweep over candidate pairs within ε (cell lists of side ≥ ε, at least 3 per
-    axis so that the 27 neighbour cells are distinct); returns the number of events. Uniform draws
-    come from numba's generator seeded with ``seed`` (drawn from the caller's Generator)."""
-    np.random.seed(seed)
-    n = pos.shape[0]
-    ncell = cells
-    h = box / ncell
-    head = -np.ones(ncell**3, np.int64)
-    nxt = -np.ones(n, np.int64)
-    for i in range(n):
-        if alive[i]:
-            c = (int(pos[i, 0] / h) % ncell) * ncell * ncell + (int(pos[i, 1] / h) % ncell) * ncell + int(pos[i, 2] / h) % ncell
-            nxt[i] = head[c]
-            head[c] = i
-    busy = np.zeros(n, np.bool_)
-    events = 0
-    for oi in range(n):
-        i = order[oi]
-        if not alive[i] or busy[i]:
-            continue
-        ci = int(pos[i, 0] / h) % ncell
-        cj = int(pos[i, 1] / h) % ncell
-        ck = int(pos[i, 2] / h) % ncell
-        done = False
-        for a in range(-1, 2):
-            for b in range(-1, 2):
-                for c in range(-1, 2):
-                    if done:
-                        break
-                    cell = ((ci + a) % ncell) * ncell * ncell + ((cj + b) % ncell) * ncell + (ck + c) % ncell
-                    j = head[cell]
-                    while j >= 0 and not done:
-                        if j > i and alive[j] and not busy[j]:
-                            d2 = 0.0
-                            for k in range(3):
-                                dx = pos[i, k] - pos[j, k]
-                                dx -= box * np.floor(dx / box + 0.5)
-                                d2 += dx * dx
-                            if _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
-                                events += 1
-                                done = True
-                        j = nxt[j]
-    return events
-
-
-@njit(cache=True)
-def _cell_hash(cx, cy, cz, mask):
-    return ((cx * 73856093) ^ (cy * 19349663) ^ (cz * 83492791)) & mask
-
-
-@njit(cache=True)
-def _react_step_free(pos, mass, alive, eps, kappa_table, vtab_r2, vtab, dt, seed, order):
-    """The reaction sweep of :func:`_react_step` in free space R^3: cells of side ε indexed by a
-    spatial hash (table of 2^k ≥ 2n buckets, so memory is O(n) however far particles spread); a
-    bucket may hold several cells, so each candidate ``j`` is checked to lie in the neighbour cell
-    being scanned, which visits every pair once. Same random draws per candidate pair, same rule."""
-    np.random.seed(seed)
-    n = pos.shape[0]
-    size = 1
-    while size < 2 * n:
-        size *= 2
-    mask = size - 1
-    head = -np.ones(size, np.int64)
-    nxt = -np.ones(n, np.int64)
-    cell = np.zeros((n, 3), np.int64)
-    for i in range(n):
-        if alive[i]:
-            for k in range(3):
-                cell[i, k] = int(np.floor(pos[i, k] / eps))
-            hsh = _cell_hash(cell[i, 0], cell[i, 1], cell[i, 2], mask)
-            nxt[i] = head[hsh]
-            head[hsh] = i
-    busy = np.zeros(n, np.bool_)
-    events = 0
-    for oi in range(n):
-        i = order[oi]
-        if not alive[i] or busy[i]:
-            continue
-        done = False
-        for a in range(-1, 2):
-            for b in range(-1, 2):
-                for c in range(-1, 2):
-                    if done:
-                        break
-                    cx, cy, cz = cell[i, 0] + a, cell[i, 1] + b, cell[i, 2] + c
-                    j = head[_cell_hash(cx, cy, cz, mask)]
-                    while j >= 0 and not done:
-                        if (j > i and alive[j] and not busy[j] and cell[j, 0] == cx and cell[j, 1] == cy
-                                and cell[j, 2] == cz):
-                            d2 = 0.0
-                            for k in range(3):
-                                dx = pos[i, k] - pos[j, k]
-                                d2 += dx * dx
-                            if _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
-                                events += 1
-                                done = True
-                        j = nxt[j]
-    return events
+def _no_drift(t, y):
+    """The particles are Brownian: no drift."""
+    return 0.0
 
 
 class CoagulationDiffusion:
@@ -684,34 +589,22 @@ class CoagulationDiffusion:
         g = as_generator(rng)
         kappa = (2.0 if self.pair_sum == "ordered" else 1.0) * self._kappa_alpha()
         r = np.linspace(0, 1, 2049)
-        vtab = self._profile(r) / self._profile_mass()
-        vtab_r2 = r**2
-        cells = max(3, min(int(self.box / eps), int(round(n ** (1 / 3)))))  # about one particle per cell
-        alive = np.ones(n, np.bool_)
+        sweep = CoagulationSweep(eps, kappa, r**2, self._profile(r) / self._profile_mass(), g,
+                                 box=self.box if self.domain_kind == "torus" else None, particles=n)
+        # dx = sqrt(2 d(m)) dB per coordinate (generator d(m) Δ); the mass column does not move
         dcoef = np.sqrt(2 * np.asarray(self._d(np.arange(1, self.max_mass + 1)), float) * 1.0)
-        out_pos, out_w, out_sp, n_events, t = [], [], [], 0, 0.0
+        xyz = np.array([1.0, 1.0, 1.0, 0.0])
+        problem = SDEProblem(_no_drift, lambda t, y: dcoef[y[:, 3].astype(np.intp) - 1, None] * xyz)
+        stepper = JumpSplitting(EulerMaruyama(), sweep)
+        sol = integrate(stepper, problem, np.column_stack([pos, mass.astype(float)]), max(ts[-1], t_end), ts, dt,
+                        rng=g)
         weight = self.total_density / n
-        for t_out in ts:
-            while t_out - t > 1e-12 * max(1.0, t_out):
-                h = min(dt, t_out - t)
-                idx = np.flatnonzero(alive)
-                step = dcoef[mass[idx] - 1, None] * np.sqrt(h) * g.normal(size=(idx.size, 3))
-                order = g.permutation(n)
-                if self.domain_kind == "torus":
-                    pos[idx] = (pos[idx] + step) % self.box
-                    n_events += _react_step(pos, mass, alive, self.box, eps, kappa, vtab_r2, vtab, h,
-                                            int(g.integers(2**31)), cells, order)
-                else:
-                    pos[idx] = pos[idx] + step
-                    n_events += _react_step_free(pos, mass, alive, eps, kappa, vtab_r2, vtab, h,
-                                                 int(g.integers(2**31)), order)
-                t = t_out if h == t_out - t else t + h
-            idx = np.flatnonzero(alive)
-            out_pos.append(pos[idx].copy())
-            out_w.append(np.full(idx.size, weight))
-            out_sp.append(mass[idx].astype(str))
-        return Trajectory(ts, out_pos, self.domain, out_w, out_sp, events=[],
-                          info={"dt": dt, "epsilon": eps, "events": n_events, "total_mass": int(mass[alive].sum())})
+        final = sol.states[-1][:, 3].astype(np.int64)
+        return Trajectory(ts, [s[:, :3] for s in sol.states], self.domain,
+                          [np.full(s.shape[0], weight) for s in sol.states],
+                          [s[:, 3].astype(np.int64).astype(str) for s in sol.states], events=[],
+                          info={**sol.info, "dt": dt, "epsilon": eps, "events": sweep.events,
+                                "total_mass": int(final.sum())})
 
     # -- continuum ---------------------------------------------------------------------------
     def solve_homogeneous(self, t_end, times=None, method="auto"):
@@ -733,23 +626,37 @@ class CoagulationDiffusion:
         sigma = np.sqrt(self.bump_width**2 + 2 * dmax * float(t_end))
         return float(1 - erf(self.box / (2 * np.sqrt(2) * sigma)) ** 3)
 
-    def solve_continuum(self, resolution=16, t_end=None, times=None, dt=None, reaction_substeps=1, method="auto"):
+    def solve_continuum(self, resolution=16, t_end=None, times=None, dt=None, reaction_substeps=1, method="auto",
+                        scheme="ssp_rk3"):
         """Coagulation–diffusion on the periodic box by Strang splitting (module docstring). For
         ``domain="free"`` the box stands for R^3 (attribute ``wrap_around_estimate``, see
         :meth:`wrap_around_estimate`); ``method`` chooses the coagulation sums as in
         :func:`solve_homogeneous`.
 
+        One step of length ``h`` is ``H(h/2) ∘ R(h) ∘ H(h/2)``: ``H`` the exact heat flow
+        ``f̂_n ← exp(−d(n)|k|² t) f̂_n`` per mass in Fourier space, ``R`` the reaction ``df/dt =
+        coagulation(f)`` advanced by ``reaction_substeps`` steps of the stepper ``scheme``:
+        "ssp_rk3" (default; Shu–Osher SSP-RK3, a convex combination of forward-Euler steps, so
+        positive under the step rule below), "rk4" (classical RK4) or "dp5" (Dormand–Prince 5 at
+        fixed step; RK4 and DP5 are more accurate per step but not positivity preserving).
+
         Step rule (unless ``dt`` given): ``dt = 0.5 / max(loss rate)`` at the start, which makes each
         forward-Euler stage of the reaction positive (the spectral heat step is exact in Fourier space
         but not positivity preserving for under-resolved data: a Gibbs undershoot of 2.7e-8 of the
-        maximum for a bump two cells wide, none at four cells — use smooth, resolved data); the splitting error is O(dt²) and the reaction
-        error O((dt/reaction_substeps)³) (both measured in the tests). Returns the standard dataset
-        with species labelled by mass ``1..M``.
+        maximum for a bump two cells wide, none at four cells — use smooth, resolved data); the
+        splitting error is O(dt²) and the reaction error O((dt/reaction_substeps)^p), p the order of
+        the scheme (both measured in the tests). Returns the standard dataset with species labelled by
+        mass ``1..M``; the attributes ``solver_scheme``, ``solver_order``, ``solver_a``, ``solver_b``
+        and ``solver_step_rule`` record the steppers and their declared orders.
         """
         reaction_substeps = check_integer("reaction_substeps", reaction_substeps, minimum=1)
+        if scheme not in REACTION_SCHEMES:
+            raise ValueError(f"scheme must be one of {sorted(REACTION_SCHEMES)}, got {scheme!r}")
         if t_end is None:
             raise ValueError("t_end is required")
         ts = check_times(t_end, times)
+        if dt is not None:
+            dt = check_positive("dt", dt)
         resolution = check_integer("resolution", resolution, minimum=2)
         wrap = self.wrap_around_estimate(ts[-1])
         if wrap > 1e-3:
@@ -760,36 +667,22 @@ class CoagulationDiffusion:
         kernel = self.kernel()
         how, operand = _choose_method(kernel, None, method, self.max_mass, field=True)
         if dt is None:
-            dt = 0.5 / max(float(_loss_rate(f, kernel).max()), 1e-300)
-        dt = check_positive("dt", dt)
+            dt = check_positive("dt", 0.5 / max(float(_loss_rate(f, kernel).max()), 1e-300))
         kx, ky, kz = grid.wavenumber_mesh(real=True)
         k2 = kx**2 + ky**2 + kz**2
         dvals = np.asarray(self._d(np.arange(1, self.max_mass + 1)), float)
-
-        def heat(field, h):
-            hat = fft.rfftn(field, ndim=3)
-            return fft.irfftn(hat * np.exp(-dvals[:, None, None, None] * k2[None] * h), grid.shape, ndim=3)
-
-        def react(field, h):
-            h = h / reaction_substeps
-            for _ in range(reaction_substeps):
-                u1 = field + h * coagulation_operator(field, operand, how)
-                u2 = 0.75 * field + 0.25 * (u1 + h * coagulation_operator(u1, operand, how))
-                field = field / 3 + 2 / 3 * (u2 + h * coagulation_operator(u2, operand, how))
-            return field
-
-        out, t = [], 0.0
-        for t_out in ts:
-            while t_out - t > 1e-12 * max(1.0, t_out):
-                h = min(dt, t_out - t)
-                f = heat(react(heat(f, h / 2), h), h / 2)
-                t = t_out if h == t_out - t else t + h
-            out.append(f.copy())
-        out = np.array(out)
+        heat = SemilinearProblem(-dvals[:, None, None, None] * k2[None], forward=lambda u: fft.rfftn(u, ndim=3),
+                                 inverse=lambda u: fft.irfftn(u, grid.shape, ndim=3))
+        reaction = ODEProblem(lambda t, u: coagulation_operator(u, operand, how))
+        react = REACTION_SCHEMES[scheme]()
+        stepper = StrangSplitting(ExactLinear(), react if reaction_substeps == 1 else Substeps(react, reaction_substeps))
+        sol = integrate(stepper, SplitProblem(heat, reaction), f, max(ts[-1], float(t_end)), ts, dt)
+        out = np.array(sol.states)
         masses = np.arange(1, self.max_mass + 1)
         total = (masses[None, :, None, None, None] * out).sum(axis=1)
+        name = "strang_spectral_sspRK3" if scheme == "ssp_rk3" else f"strang_spectral_{scheme}"
         return continuum_dataset(ts, out, grid, species=[str(m) for m in masses], params=self.params,
-                                 solver={"method": "strang_spectral_sspRK3", "dt": dt, "resolution": resolution,
-                                         "coagulation_sums": how,
+                                 solver={"method": name, **sol.info, "dt": dt, "resolution": resolution,
+                                         "reaction_substeps": reaction_substeps, "coagulation_sums": how,
                                          "wrap_around_estimate": self.wrap_around_estimate(ts[-1])},
                                  total_mass=(("time",), grid.integrate(total)))

@@ -36,7 +36,8 @@ def test_schemes_agree_on_inhomogeneous_data_and_substeps_are_recorded():
     share the splitting error (measured against dt/16: 6.6e-3) and differ by their reaction errors,
     smaller and ordered by the declared orders (measured: SSP-RK3 7.7e-4 and RK4 3.5e-6 from DP5)."""
     model = CoagulationDiffusion(max_mass=4, diffusivity=lambda m: 0.05 / m, alpha=50.0, initial_profile="gaussian")
-    runs = {s: model.solve_continuum(8, t_end=0.02, dt=0.02 / 8, reaction_substeps=4, scheme=s) for s in REACTION_SCHEMES}
+    runs = {s: model.solve_continuum(8, t_end=0.02, dt=0.02 / 8, reaction_substeps=4, scheme=s)
+            for s in REACTION_SCHEMES}
     fine = model.solve_continuum(8, t_end=0.02, dt=0.02 / 128, reaction_substeps=4, scheme="dp5").density.values[-1]
     ref = runs["dp5"].density.values[-1]
     splitting = np.abs(ref - fine).max()

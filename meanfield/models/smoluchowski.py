@@ -160,6 +160,12 @@ def _coagulation(f, kernel, out):
     return out
 
 
+def _columns(terms):
+    """``(i, j, c)`` triples as three arrays (int, int, float) for the compiled kernels."""
+    return (np.array([t[0] for t in terms], dtype=np.int64), np.array([t[1] for t in terms], dtype=np.int64),
+            np.array([t[2] for t in terms], dtype=float))
+
+
 class SeparableKernel:
     """A kernel that is a finite sum of products, ``K(n, m) = Σ_r a_r(n) b_r(m)`` (masses 1..M).
 
@@ -181,6 +187,7 @@ class SeparableKernel:
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             raise ValueError("the factors a and b must be finite")
         self.a, self.b = a, b
+        self._plan = None
 
     @property
     def max_mass(self):
@@ -193,6 +200,73 @@ class SeparableKernel:
     def matrix(self):
         """The tabulated kernel ``K[n-1, m-1]``."""
         return self.a.T @ self.b
+
+    def check(self, rtol=1e-12):
+        """Refuse (ValueError) a kernel that is not symmetric or not non-negative, without forming
+        the ``M × M`` matrix.
+
+        Symmetry in O(r² M) time and O(r M) memory: with the reduced QR factorisation
+        ``[a_1 … a_r b_1 … b_r] = Q [R_a R_b]`` (``Q`` of orthonormal columns), ``K = Q R_a R_bᵀ Qᵀ``,
+        so ``K = Kᵀ`` exactly when the ``2r × 2r`` core ``S = R_a R_bᵀ`` is symmetric; refused when
+        ``‖S − Sᵀ‖_F > rtol ‖S‖_F`` (``‖S‖_F = ‖K‖_F``). Non-negativity: immediate when every factor
+        is non-negative (constant, additive, multiplicative kernels); otherwise ``min K`` is taken
+        over blocks of rows (O(r M²) time, O(M) memory per row of the block)."""
+        big_m = self.max_mass
+        q_r = np.linalg.qr(np.concatenate([self.a, self.b]).T, mode="r")  # R of [a_1..a_r b_1..b_r]
+        core = q_r[:, : self.rank] @ q_r[:, self.rank :].T
+        norm = np.linalg.norm(core)
+        if np.linalg.norm(core - core.T) > rtol * norm:
+            raise ValueError(f"kernel must be symmetric: the separable form has ‖K - Kᵀ‖_F / ‖K‖_F = "
+                             f"{np.linalg.norm(core - core.T) / norm:.3g} > {rtol}")
+        if np.all(self.a >= 0) and np.all(self.b >= 0):
+            return self
+        block = max(1, 2**20 // big_m)
+        for start in range(0, big_m, block):
+            low = float((self.a[:, start : start + block].T @ self.b).min())
+            if low < 0:
+                raise ValueError(f"kernel must be non-negative: the separable form has K = {low:.3g} < 0 in rows "
+                                 f"{start + 1}..{min(start + block, big_m)}")
+        return self
+
+    def fft_plan(self):
+        """The factors grouped for the FFT sums (computed once per kernel): the distinct factor
+        vectors up to scale, ``v_0 … v_{k-1}`` (``a_r = α_r v_{i_r}``, ``b_r = β_r v_{j_r}``), the
+        gain as ``½ Σ_{i ≤ j} c_ij (v_i f) * (v_j f)`` (``c_ij`` summing ``α_r β_r`` over the terms of
+        that unordered pair, so ``K = n + m`` needs two transforms and a constant or ``n m`` kernel
+        one), the loss as ``f_n Σ_{(i, j)} d_ij v_i(n) C_j(M - 1 - n)``, ``C_j`` the prefix sums of
+        ``v_j f``, and the weights ``|α_r β_r|`` of the round-off bound. Returns a dict."""
+        if self._plan is not None:
+            return self._plan
+        vectors = []
+
+        def find(v):
+            top = float(np.abs(v).max())
+            if top == 0.0:
+                return None, 0.0
+            for i, w in enumerate(vectors):
+                k = int(np.argmax(np.abs(w)))
+                s = v[k] / w[k]
+                if np.abs(v - s * w).max() <= 4 * np.finfo(float).eps * top:
+                    return i, float(s)
+            s = top if v[np.flatnonzero(v)[0]] > 0 else -top
+            vectors.append(v / s)  # normalised: max |v| = 1 (a constant factor becomes exactly 1)
+            return len(vectors) - 1, s
+
+        gain, loss, bound = {}, {}, []
+        for a, b in zip(self.a, self.b):
+            (i, sa), (j, sb) = find(a), find(b)
+            if i is None or j is None:
+                continue
+            c = sa * sb
+            gain[(min(i, j), max(i, j))] = gain.get((min(i, j), max(i, j)), 0.0) + 0.5 * c
+            loss[(i, j)] = loss.get((i, j), 0.0) + c
+            bound.append((i, j, abs(c)))
+        vecs = np.array(vectors).reshape(len(vectors), self.max_mass)
+        loss = [(i, j, c) for (i, j), c in loss.items() if c != 0.0]
+        self._plan = {"vectors": vecs, "ones": [bool(np.all(v == 1.0)) for v in vecs],
+                      "gain": [(i, j, c) for (i, j), c in gain.items() if c != 0.0],
+                      "loss": _columns(loss), "bound": _columns(bound)}
+        return self._plan
 
     @classmethod
     def constant(cls, max_mass, c=1.0):
@@ -241,47 +315,95 @@ class SeparableKernel:
 
 
 def _as_kernel(kernel, size=None):
-    """``(matrix, separable form or None)`` from an array or a :class:`SeparableKernel`."""
+    """``(matrix or None, separable form or None)`` from an array or a :class:`SeparableKernel`, checked
+    finite, non-negative and symmetric; a separable kernel is checked through its factors
+    (:meth:`SeparableKernel.check`) and its ``M × M`` matrix is not formed."""
+    want = f"({size}, {size})" if size is not None else "(M, M)"
     if isinstance(kernel, SeparableKernel):
-        sep, mat = kernel, kernel.matrix()
-    else:
-        sep, mat = None, np.asarray(kernel, dtype=float)
+        if size is not None and kernel.max_mass != size:
+            raise ValueError(f"kernel must have shape {want}, got {(kernel.max_mass,) * 2}")
+        return None, kernel.check()
+    mat = np.asarray(kernel, dtype=float)
     if mat.ndim != 2 or mat.shape[0] != mat.shape[1] or (size is not None and mat.shape[0] != size):
-        want = f"({size}, {size})" if size is not None else "(M, M)"
         raise ValueError(f"kernel must have shape {want}, got {mat.shape}")
     if not np.all(np.isfinite(mat)) or np.any(mat < 0) or not np.allclose(mat, mat.T, rtol=1e-12, atol=0):
         raise ValueError("kernel must be finite, non-negative and symmetric")
-    return mat, sep
+    return mat, None
+
+
+@njit(cache=True)
+def _fft_sums_finish(ft, vectors, conv, bound_i, bound_j, bound_w, loss_i, loss_j, loss_c, out):
+    """The O(M) part of the FFT sums, fused, per point ``p``: prefix sums ``C_j`` and norms of
+    ``v_j f``; the gain ``conv[p, n-1]`` kept where it exceeds the round-off bound
+    ``2 eps Σ w |v_i f|_2 |v_j f|_2`` (see :func:`_coagulation_fft`); minus the conservatively
+    truncated loss ``f_n Σ c v_i(n) C_j(M-2-n)`` (0-based ``n``)."""
+    points, big_m = ft.shape
+    k = vectors.shape[0]
+    cum = np.empty((k, big_m))
+    norm2 = np.empty(k)
+    eps = np.finfo(np.float64).eps
+    for p in range(points):
+        for j in range(k):
+            s = 0.0
+            s2 = 0.0
+            for m in range(big_m):
+                x = vectors[j, m] * ft[p, m]
+                s += x
+                s2 += x * x
+                cum[j, m] = s
+            norm2[j] = s2
+        noise = 0.0
+        for t in range(bound_w.size):
+            noise += bound_w[t] * np.sqrt(norm2[bound_i[t]]) * np.sqrt(norm2[bound_j[t]])
+        noise *= 2 * eps
+        out[p, 0] = 0.0
+        for n in range(1, big_m):
+            g = conv[p, n - 1]
+            out[p, n] = g if abs(g) > noise else 0.0
+        for n in range(big_m - 1):
+            part = 0.0
+            for t in range(loss_c.size):
+                part += loss_c[t] * vectors[loss_i[t], n] * cum[loss_j[t], big_m - 2 - n]
+            out[p, n] -= ft[p, n] * part
+    return out
 
 
 def _coagulation_fft(f, sep):
-    """Conservative coagulation sums through the separable form (see :class:`SeparableKernel`),
-    ``f`` of shape ``(M, P)``, any signs (Runge–Kutta stages may dip below 0 in the far tail).
-    FFT round-off is absolute, below ``2·eps·Σ_r |a_r f|_2 |b_r f|_2`` per entry (measured: about a
-    third of that at M = 2048); gain entries of modulus below that bound are pure noise and are set
-    to 0 (clipping only the negative ones would pile positive noise up in the tail, where the exact
-    gain is ~1e-180, and carry mass there). Otherwise the same sums as the compiled loop."""
+    """Conservative coagulation sums through the separable form (see :class:`SeparableKernel` and
+    :meth:`SeparableKernel.fft_plan`), ``f`` of shape ``(M, P)``, any signs (Runge–Kutta stages may
+    dip below 0 in the far tail): one real FFT per distinct factor vector and one inverse FFT per
+    point, then one fused O(M) pass (:func:`_fft_sums_finish`). FFT round-off is absolute, below
+    ``2·eps·Σ_r |a_r f|_2 |b_r f|_2`` per entry (measured: about a third of that at M = 2048); gain
+    entries of modulus below that bound are pure noise and are set to 0 (clipping only the negative
+    ones would pile positive noise up in the tail, where the exact gain is ~1e-180, and carry mass
+    there). Otherwise the same sums as the compiled loop."""
     from scipy import fft as sfft
 
-    big_m = f.shape[0]
-    if big_m == 1:
+    big_m, points = f.shape
+    plan = sep.fft_plan()
+    if big_m == 1 or not plan["gain"]:
         return np.zeros_like(f)
     length = sfft.next_fast_len(2 * big_m - 1, real=True)
-    ft = np.ascontiguousarray(f.T)  # (P, M): transforms along the contiguous mass axis
-    af = sep.a[:, None, :] * ft[None]  # (r, P, M)
-    bf = sep.b[:, None, :] * ft[None]
-    conv = sfft.irfft(sfft.rfft(af, n=length, axis=-1) * sfft.rfft(bf, n=length, axis=-1), n=length, axis=-1)
-    noise = 2 * np.finfo(float).eps * (np.linalg.norm(af, axis=-1) * np.linalg.norm(bf, axis=-1)).sum(axis=0)
-    gain = 0.5 * conv.sum(axis=0)[:, : big_m - 1]
-    out = np.zeros_like(ft)
+    ft = f.reshape(1, big_m) if points == 1 else np.ascontiguousarray(f.T)  # (P, M): mass axis contiguous
+    vecs = plan["vectors"]
+    padded = np.zeros((vecs.shape[0], points, length))  # v_i f, zero-padded for the linear convolution
+    for i, ones in enumerate(plan["ones"]):
+        if ones:
+            padded[i, :, :big_m] = ft
+        else:
+            np.multiply(vecs[i], ft, out=padded[i, :, :big_m])
+    spec = sfft.rfft(padded, axis=-1)
+    if len(plan["gain"]) == 1 and plan["gain"][0][0] == plan["gain"][0][1]:
+        i, _, c = plan["gain"][0]
+        acc = np.square(spec[i], out=spec[i])
+        acc *= c
+    else:
+        acc = sum(c * (np.square(spec[i]) if i == j else spec[i] * spec[j]) for i, j, c in plan["gain"])
     # index k of the convolution is total mass k + 2, i.e. 0-based index k + 1
-    out[:, 1:] = np.where(np.abs(gain) > noise[:, None], gain, 0.0)
-    prefix = np.cumsum(bf, axis=-1)  # C_r(k) over 0-based k
-    # mass n+1 (0-based n) meets masses up to M-(n+1), i.e. 0-based m <= M-2-n
-    partner = np.zeros_like(af)
-    partner[:, :, : big_m - 1] = prefix[:, :, big_m - 2 :: -1]
-    out -= ft * (sep.a[:, None, :] * partner).sum(axis=0)
-    return np.ascontiguousarray(out.T)
+    conv = sfft.irfft(acc, n=length, axis=-1)
+    out = np.empty_like(ft)
+    _fft_sums_finish(ft, vecs, conv, *plan["bound"], *plan["loss"], out)
+    return out.T if points == 1 else np.ascontiguousarray(out.T)
 
 
 # measured crossovers of the FFT sums over the compiled loop (benchmarks/smoluchowski_sums.py): about
@@ -314,22 +436,19 @@ def coagulation_operator(f, kernel, method="direct"):
 def _choose_method(mat, sep, method, big_m, field=False):
     """``(method, operand)`` for :func:`coagulation_operator`: "auto" takes the FFT sums when the
     kernel is separable and ``M ≥ FFT_MIN_MASSES`` (``FFT_MIN_MASSES_FIELD`` when the sums are
-    evaluated on a spatial grid, ``field=True``), else the compiled loop."""
+    evaluated on a spatial grid, ``field=True``), else the compiled loop. ``mat`` may be None when
+    ``sep`` is given (the matrix is then formed only for the compiled loop)."""
     if method not in ("auto", "direct", "fft"):
         raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
-    if method == "direct":
-        return "direct", mat
     threshold = FFT_MIN_MASSES_FIELD if field else FFT_MIN_MASSES
-    if sep is None and (method == "fft" or big_m >= threshold):
+    if method != "direct" and sep is None and (method == "fft" or big_m >= threshold):
         sep = SeparableKernel.from_matrix(mat)
-    if method == "fft":
-        if sep is None:
-            raise ValueError("method='fft' needs a separable kernel (Σ_r a_r(n) b_r(m) of rank ≤ 4); "
-                             "this kernel is not: use method='direct' or 'auto'")
+    if method == "fft" and sep is None:
+        raise ValueError("method='fft' needs a separable kernel (Σ_r a_r(n) b_r(m) of rank ≤ 4); "
+                         "this kernel is not: use method='direct' or 'auto'")
+    if method == "fft" or (method == "auto" and sep is not None and big_m >= threshold):
         return "fft", sep
-    if sep is not None and big_m >= threshold:
-        return "fft", sep
-    return "direct", mat
+    return "direct", sep.matrix() if mat is None else mat
 
 
 def _loss_rate(f, kernel):
@@ -675,7 +794,9 @@ class CoagulationDiffusion:
                                  inverse=lambda u: fft.irfftn(u, grid.shape, ndim=3))
         reaction = ODEProblem(lambda t, u: coagulation_operator(u, operand, how))
         react = REACTION_SCHEMES[scheme]()
-        stepper = StrangSplitting(ExactLinear(), react if reaction_substeps == 1 else Substeps(react, reaction_substeps))
+        if reaction_substeps > 1:
+            react = Substeps(react, reaction_substeps)
+        stepper = StrangSplitting(ExactLinear(), react)
         sol = integrate(stepper, SplitProblem(heat, reaction), f, max(ts[-1], float(t_end)), ts, dt)
         out = np.array(sol.states)
         masses = np.arange(1, self.max_mass + 1)

@@ -69,7 +69,8 @@ def torus_sweep(pos, mass, alive, box, eps, kappa_table, vtab_r2, vtab, dt, seed
     nxt = -np.ones(n, np.int64)
     for i in range(n):
         if alive[i]:
-            c = (int(pos[i, 0] / h) % ncell) * ncell * ncell + (int(pos[i, 1] / h) % ncell) * ncell + int(pos[i, 2] / h) % ncell
+            c = ((int(pos[i, 0] / h) % ncell) * ncell * ncell + (int(pos[i, 1] / h) % ncell) * ncell
+                 + int(pos[i, 2] / h) % ncell)
             nxt[i] = head[c]
             head[c] = i
     busy = np.zeros(n, np.bool_)

@@ -1,9 +1,9 @@
 """Model 004: coagulating Brownian particles → Smoluchowski coagulation–diffusion system.
 
 Hammond & Rezakhanlou, *The kinetic limit of a system of coagulating Brownian particles*
-(ARMA 2007); reading notes ``notes/004.md``.
+(ARMA 2007).
 
-Convention (notes §2.3, stated once and used everywhere). Each **unordered** pair ``{i, j}`` of
+Convention (stated once and used everywhere). Each **unordered** pair ``{i, j}`` of
 particles coagulates at hazard ``κ(m_i, m_j) ε^{-2} V((x_i - x_j)/ε)``. The paper's generator
 (1.6) sums over *ordered* pairs, i.e. ``κ = 2α`` (``pair_sum="ordered"``, the default, the paper
 read literally); ``pair_sum="unordered"`` gives ``κ = α``. The continuum limit is then, in the
@@ -15,30 +15,35 @@ standard form with kernel ``K``,
 with ``F_V(a) = a ∫ V (1 + u_a)`` and ``Δ u_a = a V (1 + u_a)``, ``u_a → 0`` (cell problem (1.7),
 (6.1)). The paper's form (1.1)–(1.3) is the same equation with ``β = K/2``. Read literally, the
 paper's (1.7)–(1.8) give ``β = (d(n)+d(m)) F(α')``, which is a factor up to 2 too large for its own
-ordered-pair generator (notes §2.3: many-body Monte Carlo follows ``β = ½(d(n)+d(m)) F(2α')``);
+ordered-pair generator (many-body Monte Carlo of the particles follows ``β = ½(d(n)+d(m)) F(2α')``);
 this module uses the corrected value, which is what the particle system is tested against.
 
-* Kernel: radial ODE shooting for any radial ``V`` (notes §5.1), closed form
+* Kernel: radial ODE shooting of the cell problem (1.7) for any radial ``V``, closed form
   ``F(a) = 4π R (1 − tanh x / x)``, ``x = R sqrt(3a / (4π R^3))``, for ``V`` uniform on the ball
   ``B_R`` in ``d = 3``; ``F(a) → 4π R`` (Smoluchowski's ``4π (D_1 + D_2) R``) as ``a → ∞``.
-* Continuum: the homogeneous system (Dormand–Prince with error control) and the full system on a
-  periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
-  SSP-RK3 under its positivity step). Mass truncation ``n ≤ M`` is **conservative** (notes §6.3,
-  option A): a collision whose product would exceed ``M`` does not happen, so ``Σ n f_n`` is
-  conserved exactly. The coagulation sums cost O(M²) per point (compiled loop) or, for kernels that
-  are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative, or any tabulated
-  kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass (:class:`SeparableKernel`).
-  In free space (``domain="free"``) the PDE is solved on the periodic box ``[0, L)^3`` standing for
-  ``R^3`` (notes §6.4), refused when the Gaussian wrap-around estimate exceeds 1e-3.
+* Continuum: the homogeneous system (Dormand–Prince 5(4) with error control) and the full system
+  on a periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
+  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step with ``scheme=``), both advanced by
+  the package's one time-stepping driver (:func:`solvers.timestepping.integrate`). Mass truncation
+  ``n ≤ M`` is **conservative** (a collision whose product would exceed ``M`` does not happen, so
+  ``Σ n f_n`` is conserved exactly). The coagulation sums cost O(M²) per point (compiled loop) or,
+  for kernels that are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative,
+  or any tabulated kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass
+  (:class:`SeparableKernel`, checked and summed through its factors in O(r M) memory: no ``M × M``
+  matrix is formed). In free space (``domain="free"``) the PDE is solved on the periodic box
+  ``[0, L)^3`` standing for ``R^3``, refused when the Gaussian wrap-around estimate exceeds 1e-3.
 * The kinetic scaling ``N ε^{d-2} = Z`` (§1.3) is :func:`kinetic_scaling`; a particle number whose
   ε is not small (ε > L/3 on the torus, or reaction ranges overlapping on average in the densest
   initial region) is refused.
 * Particles: Brownian motions ``dx = sqrt(2 d(m)) dB`` (generator (1.5)) on the torus or in ``R^3``
-  (the paper's setting; cells indexed by a spatial hash), fixed step
-  from the rule ``sqrt(2 d_max dt) ≤ c ε`` and ``λ_max dt ≤ 0.1``, reactions with probability
-  ``1 − exp(−λ dt)`` per close pair (cell lists, numba), at most one per particle per step, the
-  product placed at ``x_i`` with probability ``m_i / (m_i + m_j)`` (placement rule of §1), each
-  particle carrying weight ``ε^{d-2} = Z / N`` (empirical measure (1.10)).
+  (the paper's setting), fixed step from the rule ``sqrt(2 d_max dt) ≤ c ε`` and ``λ_max dt ≤ 0.1``;
+  after each Brownian step (Euler–Maruyama, exact here: no drift, additive noise) the reaction
+  sweep of :mod:`meanfield.particles.coagulation` reacts each close pair with probability
+  ``1 − exp(−λ dt)``, at most one reaction per particle per step, the product placed at ``x_i``
+  with probability ``m_i / (m_i + m_j)`` (placement rule of §1); each particle carries weight
+  ``ε^{d-2} = Z / N`` (empirical measure (1.10)). The state of a run is the ``(n, 4)`` array of rows
+  ``[x, y, z, mass]``, whose row count falls as particles merge; the run's numpy Generator drives
+  both the increments and the sweeps, so a seed fixes the run.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ def kinetic_scaling(n=None, epsilon=None, total_density=1.0, dim=3):
 
 # --- the kernel: cell problem (1.7)/(6.1) ------------------------------------------------------
 def capture_function_uniform_ball(a, radius=1.0):
-    """``F(a)`` for ``V`` uniform on ``B_R ⊂ R^3`` (∫V = 1): ``4π R (1 − tanh x / x)`` (notes §5.1)."""
+    """``F(a)`` for ``V`` uniform on ``B_R ⊂ R^3`` (∫V = 1): ``4π R (1 − tanh x / x)``."""
     a = np.asarray(a, dtype=float)
     if np.any(a < 0):
         raise ValueError(f"a must be non-negative, got {a!r}")
@@ -98,7 +103,7 @@ def capture_function(a, profile, radius=1.0):
 
     ``profile`` need not be normalised (it is scaled to ∫V = 1). Shoots ``w = 1 + u``:
     ``w'' + (2/r) w' = a V w``, ``w(0) = 1``, ``w'(0) = 0``; outside the support ``w = A − B/r`` and
-    ``F = 4π B / A`` (notes §5.1).
+    ``F = 4π B / A``.
     """
     a = float(a)
     if a < 0:
@@ -284,7 +289,7 @@ class SeparableKernel:
 
     @classmethod
     def multiplicative(cls, max_mass, c=1.0):
-        """``K(n, m) = c n m`` (gelation at ``c M_1 t = 1`` for monodisperse data, notes §5.3)."""
+        """``K(n, m) = c n m`` (gelation at ``c M_1 t = 1`` for monodisperse data)."""
         m = check_integer("max_mass", max_mass, minimum=1)
         n = np.arange(1, m + 1, dtype=float)
         return cls(check_nonnegative("c", c) * n[None], n[None])
@@ -526,7 +531,7 @@ class CoagulationDiffusion:
     box : float
         Side ``L`` of the periodic box. In free space (``domain="free"``) the box only carries the
         continuum solver: the whole-space PDE is solved on the periodic box ``[0, L)^3``, which is
-        faithful while the densities are negligible at its faces (notes §6.4; the solver reports
+        faithful while the densities are negligible at its faces (the solver reports
         the Gaussian wrap-around estimate).
     domain : "torus" (particles on ``[0, L)^3``, periodic) or "free" (particles in ``R^3``, the
         paper's setting; needs ``initial_profile="bump"``, data of fast decay).
@@ -736,7 +741,7 @@ class CoagulationDiffusion:
         """For ``domain="free"``: the fraction of a Gaussian of variance ``w² + 2 d_max t`` per axis
         (the bump spread by the fastest diffusion; coagulation only sharpens the profiles) that lies
         beyond the box faces, ``1 - erf(L / (2 sqrt(2) σ))^3``: the size of the periodic-box error of
-        the continuum solution in R^3 (notes §6.4). 0 on the torus."""
+        the continuum solution in R^3. 0 on the torus."""
         from scipy.special import erf
 
         if self.domain_kind == "torus":

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["CoagulationSweep", "free_space_sweep", "torus_sweep"]
+__all__ = ["CoagulationSweep", "reaction_sweep"]
 
 
 @njit(cache=True)
@@ -57,80 +57,50 @@ def _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab
 
 
 @njit(cache=True)
-def torus_sweep(pos, mass, alive, box, eps, kappa_table, vtab_r2, vtab, dt, seed, cells, order):
-    """One reaction sweep over candidate pairs within ε (cell lists of side ≥ ε, at least 3 per
-    axis so that the 27 neighbour cells are distinct); returns the number of events. Uniform draws
-    come from numba's generator seeded with ``seed`` (drawn from the caller's Generator)."""
-    np.random.seed(seed)
-    n = pos.shape[0]
-    ncell = cells
-    h = box / ncell
-    head = -np.ones(ncell**3, np.int64)
-    nxt = -np.ones(n, np.int64)
-    for i in range(n):
-        if alive[i]:
-            c = ((int(pos[i, 0] / h) % ncell) * ncell * ncell + (int(pos[i, 1] / h) % ncell) * ncell
-                 + int(pos[i, 2] / h) % ncell)
-            nxt[i] = head[c]
-            head[c] = i
-    busy = np.zeros(n, np.bool_)
-    events = 0
-    for oi in range(n):
-        i = order[oi]
-        if not alive[i] or busy[i]:
-            continue
-        ci = int(pos[i, 0] / h) % ncell
-        cj = int(pos[i, 1] / h) % ncell
-        ck = int(pos[i, 2] / h) % ncell
-        done = False
-        for a in range(-1, 2):
-            for b in range(-1, 2):
-                for c in range(-1, 2):
-                    if done:
-                        break
-                    cell = ((ci + a) % ncell) * ncell * ncell + ((cj + b) % ncell) * ncell + (ck + c) % ncell
-                    j = head[cell]
-                    while j >= 0 and not done:
-                        if j > i and alive[j] and not busy[j]:
-                            d2 = 0.0
-                            for k in range(3):
-                                dx = pos[i, k] - pos[j, k]
-                                dx -= box * np.floor(dx / box + 0.5)
-                                d2 += dx * dx
-                            if _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
-                                events += 1
-                                done = True
-                        j = nxt[j]
-    return events
-
-
-@njit(cache=True)
 def _cell_hash(cx, cy, cz, mask):
     return ((cx * 73856093) ^ (cy * 19349663) ^ (cz * 83492791)) & mask
 
 
 @njit(cache=True)
-def free_space_sweep(pos, mass, alive, eps, kappa_table, vtab_r2, vtab, dt, seed, order):
-    """The reaction sweep of :func:`torus_sweep` in free space R^3: cells of side ε indexed by a
-    spatial hash (table of 2^k ≥ 2n buckets, so memory is O(n) however far particles spread); a
-    bucket may hold several cells, so each candidate ``j`` is checked to lie in the neighbour cell
-    being scanned, which visits every pair once. Same random draws per candidate pair, same rule."""
+def _bucket(cx, cy, cz, periodic, cells, size):
+    """Head-table index of cell ``(cx, cy, cz)``: linear on the torus, hashed in free space."""
+    if periodic:
+        return (cx * cells + cy) * cells + cz
+    return _cell_hash(cx, cy, cz, size - 1)
+
+
+@njit(cache=True)
+def reaction_sweep(pos, mass, alive, box, cells, eps, kappa_table, vtab_r2, vtab, dt, seed, order):
+    """One reaction sweep over the candidate pairs within ε; returns the number of events.
+
+    ``box > 0``: the torus ``[0, box)^3`` (positions wrapped), ``cells`` cells per axis of side
+    ``box / cells ≥ ε``, at least 3 so that the 27 neighbour cells are distinct, minimum-image
+    distances. ``box = 0``: free space ``R^3``, cells of side ε indexed by a spatial hash (a table of
+    ``2^k ≥ 2n`` buckets, so memory is O(n) however far the particles spread). A bucket may hold
+    several cells, so each candidate ``j`` is checked to lie in the neighbour cell being scanned,
+    which visits every pair once. Particles are visited in ``order``; uniform draws come from
+    numba's generator seeded with ``seed`` (drawn from the caller's Generator)."""
     np.random.seed(seed)
     n = pos.shape[0]
-    size = 1
-    while size < 2 * n:
-        size *= 2
-    mask = size - 1
+    periodic = box > 0.0
+    side = box / cells if periodic else eps
+    if periodic:
+        size = cells**3
+    else:
+        size = 1
+        while size < 2 * n:
+            size *= 2
     head = -np.ones(size, np.int64)
     nxt = -np.ones(n, np.int64)
     cell = np.zeros((n, 3), np.int64)
     for i in range(n):
         if alive[i]:
             for k in range(3):
-                cell[i, k] = int(np.floor(pos[i, k] / eps))
-            hsh = _cell_hash(cell[i, 0], cell[i, 1], cell[i, 2], mask)
-            nxt[i] = head[hsh]
-            head[hsh] = i
+                c = int(np.floor(pos[i, k] / side))
+                cell[i, k] = c % cells if periodic else c
+            bucket = _bucket(cell[i, 0], cell[i, 1], cell[i, 2], periodic, cells, size)
+            nxt[i] = head[bucket]
+            head[bucket] = i
     busy = np.zeros(n, np.bool_)
     events = 0
     for oi in range(n):
@@ -144,13 +114,17 @@ def free_space_sweep(pos, mass, alive, eps, kappa_table, vtab_r2, vtab, dt, seed
                     if done:
                         break
                     cx, cy, cz = cell[i, 0] + a, cell[i, 1] + b, cell[i, 2] + c
-                    j = head[_cell_hash(cx, cy, cz, mask)]
+                    if periodic:
+                        cx, cy, cz = cx % cells, cy % cells, cz % cells
+                    j = head[_bucket(cx, cy, cz, periodic, cells, size)]
                     while j >= 0 and not done:
                         if (j > i and alive[j] and not busy[j] and cell[j, 0] == cx and cell[j, 1] == cy
                                 and cell[j, 2] == cz):
                             d2 = 0.0
                             for k in range(3):
                                 dx = pos[i, k] - pos[j, k]
+                                if periodic:
+                                    dx -= box * np.floor(dx / box + 0.5)
                                 d2 += dx * dx
                             if _try_react(i, j, d2, pos, mass, alive, busy, eps, kappa_table, vtab_r2, vtab, dt):
                                 events += 1
@@ -215,11 +189,8 @@ class CoagulationSweep:
         alive = np.ones(n, np.bool_)
         order = self.rng.permutation(n)
         seed = int(self.rng.integers(2**31))
-        if self.box is not None:
-            events = torus_sweep(pos, mass, alive, self.box, self.eps, self.kappa, self.v_r2, self.v, h, seed,
-                                 self.cells, order)
-        else:
-            events = free_space_sweep(pos, mass, alive, self.eps, self.kappa, self.v_r2, self.v, h, seed, order)
+        events = reaction_sweep(pos, mass, alive, 0.0 if self.box is None else self.box, self.cells, self.eps,
+                                self.kappa, self.v_r2, self.v, h, seed, order)
         self.events += int(events)
         out = np.empty((n - int(events), 4))
         out[:, :3] = pos[alive]

@@ -91,3 +91,24 @@ def test_brownian_increments_have_the_generator_scale():
         sel = mass == m
         ratio = disp2[sel].mean() / (6 * (1.0 / m) * t_end)
         assert abs(ratio - 1) < 5 * np.sqrt(2 / (3 * sel.sum())), (m, ratio)
+
+
+def test_jump_splitting_and_sweep_refuse_bad_parts():
+    from meanfield.particles.coagulation import CoagulationSweep
+    from meanfield.particles.jump_splitting import JumpSplitting
+    from solvers.timestepping import SSPRK3, EulerMaruyama
+
+    r = np.linspace(0, 1, 5)
+    sweep = CoagulationSweep(0.01, np.ones((2, 2)), r**2, np.ones(5), np.random.default_rng(0), box=1.0, particles=100)
+    assert sweep.cells == 5  # about one particle per cell, at least 3 per axis, side >= ε
+    with pytest.raises(TypeError, match="stochastic"):
+        JumpSplitting(SSPRK3(), sweep)
+    with pytest.raises(TypeError, match="jumps"):
+        JumpSplitting(EulerMaruyama(), "sweep")
+    with pytest.raises(TypeError, match="Generator"):
+        CoagulationSweep(0.01, np.ones((2, 2)), r**2, np.ones(5), 0)
+    with pytest.raises(ValueError, match="box/3"):
+        CoagulationSweep(0.5, np.ones((2, 2)), r**2, np.ones(5), np.random.default_rng(0), box=1.0)
+    stepper = JumpSplitting(EulerMaruyama(), sweep)
+    assert stepper.describe()["scheme"] == "euler_maruyama+coagulation_sweep"
+    assert stepper.describe()["epsilon"] == 0.01

@@ -95,7 +95,7 @@ def test_brownian_increments_have_the_generator_scale():
 
 def test_jump_splitting_and_sweep_refuse_bad_parts():
     from meanfield.particles.coagulation import CoagulationSweep
-    from meanfield.particles.jump_splitting import JumpSplitting
+    from solvers.timestepping import JumpSplitting
     from solvers.timestepping import SSPRK3, EulerMaruyama
 
     r = np.linspace(0, 1, 5)

@@ -56,11 +56,10 @@ from meanfield.measures import Domain, as_generator
 from meanfield.models.base import (Trajectory, check_integer, check_nonnegative, check_positive, check_times,
                                    continuum_dataset)
 from meanfield.particles.coagulation import CoagulationSweep
-from meanfield.particles.jump_splitting import JumpSplitting
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import (RK4, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
-                                  SDEProblem, SemilinearProblem, SplitProblem, Stepper, StrangSplitting, integrate)
+from solvers.timestepping import (RK4, JumpSplitting, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
+                                  SDEProblem, SemilinearProblem, SplitProblem, StrangSplitting, Substeps, integrate)
 
 __all__ = ["CoagulationDiffusion", "SeparableKernel", "capture_function", "capture_function_uniform_ball",
            "coagulation_operator", "coagulation_rates", "kinetic_scaling", "solve_homogeneous"]
@@ -465,26 +464,6 @@ def _loss_rate(f, kernel):
 
 # reaction steppers of the coagulation–diffusion splitting (``scheme=`` of solve_continuum)
 REACTION_SCHEMES = {"ssp_rk3": SSPRK3, "rk4": RK4, "dp5": DormandPrince54}
-
-
-class Substeps(Stepper):
-    """``n`` steps of length ``h/n`` of ``inner`` for one step of length ``h`` (the reaction of the
-    splitting sub-stepped, so that its error ``O((h/n)^p)`` falls below the splitting error);
-    declared order that of ``inner``."""
-
-    problem = ODEProblem
-
-    def __init__(self, inner, n):
-        if not isinstance(inner, Stepper) or inner.stochastic:
-            raise TypeError(f"inner must be a deterministic Stepper, got {inner!r}")
-        self.inner, self.n = inner, check_integer("n", n, minimum=1)
-        self.order, self.name, self.problem = inner.order, f"{inner.name}x{self.n}", inner.problem
-
-    def step(self, problem, t, y, h):
-        hs = h / self.n
-        for k in range(self.n):
-            y = self.inner.step(problem, t + k * hs, y, hs)
-        return y
 
 
 def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, method="auto"):

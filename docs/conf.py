@@ -37,7 +37,7 @@ import meanfield  # noqa: E402
 # --- project -------------------------------------------------------------------------------
 project = "meanfield"
 author = "The meanfield developers"
-copyright = "the meanfield developers (MIT licence)"  # noqa: A001
+copyright = "the meanfield developers (MIT licence)"
 release = meanfield.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -145,24 +145,42 @@ KNOWN_DOCSTRING_WARNINGS = [
     ("meanfield/models/__init__.py", "meanfield.models", "Line block ends without a blank line"),
     ("meanfield/models/__init__.py", "meanfield.models", 'Undefined substitution referenced: "---"'),
     # |rV'| in prose: put the formula in double backquotes
-    ("meanfield/models/annihilation1d.py", "meanfield.models.annihilation1d",
-     "Undefined substitution referenced: \"rV'\""),
+    (
+        "meanfield/models/annihilation1d.py",
+        "meanfield.models.annihilation1d",
+        'Undefined substitution referenced: "rV\'"',
+    ),
     # |D|^2, |x|^2 and m_+ in prose: put the formulas in double backquotes
     ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d", "Inline substitution_reference start-string"),
-    ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d.SignedCoulomb2D.spread_dimension",
-     "Inline substitution_reference start-string"),
-    ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d.SignedCoulomb2D.second_moment_rate",
-     "Inline substitution_reference start-string"),
+    (
+        "meanfield/models/coulomb2d.py",
+        "meanfield.models.coulomb2d.SignedCoulomb2D.spread_dimension",
+        "Inline substitution_reference start-string",
+    ),
+    (
+        "meanfield/models/coulomb2d.py",
+        "meanfield.models.coulomb2d.SignedCoulomb2D.second_moment_rate",
+        "Inline substitution_reference start-string",
+    ),
     ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d.SignedCoulomb2D", 'Unknown target name: "m"'),
-    ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d.SignedCoulomb2D.second_moment_rate",
-     'Unknown target name: "m"'),
+    (
+        "meanfield/models/coulomb2d.py",
+        "meanfield.models.coulomb2d.SignedCoulomb2D.second_moment_rate",
+        'Unknown target name: "m"',
+    ),
     # |amplitude| in prose: double backquotes
-    ("meanfield/models/dislocations.py", "meanfield.models.dislocations.Dislocations2D",
-     'Undefined substitution referenced: "amplitude"'),
+    (
+        "meanfield/models/dislocations.py",
+        "meanfield.models.dislocations.Dislocations2D",
+        'Undefined substitution referenced: "amplitude"',
+    ),
     # N(x) = |x| in prose: double backquotes
     ("meanfield/models/newtonian1d.py", "meanfield.models.newtonian1d", 'Undefined substitution referenced: "x"'),
-    ("meanfield/models/newtonian1d.py", "meanfield.models.newtonian1d.Newtonian1D",
-     'Undefined substitution referenced: "x"'),
+    (
+        "meanfield/models/newtonian1d.py",
+        "meanfield.models.newtonian1d.Newtonian1D",
+        'Undefined substitution referenced: "x"',
+    ),
 ]
 
 
@@ -207,7 +225,9 @@ def _install_known_warnings(app) -> None:
         if known.dropped:
             logging.getLogger(NAMESPACE + ".conf").info(
                 "%d known docstring warnings awaiting a fix were not counted (KNOWN_DOCSTRING_WARNINGS in "
-                "docs/conf.py)", known.dropped)
+                "docs/conf.py)",
+                known.dropped,
+            )
 
     app.connect("build-finished", report)
 

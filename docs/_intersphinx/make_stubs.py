@@ -20,22 +20,37 @@ HERE = Path(__file__).resolve().parent
 
 # project -> (display name, [(object name, domain:role, path relative to the project's base URL)])
 STUBS = {
-    "python": ("Python", [
-        ("pathlib.Path", "py:class", "library/pathlib.html#$"),
-    ]),
-    "numpy": ("NumPy", [
-        ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#$"),
-        ("numpy.random.Generator", "py:class", "reference/random/generator.html#$"),
-        ("numpy.random.SeedSequence", "py:class",
-         "reference/random/bit_generators/generated/numpy.random.SeedSequence.html#$"),
-    ]),
-    "scipy": ("SciPy", [
-        ("scipy.fft", "py:module", "reference/fft.html#module-scipy.fft"),
-    ]),
-    "xarray": ("xarray", [
-        ("xarray.Dataset", "py:class", "generated/xarray.Dataset.html#$"),
-        ("xarray.DataArray", "py:class", "generated/xarray.DataArray.html#$"),
-    ]),
+    "python": (
+        "Python",
+        [
+            ("pathlib.Path", "py:class", "library/pathlib.html#$"),
+        ],
+    ),
+    "numpy": (
+        "NumPy",
+        [
+            ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#$"),
+            ("numpy.random.Generator", "py:class", "reference/random/generator.html#$"),
+            (
+                "numpy.random.SeedSequence",
+                "py:class",
+                "reference/random/bit_generators/generated/numpy.random.SeedSequence.html#$",
+            ),
+        ],
+    ),
+    "scipy": (
+        "SciPy",
+        [
+            ("scipy.fft", "py:module", "reference/fft.html#module-scipy.fft"),
+        ],
+    ),
+    "xarray": (
+        "xarray",
+        [
+            ("xarray.Dataset", "py:class", "generated/xarray.Dataset.html#$"),
+            ("xarray.DataArray", "py:class", "generated/xarray.DataArray.html#$"),
+        ],
+    ),
     "pot": ("POT", []),
 }
 

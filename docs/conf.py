@@ -6,6 +6,10 @@ Build (from the repository root, after ``python -m pip install ".[docs]"``)::
 
 Environment variables:
 
+* ``MEANFIELD_DOCS_MATHJAX`` — where the pages load MathJax from (default: Sphinx's CDN address,
+  which needs a network connection when the pages are viewed). For reading the pages offline point
+  it at a local copy, e.g. Debian's ``libjs-mathjax``:
+  ``file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML``.
 * ``MEANFIELD_DOCS_EXECUTE`` — how the example notebooks are run: ``off`` (default: rendered
   without outputs; the test suite executes them), ``cache`` (run once, reuse the outputs until a
   notebook changes), ``force`` (run every time). Running all five takes about five minutes on
@@ -96,6 +100,10 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_merge_streams = True
+
+# --- math ----------------------------------------------------------------------------------
+if os.environ.get("MEANFIELD_DOCS_MATHJAX"):
+    mathjax_path = os.environ["MEANFIELD_DOCS_MATHJAX"]
 
 # --- autodoc / numpydoc --------------------------------------------------------------------
 autosummary_generate = True

@@ -12,7 +12,7 @@ Environment variables:
   package (``npm pack mathjax@3``): ``file:///path/to/package/es5/tex-mml-chtml.js``.
 * ``MEANFIELD_DOCS_EXECUTE`` — how the example notebooks are run: ``force`` (default: run every
   notebook that Sphinx reads, so the pages show the outputs of the current code; a full build takes
-  about 3.5 minutes on two cores once numba's caches are warm, 5.5 minutes cold), ``cache`` (reuse
+  about 3 minutes on two cores once numba's caches are warm, about 6 minutes cold), ``cache`` (reuse
   the outputs of an earlier run until a notebook's code changes — not when the package changes),
   ``off`` (render without outputs, about 35 seconds).
 

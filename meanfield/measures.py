@@ -25,7 +25,7 @@ import numpy as np
 
 from solvers.grids import UniformGrid
 
-__all__ = ["Domain", "EmpiricalMeasure", "GridDensity", "IntervalDensity1D", "deposit", "as_generator"]
+__all__ = ["Domain", "EmpiricalMeasure", "GridDensity", "IntervalDensity1D", "as_generator", "deposit"]
 
 
 def as_generator(rng) -> np.random.Generator:
@@ -68,15 +68,19 @@ class Domain:
         object.__setattr__(self, "origin", tuple(float(o) for o in org))
 
     @classmethod
-    def real(cls, dim: int) -> "Domain":
+    def real(cls, dim: int) -> Domain:
+        """Free space R^dim."""
         return cls(dim)
 
     @classmethod
-    def torus(cls, dim: int, period=1.0, origin=0.0) -> "Domain":
+    def torus(cls, dim: int, period=1.0, origin=0.0) -> Domain:
+        """The periodic box ``prod_k [origin_k, origin_k + period_k)``."""
         return cls(dim, period=period, origin=origin)
 
     @classmethod
-    def of_grid(cls, grid: UniformGrid) -> "Domain":
+    def of_grid(cls, grid: UniformGrid) -> Domain:
+        """The torus of a fully periodic grid, free space for a grid with walls on every axis
+        (ValueError for a grid periodic on some axes only)."""
         if all(grid.periodic):
             return cls(grid.ndim, period=tuple(grid.lengths), origin=grid.lower)
         if any(grid.periodic):
@@ -85,6 +89,7 @@ class Domain:
 
     @property
     def periodic(self) -> bool:
+        """Whether this is a torus."""
         return self.period is not None
 
     def wrap(self, positions: np.ndarray) -> np.ndarray:
@@ -103,6 +108,7 @@ class Domain:
         return d
 
     def describe(self) -> str:
+        """A short text such as ``R^2`` or ``torus of period (1.0, 1.0) from (0.0, 0.0)``."""
         if not self.periodic:
             return f"R^{self.dim}"
         return f"torus of period {self.period} from {self.origin}"
@@ -159,18 +165,22 @@ class EmpiricalMeasure:
 
     @property
     def n(self) -> int:
+        """Number of atoms."""
         return self.positions.shape[0]
 
     @property
     def dim(self) -> int:
+        """Space dimension."""
         return self.domain.dim
 
     @property
     def mass(self) -> float:
+        """Total (signed) mass ``sum_i w_i``."""
         return float(self.weights.sum())
 
     @property
     def is_nonnegative(self) -> bool:
+        """Whether every weight is >= 0."""
         return bool(np.all(self.weights >= 0))
 
     @property
@@ -186,6 +196,7 @@ class EmpiricalMeasure:
         return float(np.dot(self.weights, np.asarray(phi(arg), dtype=float)))
 
     def moment(self, order: int = 1) -> np.ndarray:
+        """Coordinate-wise moment ``sum_i w_i x_i**order``, shape ``(d,)``."""
         return (self.weights[:, None] * self.positions**order).sum(axis=0)
 
     def __neg__(self):
@@ -229,18 +240,22 @@ class GridDensity:
 
     @property
     def dim(self) -> int:
+        """Space dimension (the grid's)."""
         return self.grid.ndim
 
     @property
     def mass(self) -> float:
+        """Total (signed) mass, the integral of the cell averages."""
         return float(self.grid.integrate(self.values))
 
     @property
     def is_nonnegative(self) -> bool:
+        """Whether every cell average is >= 0."""
         return bool(np.all(self.values >= 0))
 
     @property
     def cell_masses(self) -> np.ndarray:
+        """Mass of each cell (cell average times cell volume)."""
         return self.values * self.grid.cell_volume
 
     def integrate(self, phi) -> float:
@@ -341,10 +356,12 @@ class IntervalDensity1D:
 
     @property
     def mass(self) -> float:
+        """Total (signed) mass, the sum of the cell masses."""
         return float(self.masses.sum())
 
     @property
     def is_nonnegative(self) -> bool:
+        """Whether every cell mass is >= 0."""
         return bool(np.all(self.masses >= 0))
 
     def density(self) -> np.ndarray:
@@ -353,10 +370,12 @@ class IntervalDensity1D:
             return np.where(self.masses == 0, 0.0, self.masses / np.diff(self.edges))
 
     def integrate(self, phi, quadrature: int = 4) -> float:
+        """``sum_k masses[k] * mean of phi over cell k`` by a ``quadrature``-point Gauss-Legendre rule
+        per cell (exact for polynomials of degree < 2 * quadrature; atoms are evaluated at their point)."""
         nodes, wts = np.polynomial.legendre.leggauss(quadrature)
         a, b = self.edges[:-1], self.edges[1:]
         mid, half = (a + b) / 2, (b - a) / 2
-        vals = sum(w / 2 * np.asarray(phi(mid + half * t), dtype=float) for t, w in zip(nodes, wts))
+        vals = sum(w / 2 * np.asarray(phi(mid + half * t), dtype=float) for t, w in zip(nodes, wts, strict=True))
         return float(np.dot(self.masses, vals))
 
     def __repr__(self):

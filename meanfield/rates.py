@@ -21,13 +21,15 @@ class RateFit:
     n_points: int
 
     def prefactor(self) -> float:
+        """``C = exp(intercept)`` in ``error ~ C * h**slope``."""
         return float(np.exp(self.intercept))
 
     def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the confidence interval of the slope."""
         return self.ci[0] <= value <= self.ci[1]
 
     def __str__(self):
-        pct = int(round(100 * self.level))
+        pct = round(100 * self.level)
         return f"{self.slope:.3f} ({pct}% CI [{self.ci[0]:.3f}, {self.ci[1]:.3f}], {self.n_points} points)"
 
 

@@ -21,15 +21,16 @@ import scipy.fft as _sfft
 
 __all__ = [
     "BACKEND",
-    "rfftn",
-    "irfftn",
-    "fftn",
-    "ifftn",
-    "convolve_periodic",
     "convolve_free_space",
+    "convolve_periodic",
+    "fftn",
+    "free_space_kernel_hat",
+    "ifftn",
+    "irfftn",
+    "poisson_periodic",
+    "rfftn",
     "spectral_derivative",
     "spectral_gradient",
-    "poisson_periodic",
 ]
 
 _THREADS = max(1, os.cpu_count() or 1)
@@ -107,10 +108,12 @@ def irfftn(a_hat, shape, ndim=None):
 
 
 def fftn(a, ndim=None):
+    """Complex-to-complex forward transform over the last ``ndim`` axes (all axes by default)."""
     return _run("fftn", np.asarray(a, dtype=np.complex128), ndim)
 
 
 def ifftn(a, ndim=None):
+    """Inverse of :func:`fftn` (normalised, so ``ifftn(fftn(a)) == a`` to round-off)."""
     return _run("ifftn", np.asarray(a, dtype=np.complex128), ndim)
 
 
@@ -134,7 +137,7 @@ def free_space_kernel_hat(kernel, shape, spacing):
     laid out in wrap-around order on a grid of shape ``2n``. Returns the rfftn of that array.
     """
     coords = []
-    for n, h in zip(shape, spacing):
+    for n, h in zip(shape, spacing, strict=True):
         m = np.arange(2 * n)
         m = np.where(m < n, m, m - 2 * n)  # displacement index, wrap-around
         m[n] = 0  # the Nyquist slot is never reached by |i - j| < n; keep it finite
@@ -164,7 +167,7 @@ def convolve_free_space(f, kernel_hat, cell_volume=1.0):
 
 def _real_wavenumbers(shape, lengths):
     ks = []
-    for a, (n, L) in enumerate(zip(shape, lengths)):
+    for a, (n, L) in enumerate(zip(shape, lengths, strict=True)):
         if a == len(shape) - 1:
             k = 2 * np.pi * np.fft.rfftfreq(n, d=L / n)
         else:
@@ -189,6 +192,8 @@ def spectral_derivative(f, lengths, axis, order=1):
 
 
 def spectral_gradient(f, lengths):
+    """Tuple of the spectral first derivatives of a periodic real array along every axis
+    (:func:`spectral_derivative` with ``order=1``)."""
     return tuple(spectral_derivative(f, lengths, a) for a in range(np.ndim(f)))
 
 

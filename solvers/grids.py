@@ -57,7 +57,7 @@ class UniformGrid:
         hi = _as_tuple(upper, ndim, "upper", float)
         if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
             raise ValueError(f"lower and upper must be finite, got lower={lo}, upper={hi}")
-        if any(h <= l for l, h in zip(lo, hi)):
+        if any(h <= low for low, h in zip(lo, hi, strict=True)):
             raise ValueError(f"upper must exceed lower on every axis, got lower={lo}, upper={hi}")
         per = _as_tuple(periodic, ndim, "periodic", bool)
         object.__setattr__(self, "lower", lo)
@@ -68,10 +68,12 @@ class UniformGrid:
     # --- geometry -------------------------------------------------------------------------
     @property
     def ndim(self) -> int:
+        """Number of dimensions (1, 2 or 3)."""
         return len(self.shape)
 
     @property
     def lengths(self) -> np.ndarray:
+        """Box side lengths ``upper - lower`` per axis."""
         return np.asarray(self.upper) - np.asarray(self.lower)
 
     @property
@@ -81,17 +83,21 @@ class UniformGrid:
 
     @property
     def cell_volume(self) -> float:
+        """Volume (length, area) of one cell."""
         return float(np.prod(self.spacing))
 
     @property
     def size(self) -> int:
+        """Total number of cells."""
         return int(np.prod(self.shape))
 
     def axis_centres(self, axis: int) -> np.ndarray:
+        """Cell-centre coordinates along one axis."""
         h = self.spacing[axis]
         return self.lower[axis] + h * (np.arange(self.shape[axis]) + 0.5)
 
     def axis_edges(self, axis: int) -> np.ndarray:
+        """Cell-edge coordinates along one axis (``shape[axis] + 1`` values)."""
         return np.linspace(self.lower[axis], self.upper[axis], self.shape[axis] + 1)
 
     @cached_property
@@ -101,6 +107,7 @@ class UniformGrid:
 
     @cached_property
     def edges(self) -> tuple:
+        """Cell-edge coordinates as a tuple of 1-D arrays, one per axis."""
         return tuple(self.axis_edges(a) for a in range(self.ndim))
 
     def mesh(self) -> tuple:
@@ -128,6 +135,7 @@ class UniformGrid:
         return tuple(ks)
 
     def wavenumber_mesh(self, real: bool = False) -> tuple:
+        """:meth:`wavenumbers` broadcast to the full (spectral) grid (``indexing='ij'``)."""
         return tuple(np.meshgrid(*self.wavenumbers(real=real), indexing="ij"))
 
     def dealias_mask(self, real: bool = False) -> np.ndarray:
@@ -145,7 +153,8 @@ class UniformGrid:
         axes = tuple(range(values.ndim - self.ndim, values.ndim))
         return values.sum(axis=axes) * self.cell_volume
 
-    def refine(self, factor: int = 2) -> "UniformGrid":
+    def refine(self, factor: int = 2) -> UniformGrid:
+        """The same box with ``factor`` times as many cells per axis."""
         return UniformGrid(self.lower, self.upper, tuple(n * factor for n in self.shape), self.periodic)
 
     def cell_index(self, positions: np.ndarray) -> np.ndarray:

@@ -99,7 +99,7 @@ def kernel_constant(model, resolution=None):
     scale = m * m
 
     def grid(coef):
-        return np.fft.irfftn(coef, (m, m)) * scale
+        return np.fft.irfftn(coef, (m, m), axes=(0, 1)) * scale
 
     g1, g2 = grid(2j * np.pi * kx * v), grid(2j * np.pi * ky * v)
     h11, h22, h12 = (grid(-4 * np.pi**2 * p * v) for p in (kx * kx, ky * ky, kx * ky))
@@ -186,6 +186,22 @@ def _trig_sum(ex, ey, coef):
     return out
 
 
+_FORCE_CACHE: dict = {}
+
+
+def _mean_field_force(model, m, starts, kmax, t_end):
+    """The (MF) force at the step start times ``starts`` (:class:`_MeanFieldForce`), from one
+    ``solve_continuum`` run; the last few are kept, keyed by the model's parameters, the grid and the
+    times, so replicas with the same step share one mean-field solve."""
+    key = (tuple(sorted(model.params.items())), m, kmax, starts.tobytes())
+    if key not in _FORCE_CACHE:
+        mf = model.solve_continuum(m, t_end, times=starts)  # integrates up to the last start only
+        while len(_FORCE_CACHE) >= 4:
+            _FORCE_CACHE.pop(next(iter(_FORCE_CACHE)))
+        _FORCE_CACHE[key] = _MeanFieldForce(model, mf.density.values, starts, kmax)
+    return _FORCE_CACHE[key]
+
+
 def _step_starts(ts, dt):
     """The start times of the steps :func:`solvers.timestepping.integrate` takes with the fixed step
     ``dt`` to the output times ``ts`` (the same arithmetic, so the same floats)."""
@@ -240,11 +256,10 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
         fmax = float(np.abs(model.particle_force(x, b, modes)).max())
         dt = min(model.delta**2 * model.beta / 20, model.delta / (10 * max(fmax, 1e-12)))
     starts = _step_starts(ts, dt)
-    mf = model.solve_continuum(m, float(ts[-1]), times=starts)
     kmax = m // 2 - 1
     if model.mollifier == "gaussian":
         kmax = min(kmax, int(max(np.abs(modes[0]).max(), np.abs(modes[1]).max())))
-    force_bar = _MeanFieldForce(model, mf.density.values, starts, kmax)
+    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1]))
     n = x.shape[0]
 
     def drift(t, y):  # blocks: X (wrapped), the lift of X̄, the difference of the lifts X - X̄

@@ -52,8 +52,16 @@ from solvers import fft
 from solvers.timestepping import EulerMaruyama, SDEProblem, integrate
 from solvers.timestepping._checks import TIME_TOL
 
-__all__ = ["CoupledPaths", "couple_sde_mean_field", "couple_walkers_mean_field", "kernel_constant", "mean_field_lattice_cells",
-           "lemma42_bound", "lemma52_bound", "sample_fixed_signs"]
+__all__ = [
+    "CoupledPaths",
+    "couple_sde_mean_field",
+    "couple_walkers_mean_field",
+    "kernel_constant",
+    "lemma42_bound",
+    "lemma52_bound",
+    "mean_field_lattice_cells",
+    "sample_fixed_signs",
+]
 
 
 @dataclass

@@ -276,6 +276,23 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
                        + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items()))
 
 
+# -- sizes of the coupling, direct RW-MF and bump studies -----------------------------------------------------
+#: Per mode: particle numbers and replicas of the couplings (Lemma 4.2: ``sde_*``; Lemma 5.2: ``rw_*``,
+#: ``uniform_eps`` at n = 64), the (ε, n) grid, replicas and reference grids (fine, coarse) of the direct
+#: RW-vs-MF study, the lattice spacings and reference of the bump claim and, full mode, the particle
+#: numbers of Lemma 4.2 with the bump kernel.
+SIZES = {
+    "quick": {"sde_n": [16, 64, 256], "sde_reps": 6, "rw_n": [16, 64, 256], "rw_reps": 32,
+              "uniform_eps": [1 / 10, 1 / 20, 1 / 40], "direct_eps": [1 / 8, 1 / 16], "direct_n": [64, 512],
+              "direct_reps": 2, "direct_reference": (64, 32), "bump_eps": [1 / 32, 1 / 64, 1 / 128],
+              "bump_reference": 256, "bump_sde_n": []},
+    "full": {"sde_n": [16, 64, 256, 1024, 4096], "sde_reps": 8, "rw_n": [16, 64, 256, 1024], "rw_reps": 64,
+             "uniform_eps": [1 / 10, 1 / 20, 1 / 40, 1 / 80], "direct_eps": [1 / 8, 1 / 12, 1 / 16, 1 / 24],
+             "direct_n": [64, 256, 1024, 4096], "direct_reps": 4, "direct_reference": (96, 48),
+             "bump_eps": [1 / 32, 1 / 64, 1 / 128, 1 / 256], "bump_reference": 512, "bump_sde_n": [64, 256]},
+}
+
+
 # -- helpers ---------------------------------------------------------------------------------------------
 C_SQUARE = (np.sqrt(2.0) + np.log(1.0 + np.sqrt(2.0))) / 6.0  # W1(ν_ε, ν) = C_SQUARE·ε: mean distance to the site
 
@@ -315,14 +332,21 @@ def _means(rows, key, value):
 
 def _batch_fit(rows, key, value, batch):
     """Rate fit on the means of consecutive batches of ``batch`` replicas per ``key`` (a per-replica
-    lattice distance can be 0, so single replicas cannot enter a log-log fit)."""
-    hs, es = [], []
-    for k in sorted({r[key] for r in rows}):
-        v = np.array([r[value] for r in rows if r[key] == k])
-        for b in v[: v.size // batch * batch].reshape(-1, batch).mean(axis=1):
-            hs.append(k)
-            es.append(b)
-    return fit_rate(hs, es), hs, es
+    lattice distance can be 0, so single replicas cannot enter a log-log fit). Should a batch mean be 0
+    too, the batch size is doubled (for every key) until none is; returns (fit, h, means, batch size)."""
+    keys = sorted({r[key] for r in rows})
+    vals = [np.array([r[value] for r in rows if r[key] == k]) for k in keys]
+    while True:
+        means = [v[: v.size // batch * batch].reshape(-1, batch).mean(axis=1) for v in vals]
+        if all(m.size and np.all(m > 0) for m in means) or batch >= max(v.size for v in vals):
+            break
+        batch *= 2
+    for k, m in zip(keys, means, strict=True):
+        if not (m.size and np.all(m > 0)):
+            raise RuntimeError(f"the {value} of every replica at {key} = {k} is 0: too few replicas for a rate")
+    hs = [k for k, m in zip(keys, means, strict=True) for _ in m]
+    es = [e for m in means for e in m]
+    return fit_rate(hs, es), hs, es, batch
 
 
 # -- Lemmas 4.2 and 5.2: the couplings ------------------------------------------------------------------
@@ -331,8 +355,8 @@ def _couplings(model, t_end, quick, outdir):
     c_v, grad_c, hess_c = dc.kernel_constant(model)
     delta = model.delta
     # Lemma 4.2: SDE_n and n McKean–Vlasov copies with the same Brownian increments
-    ns = [16, 64, 256] if quick else [16, 64, 256, 1024, 4096]
-    reps = 6 if quick else 8
+    size = SIZES["quick" if quick else "full"]
+    ns, reps = size["sde_n"], size["sde_reps"]
     rows = []
     for n in ns:
         for r in range(reps):
@@ -368,8 +392,7 @@ def _couplings(model, t_end, quick, outdir):
 
     # Lemma 5.2: RW_n^ε and n MF^ε walkers, time changes of the same Poisson processes
     eps = 1 / 16
-    ns_rw = [16, 64, 256] if quick else [16, 64, 256, 1024]
-    reps_rw, batch = (32, 8) if quick else (64, 8)
+    ns_rw, reps_rw, batch = size["rw_n"], size["rw_reps"], 8
     rw_rows, dn_all, dtau_all = [], [], []
     for n in ns_rw:
         starts = [model.sample_lattice_particles(n, eps, rng=62_000 + 97 * n + r, n_plus=n // 2)
@@ -382,7 +405,7 @@ def _couplings(model, t_end, quick, outdir):
                             "clock_bound": eps * dtau.sum() / n, "jumps": run.info["jumps"],
                             "jumps_bar": run.info["jumps_bar"],
                             "lemma52_bound": dc.lemma52_bound(c_v, delta, model.beta, eps, t_end, n)})
-    fit_rw, _, _ = _batch_fit(rw_rows, "n", "mean_distance", batch)
+    fit_rw, _, _, batch_rw = _batch_fit(rw_rows, "n", "mean_distance", batch)
     keys_rw, mean_rw, se_rw = _means(rw_rows, "n", "mean_distance")
     _, clock_rw, _ = _means(rw_rows, "n", "clock_bound")
     bound_rw = dc.lemma52_bound(c_v, delta, model.beta, eps, t_end, keys_rw)
@@ -396,7 +419,8 @@ def _couplings(model, t_end, quick, outdir):
             "coupling_rw_mfeps_rate",
             f"Lemma 5.2: (1/n) E Σ|X_ε,i − X̄_ε,i|(t), RW_n^ε coupled to n independent MF^ε walkers through the same "
             f"unit Poisson processes (random time change (74)–(75)), decays like n^{{-1/2}} (ε = 1/16, n = "
-            f"{ns_rw[0]}…{ns_rw[-1]}, {reps_rw} replicas fitted as means of {batch}). Band −1/2 ± {band[1] + 0.5:.2f} "
+            f"{ns_rw[0]}…{ns_rw[-1]}, {reps_rw} replicas fitted as means of {batch_rw}). "
+            f"Band −1/2 ± {band[1] + 0.5:.2f} "
             "(ours: each walker's distance is a multiple of ε, so few walkers carry it)",
             f"slope {fit_rw}; means " + ", ".join(f"n={k}: {m:.2e}±{s:.1e}" for k, m, s in
                                                   zip(keys_rw, mean_rw, se_rw, strict=True)),
@@ -418,8 +442,7 @@ def _couplings(model, t_end, quick, outdir):
     ]
     # uniformity in ε at fixed n
     n_u = 64
-    eps_u = [1 / 10, 1 / 20, 1 / 40] + ([] if quick else [1 / 80])
-    reps_u = 32 if quick else 64
+    eps_u, reps_u = size["uniform_eps"], size["rw_reps"]
     u_rows = []
     for e in eps_u:
         starts = [model.sample_lattice_particles(n_u, e, rng=64_000 + 7 * round(1 / e) + r, n_plus=n_u // 2)
@@ -430,14 +453,14 @@ def _couplings(model, t_end, quick, outdir):
                            "clock_bound": e * dtau.sum() / n_u, "jumps": run.info["jumps"],
                            "jumps_bar": run.info["jumps_bar"],
                            "lemma52_bound": dc.lemma52_bound(c_v, delta, model.beta, e, t_end, n_u)})
-    fit_u, _, _ = _batch_fit(u_rows, "eps", "mean_distance", batch)
+    fit_u, _, _, batch_u = _batch_fit(u_rows, "eps", "mean_distance", batch)
     fit_uc = fit_rate([r["eps"] for r in u_rows], [r["clock_bound"] for r in u_rows])
     band = (-0.3, 0.3) if quick else (-0.2, 0.2)
     claims.append(_band_claim(
         "coupling_rw_mfeps_uniform_in_eps",
         f"Lemma 5.2 is uniform in ε: at n = {n_u} the coupled distance does not change with ε = 1/10 … "
         f"1/{round(1 / eps_u[-1])} "
-        f"(slope in ε of the means of {batch} replicas, {reps_u} replicas per ε, within 0 ± {band[1]}; width ours, "
+        f"(slope in ε of the means of {batch_u} replicas, {reps_u} replicas per ε, within 0 ± {band[1]}; width ours, "
         "from the replica scatter of a multiple-of-ε distance)",
         f"slope {fit_u}; the proof's clock bound (1/n)Σ_h ε|τ^h − τ̄^h|: slope {fit_uc}", fit_u.slope, band,
         "Lemma 5.2 (paper: uniform in ε)"))
@@ -488,10 +511,9 @@ def _direct_rw_to_mf(t_end, quick, outdir):
     """V9: E Σ_± ‖ρ_{ε,n}^± − ρ^±‖*_{1,∞} for RW_n^ε against the continuum MF over a grid of (ε, n), with
     the n → ∞ limit (MF^ε masses), the reference floor and (full) the i.i.d. sampling floor."""
     model = Dislocations2D(delta=0.125, beta=1.0, amplitude=0.4)
-    epss = [1 / 8, 1 / 16] if quick else [1 / 8, 1 / 12, 1 / 16, 1 / 24]
-    ns = [64, 512] if quick else [64, 256, 1024, 4096]
-    reps = 2 if quick else 4
-    m_ref, m_coarse = (64, 32) if quick else (96, 48)
+    size = SIZES["quick" if quick else "full"]
+    epss, ns, reps = size["direct_eps"], size["direct_n"], size["direct_reps"]
+    m_ref, m_coarse = size["direct_reference"]
     refs = {m: _reference_atoms(model, t_end, m) for m in (m_ref, m_coarse)}
     torus = Domain.torus(2, 1.0)
     inf_rows, rows = [], []
@@ -534,6 +556,12 @@ def _direct_rw_to_mf(t_end, quick, outdir):
     half = tq * np.sqrt(np.diag(cov))
     (a, b), (ha, hb) = coef, half
     rel_rms = float(np.sqrt(np.mean((resid / y) ** 2)))
+    floor_note = ""
+    if "bl_sum_iid_mfeps" in rows[0]:  # the same model fitted to n i.i.d. walkers from MF^ε(t)
+        y_iid = np.array([r["bl_sum_iid_mfeps"] for r in rows])
+        c_iid, *_ = np.linalg.lstsq(design, y_iid, rcond=None)
+        floor_note = (f"; i.i.d. sampling floor: a = {c_iid[0]:.4f}, b = {c_iid[1]:.4f}, RW/i.i.d. mean ratio "
+                      f"{np.mean(y / y_iid):.3f}")
     inf_eps = np.array([r["eps"] for r in inf_rows])
     inf_val = np.array([r["bl_sum_n_infinity"] for r in inf_rows])
     fit_inf = fit_rate(inf_eps, inf_val)
@@ -557,7 +585,7 @@ def _direct_rw_to_mf(t_end, quick, outdir):
               "least squares err ≈ a·ε + b·n^{-1/2}: both terms present (95% CIs of a and b above 0) and a ≤ 1.05·c_□ "
               "(the lattice term cannot exceed its n = ∞ value)",
               f"a = {a:.4f} ± {ha:.4f}, b = {b:.4f} ± {hb:.4f} (95%), relative RMS residual {rel_rms:.3f} "
-              f"({len(rows)} points)", bool(a - ha > 0 and b - hb > 0 and a <= 1.05 * C_SQUARE), a,
+              f"({len(rows)} points){floor_note}", bool(a - ha > 0 and b - hb > 0 and a <= 1.05 * C_SQUARE), a,
               (0.0, 1.05 * C_SQUARE), "Cor. 1.8 and Thm 1.6 (paper: O(ε) + n^{-1/2} up to a log); bound on a ours"),
         _band_claim(
             "rw_to_mf_reference_floor",
@@ -579,9 +607,9 @@ def _bump(t_end, quick):
     # shapes are those of the Gaussian claims. δ/ε ≥ 8: at δ/ε = 4 the error is still pre-asymptotic
     # (local slope 2.17 measured at δ = 0.2, ε = 1/20)
     model = Dislocations2D(delta=0.25, beta=1.0, amplitude=0.4, mollifier="bump")
-    n_ref = 256 if quick else 512
+    size = SIZES["quick" if quick else "full"]
+    n_ref, epss = size["bump_reference"], size["bump_eps"]
     ref = model.solve_continuum(n_ref, t_end).density.values[-1]
-    epss = [1 / 32, 1 / 64, 1 / 128] + ([] if quick else [1 / 256])
     rows, drift = [], 0.0
     for eps in epss:
         n = round(1 / eps)
@@ -602,11 +630,11 @@ def _bump(t_end, quick):
         f"{rows[-1]['l2_error']:.2e}",
         bool(1.9 <= fit.slope <= 2.1 and drift < 1e-12 and kernel_gap > 2 * rows[-1]["l2_error"]),
         fit.slope, (1.9, 2.1), "Thm 1.3 (paper); §1.2.1 mollifier (paper); the profile φ_1 ours")]
-    if not quick:  # Lemma 4.2's bound with the bump kernel
+    if size["bump_sde_n"]:  # Lemma 4.2's bound with the bump kernel (full mode)
         c_v = dc.kernel_constant(model)[0]
         worst = 0.0
         parts = []
-        for n in (64, 256):
+        for n in size["bump_sde_n"]:
             d = [dc.couple_sde_mean_field(model, dc.sample_fixed_signs(model, n, rng=80_000 + n + r), t_end,
                                           rng=81_000 + n + r).mean_distance() for r in range(4)]
             bound = dc.lemma42_bound(c_v, model.delta, t_end, n)

@@ -41,6 +41,8 @@ def test_sde_block_is_the_plain_sde_run_bit_for_bit(mollifier, dt):
     for k in range(2):
         assert _torus_gap(cp.x[k], plain.positions[k]).max() < 1e-12
     assert cp.mean_distance(0) > 0  # the copies are not the particles
+    at_zero = dc.couple_sde_mean_field(m, state, 0.01, times=[0.0], rng=5, dt=dt)
+    assert at_zero.mean_distance() == 0.0 and at_zero.info["steps"] == 0
     other = m.simulate_particles(state, 0.01, times=times, rng=6, dt=dt)
     assert not np.array_equal(other.positions[-1], cp.info["x_wrapped"][-1])
 

@@ -10,9 +10,12 @@ distance of the laws and is what the paper's proofs estimate.
   Brownian motions, where ``F(x, b; ρ) = -b ∇V_δ * (ρ⁺ - ρ⁻)(x)`` is the force of the (MF) solution
   ``ρ(t)`` (Lemma 4.1: the ``X̄_i`` are independent with law ``ρ^±(t)/|ρ^±|``).
   :func:`couple_sde_mean_field`: both by Euler–Maruyama through
-  :func:`solvers.timestepping.integrate` on one state ``(X, X̄, X - X̄)`` with one Gaussian draw of
-  shape ``(n, 2)`` per step added to both (the third block, the difference of the lifts, has no
-  noise: ``d(X - X̄) = (F(X) - F̄(X̄)) dt``). Step rule and random stream are those of
+  :func:`solvers.timestepping.integrate` on one state of three blocks, ``X`` (wrapped onto the
+  torus after each step, as the plain run keeps it), the lift of ``X̄`` and the difference of the
+  lifts ``X - X̄``, with one Gaussian draw of shape ``(n, 2)`` per step added to the first two (the
+  difference has no noise: ``d(X - X̄) = (F(X) - F̄(X̄)) dt``, so it is free of the noise's
+  round-off; the force ``F̄`` is periodic, so it is evaluated at the lift). Step rule and random
+  stream are those of
   ``Dislocations2D.simulate_particles(method="sde")``, so the ``X`` block is that run bit for bit.
   The mean field ``ρ(t)`` comes from ``Dislocations2D.solve_continuum`` saved at every step's start
   time (no interpolation in time); its force is evaluated at the particles exactly, as the
@@ -267,7 +270,8 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
     kmax = m // 2 - 1
     if model.mollifier == "gaussian":
         kmax = min(kmax, int(max(np.abs(modes[0]).max(), np.abs(modes[1]).max())))
-    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1]))
+    # no step at all (every output time is 0): the copies sit at the start, no mean field is needed
+    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1])) if starts.size else None
     n = x.shape[0]
 
     def drift(t, y):  # blocks: X (wrapped), the lift of X̄, the difference of the lifts X - X̄

@@ -42,7 +42,7 @@ def main():
                 res[method] = (M, err, wall)
                 break
             M *= 2
-    (mq, eq, wq), (mf, ef, wf) = res["quantile"], res["finite_volume"]
+    (mq, _, wq), (mf, _, wf) = res["quantile"], res["finite_volume"]
     print(f"tol {tol:g}: quantile M={mq} {wq:.4f} s CPU; finite volume M={mf} {wf:.4f} s CPU (best of 5)")
     print(f"ratio finite_volume/quantile = {wf / wq:.1f}")
 

@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from meanfield.models.newtonian1d import Newtonian1D, energy
+from meanfield.models.newtonian1d import Newtonian1D
 
 MODEL = Newtonian1D()
 
@@ -270,7 +270,6 @@ def test_lm_norms_of_ghost_reconstruction_non_increasing(support, seed):
         phi = np.array([(lm(X[k], p) + lm(Y[k], p)) if np.isfinite(p) else max(lm(X[k], p), lm(Y[k], p))
                         for k in range(times.size)])
         assert np.all(np.diff(phi) <= 1e-12 * phi[:-1]), (p, np.max(np.diff(phi)))
-    g = np.linspace(support[0][0], support[0][1], 20001)
     if seed != 1:
         exact2 = 1 / (support[0][1] - support[0][0]) + 1 / (support[1][1] - support[1][0])
         assert lm(X[0], 2.0) + lm(Y[0], 2.0) <= exact2 * (1 + 1e-12)

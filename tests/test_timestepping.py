@@ -5,7 +5,7 @@ import pytest
 
 from solvers.timestepping import (
     ETD1, ETD2RK, ETDRK4, RK4, ExactLinear, SSPRK3, STEPPERS, DormandPrince54, EulerMaruyama, Event, FixedStep,
-    ForwardEuler, LieSplitting, ODEProblem, PIController, SDEProblem, SemilinearProblem, StepFunction, StochasticHeun, StrangSplitting, cfl_step, contour_phi, dormand_prince, etdrk4_coefficients,
+    ForwardEuler, ODEProblem, PIController, SDEProblem, SemilinearProblem, StepFunction, StochasticHeun, StrangSplitting, cfl_step, contour_phi, dormand_prince, etdrk4_coefficients,
     integrate, integrate_ssp, phi_functions,
 )
 from solvers.timestepping.orders import (

@@ -47,7 +47,6 @@ from meanfield.models.base import (
     check_finite_array,
     check_in_range,
     check_integer,
-    check_positive,
     check_times,
     continuum_dataset,
     interval_dataset,

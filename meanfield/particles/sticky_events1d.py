@@ -256,7 +256,6 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
         pref[nx + j] = y0[j]
     tref = np.zeros(n)
     # merged order: by position, ties by index, x before y at equal index (tie rule, notes §1.3)
-    keys_idx = idx.copy()
     keys_sp = np.zeros(n, np.int64)
     keys_sp[nx:] = 1
     order = np.empty(n, np.int64)

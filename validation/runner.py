@@ -105,7 +105,7 @@ def write_report(results, outdir: Path, quick: bool) -> None:
         lines += ["", f"## {rep.paper}: {_cell(rep.title)}", ""]
         lines += ["| claim | statement | measured | band | result | source |", "|---|---|---|---|---|---|"]
         for c in rep.claims:
-            band = "" if c.band is None else f"[{c.band[0]:.4g}, {c.band[1]:.4g}]"
+            band = c.band_text()
             lines.append(
                 f"| {_cell(c.name)} | {_cell(c.statement)} | {_cell(c.measured)} | {band} | "
                 f"{'pass' if c.passed else '**FAIL**'} | {_cell(c.source)} |"

@@ -12,23 +12,39 @@ Settings are checked when the study is built (see :mod:`meanfield.study_inputs`)
 and seeds are integers without repeats, every model parameter and keyword is one the model's
 constructor or run method accepts. A swept value overrides a fixed one of the same name.
 
-Every combination of the swept values is run once per seed. The continuum reference depends
-only on the model and continuum settings, so it is computed once per distinct setting and reused
-across particle numbers and seeds. Each particle run's random generator is seeded from
-``SeedSequence([seed, crc32(parameters)])``: the numbers do not depend on the executor, the
-number of workers or the order of execution.
+* ``pairing.<name>``: a field of the study's pairing (e.g. ``pairing.eps``).
+
+Pairings (:mod:`meanfield.pairings`): a study compares two runs through a measure map. The default,
+:class:`~meanfield.pairings.ParticleVsContinuum`, pairs ``simulate_particles`` with ``solve_continuum``
+species by species; others pair lattice walkers with the lattice ODE, the active parts of an
+annihilating system with the continuum's, particles grouped into mass classes, particles with an exact
+solution, two continuum solvers, or particles with nothing (observers only). ``compare_times`` (default:
+every output time) are the times at which distances are measured.
+
+Observers (:mod:`meanfield.observers`): scalar diagnostics (particle count, mass, centre of mass, or any
+``Observer(name, fn)``) recorded at every output time of the sample or reference run into the same
+table. The table has one row per (parameters, seed, time, species, metric) with ``run = "pair"`` for a
+distance and ``"sample"``/``"reference"`` for an observer's value.
+
+Every combination of the swept values is run once per seed. The reference run depends only on the
+model, the continuum settings and the pairing, so it is computed once per distinct setting and reused
+across particle numbers and seeds (and kept by the study: :meth:`Study.reference`). Each sample run's
+random generator is seeded from ``SeedSequence([seed, crc32(parameters)])`` (:meth:`Study.rng`;
+:meth:`Study.sample` remakes any task's run): the numbers do not depend on the executor, the number of
+workers or the order of execution.
 
 Execution: in-process (default), ``workers=k`` local processes, or a ``dask.distributed``
 ``Client`` / scheduler address (``executor=``). With ``store=folder`` every finished task is
 written atomically to its own file and a rerun skips it, so an interrupted study resumes. The
 folder records the study's identity (model, every parameter and keyword, sweep, times, seeds,
-metrics, package version; see :mod:`meanfield.store`): a rerun of a *different* study into the same
+metrics, pairing, observers, package version; see :mod:`meanfield.store`): a rerun of a *different* study into the same
 folder is refused with the first setting that differs, so rows of one study are never returned for
 another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -39,7 +55,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["METRICS", "Study", "fit_rates", "load_study_file", "plot_rates"]
+from meanfield.observers import observe_rows
+
+__all__ = ["METRICS", "Study", "distances", "fit_rates", "load_study_file", "plot_rates"]
 
 
 def _metric_functions():
@@ -54,7 +72,7 @@ def _metric_functions():
 
 
 METRICS = ("W1", "W2", "BL", "BLsum")
-_PREFIXES = ("model", "particles", "sample", "continuum")
+_PREFIXES = ("model", "particles", "sample", "continuum", "pairing")
 
 
 def _resolve_model(model):
@@ -85,36 +103,22 @@ def _split(params: dict) -> dict:
     return out
 
 
-def _measures(obj, t):
-    m = obj.measure(t)
-    return m if isinstance(m, dict) else {"": m}
+def _positive_part(measure, tol=None):
+    """Kept for callers of the earlier name: :func:`meanfield.pairings.positive_part`."""
+    from meanfield.pairings import NEGATIVE_MASS_TOLERANCE, positive_part
+
+    return positive_part(measure, NEGATIVE_MASS_TOLERANCE if tol is None else tol)
 
 
-def _positive_part(measure, tol=1e-6):
-    """A grid density's positive part, rescaled to its mass, when its negative mass is at most
-    ``tol`` of the total (the undershoot of pseudo-spectral solutions); anything larger is an error.
-    Replacing a signed density of negative mass ``m⁻`` by this changes a BL distance by at most
-    ``2 m⁻`` and a W1 distance by at most ``2 m⁻`` times the grid's diameter."""
-    from meanfield.measures import GridDensity
-
-    if not isinstance(measure, GridDensity) or measure.is_nonnegative:
-        return measure
-    positive = np.clip(measure.values, 0.0, None)
-    negative = measure.grid.integrate(positive - measure.values)
-    if negative > tol * measure.grid.integrate(positive):
-        raise ValueError(f"the continuum density has negative mass {negative:.3g}, more than tol={tol} of its mass")
-    return GridDensity(positive * (measure.mass / measure.grid.integrate(positive)), measure.grid)
-
-
-def _species_order(label):
-    return (0, int(label), "") if str(label).lstrip("-").isdigit() else (1, 0, str(label))
-
-
-def _distance(func, name, a, b) -> float:
+def _distance(func, name, a, b, unequal_masses=False) -> float:
     """``func(a, b)``, where a species missing on one side (e.g. a mass class with no particles left)
     is the zero measure: its dual-BL distance to a nonnegative measure is that measure's mass (both
-    conventions: f = 1 is admissible and optimal), and a Wasserstein distance to it is undefined (NaN)."""
+    conventions: f = 1 is admissible and optimal), and a Wasserstein distance to it is undefined (NaN).
+    With ``unequal_masses`` (pairings whose two measures need not have one mass, e.g. active parts) a
+    Wasserstein distance between measures of different masses is NaN too."""
     if a is not None and b is not None:
+        if unequal_masses and name.startswith("W") and not np.isclose(a.mass, b.mass, rtol=1e-9, atol=0.0):
+            return float("nan")
         return float(func(a, b))
     present = a if a is not None else b
     if name.startswith("BL"):
@@ -124,9 +128,15 @@ def _distance(func, name, a, b) -> float:
     return float("nan")
 
 
+def _default_pairing():
+    from meanfield.pairings import ParticleVsContinuum
+
+    return ParticleVsContinuum()
+
+
 @dataclass
 class Study:
-    """A convergence study; see the module docstring for the sweep keys."""
+    """A convergence study; see the module docstring for the sweep keys, pairings and observers."""
 
     model: object
     sweep: dict
@@ -138,6 +148,9 @@ class Study:
     particle_kwargs: dict = field(default_factory=dict)
     sample_kwargs: dict = field(default_factory=dict)
     continuum_kwargs: dict = field(default_factory=dict)
+    pairing: object = field(default_factory=_default_pairing)
+    observers: list = field(default_factory=list)
+    compare_times: list | None = None
 
     def __post_init__(self):
         from meanfield.study_inputs import StudyInputError, _check_keywords, check_study
@@ -149,6 +162,12 @@ class Study:
             raise StudyInputError("model", str(exc)) from None
         self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
         _check_keywords(self, self.model_name)
+        self._references = {}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_references"] = {}  # never ship cached reference runs with every task
+        return state
 
     # --- the task graph --------------------------------------------------------------------
     def parameter_sets(self) -> list[dict]:
@@ -157,17 +176,21 @@ class Study:
 
     def _settings(self, params):
         parts = _split(params)
+        pairing = self.pairing
+        if parts["pairing"]:
+            pairing = dataclasses.replace(pairing, **parts["pairing"])
         return {
             "model": {**self.model_params, **parts["model"]},
             "continuum": {**self.continuum_kwargs, **parts["continuum"]},
             "particles": {**self.particle_kwargs, **parts["particles"]},
             "sample": {**self.sample_kwargs, **parts["sample"]},
-            "n": int(parts["n"]),
+            "n": None if parts["n"] is None else int(parts["n"]),
+            "pairing": pairing,
         }
 
     def reference_key(self, params) -> str:
         s = self._settings(params)
-        return f"ref-{zlib.crc32(_canonical([s['model'], s['continuum']]).encode()):08x}"
+        return f"ref-{zlib.crc32(_canonical(s['pairing'].reference_parts(s)).encode()):08x}"
 
     def identity(self) -> dict:
         """Everything that determines this study's numbers, in plain JSON types (see :mod:`meanfield.store`).
@@ -186,12 +209,15 @@ class Study:
             "sweep": native(self.sweep, "sweep"),
             "t_end": native(self.t_end, "t_end"),
             "times": native(self.times, "times"),
+            "compare_times": native(self.compare_times, "compare_times"),
             "seeds": native(self.seeds, "seeds"),
             "metrics": native(list(self.metrics), "metrics"),
             "sample_kwargs": native(self.sample_kwargs, "sample_kwargs"),
             "particle_kwargs": native(self.particle_kwargs, "particle_kwargs"),
             "continuum_kwargs": native(self.continuum_kwargs, "continuum_kwargs"),
-            "defaults": _signature_defaults(cls),
+            "pairing": native(self.pairing, "pairing"),
+            "observers": native(list(self.observers), "observers"),
+            "defaults": _signature_defaults(cls, self.pairing),
         }
 
     def task_key(self, params, seed) -> str:
@@ -203,30 +229,54 @@ class Study:
     def tasks(self):
         return [(p, s) for p in self.parameter_sets() for s in self.seeds]
 
-    # --- one unit of work ------------------------------------------------------------------
+    # --- the runs --------------------------------------------------------------------------
+    def _model(self, s):
+        return self._model_cls(**s["model"])
+
     def solve_reference(self, params):
+        """The pairing's reference run for the parameter set ``params`` (computed afresh)."""
         s = self._settings(params)
-        model = self._model_cls(**s["model"])
-        return model.solve_continuum(t_end=self.t_end, times=self.times, **s["continuum"])
+        return s["pairing"].reference(self._model(s), s, self.t_end, self.times)
+
+    def reference(self, params):
+        """The reference run for ``params``, computed once per reference setting in this process (a
+        run of the study keeps the references it computed)."""
+        key = self.reference_key(params)
+        if key not in self._references:
+            self._references[key] = self.solve_reference(params)
+        return self._references[key]
+
+    def rng(self, params, seed) -> np.random.Generator:
+        """The task's generator: ``SeedSequence([seed, crc32(parameters)])``."""
+        return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())]))
+
+    def sample(self, params, seed):
+        """The pairing's sample run for ``(params, seed)``, exactly as the study's task makes it."""
+        s = self._settings(params)
+        return s["pairing"].sample(self._model(s), s, self.t_end, self.times, self.rng(params, seed))
 
     def run_task(self, params, seed, reference) -> list[dict]:
-        """Particle run for one parameter set and seed, distances to ``reference`` at each time."""
+        """Sample run for one parameter set and seed; distances to ``reference`` at each compared time
+        and the observers' values at each output time."""
         s = self._settings(params)
-        model = self._model_cls(**s["model"])
-        seq = np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())])
-        rng = np.random.default_rng(seq)
-        state = model.sample_particles(s["n"], rng=rng, **s["sample"])
-        traj = model.simulate_particles(state, t_end=self.t_end, times=self.times, rng=rng, **s["particles"])
+        pairing, model = s["pairing"], self._model(s)
+        sample = pairing.sample(model, s, self.t_end, self.times, self.rng(params, seed))
         funcs = _metric_functions()
+        compare = set(self._compare_times)
+        base = {**params, "seed": int(seed)}
         rows = []
         for t in self.times:
-            emp = _measures(traj, t)
-            cont = {k: _positive_part(v) for k, v in _measures(reference, t).items()}
-            for species in sorted(set(emp) | set(cont), key=_species_order):
-                for name in self.metrics:
-                    value = _distance(funcs[name], name, emp.get(species), cont.get(species))
-                    rows.append({**params, "seed": int(seed), "time": t, "species": species, "metric": name,
-                                 "value": value})
+            if t in compare and pairing.compares:
+                for species, (a, b) in pairing.measures(model, sample, reference, t).items():
+                    for name in self.metrics:
+                        value = _distance(funcs[name], name, a, b, pairing.unequal_masses)
+                        rows.append({**base, "time": t, "species": species, "metric": name, "value": value,
+                                     "run": "pair"})
+            for obs in self.observers:
+                for side in obs.sides():
+                    run = sample if side == "sample" else reference
+                    if run is not None:
+                        rows.extend(observe_rows(obs, model, run, t, base, side))
         return rows
 
     # --- execution -------------------------------------------------------------------------
@@ -237,16 +287,29 @@ class Study:
         process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
         ``store``: a folder keeping one file per finished task (see the module docstring); a SIGTERM
         during the run is raised as :class:`meanfield.io.Terminated` so nothing half-written remains.
+        The table's rows and values do not depend on the executor or the number of workers.
         """
         from meanfield.io import terminate_as_interrupt
 
         with terminate_as_interrupt():
             return self._run(workers, executor, store, progress)
 
+    def _check_picklable(self):
+        import pickle
+
+        try:
+            pickle.dumps(self)
+        except Exception as exc:
+            raise ValueError(f"this study cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                             "define observer and exact-solution functions at module level, or run in-process"
+                             ) from None
+
     def _run(self, workers, executor, store, progress) -> pd.DataFrame:
         from meanfield.study_inputs import check_required
 
         check_required(self, self.model_name)
+        if executor is None and workers is not None and int(workers) > 1:
+            self._check_picklable()
         if store is not None:
             from meanfield.store import StudyStore
 
@@ -256,14 +319,16 @@ class Study:
         by_ref = {}
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
+        todo = [key for key in by_ref if key not in self._references]
         runner = _Runner(workers, executor)
         done, bar = {}, None
         try:
-            refs = runner.map(self.solve_reference, [group[0][0] for group in by_ref.values()])
+            for key, ref in zip(todo, runner.map(self.solve_reference, [by_ref[k][0][0] for k in todo]), strict=True):
+                self._references[key] = ref
             jobs = []
-            for ref, group in zip(refs, by_ref.values(), strict=True):
+            for key, group in by_ref.items():
                 for p, s in group:
-                    jobs.append((p, s, ref))
+                    jobs.append((p, s, self._references[key]))
             if progress:
                 from tqdm import tqdm
 
@@ -289,15 +354,18 @@ class Study:
         return pd.DataFrame(rows)
 
 
-def _signature_defaults(cls) -> dict:
-    """Default values of the model's constructor and run methods, in plain form (a default without one
-    is recorded by its type name); a changed default changes the study's identity."""
+def _signature_defaults(cls, pairing=None) -> dict:
+    """Default values of the model's constructor and the run methods the pairing uses, in plain form (a
+    default without one is recorded by its type name); a changed default changes the study's identity."""
     import inspect
 
     from meanfield.store import native
 
     out = {}
-    for name in ("__init__", "sample_particles", "simulate_particles", "solve_continuum"):
+    methods = ["sample_particles", "simulate_particles", "solve_continuum"]
+    if pairing is not None:
+        methods = [m for m in pairing.sections.values() if m is not None]
+    for name in ["__init__", *methods]:
         func = getattr(cls, name, None)
         if func is None:
             continue
@@ -369,11 +437,20 @@ class _Runner:
 
 
 # --- rates and plots ---------------------------------------------------------------------
+def distances(table: pd.DataFrame) -> pd.DataFrame:
+    """The distance rows of a study table (``run == "pair"``), without the observers' rows."""
+    if "run" not in table.columns:
+        return table
+    return table[table["run"] == "pair"]
+
+
 def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.DataFrame:
-    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters); every seed
-    is a separate point, so the confidence interval carries the seed-to-seed spread."""
+    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters) of the
+    distance rows; every seed is a separate point, so the confidence interval carries the seed-to-seed
+    spread. Observer rows are left out (fit them by passing a table of them with ``run`` dropped)."""
     from meanfield.rates import fit_rate
 
+    table = distances(table)
     group_cols = [c for c in table.columns if c not in (x, "seed", "value")]
     out = []
     for key, g in _fittable_groups(table, group_cols, x):
@@ -400,6 +477,7 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
     from meanfield.plot import plot_rate
     from meanfield.rates import fit_rate
 
+    table = distances(table)
     metrics = sorted(table["metric"].unique())
     fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]

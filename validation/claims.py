@@ -22,7 +22,7 @@ __all__ = ["Claim", "PaperReport"]
 
 
 def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+    if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
         raise TypeError(f"claim {name!r}: the value must be a real number, got {value!r}")
     return float(value)
 

@@ -173,7 +173,8 @@ def claims(tables: dict, quick: bool = True) -> list:
                                                                                  supports["eta_support"][0])
         dx = float(hull) / (m_ref // 4)
         out.append(Claim.within(
-            f"fv_vs_quantile_{case}", "finite-volume and quantile-flow solutions agree at the FV order (W1 <= 2 dx at t=1)",
+            f"fv_vs_quantile_{case}",
+            "finite-volume and quantile-flow solutions agree at the FV order (W1 <= 2 dx at t=1)",
             e_fv, (0.0, 2 * dx), "upwind FV (first order) vs the Lagrangian quantile flow",
             f"W1 sum over species = {e_fv:.3e}, dx = {dx:.3e}"))
         table = tables[f"rates_{case}"]

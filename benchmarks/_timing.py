@@ -26,3 +26,19 @@ def median_time(func, repeats=30):
         func()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def interleaved_times(funcs, repeats=5, warmup=True):
+    """Wall times of ``repeats`` rounds, each calling every ``funcs[name]()`` once in turn (so a change
+    in the machine's load hits all of them alike); returns ``{name: [seconds, ...]}``. One untimed
+    round first if ``warmup``."""
+    if warmup:
+        for func in funcs.values():
+            func()
+    times = {name: [] for name in funcs}
+    for _ in range(repeats):
+        for name, func in funcs.items():
+            t0 = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - t0)
+    return times

@@ -32,6 +32,7 @@ pairing                    sample run                                  reference
 :class:`ParticleVsExact`   particles                                    an exact solution (a function)
 :class:`ContinuumVsContinuum` ``solve_continuum`` with other settings   ``solve_continuum``
 :class:`ParticlesOnly`     particles (observers only, no distances)     none
+:class:`ParticlesFrom`     particles from ``initial(model, n, rng)``    none
 ========================== =========================================== =======================================
 """
 
@@ -52,6 +53,7 @@ __all__ = [
     "Pairing",
     "ParticleVsContinuum",
     "ParticleVsExact",
+    "ParticlesFrom",
     "ParticlesOnly",
     "SDEVsContinuum",
     "positive_part",
@@ -147,6 +149,10 @@ class Pairing:
         ref = {k: positive_part(v) for k, v in as_labelled(reference.measure(t)).items()}
         return _pairs(as_labelled(sample.measure(t)), ref)
 
+    def metrics_for(self, label, metrics: list) -> list:
+        """The study's metrics to measure for ``label`` (default: all of them)."""
+        return list(metrics)
+
     def check(self, model_cls, owner: str) -> None:
         """Check the pairing's own fields against the model (before any work); raise ValueError."""
 
@@ -188,14 +194,33 @@ class ActiveParts(Pairing):
     ``full=True`` the whole measures (annihilated particles included) are compared too, under their
     species labels, and the active parts are labelled ``"active" + label``. The masses of the two
     active parts differ in general, so a Wasserstein distance between them is NaN (undefined); use a
-    bounded-Lipschitz metric.
+    bounded-Lipschitz metric. ``full_metrics`` / ``active_metrics`` (default: all the study's metrics)
+    choose the metrics measured on the whole measures and on the active parts.
     """
 
     plus: str = "+"
     minus: str = "-"
     full: bool = False
+    full_metrics: tuple | None = None
+    active_metrics: tuple | None = None
     reference_fields: ClassVar[tuple] = ()
     unequal_masses: ClassVar[bool] = True
+
+    def check(self, model_cls, owner):
+        from meanfield.study import METRICS
+
+        for name in ("full_metrics", "active_metrics"):
+            chosen = getattr(self, name)
+            if chosen is None:
+                continue
+            listed = isinstance(chosen, (list, tuple)) and not isinstance(chosen, str)
+            if not listed or any(m not in METRICS for m in chosen):
+                raise ValueError(f"ActiveParts.{name} must be a list of metric names from {METRICS}, got {chosen!r}")
+
+    def metrics_for(self, label, metrics):
+        active = str(label).startswith("active") if self.full else True
+        chosen = self.active_metrics if active else self.full_metrics
+        return list(metrics) if chosen is None else [m for m in metrics if m in chosen]
 
     def measures(self, model, sample, reference, t):
         from meanfield.measures import GridDensity
@@ -347,26 +372,38 @@ class ParticleVsExact(Pairing):
 
 @dataclass(frozen=True)
 class ContinuumVsContinuum(Pairing):
-    """Two continuum runs of one model: the reference ``solve_continuum(**continuum)`` and the sample
-    ``solve_continuum(**{**continuum, **other})`` (e.g. ``other={"method": "finite_volume",
-    "resolution": 512}``): a solver cross-check. No particles, so the sweep needs no ``n``; both runs
-    are deterministic, so one seed suffices."""
+    """Two continuum runs of one model: the sample ``solve_continuum(**{**continuum, **other})`` against
+    the reference ``solve_continuum(**{**continuum, **reference_kwargs})``: e.g. ``other={"method":
+    "finite_volume"}`` (a solver cross-check), or a sweep of ``continuum.resolution`` against
+    ``reference_kwargs={"resolution": 6400}`` (a refinement study: the reference is computed once). No
+    particles, so the sweep needs no ``n``; both runs are deterministic, so one seed suffices."""
 
     other: dict = field(default_factory=dict)
+    reference_kwargs: dict = field(default_factory=dict)
     sections: ClassVar[dict] = {"sample": None, "particles": None, "continuum": "solve_continuum"}
     needs_n: ClassVar[bool] = False
-    reference_fields: ClassVar[tuple] = ()
 
     def check(self, model_cls, owner):
         from meanfield.study_inputs import method_parameters
 
-        if not isinstance(self.other, dict) or not all(isinstance(k, str) for k in self.other):
-            raise ValueError(f"ContinuumVsContinuum.other must be a mapping of keyword names, got {self.other!r}")
         accepted, _, reserved = method_parameters(model_cls, "solve_continuum", owner)
-        for key in self.other:
-            if key in reserved or (accepted is not None and key not in accepted):
-                raise ValueError(f"ContinuumVsContinuum.other key {key!r} is not a keyword of "
-                                 f"{owner}.solve_continuum; valid: {', '.join(sorted(accepted or ()))}")
+        for name in ("other", "reference_kwargs"):
+            given = getattr(self, name)
+            if not isinstance(given, dict) or not all(isinstance(k, str) for k in given):
+                raise ValueError(f"ContinuumVsContinuum.{name} must be a mapping of keyword names, got {given!r}")
+            for key in given:
+                if key in reserved or (accepted is not None and key not in accepted):
+                    raise ValueError(f"ContinuumVsContinuum.{name} key {key!r} is not a keyword of "
+                                     f"{owner}.solve_continuum; valid: {', '.join(sorted(accepted or ()))}")
+
+    def reference_parts(self, settings):
+        from meanfield.store import native
+
+        kwargs = native({**settings["continuum"], **self.reference_kwargs}, "continuum")
+        return [type(self).__qualname__, settings["model"], kwargs]
+
+    def reference(self, model, settings, t_end, times):
+        return model.solve_continuum(t_end=t_end, times=times, **{**settings["continuum"], **self.reference_kwargs})
 
     def sample(self, model, settings, t_end, times, rng):
         return model.solve_continuum(t_end=t_end, times=times, **{**settings["continuum"], **self.other})
@@ -375,6 +412,31 @@ class ContinuumVsContinuum(Pairing):
         ref = {k: positive_part(v) for k, v in as_labelled(reference.measure(t)).items()}
         other = {k: positive_part(v) for k, v in as_labelled(sample.measure(t)).items()}
         return _pairs(other, ref)
+
+
+@dataclass(frozen=True)
+class ParticlesFrom(Pairing):
+    """Particles started from a given state, ``initial(model, n, rng) -> state`` (instead of
+    ``sample_particles``), without a reference: a study of observers only (``metrics=[]``), e.g. for
+    hand-made configurations. ``initial`` must be a module-level function for worker processes."""
+
+    initial: object = None
+    sections: ClassVar[dict] = {"sample": None, "particles": "simulate_particles", "continuum": None}
+    compares: ClassVar[bool] = False
+
+    def check(self, model_cls, owner):
+        if not callable(self.initial):
+            raise ValueError(f"ParticlesFrom.initial must be a function (model, n, rng) -> state, got {self.initial!r}")
+
+    def reference(self, model, settings, t_end, times):
+        return None
+
+    def sample(self, model, settings, t_end, times, rng):
+        state = self.initial(model, settings["n"], rng)
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, **settings["particles"])
+
+    def measures(self, model, sample, reference, t):
+        return {}
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,7 @@ class Study:
         for t in self.times:
             if t in compare and pairing.compares:
                 for species, (a, b) in pairing.measures(model, sample, reference, t).items():
-                    for name in self.metrics:
+                    for name in pairing.metrics_for(species, self.metrics):
                         value = _distance(funcs[name], name, a, b, pairing.unequal_masses)
                         rows.append({**base, "time": t, "species": species, "metric": name, "value": value,
                                      "run": "pair"})

@@ -16,8 +16,8 @@ study file spells it (``seeds``, ``sweep.n``, ``continuum.resolution``, ...), so
   section the pairing does not use are refused, and required ones must be given (checked when the
   study runs). A swept value overrides a fixed one of the same name; ``pairing.<field>`` sweeps a
   field of the pairing;
-* ``compare_times`` (where distances are measured) are output times; ``metrics`` may be empty only
-  for a pairing that compares nothing (observers only).
+* ``compare_times`` (where distances are measured) are output times (``[]``: observers only);
+  ``metrics`` may be empty only for a pairing that compares nothing.
 """
 
 from __future__ import annotations
@@ -273,9 +273,9 @@ def check_study(study, prefixes, metric_names) -> None:
         study._compare_times = list(study.times)  # the field stays None: "every output time"
     else:
         ct = study.compare_times
-        if isinstance(ct, (str, bytes)) or not isinstance(ct, (list, tuple)) or (compares and len(ct) == 0):
-            raise StudyInputError("compare_times",
-                                  f"compare_times must be a non-empty list of output times, got {ct!r}")
+        if isinstance(ct, (str, bytes)) or not isinstance(ct, (list, tuple)):
+            raise StudyInputError("compare_times", f"compare_times must be a list of output times ([]: observers "
+                                                   f"only), got {ct!r}")
         for i, t in enumerate(ct):
             if not _is_real(t) or float(t) not in study.times:
                 raise StudyInputError("compare_times", f"compare_times[{i}] = {t!r} is not one of the output times "

@@ -70,3 +70,14 @@ def test_killed_full_run_resumes_to_the_same_report(tmp_path, tiny):
     assert {p: p.stat().st_mtime_ns for p in finished} == finished  # resumed, not recomputed
     assert _report(tmp_path / "cut") == _report(tmp_path / "whole")
     assert not list(store.rglob(".tmp-*"))  # a killed writer's temporaries are cleaned on the next run
+
+
+def test_annihilation_report_same_on_two_processes(tmp_path, tiny):
+    assert main(["validate", "001", "--out", str(tmp_path / "a")]) in (0, 1)
+    assert main(["validate", "001", "--workers", "2", "--out", str(tmp_path / "b")]) in (0, 1)
+    names = ("report.md", "summary.json", "annihilation1d/annihilation1d_distances.csv",
+             "annihilation1d/annihilation1d_studies.csv")
+    first = {n: (tmp_path / "a" / n).read_text() for n in names}
+    assert first == {n: (tmp_path / "b" / n).read_text() for n in names}
+    claims = json.loads(first["summary.json"])["papers"][0]["claims"]
+    assert len(claims) == 34 and claims[0]["claim"] == "fv_structure_2 blocks, W=0"

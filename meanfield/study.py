@@ -478,7 +478,11 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
     from meanfield.rates import fit_rate
 
     table = distances(table)
-    metrics = sorted(table["metric"].unique())
+    metrics = sorted(table["metric"].unique()) if len(table) else []
+    if not metrics:  # a study of observers only
+        fig = Figure(figsize=(4.5, 3.6), layout="constrained")
+        fig.text(0.5, 0.5, "no distances in this study (observers only)", ha="center", va="center")
+        return fig
     fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
@@ -494,8 +498,50 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
 
 
 # --- study files (TOML) --------------------------------------------------------------------
-_TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum"}
-_TABLES = ("sweep", "model_params", "particles", "sample", "continuum")
+_TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum",
+             "pairing", "observers", "compare_times"}
+_TABLES = ("sweep", "model_params", "particles", "sample", "continuum", "pairing")
+# pairings and observers a study file can name (those whose settings are plain values)
+_FILE_PAIRINGS = ("ParticleVsContinuum", "SDEVsContinuum", "ActiveParts", "LatticeVsLattice", "MassClasses",
+                  "ContinuumVsContinuum", "ParticlesOnly")
+_FILE_OBSERVERS = {"particle_count": "ParticleCount", "total_mass": "TotalMass", "centre_of_mass": "CentreOfMass"}
+
+
+def _file_pairing(spec, fail):
+    """A pairing from a study file: ``pairing = "Name"`` or a table ``[pairing]`` with ``name`` and fields."""
+    import dataclasses
+
+    from meanfield import pairings
+
+    name_key = "pairing" if isinstance(spec, str) else "pairing.name"
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        fail("pairing", 'must be a pairing name or a table with a "name" key, e.g. [pairing] name = "LatticeVsLattice"')
+    name = spec["name"]
+    if name not in _FILE_PAIRINGS:
+        fail(name_key, f"unknown pairing {name!r}; a study file can use {', '.join(_FILE_PAIRINGS)} "
+                             "(the others take functions: use the Python API)")
+    cls = getattr(pairings, name)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    args = {k: v for k, v in spec.items() if k != "name"}
+    for key in args:
+        if key not in fields:
+            fail(f"pairing.{key}", f"not a field of {name}; fields: {', '.join(sorted(fields)) or '(none)'}")
+    return cls(**{k: tuple(v) if isinstance(v, list) and k.endswith("metrics") else v for k, v in args.items()})
+
+
+def _file_observers(names, fail):
+    from meanfield import observers
+
+    if not isinstance(names, list):
+        fail("observers", f"must be a list of observer names from {sorted(_FILE_OBSERVERS)}")
+    out = []
+    for name in names:
+        if not isinstance(name, str) or name not in _FILE_OBSERVERS:
+            fail("observers", f"unknown observer {name!r}; choose from {sorted(_FILE_OBSERVERS)}")
+        out.append(getattr(observers, _FILE_OBSERVERS[name])(on="both" if name != "particle_count" else "sample"))
+    return out
 _HEADER = re.compile(r"^\[\s*([^\[\]]+?)\s*\]")
 _KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_.\- ]+?))\s*=""")
 
@@ -556,6 +602,14 @@ def load_study_file(path) -> Study:
         n = [16, 32, 64, 128]
         "model.profile" = ["bump", "uniform"]    # a swept model parameter: quote dotted names
 
+    Optional: ``compare_times`` (distances only at these output times), ``observers = ["particle_count",
+    "total_mass", "centre_of_mass"]`` (recorded at every output time; mass and centre of mass on both
+    runs), and the pairing, by name or as a table of its fields::
+
+        [pairing]
+        name = "LatticeVsLattice"   # or ParticleVsContinuum (default), SDEVsContinuum, ActiveParts,
+        eps = 0.0625                # MassClasses, ContinuumVsContinuum, ParticlesOnly
+
     Particle numbers and seeds must be integers (``16``, not ``16.0`` or ``true``), without repeats;
     every key of ``[model_params]``, ``[sample]``, ``[particles]`` and ``[continuum]`` must be a
     parameter of the model's constructor or of the run method it is passed to. Raises
@@ -593,6 +647,13 @@ def load_study_file(path) -> Study:
     for table in ("model_params", "particles", "sample", "continuum"):
         if table in data and not isinstance(data[table], dict):
             fail(table, f"must be a table [{table}]")
+    extra = {}
+    if "pairing" in data:
+        extra["pairing"] = _file_pairing(data["pairing"], fail)
+    if "observers" in data:
+        extra["observers"] = _file_observers(data["observers"], fail)
+    if "compare_times" in data:
+        extra["compare_times"] = data["compare_times"]
     sweep = {}
     for key, values in data["sweep"].items():
         if isinstance(values, dict):  # a dotted key such as model.profile parses as a table
@@ -606,7 +667,7 @@ def load_study_file(path) -> Study:
             model=data["model"], sweep=sweep, t_end=data["t_end"], times=data.get("times"),
             seeds=data.get("seeds", [0]), metrics=data.get("metrics", ["W1"]),
             model_params=data.get("model_params", {}), particle_kwargs=data.get("particles", {}),
-            sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}),
+            sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}), **extra,
         )
     except StudyInputError as exc:
         fail(exc.key, str(exc))

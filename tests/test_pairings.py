@@ -241,3 +241,27 @@ def test_pairing_and_observers_are_part_of_the_identity(tmp_path):
                                          r".*exact_separated#"):
         Study(**base, continuum_kwargs={"resolution": 16}, observers=[Observer("e", exact_separated)]).run(
             store=tmp_path / "c")
+
+
+def test_study_file_with_pairing_observers_and_compare_times(tmp_path):
+    from meanfield.study import load_study_file, plot_rates
+
+    path = tmp_path / "s.toml"
+    path.write_text('model = "Dislocations2D"\nt_end = 0.002\ntimes = [0.001, 0.002]\ncompare_times = [0.002]\n'
+                    'metrics = ["BLsum"]\nobservers = ["particle_count", "total_mass"]\n'
+                    '[pairing]\nname = "LatticeVsLattice"\neps = 0.0625\n[sweep]\nn = [6, 12]\n')
+    study = load_study_file(path)
+    assert study.pairing == P.LatticeVsLattice(eps=0.0625) and study.compare_times == [0.002]
+    assert [o.name for o in study.observers] == ["particle_count", "total_mass"]
+    path.write_text('model = "Newtonian1D"\nt_end = 1\n[pairing]\nname = "LatticeVsLattice"\nepsilon = 0.1\n'
+                    '[sweep]\nn = [8]\n')
+    with pytest.raises(ValueError, match=r"line 5, key 'pairing.epsilon': not a field of LatticeVsLattice; fields"):
+        load_study_file(path)
+    path.write_text('model = "Newtonian1D"\nt_end = 1\npairing = "ParticleVsExact"\n[sweep]\nn = [8]\n')
+    with pytest.raises(ValueError, match=r"line 3, key 'pairing.*unknown pairing 'ParticleVsExact'.*Python API"):
+        load_study_file(path)
+    path.write_text('model = "Newtonian1D"\nt_end = 1\nobservers = ["energy"]\n[sweep]\nn = [8]\n')
+    with pytest.raises(ValueError, match=r"line 3, key 'observers': unknown observer 'energy'"):
+        load_study_file(path)
+    only = Study("Newtonian1D", {"n": [4]}, 0.5, metrics=[], pairing=P.ParticlesOnly(), observers=[TotalMass()])
+    assert len(plot_rates(only.run()).texts) == 1  # observers only: no rates to plot, no error

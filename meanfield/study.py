@@ -6,13 +6,14 @@ distances to measure. Sweep keys:
 * ``n``: the particle number;
 * ``model.<name>``: a model constructor parameter;
 * ``particles.<name>``: a keyword of ``simulate_particles``; ``sample.<name>``: of ``sample_particles``;
-* ``continuum.<name>``: a keyword of ``solve_continuum``.
-
-Settings are checked when the study is built (see :mod:`meanfield.study_inputs`): particle numbers
-and seeds are integers without repeats, every model parameter and keyword is one the model's
-constructor or run method accepts. A swept value overrides a fixed one of the same name.
-
+* ``continuum.<name>``: a keyword of ``solve_continuum``;
 * ``pairing.<name>``: a field of the study's pairing (e.g. ``pairing.eps``).
+
+(``sample``/``particles``/``continuum`` feed the run methods the pairing names, e.g.
+``sample_lattice_particles`` and ``solve_lattice`` for lattice walkers.) Settings are checked when the
+study is built (see :mod:`meanfield.study_inputs`): particle numbers and seeds are integers without
+repeats, every model parameter and keyword is one the model's constructor or run method accepts. A
+swept value overrides a fixed one of the same name.
 
 Pairings (:mod:`meanfield.pairings`): a study compares two runs through a measure map. The default,
 :class:`~meanfield.pairings.ParticleVsContinuum`, pairs ``simulate_particles`` with ``solve_continuum``
@@ -37,9 +38,10 @@ Execution: in-process (default), ``workers=k`` local processes, or a ``dask.dist
 ``Client`` / scheduler address (``executor=``). With ``store=folder`` every finished task is
 written atomically to its own file and a rerun skips it, so an interrupted study resumes. The
 folder records the study's identity (model, every parameter and keyword, sweep, times, seeds,
-metrics, pairing, observers, package version; see :mod:`meanfield.store`): a rerun of a *different* study into the same
-folder is refused with the first setting that differs, so rows of one study are never returned for
-another.
+metrics, pairing, observers, package version; see :mod:`meanfield.store`): a rerun of a *different*
+study into the same folder is refused with the first setting that differs, so rows of one study are
+never returned for another. A function in a pairing or observer is identified by its qualified name
+and a hash of its source text; for ``workers=k`` it must be defined at module level.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ import pandas as pd
 
 from meanfield.observers import observe_rows
 
-__all__ = ["METRICS", "Study", "distances", "fit_rates", "load_study_file", "plot_rates"]
+__all__ = ["METRICS", "Study", "distances", "fit_rates", "load_study_file", "plot_rates", "run_studies"]
 
 
 def _metric_functions():
@@ -307,6 +307,10 @@ class Study:
                              ) from None
 
     def _run(self, workers, executor, store, progress) -> pd.DataFrame:
+        return _run_many([(self, store)], workers, executor, progress)[0]
+
+    def _plan(self, store, workers, executor) -> dict:
+        """Checks and the pending work: ``{"store", "tasks", "by_ref", "todo"}`` (no computation)."""
         from meanfield.study_inputs import check_required
 
         check_required(self, self.model_name)
@@ -322,38 +326,79 @@ class Study:
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
         todo = [key for key in by_ref if key not in self._references]
-        runner = _Runner(workers, executor)
-        done, bar = {}, None
-        try:
-            for key, ref in zip(todo, runner.map(self.solve_reference, [by_ref[k][0][0] for k in todo]), strict=True):
-                self._references[key] = ref
-            jobs = []
-            for key, group in by_ref.items():
-                for p, s in group:
-                    jobs.append((p, s, self._references[key]))
-            if progress:
-                from tqdm import tqdm
+        return {"store": store, "tasks": tasks, "by_ref": by_ref, "todo": todo}
 
-                bar = tqdm(total=len(jobs), unit="task")
-            for (p, s, _), rows in runner.imap(self.run_task, jobs):
-                if store is not None:
-                    store.write(p, s, rows)
-                else:
-                    done[_canonical([p, s])] = rows
-                if bar is not None:
-                    bar.update(1)
+
+def _solve_reference(study, params):
+    return study.solve_reference(params)
+
+
+def _run_task(study, params, seed, reference):
+    return study.run_task(params, seed, reference)
+
+
+def run_studies(studies: dict, workers: int | None = None, executor=None, store=None,
+                progress: bool = False) -> dict:
+    """Run several studies on one pool; returns ``{name: table}``, each as ``studies[name].run(...)``.
+
+    Every reference run of every study is computed first, all at once, then every task, so that the
+    workers are busy across studies (a single study waits for its references before its tasks).
+    ``store``: a folder; study ``name`` keeps its tasks in ``store/name``. The tables do not depend
+    on ``workers`` or ``executor``.
+    """
+    from meanfield.io import terminate_as_interrupt
+
+    names = list(studies)
+    items = [(studies[n], None if store is None else Path(store) / n) for n in names]
+    with terminate_as_interrupt():
+        return dict(zip(names, _run_many(items, workers, executor, progress), strict=True))
+
+
+def _run_many(items, workers, executor, progress) -> list:
+    """``items = [(study, store folder or None)]`` → their tables, on one runner."""
+    plans = [study._plan(store, workers, executor) for study, store in items]
+    runner = _Runner(workers, executor)
+    done, bar = [{} for _ in items], None
+    try:
+        meta, jobs = [], []
+        for (study, _), plan in zip(items, plans, strict=True):
+            for key in plan["todo"]:
+                meta.append((study, key))
+                jobs.append((study, plan["by_ref"][key][0][0]))
+        for (study, key), (_, ref) in zip(meta, runner.imap(_solve_reference, jobs), strict=True):
+            study._references[key] = ref
+        meta, jobs = [], []
+        for i, ((study, _), plan) in enumerate(zip(items, plans, strict=True)):
+            for key, group in plan["by_ref"].items():
+                for p, s in group:
+                    meta.append(i)
+                    jobs.append((study, p, s, study._references[key]))
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(jobs), unit="task")
+        for i, ((_, p, s, _), rows) in zip(meta, runner.imap(_run_task, jobs), strict=True):
+            if plans[i]["store"] is not None:
+                plans[i]["store"].write(p, s, rows)
+            else:
+                done[i][_canonical([p, s])] = rows
             if bar is not None:
-                bar.close()
-        except BaseException:
-            if bar is not None:
-                bar.close()
-            runner.close(cancel=True)
-            raise
-        runner.close()
-        rows = []
-        for p, s in tasks:
-            rows.extend(store.read(p, s) if store is not None else done[_canonical([p, s])])
-        return pd.DataFrame(rows)
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    except BaseException:
+        if bar is not None:
+            bar.close()
+        runner.close(cancel=True)
+        raise
+    runner.close()
+    tables = []
+    for i, plan in enumerate(plans):
+        store, rows = plan["store"], []
+        for p, s in plan["tasks"]:
+            rows.extend(store.read(p, s) if store is not None else done[i][_canonical([p, s])])
+        tables.append(pd.DataFrame(rows))
+    return tables
 
 
 def _signature_defaults(cls, pairing=None) -> dict:

@@ -265,3 +265,17 @@ def test_study_file_with_pairing_observers_and_compare_times(tmp_path):
         load_study_file(path)
     only = Study("Newtonian1D", {"n": [4]}, 0.5, metrics=[], pairing=P.ParticlesOnly(), observers=[TotalMass()])
     assert len(plot_rates(only.run()).texts) == 1  # observers only: no rates to plot, no error
+
+
+def test_run_studies_on_one_pool_gives_each_study_its_table(in_process_tables, tmp_path):
+    from meanfield.study import run_studies
+
+    names = ["particle_vs_continuum", "particle_vs_exact", "continuum_refinement", "particles_only"]
+    studies = {name: _studies()[name] for name in names}
+    tables = run_studies(studies, workers=2, store=tmp_path)
+    for name in names:
+        pd.testing.assert_frame_equal(tables[name], in_process_tables[name], check_exact=True, obj=name)
+        assert (tmp_path / name / "study.json").is_file()
+    again = run_studies({name: _studies()[name] for name in names}, store=tmp_path)  # all stored: nothing to do
+    for name in names:
+        pd.testing.assert_frame_equal(again[name], in_process_tables[name], check_exact=True, obj=name)

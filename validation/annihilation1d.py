@@ -41,7 +41,7 @@ from meanfield.models.base import Trajectory
 from meanfield.observers import Observer
 from meanfield.pairings import ActiveParts, ContinuumVsContinuum, ParticlesFrom, ParticleVsContinuum
 from meanfield.rates import fit_rate
-from meanfield.study import Study, distances
+from meanfield.study import Study, distances, run_studies
 from validation.claims import Claim, PaperReport
 
 CASES = {
@@ -143,14 +143,6 @@ def studies(quick: bool = True) -> dict:
         "Annihilation1D", {"n": [40, 80, 160]}, 1.0, [1.0], metrics=[], pairing=ParticlesFrom(interleaved),
         observers=[Observer("annihilations", annihilations)])
     return out
-
-
-def run_studies(declared: dict, workers=None, executor=None, store=None) -> dict:
-    tables = {}
-    for name, study in declared.items():
-        folder = None if store is None else pathlib.Path(store) / name
-        tables[name] = study.run(workers=workers, executor=executor, store=folder)
-    return tables
 
 
 # --- claims -----------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from meanfield.models.newtonian1d import reconstruction_lm_power
 from meanfield.observers import CentreOfMass, Observer
 from meanfield.pairings import ContinuumVsContinuum, ParticlesOnly, ParticleVsExact
 from meanfield.rates import fit_rate
-from meanfield.study import Study, distances
+from meanfield.study import Study, distances, run_studies
 from validation.claims import Claim, PaperReport
 
 CASES = {
@@ -129,15 +129,6 @@ def studies(quick: bool = True) -> dict:
         "Newtonian1D", {"n": [EXACT_N]}, EXACT_T, [EXACT_T], metrics=["W1"], model_params=CASES["separated"],
         pairing=ParticleVsExact(separated_rho))
     return out
-
-
-def run_studies(declared: dict, workers=None, executor=None, store=None) -> dict:
-    """Each study's table; ``store/<study name>`` keeps finished tasks when ``store`` is given."""
-    tables = {}
-    for name, study in declared.items():
-        folder = None if store is None else pathlib.Path(store) / name
-        tables[name] = study.run(workers=workers, executor=executor, store=folder)
-    return tables
 
 
 # --- claims from the tables ----------------------------------------------------------------------------------

@@ -28,17 +28,13 @@ def median_time(func, repeats=30):
     return float(np.median(times))
 
 
-def interleaved_times(funcs, repeats=5, warmup=True):
-    """Wall times of ``repeats`` rounds, each calling every ``funcs[name]()`` once in turn (so a change
-    in the machine's load hits all of them alike); returns ``{name: [seconds, ...]}``. One untimed
-    round first if ``warmup``."""
-    if warmup:
-        for func in funcs.values():
-            func()
-    times = {name: [] for name in funcs}
+def interleaved_times(funcs, repeats=5):
+    """Wall times of ``repeats`` rounds, each calling every function of ``funcs`` once in turn
+    (interleaved, so a change in machine load hits all of them alike); one list per function."""
+    times = [[] for _ in funcs]
     for _ in range(repeats):
-        for name, func in funcs.items():
+        for k, func in enumerate(funcs):
             t0 = time.perf_counter()
             func()
-            times[name].append(time.perf_counter() - t0)
+            times[k].append(time.perf_counter() - t0)
     return times

@@ -34,7 +34,9 @@ def main(repeats=5):
         assert results[0][1].passed
 
     funcs = {"in-process": lambda: once(), "workers=2": lambda: once(workers=2), "dask 2x1": lambda: once(executor=client)}
-    times = interleaved_times(funcs, repeats)
+    for func in funcs.values():  # warm-up round: imports, compiled-code caches, worker start-up
+        func()
+    times = dict(zip(funcs, interleaved_times(list(funcs.values()), repeats), strict=True))
     client.close()
     cluster.close()
     base = np.array(times["in-process"])

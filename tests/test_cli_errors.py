@@ -63,7 +63,8 @@ CASES = [
      "--solver-arg bogus: not a keyword of Newtonian1D.simulate_particles; valid: ghosts, masses, record_events"),
     ([*_RUN_P, "--solver-arg", "rng=3", "--out", "{d}/p.npz"], "--solver-arg rng: set by the command itself"),
     ([*_RUN_C, "--solver-arg", "bogus=1", "--out", "{d}/c.nc"],
-     "--solver-arg bogus: not a keyword of Newtonian1D.solve_continuum; valid: cfl, dt_max, method, resolution"),
+     "--solver-arg bogus: not a keyword of Newtonian1D.solve_continuum; "
+     "valid: cfl, dt_max, flux, method, resolution, scheme"),
     (["run", "Newtonian1D", "continuum", "--t-end", "0.1", "--out", "{d}/c.nc"],
      "Newtonian1D.solve_continuum needs 'resolution'; give it with --resolution or --solver-arg resolution=VALUE"),
     (["run", "Annihilation1D", "continuum", "--method", "fv", "--t-end", "0.1", "--out", "{d}/c.nc"],

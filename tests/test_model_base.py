@@ -74,5 +74,5 @@ def test_counts_and_memory_are_bounded_before_allocation():
         check_integer("n", float("nan"))
     assert check_integer("n", 16.0) == 16
     with pytest.raises(ValueError, match=r"cost matrix would need about 2\.13e\+04 GiB"):
-        check_memory("cost matrix", 8 * 2**41 * 1.3)
-    check_memory("small array", 1024)
+        check_memory(8 * 2**41 * 1.3, "cost matrix")
+    check_memory(1024, "small array")

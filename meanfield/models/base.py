@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import numbers
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +21,7 @@ import xarray as xr
 
 from meanfield import __version__
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
+from meanfield.metrics._inputs import check_memory  # noqa: F401 - one memory guard for the package
 from solvers.grids import UniformGrid
 
 __all__ = [
@@ -91,23 +91,6 @@ def check_integer(name, value, minimum=None, maximum=MAX_COUNT):
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be an integer <= {maximum}, got {value!r}")
     return v
-
-
-def physical_memory_bytes() -> int:
-    """Installed memory (bytes), or 2^40 where the platform does not tell."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 2**40
-
-
-def check_memory(what: str, n_bytes: float, fraction: float = 0.5) -> None:
-    """Refuse, before allocating, a run whose arrays would take more than ``fraction`` of the
-    machine's memory; the message names ``what`` and the estimate."""
-    limit = fraction * physical_memory_bytes()
-    if n_bytes > limit:
-        raise ValueError(f"{what} would need about {n_bytes / 2**30:.3g} GiB, more than {fraction:.0%} of this "
-                         f"machine's {physical_memory_bytes() / 2**30:.3g} GiB; choose a smaller size")
 
 
 def check_finite_array(name, value, shape=None):

@@ -27,7 +27,7 @@ from .driver import integrate
 from .explicit import RK4
 from .exponential import ExactLinear
 from .problems import ODEProblem, SDEProblem, SemilinearProblem, SplitProblem
-from .splitting import LieSplitting, StrangSplitting
+from .splitting import LieSplitting, StrangSplitting, Substeps
 from .stochastic import EulerMaruyama
 
 __all__ = ["measured_order", "measured_strong_order", "stepper_instance", "riccati_exact", "order_table"]
@@ -46,8 +46,10 @@ def riccati_exact(t, a=STIFF_A, u0=STIFF_U0):
 
 
 def stepper_instance(cls):
-    """An instance of ``cls`` (splittings: exact linear flow for A, RK4 for B)."""
-    return cls(ExactLinear(), RK4()) if cls in (LieSplitting, StrangSplitting) else cls()
+    """An instance of ``cls`` (splittings: exact linear flow for A, RK4 for B; sub-steps: 2 of RK4)."""
+    if cls in (LieSplitting, StrangSplitting):
+        return cls(ExactLinear(), RK4())
+    return Substeps(RK4(), 2) if cls is Substeps else cls()
 
 
 def _ode_error(stepper, h):
@@ -80,6 +82,7 @@ _FINE = [1 / 16, 1 / 32, 1 / 64, 1 / 128]
 _PROBLEMS = {
     "ODEProblem": (_ode_error, _FINE),
     "RK4": (_ode_error, [1 / 8, 1 / 16, 1 / 32, 1 / 64]),
+    "Substeps": (_ode_error, [1 / 4, 1 / 8, 1 / 16, 1 / 32]),
     "DormandPrince54": (_oscillator_error, [0.3, 0.15, 0.075, 0.0375]),
     "ETDRK4": (_etd_error, [1 / 8, 1 / 16, 1 / 32, 1 / 64]),
     "SemilinearProblem": (_etd_error, _FINE),
@@ -134,7 +137,7 @@ def order_table() -> str:
         if st.strong_order is not None:
             declared += f"; strong {st.strong_order:g}"
             measured += f"; strong {measured_strong_order(cls):.2f}"
-        rows.append(f"| `{cls.__name__}` | `{cls.problem.__name__}` | {declared} | {measured} |")
+        rows.append(f"| `{st!r}` | `{st.problem.__name__}` | {declared} | {measured} |")
     return "\n".join(rows)
 
 

@@ -33,7 +33,8 @@ def main(repeats=5):
         results = run_validation(["newtonian1d"], root / f"r{count['k']}", quick=True, **kw)
         assert results[0][1].passed
 
-    funcs = {"in-process": lambda: once(), "workers=2": lambda: once(workers=2), "dask 2x1": lambda: once(executor=client)}
+    funcs = {"in-process": lambda: once(), "workers=2": lambda: once(workers=2),
+             "dask 2x1": lambda: once(executor=client)}
     for func in funcs.values():  # warm-up round: imports, compiled-code caches, worker start-up
         func()
     times = dict(zip(funcs, interleaved_times(list(funcs.values()), repeats), strict=True))

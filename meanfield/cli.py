@@ -1,6 +1,6 @@
 """Command line: ``meanfield validate | run | plot``.
 
-    meanfield validate [PAPER ...] [--full] --out DIR     pass/fail report of the papers' claims
+    meanfield validate [PAPER ...] [--quick | --full] [--workers K | --executor ADDRESS] [--store DIR] --out DIR
     meanfield run MODEL particles|continuum [...] --out FILE
     meanfield study STUDY.toml --out DIR [--workers K | --scheduler ADDRESS]
     meanfield plot FILE --out PNG
@@ -90,8 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="check the papers' claims and write a report folder",
         description="Run validation/<paper>.py for the chosen papers (all by default) and write "
-        "DIR/report.md (pass/fail table per claim), DIR/summary.json, and per paper the figures and data. "
-        "Exit status 1 if any claim failed.",
+        "DIR/report.md (pass/fail table per claim), DIR/summary.json, DIR/timings.json, and per paper the "
+        "figures and data. Papers declared as studies run on --workers local processes or on a dask cluster "
+        "(--executor) and keep finished tasks in --store, so an interrupted run resumes when repeated with "
+        "the same --store; the report does not depend on how it was executed. Exit status 1 if any claim failed.",
     )
     val.add_argument("papers", nargs="*", metavar="PAPER",
                      help="paper numbers (000-004) or module names (coulomb2d, annihilation1d, newtonian1d, "
@@ -103,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the full studies the issues ask for (minutes to hours)")
     val.add_argument("--out", type=Path, default=Path("validation-report"),
                      help="report folder, created if missing (default: ./validation-report)")
+    val_where = val.add_mutually_exclusive_group()
+    val_where.add_argument("--workers", type=_positive_int,
+                           help="run the studies on this many local processes (default: in-process)")
+    val_where.add_argument("--executor", metavar="ADDRESS",
+                           help="address of a dask.distributed scheduler, e.g. tcp://host:8786 (the workers must "
+                           "be able to import meanfield and validation)")
+    val.add_argument("--store", type=Path, metavar="DIR",
+                     help="folder keeping every finished study task (DIR/<paper module>/<study>); rerunning with the "
+                     "same --store skips them, so a killed run resumes (a store made by other settings is refused)")
 
     run = sub.add_parser(
         "run",
@@ -231,18 +242,39 @@ def _cmd_validate(args) -> int:
 
     modules = resolve_papers(args.papers)
     _writable_folder(args.out)
-    with tqdm(total=len(modules), unit="paper", file=sys.stderr) as bar:
-        results = run_validation(
-            modules, args.out, quick=args.quick,
-            on_start=lambda m: bar.set_description(m),
-            on_done=lambda m, rep: bar.update(1),
-        )
+    if args.store is not None:
+        _writable_folder(args.store, "--store")
+    executor = _connect(args.executor) if args.executor is not None else None
+    try:
+        with tqdm(total=len(modules), unit="paper", file=sys.stderr) as bar:
+            results = run_validation(
+                modules, args.out, quick=args.quick,
+                on_start=lambda m: bar.set_description(m),
+                on_done=lambda m, rep: bar.update(1),
+                workers=args.workers, executor=executor, store=args.store,
+            )
+    finally:
+        if executor is not None:
+            executor.close()
     failed = [f"{m}" for m, rep, _ in results if not rep.passed]
     print(f"report: {args.out / 'report.md'}")
     if failed:
         print(f"claims failed in: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _connect(address: str):
+    """A dask client for ``address``; an unreachable scheduler is a user error (one line, exit 2)."""
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise UsageError(f"--executor {address}: dask.distributed is not installed ({exc})") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--executor {address}: cannot connect to a dask scheduler ({type(exc).__name__}: "
+                         f"{exc})") from None
 
 
 def _cmd_run(args) -> int:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StudyStore", "canonical", "first_difference", "identity_hash", "native"]
+__all__ = ["StudyStore", "callable_identity", "canonical", "first_difference", "identity_hash", "native"]
 
 RECORD = "study.json"
 
@@ -31,8 +32,10 @@ RECORD = "study.json"
 def native(value, where: str):
     """``value`` as plain JSON types (numpy scalars and arrays, tuples and paths converted).
 
-    Raises ``ValueError`` naming ``where`` for a value without a faithful plain form (a function, a
-    grid object, ...): a store could not tell whether such a setting changed.
+    Objects with an ``identity()`` method (pairings, observers) give that description; a function is
+    named by :func:`callable_identity`. Raises ``ValueError`` naming ``where`` for a value without a
+    faithful plain form (a grid object, an arbitrary instance, ...): a store could not tell whether
+    such a setting changed.
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -55,13 +58,29 @@ def native(value, where: str):
         return out
     if isinstance(value, Path):
         return str(value)
+    if hasattr(value, "identity") and callable(value.identity) and not isinstance(value, type):
+        return native(value.identity(), where)  # pairings, observers: their own canonical description
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: native(getattr(value, f.name), f"{where}.{f.name}") for f in dataclasses.fields(value)}
         return {"__class__": type(value).__qualname__, **fields}
+    if inspect.isfunction(value) or inspect.isbuiltin(value):
+        return callable_identity(value)
     raise ValueError(
         f"{where} = {value!r} has no plain (JSON) form, so a store cannot tell whether it changed; "
         "pass numbers, strings, lists or dicts, or run without a store"
     )
+
+
+def callable_identity(func) -> str:
+    """``"module.qualname#<hash>"`` for a function: its qualified name and the SHA-256 (first 12 hex
+    digits) of its source text, so an edited function body is a changed setting. A function without
+    available source (built-in, defined in an interactive session) is identified by its name only."""
+    name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return name
+    return f"{name}#{hashlib.sha256(source.encode()).hexdigest()[:12]}"
 
 
 def canonical(obj) -> str:

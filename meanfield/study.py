@@ -6,29 +6,47 @@ distances to measure. Sweep keys:
 * ``n``: the particle number;
 * ``model.<name>``: a model constructor parameter;
 * ``particles.<name>``: a keyword of ``simulate_particles``; ``sample.<name>``: of ``sample_particles``;
-* ``continuum.<name>``: a keyword of ``solve_continuum``.
+* ``continuum.<name>``: a keyword of ``solve_continuum``;
+* ``pairing.<name>``: a field of the study's pairing (e.g. ``pairing.eps``).
 
-Settings are checked when the study is built (see :mod:`meanfield.study_inputs`): particle numbers
-and seeds are integers without repeats, every model parameter and keyword is one the model's
-constructor or run method accepts. A swept value overrides a fixed one of the same name.
+(``sample``/``particles``/``continuum`` feed the run methods the pairing names, e.g.
+``sample_lattice_particles`` and ``solve_lattice`` for lattice walkers.) Settings are checked when the
+study is built (see :mod:`meanfield.study_inputs`): particle numbers and seeds are integers without
+repeats, every model parameter and keyword is one the model's constructor or run method accepts. A
+swept value overrides a fixed one of the same name.
 
-Every combination of the swept values is run once per seed. The continuum reference depends
-only on the model and continuum settings, so it is computed once per distinct setting and reused
-across particle numbers and seeds. Each particle run's random generator is seeded from
-``SeedSequence([seed, crc32(parameters)])``: the numbers do not depend on the executor, the
-number of workers or the order of execution.
+Pairings (:mod:`meanfield.pairings`): a study compares two runs through a measure map. The default,
+:class:`~meanfield.pairings.ParticleVsContinuum`, pairs ``simulate_particles`` with ``solve_continuum``
+species by species; others pair lattice walkers with the lattice ODE, the active parts of an
+annihilating system with the continuum's, particles grouped into mass classes, particles with an exact
+solution, two continuum solvers, or particles with nothing (observers only). ``compare_times`` (default:
+every output time) are the times at which distances are measured.
+
+Observers (:mod:`meanfield.observers`): scalar diagnostics (particle count, mass, centre of mass, or any
+``Observer(name, fn)``) recorded at every output time of the sample or reference run into the same
+table. The table has one row per (parameters, seed, time, species, metric) with ``run = "pair"`` for a
+distance and ``"sample"``/``"reference"`` for an observer's value.
+
+Every combination of the swept values is run once per seed. The reference run depends only on the
+model, the continuum settings and the pairing, so it is computed once per distinct setting and reused
+across particle numbers and seeds (and kept by the study: :meth:`Study.reference`). Each sample run's
+random generator is seeded from ``SeedSequence([seed, crc32(parameters)])`` (:meth:`Study.rng`;
+:meth:`Study.sample` remakes any task's run): the numbers do not depend on the executor, the number of
+workers or the order of execution.
 
 Execution: in-process (default), ``workers=k`` local processes, or a ``dask.distributed``
 ``Client`` / scheduler address (``executor=``). With ``store=folder`` every finished task is
 written atomically to its own file and a rerun skips it, so an interrupted study resumes. The
 folder records the study's identity (model, every parameter and keyword, sweep, times, seeds,
-metrics, package version; see :mod:`meanfield.store`): a rerun of a *different* study into the same
-folder is refused with the first setting that differs, so rows of one study are never returned for
-another.
+metrics, pairing, observers, package version; see :mod:`meanfield.store`): a rerun of a *different*
+study into the same folder is refused with the first setting that differs, so rows of one study are
+never returned for another. A function in a pairing or observer is identified by its qualified name
+and a hash of its source text; for ``workers=k`` it must be defined at module level.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -39,7 +57,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["METRICS", "Study", "fit_rates", "load_study_file", "plot_rates"]
+from meanfield.observers import observe_rows
+
+__all__ = ["METRICS", "Study", "distances", "fit_rates", "load_study_file", "plot_rates", "run_studies"]
 
 
 def _metric_functions():
@@ -54,7 +74,7 @@ def _metric_functions():
 
 
 METRICS = ("W1", "W2", "BL", "BLsum")
-_PREFIXES = ("model", "particles", "sample", "continuum")
+_PREFIXES = ("model", "particles", "sample", "continuum", "pairing")
 
 
 def _resolve_model(model):
@@ -85,36 +105,22 @@ def _split(params: dict) -> dict:
     return out
 
 
-def _measures(obj, t):
-    m = obj.measure(t)
-    return m if isinstance(m, dict) else {"": m}
+def _positive_part(measure, tol=None):
+    """Kept for callers of the earlier name: :func:`meanfield.pairings.positive_part`."""
+    from meanfield.pairings import NEGATIVE_MASS_TOLERANCE, positive_part
+
+    return positive_part(measure, NEGATIVE_MASS_TOLERANCE if tol is None else tol)
 
 
-def _positive_part(measure, tol=1e-6):
-    """A grid density's positive part, rescaled to its mass, when its negative mass is at most
-    ``tol`` of the total (the undershoot of pseudo-spectral solutions); anything larger is an error.
-    Replacing a signed density of negative mass ``m⁻`` by this changes a BL distance by at most
-    ``2 m⁻`` and a W1 distance by at most ``2 m⁻`` times the grid's diameter."""
-    from meanfield.measures import GridDensity
-
-    if not isinstance(measure, GridDensity) or measure.is_nonnegative:
-        return measure
-    positive = np.clip(measure.values, 0.0, None)
-    negative = measure.grid.integrate(positive - measure.values)
-    if negative > tol * measure.grid.integrate(positive):
-        raise ValueError(f"the continuum density has negative mass {negative:.3g}, more than tol={tol} of its mass")
-    return GridDensity(positive * (measure.mass / measure.grid.integrate(positive)), measure.grid)
-
-
-def _species_order(label):
-    return (0, int(label), "") if str(label).lstrip("-").isdigit() else (1, 0, str(label))
-
-
-def _distance(func, name, a, b) -> float:
+def _distance(func, name, a, b, unequal_masses=False) -> float:
     """``func(a, b)``, where a species missing on one side (e.g. a mass class with no particles left)
     is the zero measure: its dual-BL distance to a nonnegative measure is that measure's mass (both
-    conventions: f = 1 is admissible and optimal), and a Wasserstein distance to it is undefined (NaN)."""
+    conventions: f = 1 is admissible and optimal), and a Wasserstein distance to it is undefined (NaN).
+    With ``unequal_masses`` (pairings whose two measures need not have one mass, e.g. active parts) a
+    Wasserstein distance between measures of different masses is NaN too."""
     if a is not None and b is not None:
+        if unequal_masses and name.startswith("W") and not np.isclose(a.mass, b.mass, rtol=1e-9, atol=0.0):
+            return float("nan")
         return float(func(a, b))
     present = a if a is not None else b
     if name.startswith("BL"):
@@ -124,9 +130,15 @@ def _distance(func, name, a, b) -> float:
     return float("nan")
 
 
+def _default_pairing():
+    from meanfield.pairings import ParticleVsContinuum
+
+    return ParticleVsContinuum()
+
+
 @dataclass
 class Study:
-    """A convergence study; see the module docstring for the sweep keys."""
+    """A convergence study; see the module docstring for the sweep keys, pairings and observers."""
 
     model: object
     sweep: dict
@@ -138,6 +150,9 @@ class Study:
     particle_kwargs: dict = field(default_factory=dict)
     sample_kwargs: dict = field(default_factory=dict)
     continuum_kwargs: dict = field(default_factory=dict)
+    pairing: object = field(default_factory=_default_pairing)
+    observers: list = field(default_factory=list)
+    compare_times: list | None = None
 
     def __post_init__(self):
         from meanfield.study_inputs import StudyInputError, _check_keywords, check_study
@@ -149,6 +164,12 @@ class Study:
             raise StudyInputError("model", str(exc)) from None
         self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
         _check_keywords(self, self.model_name)
+        self._references = {}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_references"] = {}  # never ship cached reference runs with every task
+        return state
 
     # --- the task graph --------------------------------------------------------------------
     def parameter_sets(self) -> list[dict]:
@@ -157,17 +178,21 @@ class Study:
 
     def _settings(self, params):
         parts = _split(params)
+        pairing = self.pairing
+        if parts["pairing"]:
+            pairing = dataclasses.replace(pairing, **parts["pairing"])
         return {
             "model": {**self.model_params, **parts["model"]},
             "continuum": {**self.continuum_kwargs, **parts["continuum"]},
             "particles": {**self.particle_kwargs, **parts["particles"]},
             "sample": {**self.sample_kwargs, **parts["sample"]},
-            "n": int(parts["n"]),
+            "n": None if parts["n"] is None else int(parts["n"]),
+            "pairing": pairing,
         }
 
     def reference_key(self, params) -> str:
         s = self._settings(params)
-        return f"ref-{zlib.crc32(_canonical([s['model'], s['continuum']]).encode()):08x}"
+        return f"ref-{zlib.crc32(_canonical(s['pairing'].reference_parts(s)).encode()):08x}"
 
     def identity(self) -> dict:
         """Everything that determines this study's numbers, in plain JSON types (see :mod:`meanfield.store`).
@@ -186,12 +211,15 @@ class Study:
             "sweep": native(self.sweep, "sweep"),
             "t_end": native(self.t_end, "t_end"),
             "times": native(self.times, "times"),
+            "compare_times": native(self.compare_times, "compare_times"),
             "seeds": native(self.seeds, "seeds"),
             "metrics": native(list(self.metrics), "metrics"),
             "sample_kwargs": native(self.sample_kwargs, "sample_kwargs"),
             "particle_kwargs": native(self.particle_kwargs, "particle_kwargs"),
             "continuum_kwargs": native(self.continuum_kwargs, "continuum_kwargs"),
-            "defaults": _signature_defaults(cls),
+            "pairing": native(self.pairing, "pairing"),
+            "observers": native(list(self.observers), "observers"),
+            "defaults": _signature_defaults(cls, self.pairing),
         }
 
     def task_key(self, params, seed) -> str:
@@ -203,30 +231,54 @@ class Study:
     def tasks(self):
         return [(p, s) for p in self.parameter_sets() for s in self.seeds]
 
-    # --- one unit of work ------------------------------------------------------------------
+    # --- the runs --------------------------------------------------------------------------
+    def _model(self, s):
+        return self._model_cls(**s["model"])
+
     def solve_reference(self, params):
+        """The pairing's reference run for the parameter set ``params`` (computed afresh)."""
         s = self._settings(params)
-        model = self._model_cls(**s["model"])
-        return model.solve_continuum(t_end=self.t_end, times=self.times, **s["continuum"])
+        return s["pairing"].reference(self._model(s), s, self.t_end, self.times)
+
+    def reference(self, params):
+        """The reference run for ``params``, computed once per reference setting in this process (a
+        run of the study keeps the references it computed)."""
+        key = self.reference_key(params)
+        if key not in self._references:
+            self._references[key] = self.solve_reference(params)
+        return self._references[key]
+
+    def rng(self, params, seed) -> np.random.Generator:
+        """The task's generator: ``SeedSequence([seed, crc32(parameters)])``."""
+        return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())]))
+
+    def sample(self, params, seed):
+        """The pairing's sample run for ``(params, seed)``, exactly as the study's task makes it."""
+        s = self._settings(params)
+        return s["pairing"].sample(self._model(s), s, self.t_end, self.times, self.rng(params, seed))
 
     def run_task(self, params, seed, reference) -> list[dict]:
-        """Particle run for one parameter set and seed, distances to ``reference`` at each time."""
+        """Sample run for one parameter set and seed; distances to ``reference`` at each compared time
+        and the observers' values at each output time."""
         s = self._settings(params)
-        model = self._model_cls(**s["model"])
-        seq = np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())])
-        rng = np.random.default_rng(seq)
-        state = model.sample_particles(s["n"], rng=rng, **s["sample"])
-        traj = model.simulate_particles(state, t_end=self.t_end, times=self.times, rng=rng, **s["particles"])
+        pairing, model = s["pairing"], self._model(s)
+        sample = pairing.sample(model, s, self.t_end, self.times, self.rng(params, seed))
         funcs = _metric_functions()
+        compare = set(self._compare_times)
+        base = {**params, "seed": int(seed)}
         rows = []
         for t in self.times:
-            emp = _measures(traj, t)
-            cont = {k: _positive_part(v) for k, v in _measures(reference, t).items()}
-            for species in sorted(set(emp) | set(cont), key=_species_order):
-                for name in self.metrics:
-                    value = _distance(funcs[name], name, emp.get(species), cont.get(species))
-                    rows.append({**params, "seed": int(seed), "time": t, "species": species, "metric": name,
-                                 "value": value})
+            if t in compare and pairing.compares:
+                for species, (a, b) in pairing.measures(model, sample, reference, t).items():
+                    for name in pairing.metrics_for(species, self.metrics):
+                        value = _distance(funcs[name], name, a, b, pairing.unequal_masses)
+                        rows.append({**base, "time": t, "species": species, "metric": name, "value": value,
+                                     "run": "pair"})
+            for obs in self.observers:
+                for side in obs.sides():
+                    run = sample if side == "sample" else reference
+                    if run is not None:
+                        rows.extend(observe_rows(obs, model, run, t, base, side))
         return rows
 
     # --- execution -------------------------------------------------------------------------
@@ -237,16 +289,33 @@ class Study:
         process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
         ``store``: a folder keeping one file per finished task (see the module docstring); a SIGTERM
         during the run is raised as :class:`meanfield.io.Terminated` so nothing half-written remains.
+        The table's rows and values do not depend on the executor or the number of workers.
         """
         from meanfield.io import terminate_as_interrupt
 
         with terminate_as_interrupt():
             return self._run(workers, executor, store, progress)
 
+    def _check_picklable(self):
+        import pickle
+
+        try:
+            pickle.dumps(self)
+        except Exception as exc:
+            raise ValueError(f"this study cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                             "define observer and exact-solution functions at module level, or run in-process"
+                             ) from None
+
     def _run(self, workers, executor, store, progress) -> pd.DataFrame:
+        return _run_many([(self, store)], workers, executor, progress)[0]
+
+    def _plan(self, store, workers, executor) -> dict:
+        """Checks and the pending work: ``{"store", "tasks", "by_ref", "todo"}`` (no computation)."""
         from meanfield.study_inputs import check_required
 
         check_required(self, self.model_name)
+        if executor is None and workers is not None and int(workers) > 1:
+            self._check_picklable()
         if store is not None:
             from meanfield.store import StudyStore
 
@@ -256,48 +325,94 @@ class Study:
         by_ref = {}
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
-        runner = _Runner(workers, executor)
-        done, bar = {}, None
-        try:
-            refs = runner.map(self.solve_reference, [group[0][0] for group in by_ref.values()])
-            jobs = []
-            for ref, group in zip(refs, by_ref.values(), strict=True):
+        todo = [key for key in by_ref if key not in self._references]
+        return {"store": store, "tasks": tasks, "by_ref": by_ref, "todo": todo}
+
+
+def _solve_reference(study, params):
+    return study.solve_reference(params)
+
+
+def _run_task(study, params, seed, reference):
+    return study.run_task(params, seed, reference)
+
+
+def run_studies(studies: dict, workers: int | None = None, executor=None, store=None,
+                progress: bool = False) -> dict:
+    """Run several studies on one pool; returns ``{name: table}``, each as ``studies[name].run(...)``.
+
+    Every reference run of every study is computed first, all at once, then every task, so that the
+    workers are busy across studies (a single study waits for its references before its tasks).
+    ``store``: a folder; study ``name`` keeps its tasks in ``store/name``. The tables do not depend
+    on ``workers`` or ``executor``.
+    """
+    from meanfield.io import terminate_as_interrupt
+
+    names = list(studies)
+    items = [(studies[n], None if store is None else Path(store) / n) for n in names]
+    with terminate_as_interrupt():
+        return dict(zip(names, _run_many(items, workers, executor, progress), strict=True))
+
+
+def _run_many(items, workers, executor, progress) -> list:
+    """``items = [(study, store folder or None)]`` → their tables, on one runner."""
+    plans = [study._plan(store, workers, executor) for study, store in items]
+    runner = _Runner(workers, executor)
+    done, bar = [{} for _ in items], None
+    try:
+        meta, jobs = [], []
+        for (study, _), plan in zip(items, plans, strict=True):
+            for key in plan["todo"]:
+                meta.append((study, key))
+                jobs.append((study, plan["by_ref"][key][0][0]))
+        for (study, key), (_, ref) in zip(meta, runner.imap(_solve_reference, jobs), strict=True):
+            study._references[key] = ref
+        meta, jobs = [], []
+        for i, ((study, _), plan) in enumerate(zip(items, plans, strict=True)):
+            for key, group in plan["by_ref"].items():
                 for p, s in group:
-                    jobs.append((p, s, ref))
-            if progress:
-                from tqdm import tqdm
+                    meta.append(i)
+                    jobs.append((study, p, s, study._references[key]))
+        if progress:
+            from tqdm import tqdm
 
-                bar = tqdm(total=len(jobs), unit="task")
-            for (p, s, _), rows in runner.imap(self.run_task, jobs):
-                if store is not None:
-                    store.write(p, s, rows)
-                else:
-                    done[_canonical([p, s])] = rows
-                if bar is not None:
-                    bar.update(1)
+            bar = tqdm(total=len(jobs), unit="task")
+        for i, ((_, p, s, _), rows) in zip(meta, runner.imap(_run_task, jobs), strict=True):
+            if plans[i]["store"] is not None:
+                plans[i]["store"].write(p, s, rows)
+            else:
+                done[i][_canonical([p, s])] = rows
             if bar is not None:
-                bar.close()
-        except BaseException:
-            if bar is not None:
-                bar.close()
-            runner.close(cancel=True)
-            raise
-        runner.close()
-        rows = []
-        for p, s in tasks:
-            rows.extend(store.read(p, s) if store is not None else done[_canonical([p, s])])
-        return pd.DataFrame(rows)
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    except BaseException:
+        if bar is not None:
+            bar.close()
+        runner.close(cancel=True)
+        raise
+    runner.close()
+    tables = []
+    for i, plan in enumerate(plans):
+        store, rows = plan["store"], []
+        for p, s in plan["tasks"]:
+            rows.extend(store.read(p, s) if store is not None else done[i][_canonical([p, s])])
+        tables.append(pd.DataFrame(rows))
+    return tables
 
 
-def _signature_defaults(cls) -> dict:
-    """Default values of the model's constructor and run methods, in plain form (a default without one
-    is recorded by its type name); a changed default changes the study's identity."""
+def _signature_defaults(cls, pairing=None) -> dict:
+    """Default values of the model's constructor and the run methods the pairing uses, in plain form (a
+    default without one is recorded by its type name); a changed default changes the study's identity."""
     import inspect
 
     from meanfield.store import native
 
     out = {}
-    for name in ("__init__", "sample_particles", "simulate_particles", "solve_continuum"):
+    methods = ["sample_particles", "simulate_particles", "solve_continuum"]
+    if pairing is not None:
+        methods = [m for m in pairing.sections.values() if m is not None]
+    for name in ["__init__", *methods]:
         func = getattr(cls, name, None)
         if func is None:
             continue
@@ -369,11 +484,20 @@ class _Runner:
 
 
 # --- rates and plots ---------------------------------------------------------------------
+def distances(table: pd.DataFrame) -> pd.DataFrame:
+    """The distance rows of a study table (``run == "pair"``), without the observers' rows."""
+    if "run" not in table.columns:
+        return table
+    return table[table["run"] == "pair"]
+
+
 def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.DataFrame:
-    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters); every seed
-    is a separate point, so the confidence interval carries the seed-to-seed spread."""
+    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters) of the
+    distance rows; every seed is a separate point, so the confidence interval carries the seed-to-seed
+    spread. Observer rows are left out (fit them by passing a table of them with ``run`` dropped)."""
     from meanfield.rates import fit_rate
 
+    table = distances(table)
     group_cols = [c for c in table.columns if c not in (x, "seed", "value")]
     out = []
     for key, g in _fittable_groups(table, group_cols, x):
@@ -400,7 +524,12 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
     from meanfield.plot import plot_rate
     from meanfield.rates import fit_rate
 
-    metrics = sorted(table["metric"].unique())
+    table = distances(table)
+    metrics = sorted(table["metric"].unique()) if len(table) else []
+    if not metrics:  # a study of observers only
+        fig = Figure(figsize=(4.5, 3.6), layout="constrained")
+        fig.text(0.5, 0.5, "no distances in this study (observers only)", ha="center", va="center")
+        return fig
     fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
@@ -416,8 +545,50 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
 
 
 # --- study files (TOML) --------------------------------------------------------------------
-_TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum"}
-_TABLES = ("sweep", "model_params", "particles", "sample", "continuum")
+_TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum",
+             "pairing", "observers", "compare_times"}
+_TABLES = ("sweep", "model_params", "particles", "sample", "continuum", "pairing")
+# pairings and observers a study file can name (those whose settings are plain values)
+_FILE_PAIRINGS = ("ParticleVsContinuum", "SDEVsContinuum", "ActiveParts", "LatticeVsLattice", "MassClasses",
+                  "ContinuumVsContinuum", "ParticlesOnly")
+_FILE_OBSERVERS = {"particle_count": "ParticleCount", "total_mass": "TotalMass", "centre_of_mass": "CentreOfMass"}
+
+
+def _file_pairing(spec, fail):
+    """A pairing from a study file: ``pairing = "Name"`` or a table ``[pairing]`` with ``name`` and fields."""
+    import dataclasses
+
+    from meanfield import pairings
+
+    name_key = "pairing" if isinstance(spec, str) else "pairing.name"
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        fail("pairing", 'must be a pairing name or a table with a "name" key, e.g. [pairing] name = "LatticeVsLattice"')
+    name = spec["name"]
+    if name not in _FILE_PAIRINGS:
+        fail(name_key, f"unknown pairing {name!r}; a study file can use {', '.join(_FILE_PAIRINGS)} "
+                             "(the others take functions: use the Python API)")
+    cls = getattr(pairings, name)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    args = {k: v for k, v in spec.items() if k != "name"}
+    for key in args:
+        if key not in fields:
+            fail(f"pairing.{key}", f"not a field of {name}; fields: {', '.join(sorted(fields)) or '(none)'}")
+    return cls(**{k: tuple(v) if isinstance(v, list) and k.endswith("metrics") else v for k, v in args.items()})
+
+
+def _file_observers(names, fail):
+    from meanfield import observers
+
+    if not isinstance(names, list):
+        fail("observers", f"must be a list of observer names from {sorted(_FILE_OBSERVERS)}")
+    out = []
+    for name in names:
+        if not isinstance(name, str) or name not in _FILE_OBSERVERS:
+            fail("observers", f"unknown observer {name!r}; choose from {sorted(_FILE_OBSERVERS)}")
+        out.append(getattr(observers, _FILE_OBSERVERS[name])(on="both" if name != "particle_count" else "sample"))
+    return out
 _HEADER = re.compile(r"^\[\s*([^\[\]]+?)\s*\]")
 _KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_.\- ]+?))\s*=""")
 
@@ -478,6 +649,14 @@ def load_study_file(path) -> Study:
         n = [16, 32, 64, 128]
         "model.profile" = ["bump", "uniform"]    # a swept model parameter: quote dotted names
 
+    Optional: ``compare_times`` (distances only at these output times), ``observers = ["particle_count",
+    "total_mass", "centre_of_mass"]`` (recorded at every output time; mass and centre of mass on both
+    runs), and the pairing, by name or as a table of its fields::
+
+        [pairing]
+        name = "LatticeVsLattice"   # or ParticleVsContinuum (default), SDEVsContinuum, ActiveParts,
+        eps = 0.0625                # MassClasses, ContinuumVsContinuum, ParticlesOnly
+
     Particle numbers and seeds must be integers (``16``, not ``16.0`` or ``true``), without repeats;
     every key of ``[model_params]``, ``[sample]``, ``[particles]`` and ``[continuum]`` must be a
     parameter of the model's constructor or of the run method it is passed to. Raises
@@ -515,6 +694,13 @@ def load_study_file(path) -> Study:
     for table in ("model_params", "particles", "sample", "continuum"):
         if table in data and not isinstance(data[table], dict):
             fail(table, f"must be a table [{table}]")
+    extra = {}
+    if "pairing" in data:
+        extra["pairing"] = _file_pairing(data["pairing"], fail)
+    if "observers" in data:
+        extra["observers"] = _file_observers(data["observers"], fail)
+    if "compare_times" in data:
+        extra["compare_times"] = data["compare_times"]
     sweep = {}
     for key, values in data["sweep"].items():
         if isinstance(values, dict):  # a dotted key such as model.profile parses as a table
@@ -528,7 +714,7 @@ def load_study_file(path) -> Study:
             model=data["model"], sweep=sweep, t_end=data["t_end"], times=data.get("times"),
             seeds=data.get("seeds", [0]), metrics=data.get("metrics", ["W1"]),
             model_params=data.get("model_params", {}), particle_kwargs=data.get("particles", {}),
-            sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}),
+            sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}), **extra,
         )
     except StudyInputError as exc:
         fail(exc.key, str(exc))

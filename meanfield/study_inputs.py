@@ -9,10 +9,15 @@ study file spells it (``seeds``, ``sweep.n``, ``continuum.resolution``, ...), so
   numbers are at least 1, seeds non-negative, and no list repeats a value;
 * ``t_end`` is a positive finite number and ``times`` strictly increase within ``[0, t_end]``;
 * every model parameter, fixed or swept, is a parameter of the model's constructor, and every
-  keyword of ``sample``/``particles``/``continuum`` one of the run method it is passed to (read from
-  their signatures); the message lists the valid ones. Arguments the study sets itself (the particle
-  number or state, ``rng``, ``t_end``, ``times``) are refused as keywords, and required ones must be
-  given (checked when the study runs). A swept value overrides a fixed one of the same name.
+  keyword of ``sample``/``particles``/``continuum`` one of the run method the study's pairing passes
+  it to (read from their signatures; see :mod:`meanfield.pairings`); the message lists the valid
+  ones. Arguments the study or the pairing sets itself (the particle number or state, ``rng``,
+  ``t_end``, ``times``, e.g. ``eps`` of a lattice pairing) are refused as keywords, keywords for a
+  section the pairing does not use are refused, and required ones must be given (checked when the
+  study runs). A swept value overrides a fixed one of the same name; ``pairing.<field>`` sweeps a
+  field of the pairing;
+* ``compare_times`` (where distances are measured) are output times (``[]``: observers only);
+  ``metrics`` may be empty only for a pairing that compares nothing.
 """
 
 from __future__ import annotations
@@ -85,52 +90,100 @@ def _integers(key: str, what: str, values, minimum: int) -> list[int]:
     return out
 
 
-def _signature(cls, method: str, owner: str):
+def _signature(cls, method: str, owner: str, pairing=None):
     func = getattr(cls, method, None)
     if func is None or not callable(func):
-        raise StudyInputError("model", f"{owner} has no method {method}; a study needs sample_particles, "
-                                       "simulate_particles and solve_continuum")
+        who = f"the pairing {type(pairing).__name__}" if pairing is not None else "a study"
+        raise StudyInputError("model", f"{owner} has no method {method}; {who} needs it")
     try:
         return inspect.signature(func)
     except (TypeError, ValueError):
         return None
 
 
-def method_parameters(cls, method: str, owner: str):
-    """``(accepted names or None if **kwargs, required names, names the study sets itself)``."""
-    sig = _signature(cls, method, owner)
+_RUN_METHODS = ("sample_particles", "simulate_particles", "sample_lattice_particles", "solve_continuum",
+                "solve_lattice")
+
+
+def method_parameters(cls, method: str, owner: str, also_reserved=(), pairing=None):
+    """``(accepted names or None if **kwargs, required names, names the study sets itself)``.
+
+    ``also_reserved``: names a pairing sets itself for this method (e.g. ``eps``)."""
+    sig = _signature(cls, method, owner, pairing)
     if sig is None:
-        return None, set(), set()
+        return None, set(), set(also_reserved)
     params = [p for p in sig.parameters.values() if p.name != "self"]
     if method == "__init__" and isinstance(getattr(cls, "__init__", None), type(object.__init__)):
         params = []  # object.__init__: no parameters
-    reserved = set()
-    if method in ("sample_particles", "simulate_particles") and params:
+    reserved = set(also_reserved)
+    if method in ("sample_particles", "simulate_particles", "sample_lattice_particles") and params:
         reserved.add(params[0].name)  # the particle number / the initial state
-    reserved |= {"rng"} if method in ("sample_particles", "simulate_particles") else set()
-    reserved |= {"t_end", "times"} if method in ("simulate_particles", "solve_continuum") else set()
+    reserved |= {"rng"} if method in ("sample_particles", "simulate_particles", "sample_lattice_particles") else set()
+    reserved |= {"t_end", "times"} if method in ("simulate_particles", "solve_continuum", "solve_lattice") else set()
     named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     accepted = None if any(p.kind == p.VAR_KEYWORD for p in params) else {p.name for p in named} - reserved
     required = {p.name for p in named if p.default is p.empty} - reserved
-    return accepted, required, reserved & {p.name for p in named}
+    return accepted, required, reserved & ({p.name for p in named} | set(also_reserved))
+
+
+def _sections(study):
+    """``[(prefix, file key, Study field, method or None)]`` for the study's pairing."""
+    out = [("model", "model_params", "model_params", "__init__")]
+    for prefix in ("sample", "particles", "continuum"):
+        file_key, field, _ = SECTIONS[prefix]
+        out.append((prefix, file_key, field, study.pairing.sections.get(prefix)))
+    return out
+
+
+def _check_pairing(study, owner: str) -> None:
+    """The pairing is a Pairing, swept ``pairing.<field>`` names are its fields, its own checks pass."""
+    import dataclasses
+
+    from meanfield.pairings import Pairing
+
+    pairing = study.pairing
+    if not isinstance(pairing, Pairing):
+        raise StudyInputError("pairing", f"pairing must be a meanfield.pairings.Pairing value, got {pairing!r}")
+    names = {f.name for f in dataclasses.fields(pairing)}
+    swept = {k.split(".", 1)[1]: v for k, v in study.sweep.items() if k.startswith("pairing.")}
+    for name in swept:
+        if name not in names:
+            valid = ", ".join(sorted(names)) or "(none)"
+            raise StudyInputError(f"sweep.pairing.{name}", f"sweep key 'pairing.{name}': {type(pairing).__name__} "
+                                                           f"has no field {name!r}; fields: {valid}")
+    try:
+        pairing.check(study._model_cls, owner)
+        for name, values in swept.items():
+            for v in values:
+                dataclasses.replace(pairing, **{name: v}).check(study._model_cls, owner)
+    except ValueError as exc:
+        raise StudyInputError("pairing", str(exc)) from None
 
 
 def _check_keywords(study, owner: str) -> None:
-    """Fixed and swept keywords against the constructor / method signatures."""
+    """Fixed and swept keywords against the constructor / method signatures the pairing uses."""
     cls = study._model_cls
+    _check_pairing(study, owner)
     swept = {}
     for key in study.sweep:
         if key != "n":
             prefix, name = key.split(".", 1)
             swept.setdefault(prefix, set()).add(name)
-    for prefix, (file_key, field, method) in SECTIONS.items():
+    for prefix, file_key, field, method in _sections(study):
         fixed = getattr(study, field)
         if not isinstance(fixed, dict):
             raise StudyInputError(file_key, f"{field} must be a mapping of names to values, got {fixed!r}")
         bad_names = [k for k in fixed if not isinstance(k, str)]
         if bad_names:
             raise StudyInputError(file_key, f"{field} keys must be strings, got {bad_names[0]!r}")
-        accepted, _, reserved = method_parameters(cls, method, owner)
+        if method is None:
+            given = [f"{file_key}.{k}" for k in fixed] + [f"sweep.{prefix}.{k}" for k in sorted(swept.get(prefix, ()))]
+            if given:
+                raise StudyInputError(given[0], f"the pairing {type(study.pairing).__name__} makes no {prefix} run, "
+                                                f"so {field} must be empty and '{prefix}.*' not swept")
+            continue
+        accepted, _, reserved = method_parameters(cls, method, owner, study.pairing.reserved.get(prefix, ()),
+                                                  study.pairing)
         target = owner if method == "__init__" else f"{owner}.{method}"
         what = "a parameter of" if method == "__init__" else "a keyword of"
         valid = ", ".join(sorted(accepted)) if accepted is not None else ""
@@ -139,7 +192,7 @@ def _check_keywords(study, owner: str) -> None:
         ]:
             if name in reserved:
                 raise StudyInputError(key, f"{label}: {name!r} is set by the study itself (from n, the seed, "
-                                           "t_end or times), not by a keyword")
+                                           "t_end, times or the pairing), not by a keyword")
             if accepted is not None and name not in accepted:
                 raise StudyInputError(key, f"{label}: {name!r} is not {what} {target}; valid: {valid or '(none)'}")
 
@@ -152,8 +205,11 @@ def check_required(study, owner: str) -> None:
         if key != "n":
             prefix, name = key.split(".", 1)
             swept.setdefault(prefix, set()).add(name)
-    for prefix, (file_key, field, method) in SECTIONS.items():
-        _, required, _ = method_parameters(study._model_cls, method, owner)
+    for prefix, file_key, field, method in _sections(study):
+        if method is None:
+            continue
+        _, required, _ = method_parameters(study._model_cls, method, owner, study.pairing.reserved.get(prefix, ()),
+                                           study.pairing)
         missing = sorted(required - set(getattr(study, field)) - swept.get(prefix, set()))
         if missing:
             target = owner if method == "__init__" else f"{owner}.{method}"
@@ -173,14 +229,25 @@ def check_study(study, prefixes, metric_names) -> None:
             raise StudyInputError(f"sweep.{key}", f"sweep[{key!r}] must be a non-empty list, got {values!r}")
         if key != "n":
             _no_duplicates(f"sweep.{key}", f"sweep[{key!r}]", values)
-    if "n" not in study.sweep:
+    needs_n = getattr(study.pairing, "needs_n", True)
+    if "n" not in study.sweep and needs_n:
         raise StudyInputError("sweep", "sweep must include 'n' (the particle numbers)")
-    study.sweep = {**study.sweep, "n": _integers("sweep.n", "sweep['n']", study.sweep["n"], 1)}
+    if "n" in study.sweep:
+        if not needs_n:
+            raise StudyInputError("sweep.n", f"the pairing {type(study.pairing).__name__} runs no particles; "
+                                             "do not sweep 'n'")
+        study.sweep = {**study.sweep, "n": _integers("sweep.n", "sweep['n']", study.sweep["n"], 1)}
     study.seeds = _integers("seeds", "seeds", study.seeds, 0)
 
-    if isinstance(study.metrics, str) or not isinstance(study.metrics, (list, tuple)) or not study.metrics:
+    compares = getattr(study.pairing, "compares", True)
+    if isinstance(study.metrics, str) or not isinstance(study.metrics, (list, tuple)) or (
+            compares and not study.metrics):
         raise StudyInputError("metrics", f"metrics must be a non-empty list of names from {metric_names}, "
                                          f"got {study.metrics!r}")
+    if not compares and study.metrics:
+        raise StudyInputError("metrics", f"the pairing {type(study.pairing).__name__} compares no measures; "
+                                         f"give metrics=[] (got {study.metrics!r})")
+    study.metrics = list(study.metrics)
     unknown = [m for m in study.metrics if m not in metric_names]
     if unknown:
         raise StudyInputError("metrics", f"unknown metrics {unknown}; choose from {metric_names}")
@@ -202,3 +269,33 @@ def check_study(study, prefixes, metric_names) -> None:
         if any(b <= a for a, b in itertools.pairwise(times)):
             raise StudyInputError("times", f"times must be strictly increasing, got {study.times!r}")
         study.times = times
+    if study.compare_times is None:
+        study._compare_times = list(study.times)  # the field stays None: "every output time"
+    else:
+        ct = study.compare_times
+        if isinstance(ct, (str, bytes)) or not isinstance(ct, (list, tuple)):
+            raise StudyInputError("compare_times", f"compare_times must be a list of output times ([]: observers "
+                                                   f"only), got {ct!r}")
+        for i, t in enumerate(ct):
+            if not _is_real(t) or float(t) not in study.times:
+                raise StudyInputError("compare_times", f"compare_times[{i}] = {t!r} is not one of the output times "
+                                                       f"{study.times}")
+        _no_duplicates("compare_times", "compare_times", [float(t) for t in ct])
+        study.compare_times = [t for t in study.times if t in {float(c) for c in ct}]
+        study._compare_times = list(study.compare_times)
+    _check_observers(study)
+
+
+def _check_observers(study) -> None:
+    from meanfield.observers import Observer
+
+    obs = study.observers
+    if isinstance(obs, (str, bytes)) or not isinstance(obs, (list, tuple)):
+        raise StudyInputError("observers", f"observers must be a list of Observer values, got {obs!r}")
+    names = []
+    for i, o in enumerate(obs):
+        if not isinstance(o, Observer):
+            raise StudyInputError("observers", f"observers[{i}] = {o!r} is not a meanfield.observers.Observer")
+        names.append(o.name)
+    _no_duplicates("observers", "observer names", names)
+    study.observers = list(obs)

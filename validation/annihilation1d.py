@@ -1,35 +1,47 @@
-"""Validation of model 001 (van Meurs–Morandotti, particles with an annihilation rule).
+"""Validation of model 001 (van Meurs–Morandotti, particles with an annihilation rule), as studies.
 
 The paper proves convergence (Thm 5.1) without a rate. Checked here, for three initial data
 (V = -log throughout; semicircle blocks of radius ½):
 
-* "2 blocks, W=0" — the separation case of Assumption 2.2 (L = 2; the notes' reference case §5.4:
-  masses ½, centres ∓1);
+* "2 blocks, W=0" — the separation case of Assumption 2.2 (L = 2: masses ½, centres ∓1);
 * "2 blocks, W_delta" — the same data with the regularised cross potential W_δ (δ = 0.3);
 * "4 blocks, W=0" — several ± blocks (+ - + -, L = 4, masses ¼, centres -2.4, -0.8, 0.8, 2.4).
 
-For each: particles (quantile placement, n = 2^5 … 2^8 quick, 2^5 … 2^11 full) against the finite-
-volume solution at t = 1 and t = 2 in W1 on R × {±1} (the sum of the per-species W1 of μ_n^± (ghosts
-included, (4.15)) and ρ^±, an upper bound as in (3.4)) and in the dual bounded-Lipschitz distance of
-the active parts [κ_n]_± and [κ]_± — fitted rates with 95 % confidence intervals (empirical: the
-paper gives none); the annihilated mass A(t) from both sides (particles and FV) on one plot; FV
-structure (masses, positivity, monotone [κ]_±(R)) and its measured order under refinement; the
-notes' reference A(2) ≈ 0.140; and the counter-example behind Assumption 2.2 (interleaved charges:
-no annihilation, notes §5.2 item 7).
+The checks are :class:`meanfield.study.Study` values (:func:`studies`), the claims are computed from
+their tables (:func:`claims`):
+
+* ``particles_<case>``: particles (quantile placement, n = 2^5 … 2^8 quick, 2^5 … 2^11 full) against
+  the finite-volume solution of (1.3) (pairing :class:`~meanfield.pairings.ActiveParts`) at t = 1
+  and t = 2: W1 on R × {±1} (the sum of the per-species W1 of μ_n^±, annihilated particles included
+  as in (4.15), and ρ^±; an upper bound as in (3.4)) and the dual bounded-Lipschitz distance of the
+  active parts [κ_n]_± and [κ]_± (Lemma 4.6), with fitted rates (empirical: the paper gives none);
+  observers record the annihilated mass A(t) = m_± − [κ]_±(R) of both sides on 20 times in
+  [0.1, 2], the finite-volume masses and minimum, and the number of annihilations;
+* ``fv_order``: the finite-volume error of A(2) and of W1(ρ^±) under refinement against a 4× finer
+  grid (first order), pairing :class:`~meanfield.pairings.ContinuumVsContinuum`;
+* ``potentials_<label>``: the other potentials of §1.2 (the dislocation-wall V with W_δ, and the
+  singular attraction W = -V, outside Assumption 2.1 and Theorem 5.1): A(0.5), A(1) of particles and
+  finite volumes agree (no rate claimed);
+* ``interleaved``: Assumption 2.2's counter-example: interleaved ± charges (L ~ n) never annihilate.
+
+``run(..., workers=k | executor=client, store=folder)`` passes execution to the studies; the report
+does not depend on it. ``MEANFIELD_VALIDATION_SIZE=tiny`` shrinks the sizes (tests only).
 """
 
 from __future__ import annotations
 
-import csv
+import os
 import pathlib
-import time
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from meanfield.measures import GridDensity
-from meanfield.metrics import bounded_lipschitz, wasserstein
-from meanfield.models.annihilation1d import Annihilation1D
+from meanfield.models.base import Trajectory
+from meanfield.observers import Observer
+from meanfield.pairings import ActiveParts, ContinuumVsContinuum, ParticlesFrom, ParticleVsContinuum
 from meanfield.rates import fit_rate
+from meanfield.study import Study, distances, run_studies
 from validation.claims import Claim, PaperReport
 
 CASES = {
@@ -38,111 +50,222 @@ CASES = {
     "4 blocks, W=0": {"centres": (-2.4, -0.8, 0.8, 2.4), "radii": (0.5,) * 4},
 }
 T_END = 2.0
-CURVE = np.round(np.linspace(0.1, T_END, 20), 10)  # A(t) curve; contains 1.0 and 2.0
-COMPARE = (1.0, 2.0)
+CURVE = [float(t) for t in np.round(np.linspace(0.1, T_END, 20), 10)]  # A(t) curve; contains 1.0 and 2.0
+COMPARE = [1.0, 2.0]
+POTENTIALS = {"wall V, W_delta": {"V": "wall", "W": "regularised"}, "log V, W=-V": {"W": "-V"}}
+SIZES = {
+    "quick": {"ns": [32, 64, 128, 256], "cells": 1600, "order_cells": [200, 400, 800],
+              "potential_n": {"wall V, W_delta": 256, "log V, W=-V": 128}},
+    "full": {"ns": [32, 64, 128, 256, 512, 1024, 2048], "cells": 6400, "order_cells": [200, 400, 800, 1600, 3200],
+             "potential_n": {"wall V, W_delta": 2048, "log V, W=-V": 512}},
+    "tiny": {"ns": [16, 32, 64], "cells": 200, "order_cells": [50, 100],  # tests only
+             "potential_n": {"wall V, W_delta": 32, "log V, W=-V": 32}},
+}
+WINDOW = (-4.0, 4.0)
 
 
-def _distances(model, traj, sol, t):
-    parts = traj.measure(t)
-    dens = sol.measure(t)
-    w1 = sum(wasserstein(parts[s], dens[s], 1) for s in ("+", "-"))
-    grid = dens["+"].grid
-    kappa = dens["+"].values - dens["-"].values
-    active = model.active_measures(traj, t)
-    bl = 0.0
-    for s, part in (("+", np.clip(kappa, 0, None)), ("-", np.clip(-kappa, 0, None))):
-        cont = GridDensity(part, grid)
-        bl += bounded_lipschitz(active[s], cont) if active[s] is not None else cont.mass
-    return w1, bl
+def sizes(quick: bool) -> dict:
+    chosen = os.environ.get("MEANFIELD_VALIDATION_SIZE", "")
+    if chosen and chosen not in SIZES:
+        raise ValueError(f"MEANFIELD_VALIDATION_SIZE must be one of {sorted(SIZES)}, got {chosen!r}")
+    return dict(SIZES[chosen or ("quick" if quick else "full")])
 
 
-def _fv_order(claims, rows_fv, quick):
-    """FV refinement for the reference case: A(2) and W1(ρ^±_h, ρ^±_ref) against the finest grid."""
-    model = Annihilation1D()
-    cells = [200, 400, 800] if quick else [200, 400, 800, 1600, 3200]
-    ref_cells = 4 * cells[-1]
-    window = (-4.0, 4.0)
-    ref = model.solve_continuum(ref_cells, T_END, window=window)
-    ref_a = float(ref.annihilated_mass.values[-1])
-    ref_m = ref.measure(T_END)
-    err_a, err_w = [], []
-    for c in cells:
-        sol = model.solve_continuum(c, T_END, window=window)
-        err_a.append(abs(float(sol.annihilated_mass.values[-1]) - ref_a))
-        m = sol.measure(T_END)
-        err_w.append(sum(wasserstein(m[s], ref_m[s], 1) for s in ("+", "-")))
-        rows_fv.append({"cells": c, "ref_cells": ref_cells, "A_err": err_a[-1], "W1_err": err_w[-1]})
-    h = [8.0 / c for c in cells]
-    for name, err in (("A(2)", err_a), ("W1(rho)", err_w)):
-        fit = fit_rate(h, err)
-        claims.append(Claim(f"fv_order_{name}", f"FV error of {name} vs {ref_cells} cells is first order in h",
-                            f"slope {fit}", 0.7 <= fit.slope <= 1.4, fit.slope, (0.7, 1.4), "notes §5.4, §6.2"))
+# --- observers (module level: pickled to worker processes) ---------------------------------------------
+def _index(times, t) -> int:
+    return int(np.argmin(np.abs(np.asarray(times) - t)))
 
 
-def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
-    import matplotlib
+@dataclass(frozen=True)
+class AnnihilatedMass(Observer):
+    """A(t): particles ``{"+": m_+ - N_+(t)/n, "-": m_- - N_-(t)/n}`` (active counts N_±), continuum
+    ``m_+ - [κ]_+(R)`` (the dataset's ``annihilated_mass``)."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    name: str = "annihilated_mass"
+    on: str = "both"
 
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    ns = [32, 64, 128, 256] if quick else [32, 64, 128, 256, 512, 1024, 2048]
-    cells = 1600 if quick else 6400
-    claims, rows, rows_fv = [], [], []
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
-    colours = dict(zip(CASES, ("C0", "C1", "C2")))
+    def observe(self, model, run, t):
+        if isinstance(run, Trajectory):
+            b = run.info["active"][_index(run.times, t)]
+            n = b.size
+            return {"+": model.mass_plus - (b == 1).sum() / n, "-": (1 - model.mass_plus) - (b == -1).sum() / n}
+        return float(run.annihilated_mass.values[_index(run.time.values, t)])
+
+
+@dataclass(frozen=True)
+class FVStructure(Observer):
+    """Finite-volume run: max over species |∫ρ^± - m_±|, min ρ, and the active masses [κ]_±(R)."""
+
+    name: str = "fv"
+    on: str = "reference"
+
+    def observe(self, model, run, t):
+        k = _index(run.time.values, t)
+        dens = run.density.values[k]
+        h = float(run.x.values[1] - run.x.values[0])
+        err = float(np.max(np.abs(dens.sum(axis=-1) * h - [model.mass_plus, 1 - model.mass_plus])))
+        return {"mass_error": err, "min_density": float(dens.min()),
+                "active+": float(run.active_plus.values[k]), "active-": float(run.active_minus.values[k])}
+
+
+def annihilations(traj, t) -> int:
+    """Number of annihilation events up to time ``t``."""
+    return sum(1 for ev in traj.events if ev[0] <= t)
+
+
+def interleaved(model, n, rng):
+    """n charges alternating + - + - on (-1, 1) at the cell midpoints (L = n blocks)."""
+    x = -1 + (np.arange(n) + 0.5) * 2 / n
+    return x, np.where(np.arange(n) % 2 == 0, 1, -1)
+
+
+# --- the studies ------------------------------------------------------------------------------------------
+def studies(quick: bool = True) -> dict:
+    size = sizes(quick)
+    out = {}
     for case, kwargs in CASES.items():
-        model = Annihilation1D(**kwargs)
-        sol = model.solve_continuum(cells, T_END, times=CURVE)
-        a_fv = sol.annihilated_mass.values
-        # FV structure: species masses to round-off, ρ^± ≥ 0, κ(R) conserved, [κ]_±(R) non-increasing
-        h = float(sol.x.values[1] - sol.x.values[0])
-        mass_err = float(np.max(np.abs(sol.density.values.sum(axis=-1) * h - [[model.mass_plus, 1 - model.mass_plus]])))
-        ap, am = sol.active_plus.values, sol.active_minus.values
-        ok = (mass_err < 1e-12 and sol.density.values.min() >= 0 and np.all(np.diff(ap) <= 0)
-              and np.all(np.diff(am) <= 0) and np.ptp(ap - am) < 1e-12)
-        claims.append(Claim(f"fv_structure_{case}", f"FV ({case}): masses to round-off, ρ^± ≥ 0, κ(R) conserved, "
-                            "[κ]_±(R) non-increasing", f"max mass error {mass_err:.1e}, min ρ {sol.density.values.min():.1e}",
-                            bool(ok), mass_err, (0, 1e-12), "§2.4 (notes), (1.3)"))
-        curves = {}
-        for n in ns:
-            traj = model.simulate_particles(model.sample_particles(n), T_END, times=CURVE)
-            a_plus = np.array([model.mass_plus - (b == 1).sum() / n for b in traj.info["active"]])
-            a_minus = np.array([(1 - model.mass_plus) - (b == -1).sum() / n for b in traj.info["active"]])
-            curves[n] = a_plus
-            for k, t in enumerate(CURVE):
-                w1, bl = _distances(model, traj, sol, t) if t in COMPARE else (np.nan, np.nan)
-                rows.append({"case": case, "n": n, "time": float(t), "A_particles_plus": a_plus[k],
-                             "A_particles_minus": a_minus[k], "A_fv": float(a_fv[k]), "W1": w1, "BL_active": bl,
-                             "events": len(traj.events)})
-        col = colours[case]
-        axes[0].plot(CURVE, a_fv, "-", color=col, lw=2, label=f"FV {cells} cells: {case}")
-        for n, style in ((ns[0], ":"), (ns[-1], "o")):
-            axes[0].plot(CURVE, curves[n], style, color=col, ms=3, label=f"particles n={n}: {case}")
+        out[f"particles_{case}"] = Study(
+            "Annihilation1D", {"n": size["ns"]}, T_END, CURVE, compare_times=COMPARE, metrics=["W1", "BL"],
+            model_params=kwargs, continuum_kwargs={"resolution": size["cells"]},
+            pairing=ActiveParts(full=True, full_metrics=("W1",), active_metrics=("BL",)),
+            observers=[AnnihilatedMass(), FVStructure(), Observer("annihilations", annihilations)])
+    out["fv_order"] = Study(
+        "Annihilation1D", {"continuum.resolution": size["order_cells"]}, T_END, [T_END], metrics=["W1"],
+        continuum_kwargs={"window": WINDOW},
+        pairing=ContinuumVsContinuum(reference_kwargs={"resolution": 4 * size["order_cells"][-1]}),
+        observers=[AnnihilatedMass()])
+    for label, kwargs in POTENTIALS.items():
+        out[f"potentials_{label}"] = Study(
+            "Annihilation1D", {"n": [size["potential_n"][label]]}, 1.0, [0.5, 1.0], compare_times=[],
+            model_params=kwargs, continuum_kwargs={"resolution": size["cells"]}, pairing=ParticleVsContinuum(),
+            observers=[AnnihilatedMass(), Observer("annihilations", annihilations)])
+    out["interleaved"] = Study(
+        "Annihilation1D", {"n": [40, 80, 160]}, 1.0, [1.0], metrics=[], pairing=ParticlesFrom(interleaved),
+        observers=[Observer("annihilations", annihilations)])
+    return out
+
+
+# --- claims -----------------------------------------------------------------------------------------------
+def _obs(table, metric, run, species="", **where) -> pd.DataFrame:
+    sel = (table["metric"] == metric) & (table["run"] == run) & (table["species"] == species)
+    for key, value in where.items():
+        sel &= table[key] == value
+    return table[sel].sort_values("time")
+
+
+def sums(table) -> pd.DataFrame:
+    """Per (n, time): W1 summed over the whole measures ("+" then "-") and BL over the active parts."""
+    d = distances(table).set_index(["n", "time", "species", "metric"])["value"]
+    w1 = d.xs(("+", "W1"), level=("species", "metric")) + d.xs(("-", "W1"), level=("species", "metric"))
+    bl = d.xs(("active+", "BL"), level=("species", "metric")) + d.xs(("active-", "BL"), level=("species", "metric"))
+    return pd.DataFrame({"W1": w1, "BL_active": bl})
+
+
+def claims(tables: dict, quick: bool = True) -> list:
+    size = sizes(quick)
+    ns = size["ns"]
+    out, sym = [], 0.0
+    for case in CASES:
+        table = tables[f"particles_{case}"]
+        first = {"n": ns[0], "seed": 0}
+        mass_err = float(_obs(table, "fv", "reference", "mass_error", **first)["value"].max())
+        min_rho = float(_obs(table, "fv", "reference", "min_density", **first)["value"].min())
+        ap = _obs(table, "fv", "reference", "active+", **first)["value"].to_numpy()
+        am = _obs(table, "fv", "reference", "active-", **first)["value"].to_numpy()
+        out.append(Claim.within(
+            f"fv_structure_{case}", f"FV ({case}): each species' mass conserved to round-off", mass_err, (0, 1e-12),
+            "(1.3) conserves ρ^±(R)", f"max mass error {mass_err:.1e}, min ρ {min_rho:.1e}"))
+        out.append(Claim.at_least(f"fv_positive_{case}", f"FV ({case}): ρ^± ≥ 0 (upwind, CFL ≤ 1)", min_rho, 0.0,
+                                  "(1.3): positivity", f"min ρ {min_rho:.1e}"))
+        rise = float(max(np.max(np.diff(ap)), np.max(np.diff(am))))
+        out.append(Claim.at_most(f"fv_active_monotone_{case}", f"FV ({case}): [κ]_±(R) non-increasing", rise, 0.0,
+                                 "(1.3): annihilation only removes active mass", f"largest increase {rise:.1e}"))
+        spread = float(np.ptp(ap - am))
+        out.append(Claim.at_most(f"fv_kappa_conserved_{case}", f"FV ({case}): κ(R) = [κ]_+(R) - [κ]_-(R) conserved",
+                                 spread, 1e-12, "(1.3)", f"max - min of κ(R) over time {spread:.1e}", strict=True))
+        s = sums(table)
         for t in COMPARE:
-            sub = [r for r in rows if r["case"] == case and r["time"] == t]
             for metric in ("W1", "BL_active"):
-                fit = fit_rate([r["n"] for r in sub], [r[metric] for r in sub])
-                claims.append(Claim(
+                values = s[metric].xs(t, level="time").loc[ns].to_numpy()
+                fit = fit_rate(ns, values)
+                out.append(Claim.at_most(
                     f"rate_{metric}_{case}_t{t:g}",
-                    f"{metric}(particles, FV) at t={t:g} decreases as n grows ({case}; paper: no rate)",
-                    f"slope {fit}", fit.slope < -0.3, fit.slope, (-np.inf, -0.3), "Thm 5.1; notes §5.4"))
-                if t == T_END:
-                    axes[1].loglog([r["n"] for r in sub], [r[metric] for r in sub], "o-" if metric == "W1" else "s--",
-                                   color=col, ms=4, label=f"{metric} {case}: slope {fit.slope:.2f}")
-        gap = float(np.max(np.abs(curves[ns[-1]] - a_fv)))
-        claims.append(Claim(
+                    f"{metric}(particles, FV) at t={t:g} decreases as n grows ({case}; paper: no rate)", fit.slope,
+                    -0.3, "Thm 5.1", f"slope {fit}", strict=True))
+        a_fv = _obs(table, "annihilated_mass", "reference", **first)["value"].to_numpy()
+        a_top = _obs(table, "annihilated_mass", "sample", "+", n=ns[-1])["value"].to_numpy()
+        gap = float(np.max(np.abs(a_top - a_fv)))
+        out.append(Claim.within(
             f"annihilated_mass_{case}", f"sup_t |A_particles(t) - A_FV(t)| on [0.1, 2] small at n={ns[-1]} ({case})",
-            f"{gap:.4f} (A(2): particles {curves[ns[-1]][-1]:.4f}, FV {a_fv[-1]:.4f})", gap < 0.015, gap, (0, 0.015),
-            "Thm 5.1 ([κ_n]_± → [κ]_±); notes §5.4"))
+            gap, (0, 0.015), "Thm 5.1 ([κ_n]_± → [κ]_±)",
+            f"{gap:.4f} (A(2): particles {a_top[-1]:.4f}, FV {a_fv[-1]:.4f})", closed=(True, False)))
         if case == "2 blocks, W=0":
             a_ref = float(a_fv[-1])
-            claims.append(Claim("annihilated_mass_reference", "A(2) matches the notes' reference 0.140 ± 0.001",
-                                f"FV {a_ref:.4f}", abs(a_ref - 0.1404) < 1.5e-3, a_ref, (0.1389, 0.1419),
-                                "notes §5.4 table"))
+            out.append(Claim.within("annihilated_mass_reference", "A(2) matches the reference value 0.140 ± 0.001",
+                                    a_ref, (0.1389, 0.1419), "reference case: A(2) = 0.1404", f"FV {a_ref:.4f}",
+                                    closed=(False, False)))
+        plus = _obs(table, "annihilated_mass", "sample", "+").set_index(["n", "time"])["value"]
+        minus = _obs(table, "annihilated_mass", "sample", "-").set_index(["n", "time"])["value"]
+        sym = max(sym, float(np.max(np.abs(plus - minus))))
+    out.append(Claim.within("annihilated_mass_both_species", "particles: mass lost by + equals mass lost by - at all "
+                            "times (pairs annihilate)", sym, (0, 1e-12), "Def. 4.2", f"max difference {sym:.1e}",
+                            closed=(True, False)))
+    order = tables["fv_order"]
+    cells = size["order_cells"]
+    ref_cells = 4 * cells[-1]
+    a_h = _obs(order, "annihilated_mass", "sample").set_index("continuum.resolution")["value"]
+    a_ref = _obs(order, "annihilated_mass", "reference").set_index("continuum.resolution")["value"]
+    d = distances(order).set_index(["continuum.resolution", "species"])["value"]
+    errs = {"A(2)": [abs(float(a_h[c]) - float(a_ref[c])) for c in cells],
+            "W1(rho)": [float(d[(c, "+")] + d[(c, "-")]) for c in cells]}
+    h = [8.0 / c for c in cells]
+    for name, err in errs.items():
+        fit = fit_rate(h, err)
+        out.append(Claim.within(f"fv_order_{name}", f"FV error of {name} vs {ref_cells} cells is first order in h",
+                                fit.slope, (0.7, 1.4), "upwind finite volumes: first order", f"slope {fit}"))
+    for label in POTENTIALS:
+        table = tables[f"potentials_{label}"]
+        n = size["potential_n"][label]
+        a_p = _obs(table, "annihilated_mass", "sample", "+")["value"].to_numpy()
+        a_c = _obs(table, "annihilated_mass", "reference")["value"].to_numpy()
+        events = int(_obs(table, "annihilations", "sample")["value"].iloc[-1])
+        gap = float(np.max(np.abs(a_p - a_c)))
+        out.append(Claim.within(
+            f"annihilated_mass_{label}", f"{label}: A(0.5), A(1) of particles (n={n}) and FV agree"
+            + (" (outside Thm 5.1)" if "-V" in label else ""), gap, (0, 0.01),
+            "§1.2 case (iii) and W = -V (1.4)", f"max gap {gap:.4f}; particles {np.round(a_p, 4).tolist()}, FV "
+            f"{np.round(a_c, 4).tolist()}; {events} events", closed=(True, False)))
+    counts = [int(v) for v in _obs(tables["interleaved"], "annihilations", "sample").sort_values("n")["value"]]
+    out.append(Claim.within("interleaved_no_annihilation", "interleaved ± data (outside Assumption 2.2) has no "
+                            "annihilation up to t = 1 for n = 40, 80, 160", float(sum(counts)), (0, 0),
+                            "Assumption 2.2; §1.6", f"events {counts}"))
+    return out
+
+
+# --- figure and data --------------------------------------------------------------------------------------
+def figures(declared, tables, quick, outdir) -> list:
+    from matplotlib.figure import Figure
+
+    from meanfield import io
+
+    ns, cells = sizes(quick)["ns"], sizes(quick)["cells"]
+    fig = Figure(figsize=(15, 4.2), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for (case, _), col in zip(CASES.items(), ("C0", "C1", "C2"), strict=True):
+        table = tables[f"particles_{case}"]
+        a_fv = _obs(table, "annihilated_mass", "reference", n=ns[0], seed=0)["value"].to_numpy()
+        axes[0].plot(CURVE, a_fv, "-", color=col, lw=2, label=f"FV {cells} cells: {case}")
+        for n, style in ((ns[0], ":"), (ns[-1], "o")):
+            a = _obs(table, "annihilated_mass", "sample", "+", n=n)["value"].to_numpy()
+            axes[0].plot(CURVE, a, style, color=col, ms=3, label=f"particles n={n}: {case}")
+        s = sums(table)
+        for metric in ("W1", "BL_active"):
+            values = s[metric].xs(T_END, level="time").loc[ns].to_numpy()
+            fit = fit_rate(ns, values)
+            axes[1].loglog(ns, values, "o-" if metric == "W1" else "s--", color=col, ms=4,
+                           label=f"{metric} {case}: slope {fit.slope:.2f}")
         if case == "4 blocks, W=0":
+            sol = declared[f"particles_{case}"].reference({"n": ns[0]})
             dens = sol.measure(T_END)
             axes[2].plot(sol.x.values, dens["+"].values, label="ρ⁺ (FV)")
             axes[2].plot(sol.x.values, dens["-"].values, label="ρ⁻ (FV)")
@@ -157,45 +280,38 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     axes[1].set_xlabel("n")
     axes[1].set_title("distances to FV at t = 2")
     axes[1].legend(fontsize=6)
-    # both species lose the same mass: A from the + side equals A from the - side for particles
-    sym = max(abs(r["A_particles_plus"] - r["A_particles_minus"]) for r in rows)
-    claims.append(Claim("annihilated_mass_both_species", "particles: mass lost by + equals mass lost by - at all "
-                        "times (pairs annihilate)", f"max difference {sym:.1e}", sym < 1e-12, sym, (0, 1e-12),
-                        "Def. 4.2; notes §5.3"))
-    _fv_order(claims, rows_fv, quick)
-    # the other potentials of §1.2: the dislocation-wall V with W_δ, and the singular attraction W = -V
-    # (outside Assumption 2.1 and Theorem 5.1: checked for agreement only, no rate claimed)
-    for label, kwargs, n in (("wall V, W_delta", {"V": "wall", "W": "regularised"}, 256 if quick else 2048),
-                             ("log V, W=-V", {"W": "-V"}, 128 if quick else 512)):
-        model = Annihilation1D(**kwargs)
-        vt = [0.5, 1.0]
-        sol = model.solve_continuum(cells, 1.0, times=vt)
-        traj = model.simulate_particles(model.sample_particles(n), 1.0, times=vt)
-        a_p = np.array([model.mass_plus - (b == 1).sum() / n for b in traj.info["active"]])
-        gap = float(np.max(np.abs(a_p - sol.annihilated_mass.values)))
-        claims.append(Claim(
-            f"annihilated_mass_{label}", f"{label}: A(0.5), A(1) of particles (n={n}) and FV agree"
-            + (" (outside Thm 5.1)" if "-V" in label else ""),
-            f"max gap {gap:.4f}; particles {np.round(a_p, 4).tolist()}, FV "
-            f"{np.round(sol.annihilated_mass.values, 4).tolist()}; {len(traj.events)} events",
-            gap < 0.01, gap, (0, 0.01), "§1.2 cases (iii) and W = -V (1.4); notes §5.1"))
-    # Assumption 2.2's counter-example: interleaved charges (L ~ n) never annihilate, κ_n → 0 but [κ_n]_± do not
-    counts = []
-    for n in (40, 80, 160):
-        x = -1 + (np.arange(n) + 0.5) * 2 / n
-        b = np.where(np.arange(n) % 2 == 0, 1, -1)
-        counts.append(len(Annihilation1D().simulate_particles((x, b), 1.0).events))
-    claims.append(Claim("interleaved_no_annihilation", "interleaved ± data (outside Assumption 2.2) has no "
-                        "annihilation up to t = 1 for n = 40, 80, 160", f"events {counts}", sum(counts) == 0,
-                        float(sum(counts)), (0, 0), "notes §5.2 item 7; §1.6"))
-    fig.savefig(outdir / "annihilation1d_mass.png", dpi=110)
-    plt.close(fig)
-    for name, data in (("annihilation1d_distances.csv", rows), ("annihilation1d_fv_order.csv", rows_fv)):
-        with open(outdir / name, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(data[0]))
-            w.writeheader()
-            w.writerows(data)
-    return PaperReport("001", "van Meurs-Morandotti: particles with an annihilation rule", claims,
-                       [str(outdir / "annihilation1d_mass.png")],
-                       [str(outdir / "annihilation1d_distances.csv"), str(outdir / "annihilation1d_fv_order.csv")],
-                       f"n = {ns}; FV {cells} cells; cases {list(CASES)}; wall time {time.perf_counter() - t0:.1f} s")
+    return [str(io.save_figure(fig, outdir / "annihilation1d_mass.png", dpi=110))]
+
+
+def data_files(tables, quick, outdir) -> list:
+    from meanfield import io
+
+    size = sizes(quick)
+    rows = []
+    for case in CASES:
+        table = tables[f"particles_{case}"]
+        s = sums(table)
+        a_fv = _obs(table, "annihilated_mass", "reference", n=size["ns"][0], seed=0).set_index("time")["value"]
+        for n in size["ns"]:
+            plus = _obs(table, "annihilated_mass", "sample", "+", n=n).set_index("time")["value"]
+            minus = _obs(table, "annihilated_mass", "sample", "-", n=n).set_index("time")["value"]
+            events = int(_obs(table, "annihilations", "sample", n=n)["value"].iloc[-1])
+            for t in CURVE:
+                w1, bl = (s.loc[(n, t), "W1"], s.loc[(n, t), "BL_active"]) if t in COMPARE else (np.nan, np.nan)
+                rows.append({"case": case, "n": n, "time": t, "A_particles_plus": plus[t],
+                             "A_particles_minus": minus[t],
+                             "A_fv": a_fv[t], "W1": w1, "BL_active": bl, "events": events})
+    tidy = pd.concat([t.assign(study=name) for name, t in tables.items()], ignore_index=True)
+    return [str(io.save_table(pd.DataFrame(rows), outdir / "annihilation1d_distances.csv")),
+            str(io.save_table(tidy, outdir / "annihilation1d_studies.csv"))]
+
+
+def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    declared = studies(quick)
+    tables = run_studies(declared, workers, executor, store)
+    size = sizes(quick)
+    notes = f"n = {size['ns']}; FV {size['cells']} cells; cases {list(CASES)}; studies: {', '.join(declared)}"
+    return PaperReport("001", "van Meurs-Morandotti: particles with an annihilation rule", claims(tables, quick),
+                       figures(declared, tables, quick, outdir), data_files(tables, quick, outdir), notes)

@@ -5,7 +5,16 @@ Each paper has a module ``validation/<name>.py`` exposing ``run(outdir, quick) -
 sub-folder, and writes
 
 * ``report.md``: a pass/fail table per claim with the measured numbers, the figures, the data files;
-* ``summary.json``: the same, machine-readable.
+* ``summary.json``: the same, machine-readable;
+* ``timings.json``: wall time per paper and how the studies were executed (kept out of the report,
+  which depends only on the numbers).
+
+Modules declared as studies (their ``run`` accepts ``workers``, ``executor`` and ``store``) get the
+execution settings: ``workers=k`` local processes or ``executor`` (a ``dask.distributed`` client or
+scheduler address, connected once for all papers), and ``store``, a folder in which each paper keeps
+its studies' finished tasks (``store/<module>/<study>``) so that a killed run resumes where it
+stopped. Their tables, and so the report, are the same whatever executes them. The other modules run
+in-process and ignore these settings.
 
 A module that is missing or raises becomes a failed row carrying the error, not a crash.
 """
@@ -13,9 +22,9 @@ A module that is missing or raises becomes a failed row carrying the error, not 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -57,8 +66,24 @@ def _failed_report(module: str, error: str) -> PaperReport:
     return PaperReport(paper=paper, title=module, claims=[claim], notes=error)
 
 
-def run_one(module: str, outdir: Path, quick: bool) -> tuple[PaperReport, float]:
-    """Run ``validation/<module>.py`` into ``outdir/<module>``; errors become a failed report."""
+_EXECUTION = ("workers", "executor", "store")
+
+
+def accepts_execution(run) -> bool:
+    """Does a module's ``run`` take the execution settings (``workers``, ``executor``, ``store``)?"""
+    try:
+        params = inspect.signature(run).parameters
+    except (TypeError, ValueError):
+        return False
+    return all(name in params for name in _EXECUTION)
+
+
+def run_one(module: str, outdir: Path, quick: bool, workers=None, executor=None, store=None
+            ) -> tuple[PaperReport, float]:
+    """Run ``validation/<module>.py`` into ``outdir/<module>``; errors become a failed report.
+
+    ``workers``, ``executor`` and ``store`` (a folder; the module uses ``store/<module>``) reach
+    modules whose ``run`` accepts them (:func:`accepts_execution`)."""
     sub = outdir / module
     sub.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -68,44 +93,52 @@ def run_one(module: str, outdir: Path, quick: bool) -> tuple[PaperReport, float]
         if exc.name == f"validation.{module}":
             return _failed_report(module, f"not implemented yet: no validation/{module}.py"), 0.0
         return _failed_report(module, traceback.format_exc(limit=3)), time.perf_counter() - t0
+    kwargs = {}
+    if accepts_execution(mod.run):
+        kwargs = {"workers": workers, "executor": executor, "store": None if store is None else Path(store) / module}
     try:
-        report = mod.run(sub, quick=quick)
+        report = mod.run(sub, quick=quick, **kwargs)
     except Exception:  # a failing paper must not hide the others
         return _failed_report(module, traceback.format_exc(limit=5)), time.perf_counter() - t0
     return report, time.perf_counter() - t0
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from meanfield.io import write_text
+
+    write_text(path, text)
+
+
+def _relative(path, outdir: Path) -> str:
+    """``path`` relative to the report folder (so the report does not depend on where it was written)."""
+    return os.path.relpath(Path(path).resolve(), outdir.resolve())
 
 
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(results, outdir: Path, quick: bool) -> None:
-    """``report.md`` and ``summary.json`` for ``results = [(module, PaperReport, seconds), ...]``."""
+def write_report(results, outdir: Path, quick: bool, execution: str = "in-process") -> None:
+    """``report.md``, ``summary.json`` (the numbers only: the same whatever executed the studies) and
+    ``timings.json`` for ``results = [(module, PaperReport, seconds), ...]``."""
     lines = [
         "# meanfield validation report",
         "",
         f"Mode: {'quick' if quick else 'full'}. Each claim is a number measured in this run and the band it "
-        "had to fall in; the source column names the paper's equation or the notes' section.",
+        "had to fall in; the source column names the paper's equation, theorem or section.",
         "",
-        "| paper | module | claims passed | time (s) |",
-        "|---|---|---|---|",
+        "| paper | module | claims passed |",
+        "|---|---|---|",
     ]
-    for module, rep, secs in results:
+    for module, rep, _ in results:
         ok = sum(c.passed for c in rep.claims)
-        lines.append(f"| {rep.paper} | {module} | {ok}/{len(rep.claims)} {'PASS' if rep.passed else 'FAIL'} | {secs:.1f} |")
+        lines.append(f"| {rep.paper} | {module} | {ok}/{len(rep.claims)} {'PASS' if rep.passed else 'FAIL'} |")
     summary = []
-    for module, rep, secs in results:
+    for module, rep, _ in results:
         lines += ["", f"## {rep.paper}: {_cell(rep.title)}", ""]
         lines += ["| claim | statement | measured | band | result | source |", "|---|---|---|---|---|---|"]
         for c in rep.claims:
-            band = "" if c.band is None else f"[{c.band[0]:.4g}, {c.band[1]:.4g}]"
+            band = c.band_text()
             lines.append(
                 f"| {_cell(c.name)} | {_cell(c.statement)} | {_cell(c.measured)} | {band} | "
                 f"{'pass' if c.passed else '**FAIL**'} | {_cell(c.source)} |"
@@ -124,32 +157,56 @@ def write_report(results, outdir: Path, quick: bool) -> None:
                 "module": module,
                 "title": rep.title,
                 "passed": rep.passed,
-                "seconds": round(secs, 2),
                 "claims": [c.as_row() for c in rep.claims],
-                "figures": [str(f) for f in rep.figures],
-                "data": [str(d) for d in rep.data],
+                "figures": [_relative(f, outdir) for f in rep.figures],
+                "data": [_relative(d, outdir) for d in rep.data],
                 "notes": rep.notes,
             }
         )
     _atomic_write(outdir / "report.md", "\n".join(lines) + "\n")
-    _atomic_write(outdir / "summary.json", json.dumps({"quick": quick, "papers": summary}, indent=2, default=float) + "\n")
+    text = json.dumps({"quick": quick, "papers": summary}, indent=2, default=float)
+    _atomic_write(outdir / "summary.json", text + "\n")
+    timings = {"quick": quick, "execution": execution, "seconds": {m: round(secs, 2) for m, _, secs in results}}
+    _atomic_write(outdir / "timings.json", json.dumps(timings, indent=2) + "\n")
 
 
-def run_validation(papers=None, outdir="validation-report", quick: bool = True, on_start=None, on_done=None):
+def _describe(workers, executor) -> str:
+    if executor is not None:
+        if isinstance(executor, str):
+            return f"dask {executor}"
+        address = getattr(getattr(executor, "scheduler", None), "address", None)
+        return f"dask {address if address else repr(executor)}"
+    return f"{int(workers)} local processes" if workers is not None and int(workers) > 1 else "in-process"
+
+
+def run_validation(papers=None, outdir="validation-report", quick: bool = True, on_start=None, on_done=None,
+                   workers=None, executor=None, store=None):
     """Run the chosen papers' validations into ``outdir``; returns ``[(module, PaperReport, seconds)]``.
 
-    ``on_start(module)`` and ``on_done(module, report)`` are optional progress callbacks.
+    ``on_start(module)`` and ``on_done(module, report)`` are optional progress callbacks. ``workers``,
+    ``executor`` (a ``dask.distributed.Client`` or a scheduler address, connected once here) and
+    ``store`` (a folder; see the module docstring) reach the modules declared as studies.
     """
     modules = resolve_papers(papers)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    execution = _describe(workers, executor)
+    client, own = executor, False
+    if isinstance(executor, str):
+        from dask.distributed import Client
+
+        client, own = Client(executor), True
     results = []
-    for module in modules:
-        if on_start is not None:
-            on_start(module)
-        report, secs = run_one(module, outdir, quick)
-        results.append((module, report, secs))
-        if on_done is not None:
-            on_done(module, report)
-        write_report(results, outdir, quick)  # a partial report survives an interruption
+    try:
+        for module in modules:
+            if on_start is not None:
+                on_start(module)
+            report, secs = run_one(module, outdir, quick, workers, client, store)
+            results.append((module, report, secs))
+            if on_done is not None:
+                on_done(module, report)
+            write_report(results, outdir, quick, execution)  # a partial report survives an interruption
+    finally:
+        if own:
+            client.close()
     return results

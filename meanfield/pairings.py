@@ -1,0 +1,453 @@
+"""Pairings: which two runs a study compares, and through which measures.
+
+A convergence study measures, at output times ``t``, distances between the measures of a *sample*
+run (made once per parameter set and seed) and those of a *reference* run (made once per distinct
+reference setting and reused across seeds and particle numbers). A pairing is a small immutable
+value saying
+
+* which model method each keyword section of a study feeds (``sections``: ``sample``,
+  ``particles``, ``continuum``), so that a study checks every keyword before any work;
+* how to make the reference run from the study's settings (:meth:`Pairing.reference`) and which
+  settings it depends on (:meth:`Pairing.reference_parts`);
+* how to make the sample run for a particle number ``n`` and a random generator
+  (:meth:`Pairing.sample`);
+* which measures to compare at time ``t`` (:meth:`Pairing.measures`: a mapping from a label — a
+  species, a mass class, an active part — to the pair ``(sample measure, reference measure)``, either
+  of which may be ``None`` when it has no mass).
+
+Pairings are frozen dataclasses of plain values (picklable, so studies run on local processes and
+on dask clusters) and part of a study's identity (:meth:`Pairing.identity`). A sweep key
+``pairing.<field>`` sets a field per parameter set (e.g. ``pairing.eps`` for the lattice spacing).
+
+The pairings here:
+
+========================== =========================================== =======================================
+pairing                    sample run                                  reference run
+========================== =========================================== =======================================
+:class:`ParticleVsContinuum` ``sample_particles`` → ``simulate_particles`` ``solve_continuum`` (species by species)
+:class:`SDEVsContinuum`    the same with ``method=<SDE scheme>``        ``solve_continuum``
+:class:`ActiveParts`       particles; their active parts                the continuum's ``[ρ⁺ − ρ⁻]_±``
+:class:`LatticeVsLattice`  lattice walkers (``method="rw"``, ``eps``)   the lattice ODE ``solve_lattice(eps)``
+:class:`MassClasses`       particles grouped into mass classes          the continuum's classes
+:class:`ParticleVsExact`   particles                                    an exact solution (a function)
+:class:`ContinuumVsContinuum` ``solve_continuum`` with other settings   ``solve_continuum``
+:class:`ParticlesOnly`     particles (observers only, no distances)     none
+:class:`ParticlesFrom`     particles from ``initial(model, n, rng)``    none
+========================== =========================================== =======================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+__all__ = [
+    "NEGATIVE_MASS_TOLERANCE",
+    "ActiveParts",
+    "ContinuumVsContinuum",
+    "LatticeVsLattice",
+    "MassClasses",
+    "Pairing",
+    "ParticleVsContinuum",
+    "ParticleVsExact",
+    "ParticlesFrom",
+    "ParticlesOnly",
+    "SDEVsContinuum",
+    "positive_part",
+]
+
+# relative to the density's mass: the undershoot of pseudo-spectral solutions below which the
+# negative part is dropped (the density rescaled to its mass); above it a study refuses the density
+NEGATIVE_MASS_TOLERANCE = 1e-6
+
+
+def positive_part(measure, tol=NEGATIVE_MASS_TOLERANCE):
+    """A grid density's positive part, rescaled to its mass, when its negative mass is at most ``tol``
+    of the total (the undershoot of pseudo-spectral solutions); anything larger is an error.
+
+    Replacing a signed density of negative mass ``m⁻`` by this changes a BL distance by at most
+    ``2 m⁻`` and a W1 distance by at most ``2 m⁻`` times the grid's diameter. Measures other than
+    :class:`~meanfield.measures.GridDensity` are returned unchanged.
+    """
+    from meanfield.measures import GridDensity
+
+    if not isinstance(measure, GridDensity) or measure.is_nonnegative:
+        return measure
+    positive = np.clip(measure.values, 0.0, None)
+    negative = measure.grid.integrate(positive - measure.values)
+    if negative > tol * measure.grid.integrate(positive):
+        raise ValueError(f"the continuum density has negative mass {negative:.3g}, more than tol={tol} of its mass")
+    return GridDensity(positive * (measure.mass / measure.grid.integrate(positive)), measure.grid)
+
+
+def as_labelled(measure) -> dict:
+    """``run.measure(t)``'s result as ``{label: measure}`` (``""`` for a single species)."""
+    return measure if isinstance(measure, dict) else {"": measure}
+
+
+def species_order(label):
+    """Sort key of labels: integer labels (mass classes) numerically first, then the others by name."""
+    return (0, int(label), "") if str(label).lstrip("-").isdigit() else (1, 0, str(label))
+
+
+def _pairs(sample: dict, reference: dict, labels=None) -> dict:
+    labels = sorted(set(sample) | set(reference), key=species_order) if labels is None else labels
+    return {label: (sample.get(label), reference.get(label)) for label in labels}
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Base class; see the module docstring. Subclasses override the hooks they change."""
+
+    # model method fed by each keyword section of a study (None: the section is not used)
+    sections: ClassVar[dict] = {"sample": "sample_particles", "particles": "simulate_particles",
+                                "continuum": "solve_continuum"}
+    # keyword names the pairing sets itself, per section (refused as study keywords)
+    reserved: ClassVar[dict] = {}
+    # does the sample run take a particle number (sweep key ``n``)?
+    needs_n: ClassVar[bool] = True
+    # does the pairing compare measures (False: a study of observers only)?
+    compares: ClassVar[bool] = True
+    # names of the fields the reference run depends on (None: all fields)
+    reference_fields: ClassVar[tuple | None] = None
+    # may the two measures of a label have different masses (Wasserstein distances are then NaN)?
+    unequal_masses: ClassVar[bool] = False
+
+    # --- identity ----------------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """Plain description (class and fields) for a study's identity."""
+        from meanfield.store import native
+
+        cls = type(self)
+        out = {"pairing": f"{cls.__module__}.{cls.__qualname__}"}
+        for f in dataclasses.fields(self):
+            out[f.name] = native(getattr(self, f.name), f"pairing.{f.name}")
+        return out
+
+    def reference_parts(self, settings: dict) -> list:
+        """What the reference run depends on: the model, the continuum keywords, the pairing's fields."""
+        from meanfield.store import native
+
+        names = [f.name for f in dataclasses.fields(self)] if self.reference_fields is None else self.reference_fields
+        fields = {n: native(getattr(self, n), f"pairing.{n}") for n in names}
+        return [type(self).__qualname__, settings["model"], settings["continuum"], fields]
+
+    # --- the two runs ------------------------------------------------------------------------------
+    def reference(self, model, settings: dict, t_end: float, times: list):
+        return model.solve_continuum(t_end=t_end, times=times, **settings["continuum"])
+
+    def sample(self, model, settings: dict, t_end: float, times: list, rng):
+        state = model.sample_particles(settings["n"], rng=rng, **settings["sample"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, **settings["particles"])
+
+    # --- the measure map ---------------------------------------------------------------------------
+    def measures(self, model, sample, reference, t) -> dict:
+        """``{label: (sample measure or None, reference measure or None)}`` at time ``t``."""
+        ref = {k: positive_part(v) for k, v in as_labelled(reference.measure(t)).items()}
+        return _pairs(as_labelled(sample.measure(t)), ref)
+
+    def metrics_for(self, label, metrics: list) -> list:
+        """The study's metrics to measure for ``label`` (default: all of them)."""
+        return list(metrics)
+
+    def check(self, model_cls, owner: str) -> None:
+        """Check the pairing's own fields against the model (before any work); raise ValueError."""
+
+
+@dataclass(frozen=True)
+class ParticleVsContinuum(Pairing):
+    """Particles (``sample_particles`` then ``simulate_particles``) against ``solve_continuum``, species
+    by species through ``.measure(t)``; a species with no particles left is the zero measure. The
+    default pairing of a study."""
+
+
+@dataclass(frozen=True)
+class SDEVsContinuum(Pairing):
+    """A particle system integrated as an SDE, ``simulate_particles(..., method=method)``, against
+    ``solve_continuum``: e.g. ``SDEVsContinuum("sde")`` for the dislocations' (SDE_n) or
+    ``SDEVsContinuum("heun")`` for the signed charges' stochastic Heun scheme."""
+
+    method: str = "sde"
+    reserved: ClassVar[dict] = {"particles": {"method"}}
+    reference_fields: ClassVar[tuple] = ()
+
+    def sample(self, model, settings, t_end, times, rng):
+        state = model.sample_particles(settings["n"], rng=rng, **settings["sample"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, method=self.method,
+                                        **settings["particles"])
+
+    def check(self, model_cls, owner):
+        if not isinstance(self.method, str):
+            raise ValueError(f"SDEVsContinuum.method must be a scheme name string, got {self.method!r}")
+
+
+@dataclass(frozen=True)
+class ActiveParts(Pairing):
+    """The active (not yet annihilated) particles against the continuum's active parts.
+
+    Sample side: ``model.active_measures(traj, t)`` (``{plus: measure or None, minus: ...}``); reference
+    side: the positive and negative parts of ``κ = ρ^{plus} − ρ^{minus}`` of the continuum densities
+    (grid densities on one grid), ``[κ]_+`` under label ``plus`` and ``[κ]_-`` under ``minus``. With
+    ``full=True`` the whole measures (annihilated particles included) are compared too, under their
+    species labels, and the active parts are labelled ``"active" + label``. The masses of the two
+    active parts differ in general, so a Wasserstein distance between them is NaN (undefined); use a
+    bounded-Lipschitz metric. ``full_metrics`` / ``active_metrics`` (default: all the study's metrics)
+    choose the metrics measured on the whole measures and on the active parts.
+    """
+
+    plus: str = "+"
+    minus: str = "-"
+    full: bool = False
+    full_metrics: tuple | None = None
+    active_metrics: tuple | None = None
+    reference_fields: ClassVar[tuple] = ()
+    unequal_masses: ClassVar[bool] = True
+
+    def check(self, model_cls, owner):
+        from meanfield.study import METRICS
+
+        for name in ("full_metrics", "active_metrics"):
+            chosen = getattr(self, name)
+            if chosen is None:
+                continue
+            listed = isinstance(chosen, (list, tuple)) and not isinstance(chosen, str)
+            if not listed or any(m not in METRICS for m in chosen):
+                raise ValueError(f"ActiveParts.{name} must be a list of metric names from {METRICS}, got {chosen!r}")
+
+    def metrics_for(self, label, metrics):
+        active = str(label).startswith("active") if self.full else True
+        chosen = self.active_metrics if active else self.full_metrics
+        return list(metrics) if chosen is None else [m for m in metrics if m in chosen]
+
+    def measures(self, model, sample, reference, t):
+        from meanfield.measures import GridDensity
+
+        dens = as_labelled(reference.measure(t))
+        for label in (self.plus, self.minus):
+            if label not in dens or not isinstance(dens[label], GridDensity):
+                raise ValueError(f"ActiveParts needs grid densities labelled {self.plus!r} and {self.minus!r} on "
+                                 f"the reference side, got {sorted(dens)}")
+        kappa = dens[self.plus].values - dens[self.minus].values
+        grid = dens[self.plus].grid
+        cont = {self.plus: GridDensity(np.clip(kappa, 0.0, None), grid),
+                self.minus: GridDensity(np.clip(-kappa, 0.0, None), grid)}
+        active = model.active_measures(sample, t)
+        parts = {k: v for k, v in active.items() if v is not None}
+        prefix = "active" if self.full else ""
+        out = {f"{prefix}{k}": pair for k, pair in _pairs(parts, cont, [self.plus, self.minus]).items()}
+        if self.full:
+            ref = {k: positive_part(v) for k, v in dens.items()}
+            out = {**_pairs(as_labelled(sample.measure(t)), ref), **out}
+        return out
+
+
+@dataclass(frozen=True)
+class LatticeVsLattice(Pairing):
+    """Random walkers on the lattice ``εZ²`` against the lattice ODE on the same lattice.
+
+    Sample: ``model.sample_lattice_particles(n, eps, rng=rng, **sample)`` then
+    ``model.simulate_particles(state, ..., method="rw", eps=eps, **particles)`` (exact kinetic Monte
+    Carlo); reference: ``model.solve_lattice(eps, t_end, times, **continuum)``. Sweep the spacing with
+    ``pairing.eps``.
+    """
+
+    eps: float = 1.0 / 16
+    sections: ClassVar[dict] = {"sample": "sample_lattice_particles", "particles": "simulate_particles",
+                                "continuum": "solve_lattice"}
+    reserved: ClassVar[dict] = {"sample": {"eps"}, "particles": {"method", "eps"}, "continuum": {"eps"}}
+
+    def reference(self, model, settings, t_end, times):
+        return model.solve_lattice(self.eps, t_end=t_end, times=times, **settings["continuum"])
+
+    def sample(self, model, settings, t_end, times, rng):
+        state = model.sample_lattice_particles(settings["n"], self.eps, rng=rng, **settings["sample"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, method="rw", eps=self.eps,
+                                        **settings["particles"])
+
+    def check(self, model_cls, owner):
+        eps = self.eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < float(eps) <= 1:
+            raise ValueError(f"LatticeVsLattice.eps must be a lattice spacing in (0, 1], got {eps!r}")
+
+
+@dataclass(frozen=True)
+class MassClasses(Pairing):
+    """Particles with integer masses (species labelled by the mass, ``"1"``, ``"2"``, ...) against the
+    continuum densities ``f_m``, grouped into mass classes.
+
+    ``classes``: ``{class name: [mass labels]}``; default: every mass its own class plus ``"all"``.
+    ``weight="number"`` compares number densities; ``"mass"`` weights class ``m`` by ``m`` (the mass
+    density ``Σ m f_m``, conserved by coagulation). A class with no particles left is the zero measure.
+    """
+
+    classes: dict | None = None
+    weight: str = "number"
+    reference_fields: ClassVar[tuple] = ()
+
+    def check(self, model_cls, owner):
+        if self.weight not in ("number", "mass"):
+            raise ValueError(f"MassClasses.weight must be 'number' or 'mass', got {self.weight!r}")
+        if self.classes is not None:
+            if not isinstance(self.classes, dict) or not self.classes:
+                raise ValueError(f"MassClasses.classes must be a non-empty mapping name -> mass labels, "
+                                 f"got {self.classes!r}")
+            for name, labels in self.classes.items():
+                if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)) or not labels:
+                    raise ValueError(f"MassClasses.classes[{name!r}] must be a non-empty list of mass labels, "
+                                     f"got {labels!r}")
+
+    def _scale(self, label) -> float:
+        if self.weight == "number":
+            return 1.0
+        try:
+            return float(int(str(label)))
+        except ValueError:
+            raise ValueError(f"MassClasses(weight='mass') needs integer mass labels, got {label!r}") from None
+
+    def _merge(self, parts: list):
+        """One measure from ``[(label, measure)]`` of one kind (empirical or grid), weights scaled."""
+        from meanfield.measures import EmpiricalMeasure, GridDensity
+
+        parts = [(lab, m) for lab, m in parts if m is not None]
+        if not parts:
+            return None
+        first = parts[0][1]
+        if isinstance(first, EmpiricalMeasure):
+            pos = np.concatenate([m.positions for _, m in parts])
+            w = np.concatenate([m.weights * self._scale(lab) for lab, m in parts])
+            return EmpiricalMeasure(pos, w, first.domain)
+        if isinstance(first, GridDensity):
+            return GridDensity(sum(m.values * self._scale(lab) for lab, m in parts), first.grid)
+        raise ValueError(f"MassClasses merges empirical measures or grid densities, got {type(first).__name__}")
+
+    def measures(self, model, sample, reference, t):
+        emp = as_labelled(sample.measure(t))
+        cont = {k: positive_part(v) for k, v in as_labelled(reference.measure(t)).items()}
+        if self.classes is None:
+            labels = sorted(set(emp) | set(cont), key=species_order)
+            classes = {**{str(lab): [lab] for lab in labels}, "all": labels}
+        else:
+            classes = {str(k): [str(v) for v in vs] for k, vs in self.classes.items()}
+        return {name: (self._merge([(lab, emp.get(lab)) for lab in labs]),
+                       self._merge([(lab, cont.get(lab)) for lab in labs])) for name, labs in classes.items()}
+
+
+class _ExactRun:
+    """A reference 'run' given by a function: ``.measure(t) = solution(model, t)``."""
+
+    def __init__(self, solution, model):
+        self.solution, self.model = solution, model
+
+    def measure(self, t):
+        return self.solution(self.model, t)
+
+
+@dataclass(frozen=True)
+class ParticleVsExact(Pairing):
+    """Particles against an exact solution ``solution(model, t) -> {label: measure}`` (or one measure).
+
+    Only the labels the solution gives are compared. ``solution`` must be a module-level function for
+    local processes and dask (it is pickled by reference); its identity in a study is its qualified
+    name and a hash of its source text.
+    """
+
+    solution: object = None
+    sections: ClassVar[dict] = {"sample": "sample_particles", "particles": "simulate_particles", "continuum": None}
+
+    def check(self, model_cls, owner):
+        if not callable(self.solution):
+            raise ValueError(f"ParticleVsExact.solution must be a function (model, t) -> measures, "
+                             f"got {self.solution!r}")
+
+    def reference(self, model, settings, t_end, times):
+        return _ExactRun(self.solution, model)
+
+    def measures(self, model, sample, reference, t):
+        exact = as_labelled(reference.measure(t))
+        return _pairs(as_labelled(sample.measure(t)), exact, sorted(exact, key=species_order))
+
+
+@dataclass(frozen=True)
+class ContinuumVsContinuum(Pairing):
+    """Two continuum runs of one model: the sample ``solve_continuum(**{**continuum, **other})`` against
+    the reference ``solve_continuum(**{**continuum, **reference_kwargs})``: e.g. ``other={"method":
+    "finite_volume"}`` (a solver cross-check), or a sweep of ``continuum.resolution`` against
+    ``reference_kwargs={"resolution": 6400}`` (a refinement study: the reference is computed once). No
+    particles, so the sweep needs no ``n``; both runs are deterministic, so one seed suffices."""
+
+    other: dict = field(default_factory=dict)
+    reference_kwargs: dict = field(default_factory=dict)
+    sections: ClassVar[dict] = {"sample": None, "particles": None, "continuum": "solve_continuum"}
+    needs_n: ClassVar[bool] = False
+
+    def check(self, model_cls, owner):
+        from meanfield.study_inputs import method_parameters
+
+        accepted, _, reserved = method_parameters(model_cls, "solve_continuum", owner)
+        for name in ("other", "reference_kwargs"):
+            given = getattr(self, name)
+            if not isinstance(given, dict) or not all(isinstance(k, str) for k in given):
+                raise ValueError(f"ContinuumVsContinuum.{name} must be a mapping of keyword names, got {given!r}")
+            for key in given:
+                if key in reserved or (accepted is not None and key not in accepted):
+                    raise ValueError(f"ContinuumVsContinuum.{name} key {key!r} is not a keyword of "
+                                     f"{owner}.solve_continuum; valid: {', '.join(sorted(accepted or ()))}")
+
+    def reference_parts(self, settings):
+        from meanfield.store import native
+
+        kwargs = native({**settings["continuum"], **self.reference_kwargs}, "continuum")
+        return [type(self).__qualname__, settings["model"], kwargs]
+
+    def reference(self, model, settings, t_end, times):
+        return model.solve_continuum(t_end=t_end, times=times, **{**settings["continuum"], **self.reference_kwargs})
+
+    def sample(self, model, settings, t_end, times, rng):
+        return model.solve_continuum(t_end=t_end, times=times, **{**settings["continuum"], **self.other})
+
+    def measures(self, model, sample, reference, t):
+        ref = {k: positive_part(v) for k, v in as_labelled(reference.measure(t)).items()}
+        other = {k: positive_part(v) for k, v in as_labelled(sample.measure(t)).items()}
+        return _pairs(other, ref)
+
+
+@dataclass(frozen=True)
+class ParticlesFrom(Pairing):
+    """Particles started from a given state, ``initial(model, n, rng) -> state`` (instead of
+    ``sample_particles``), without a reference: a study of observers only (``metrics=[]``), e.g. for
+    hand-made configurations. ``initial`` must be a module-level function for worker processes."""
+
+    initial: object = None
+    sections: ClassVar[dict] = {"sample": None, "particles": "simulate_particles", "continuum": None}
+    compares: ClassVar[bool] = False
+
+    def check(self, model_cls, owner):
+        if not callable(self.initial):
+            raise ValueError(f"ParticlesFrom.initial must be a function (model, n, rng) -> state, got {self.initial!r}")
+
+    def reference(self, model, settings, t_end, times):
+        return None
+
+    def sample(self, model, settings, t_end, times, rng):
+        state = self.initial(model, settings["n"], rng)
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, **settings["particles"])
+
+    def measures(self, model, sample, reference, t):
+        return {}
+
+
+@dataclass(frozen=True)
+class ParticlesOnly(Pairing):
+    """Particle runs without a reference: a study of observers only (no distances, ``metrics=[]``)."""
+
+    sections: ClassVar[dict] = {"sample": "sample_particles", "particles": "simulate_particles", "continuum": None}
+    compares: ClassVar[bool] = False
+
+    def reference(self, model, settings, t_end, times):
+        return None
+
+    def measures(self, model, sample, reference, t):
+        return {}

@@ -44,6 +44,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from meanfield.metrics._inputs import NEGATIVE_MASS_RTOL
+from meanfield.metrics._inputs import positive_part as _metrics_positive_part
+
 __all__ = [
     "NEGATIVE_MASS_TOLERANCE",
     "ActiveParts",
@@ -59,28 +62,17 @@ __all__ = [
     "positive_part",
 ]
 
-# relative to the density's mass: the undershoot of pseudo-spectral solutions below which the
-# negative part is dropped (the density rescaled to its mass); above it a study refuses the density
-NEGATIVE_MASS_TOLERANCE = 1e-6
+# One tolerance for the package: negative round-off parts of a density up to this fraction of its
+# positive mass are dropped (metrics do the same on a direct call); larger ones raise.
+NEGATIVE_MASS_TOLERANCE = NEGATIVE_MASS_RTOL
 
 
 def positive_part(measure, tol=NEGATIVE_MASS_TOLERANCE):
-    """A grid density's positive part, rescaled to its mass, when its negative mass is at most ``tol``
-    of the total (the undershoot of pseudo-spectral solutions); anything larger is an error.
-
-    Replacing a signed density of negative mass ``m⁻`` by this changes a BL distance by at most
-    ``2 m⁻`` and a W1 distance by at most ``2 m⁻`` times the grid's diameter. Measures other than
-    :class:`~meanfield.measures.GridDensity` are returned unchanged.
-    """
-    from meanfield.measures import GridDensity
-
-    if not isinstance(measure, GridDensity) or measure.is_nonnegative:
-        return measure
-    positive = np.clip(measure.values, 0.0, None)
-    negative = measure.grid.integrate(positive - measure.values)
-    if negative > tol * measure.grid.integrate(positive):
-        raise ValueError(f"the continuum density has negative mass {negative:.3g}, more than tol={tol} of its mass")
-    return GridDensity(positive * (measure.mass / measure.grid.integrate(positive)), measure.grid)
+    """The measure without its round-off negative part (:func:`meanfield.metrics._inputs.positive_part`:
+    the positive part rescaled to the signed total mass when the negative mass is at most ``tol`` of
+    the positive one; a ValueError above). Replacing a signed density of negative mass ``m⁻`` by this
+    changes a BL distance by at most ``2 m⁻`` and a W1 distance by at most ``2 m⁻`` times the diameter."""
+    return _metrics_positive_part("the reference density", measure, tol)[0]
 
 
 def as_labelled(measure) -> dict:

@@ -105,13 +105,6 @@ def _split(params: dict) -> dict:
     return out
 
 
-def _positive_part(measure, tol=None):
-    """Kept for callers of the earlier name: :func:`meanfield.pairings.positive_part`."""
-    from meanfield.pairings import NEGATIVE_MASS_TOLERANCE, positive_part
-
-    return positive_part(measure, NEGATIVE_MASS_TOLERANCE if tol is None else tol)
-
-
 def _distance(func, name, a, b, unequal_masses=False) -> float:
     """``func(a, b)``, where a species missing on one side (e.g. a mass class with no particles left)
     is the zero measure: its dual-BL distance to a nonnegative measure is that measure's mass (both

@@ -3,26 +3,27 @@
 One step does, per stage: 2 forward 2-D FFTs (state), 2 padded forward + 2 padded inverse FFTs
 (free-space K * q, two components; the padded forward of q is repeated per component, a
 known saving left on the table), 4 forward FFTs (fluxes), 2 inverse (back to space) -> the
-script times exactly that FFT sequence and reports step_time / fft_time (1 = FFT bound).
+script times one step of ``ETD2RK()`` on ``SignedCoulomb2D.continuum_problem`` and exactly that
+FFT sequence, and reports step_time / fft_time (1 = FFT bound).
 Run: python benchmarks/coulomb2d_spectral_step.py
 """
 
 import numpy as np
 from _timing import best_time
 
-from meanfield.models.coulomb2d import SignedCoulomb2D, _SpectralETD2
+from meanfield.models.coulomb2d import SignedCoulomb2D
 from solvers import fft
-
+from solvers.timestepping import ETD2RK
 
 m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.7, mass_minus=0.3, centre_plus=(-0.4, 0), centre_minus=(0.4, 0))
 print(f"{'n':>5} {'step ms':>9} {'FFTs ms':>9} {'ratio':>7}")
 for n in (128, 256, 512):
     g = m.default_grid(n, 0.2)
     rho = m.initial_density(g)
-    khat = m.kernel_hat(g)
-    st = _SpectralETD2(g, 0.5, 0.4, lambda r: m.velocity(r[0] - r[1], g, khat))
-    st.step(rho, 1e-3)
-    t_step = best_time(lambda: st.step(rho, 1e-3))
+    problem, _ = m.continuum_problem(g)
+    st = ETD2RK()
+    st.step(problem, 0.0, rho, 1e-3)
+    t_step = best_time(lambda: st.step(problem, 0.0, rho, 1e-3))
     a = rho[0]
     big = np.zeros((2 * n, 2 * n))
     ah = fft.rfftn(a)

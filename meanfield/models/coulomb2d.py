@@ -40,7 +40,7 @@ import warnings
 import numpy as np
 from numba import njit, prange
 
-from meanfield.measures import Domain, GridDensity, as_generator
+from meanfield.measures import Domain, as_generator
 from meanfield.models.base import (
     Trajectory,
     check_finite_array,
@@ -51,11 +51,34 @@ from meanfield.models.base import (
     check_times,
     continuum_dataset,
 )
+from meanfield.particles.close_pair_step import ClosePairStep, LastStateCache
 from solvers import fft
 from solvers.grids import UniformGrid
+from solvers.timestepping import (
+    DEFAULT_MAX_STEPS,
+    ETD2RK,
+    ETDRK4,
+    EulerMaruyama,
+    ForwardEuler,
+    ODEProblem,
+    SDEProblem,
+    SemilinearProblem,
+    Solution,
+    StepFunction,
+    StochasticHeun,
+    integrate,
+)
 
-__all__ = ["SignedCoulomb2D", "coulomb_drift", "particle_mesh_drift", "fmm_drift", "particle_drift",
-           "nearest_distances", "fmm_available", "SPECIES"]
+__all__ = [
+    "SPECIES",
+    "SignedCoulomb2D",
+    "coulomb_drift",
+    "fmm_available",
+    "fmm_drift",
+    "nearest_distances",
+    "particle_drift",
+    "particle_mesh_drift",
+]
 
 SPECIES = ("+", "-")
 
@@ -85,8 +108,7 @@ def _drift_direct_py(x, b, gamma, eps2):
             dx = xi - x[j, 0]
             dy = yi - x[j, 1]
             r2 = dx * dx + dy * dy
-            if r2 < best:
-                best = r2
+            best = min(best, r2)
             den = r2 + eps2
             if den > 0.0:
                 s = b[j] / den
@@ -296,9 +318,9 @@ class SignedCoulomb2D:
         signs = np.concatenate([np.ones(n_plus), -np.ones(n_minus)])
         return np.concatenate([xp, xm]), signs
 
-    def simulate_particles(self, x0, t_end, times=None, rng=None, dt=None, method="euler", theta=0.25,
+    def simulate_particles(self, x0, t_end, times=None, rng=None, dt=None, method=None, theta=0.25,
                            dt_min_fraction=1e-3, force="auto", pm_grid=256, fmm_precision=2, collision_radius=None,
-                           resolve_noise=False):
+                           resolve_noise=False, scheme=None, max_steps=DEFAULT_MAX_STEPS):
         """Integrate eq. (1.1) from ``x0 = (positions, signs)``.
 
         Time step rule: base step ``dt`` (default ``0.01 * width^2 / sigma^2``, i.e. a hundredth of
@@ -311,9 +333,16 @@ class SignedCoulomb2D:
         displacement stays below ``theta`` times the smallest pair distance, so noise does not carry a
         pair across the close-approach region unseen either (needed to resolve +- collisions, e.g.
         with ``collision_radius``; for small N only, as the smallest distance among many particles
-        forces the floor step). ``method``: ``"euler"`` (Euler-Maruyama) or
-        ``"heun"`` (stochastic Heun: trapezoidal drift, exact for additive noise up to the drift
-        error; strong order 1 for smooth drift). ``force`` chooses how the interaction sum is
+        forces the floor step). The rule is
+        :class:`meanfield.particles.close_pair_step.ClosePairStep`, passed as the step rule of
+        :func:`solvers.timestepping.integrate`; it reuses the drift evaluation of the step's start
+        state, so a step costs one drift evaluation (Euler-Maruyama) or two (Heun).
+        ``scheme`` (preferred) or its older spelling ``method``: ``"euler_maruyama"``/``"euler"``
+        (default; strong order 1 for this additive noise) or ``"stochastic_heun"``/``"heun"``
+        (stochastic Heun: trapezoidal drift, strong order 1, order 2 on the drift). The noise
+        increments are ``sigma sqrt(h) z`` with ``z`` standard normal of shape ``(n, 2)``, one draw per
+        step from ``rng``, so the same seed gives the same run bit for bit. ``max_steps`` caps the
+        number of steps (a base step ``dt`` that needs more is refused before any work). ``force`` chooses how the interaction sum is
         evaluated (:func:`particle_drift`): ``"direct"`` compiled O(N^2), ``"fmm"`` pyfmmlib fast
         multipole (exact kernel, relative error < ``FMM_TOLERANCE[fmm_precision]``), ``"pm"``
         particle-mesh (grid-scale regularisation, ``pm_grid`` cells a side), ``"auto"`` direct below
@@ -321,7 +350,9 @@ class SignedCoulomb2D:
         ``info["first_collision_time"]`` the first step time at which some pair is closer than it
         (``inf`` if never; checked at every step, including the short steps of the close-pair
         control, which resolve the approach). Returns a :class:`Trajectory` with species
-        ``"+"``/``"-"`` and weights 1/N; ``info`` holds step counts and the number of capped steps.
+        ``"+"``/``"-"`` and weights 1/N; ``info`` holds the step count, the number of capped steps
+        (``capped_steps``: steps the rule made shorter than both ``dt`` and the time left to the next
+        output), ``drift_evaluations``, the scheme with its declared orders and the step rule.
         """
         pos, signs = x0
         pos = check_finite_array("x0 positions", pos)
@@ -330,8 +361,7 @@ class SignedCoulomb2D:
         signs = np.asarray(signs, dtype=float)
         if signs.shape != (pos.shape[0],) or not np.all(np.abs(signs) == 1):
             raise ValueError("x0 signs must be an array of +1/-1 of length n")
-        if method not in ("euler", "heun"):
-            raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
+        method, stepper = _sde_scheme(method, scheme)
         if force not in FORCES:
             raise ValueError(f"force must be one of {FORCES}, got {force!r}")
         if force == "fmm" and self.epsilon > 0:
@@ -346,52 +376,32 @@ class SignedCoulomb2D:
         ts = check_times(t_end, times)
         theta = check_in_range("theta", theta, 0.0, 1.0, low_open=True)
         dt = 0.01 * self.width**2 / self.sigma**2 if dt is None else check_positive("dt", dt)
+        dt_min_fraction = check_in_range("dt_min_fraction", dt_min_fraction, 0.0, 1.0, low_open=True)
+        _check_step_count("dt", dt, ts[-1], max_steps)
+        if dt * dt_min_fraction <= _STEP_RESOLUTION * max(1.0, ts[-1]):
+            raise ValueError(f"dt_min_fraction={dt_min_fraction!r} makes the floor step dt * dt_min_fraction = "
+                             f"{dt * dt_min_fraction:.3g} fall below the resolution of float64 at t_end={ts[-1]}")
         rng = as_generator(rng)
         n = pos.shape[0]
         gamma = self.particle_gamma(n)
         if force == "auto":
             force = "fmm" if (n >= FMM_CROSSOVER_N and self.epsilon == 0 and fmm_available()) else "direct"
 
-        def drift(y):
-            return particle_drift(y, signs, gamma, self.epsilon, force, pm_grid, fmm_precision)
-
-        dt_min = dt * check_in_range("dt_min_fraction", dt_min_fraction, 0.0, 1.0, low_open=True)
-        x = pos.copy()
-        t = 0.0
-        out = []
-        steps = 0
-        capped = 0
-        t_coll = np.inf
-        for t_out in ts:
-            while t < t_out - 1e-14 * max(1.0, t_out):
-                h = min(dt, t_out - t)
-                f, dmin = drift(x)
-                if collision_radius is not None and t_coll == np.inf and dmin.min() <= collision_radius:
-                    t_coll = t
-                speed = np.sqrt(f[:, 0] ** 2 + f[:, 1] ** 2)
-                with np.errstate(divide="ignore"):
-                    h_cap = np.min(np.where(speed > 0, theta * dmin / speed, np.inf))
-                if resolve_noise:
-                    h_cap = min(h_cap, (theta * dmin.min()) ** 2 / (2 * self.sigma**2))
-                if h_cap < h:
-                    h = max(h_cap, min(dt_min, h))
-                    capped += 1
-                dw = self.sigma * np.sqrt(h) * rng.standard_normal((n, 2))
-                if method == "euler":
-                    x = x + h * f + dw
-                else:
-                    xp = x + h * f + dw
-                    fp, _ = drift(xp)
-                    x = x + 0.5 * h * (f + fp) + dw
-                t += h
-                steps += 1
-            out.append(x.copy())
+        evaluate = LastStateCache(lambda y: particle_drift(y, signs, gamma, self.epsilon, force, pm_grid, fmm_precision))
+        problem = SDEProblem(drift=lambda t, y: evaluate(y)[0], diffusion=self.sigma)
+        rule = ClosePairStep(evaluate, dt, theta, dt_min_fraction, noise_sigma=self.sigma if resolve_noise else None,
+                             collision_radius=collision_radius, save_at=ts)
+        sol = _integrate_from_zero(stepper, problem, pos, ts, rule, rng=rng, max_steps=max_steps)
+        x = sol.states[-1]
+        t_coll = rule.first_collision_time
         if collision_radius is not None and t_coll == np.inf and n > 1 and nearest_distances(x).min() <= collision_radius:
-            t_coll = t
+            t_coll = ts[-1]
         lab = np.where(signs > 0, "+", "-")
-        return Trajectory(ts, out, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
-                          info={"steps": steps, "capped_steps": capped, "dt": dt, "gamma": gamma, "method": method,
-                                "epsilon": self.epsilon, "force": force, "first_collision_time": t_coll})
+        return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
+                          info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
+                                "method": method, **stepper.describe(), **rule.describe(),
+                                "drift_evaluations": evaluate.evaluations, "epsilon": self.epsilon, "force": force,
+                                "first_collision_time": t_coll})
 
     # --- continuum --------------------------------------------------------------------------
     def default_grid(self, n=128, t_end=1.0, tail=6.0):
@@ -469,23 +479,62 @@ class SignedCoulomb2D:
             raise ValueError(f"rho0 must be non-negative, found min {rho0.min()!r}")
         return rho0
 
+    def continuum_problem(self, grid: UniformGrid, method="spectral"):
+        """The corrected eq. (1.3) on ``grid`` as a problem for :func:`solvers.timestepping.integrate`.
+
+        Returns ``(problem, velocity)``: ``velocity(rho)`` is ``K * (rho^+ - rho^-)`` (free space, by
+        zero padding), remembered for the last state it saw so that a step rule and the scheme's first
+        stage share one evaluation. The state is ``rho`` of shape ``(2, *grid.shape)`` in both cases.
+
+        ``method="spectral"``: a :class:`~solvers.timestepping.SemilinearProblem`, linear part
+        ``-(sigma^2/2) |k|^2`` diagonal in the basis of the real 2-D FFT of each species (the box is
+        treated as periodic for derivatives: data must be negligible at the walls), nonlinear part
+        ``-+ gamma_bar i k . FFT(rho^+- v)`` with the 2/3-rule dealiasing of the flux products.
+        ``method="fv"``: an :class:`~solvers.timestepping.ODEProblem`, conservative upwind finite
+        volumes with no-flux walls, face flux ``+-gamma_bar v_face rho_upwind - D (rho_R - rho_L)/h``.
+        """
+        if method not in _SCHEMES:
+            raise ValueError(f"method must be one of {tuple(_SCHEMES)}, got {method!r}")
+        khat = self.kernel_hat(grid)
+        velocity = LastStateCache(lambda rho: self.velocity(rho[0] - rho[1], grid, khat))
+        D = self.sigma**2 / 2
+        if method == "spectral":
+            return _spectral_problem(grid, D, self.gamma_bar, velocity), velocity
+        return _upwind_fv_problem(grid, D, self.gamma_bar, velocity), velocity
+
     def solve_continuum(self, rho0=None, grid: UniformGrid | None = None, t_end=None, times=None, method="spectral",
-                        dt=None, cfl=0.5, resolution=128):
+                        dt=None, cfl=0.5, resolution=128, scheme=None, max_steps=DEFAULT_MAX_STEPS):
         """Solve the corrected eq. (1.3) and return the standard dataset (species "+", "-").
 
         ``rho0`` (shape ``(2, *grid.shape)``) and ``grid`` default to the model's initial density on
         ``default_grid(resolution, t_end)``, so that a study can ask for a run by settings alone.
 
-        ``method="spectral"``: pseudo-spectral ETD2RK (Cox-Matthews) with diffusion exact in
-        Fourier space, 2/3-rule dealiasing of the flux products, free-space K * q by zero padding.
+        ``method="spectral"``: pseudo-spectral, diffusion exact in Fourier space, 2/3-rule dealiasing
+        of the flux products, free-space K * q by zero padding (:meth:`continuum_problem`), advanced by
+        ``scheme="etd2rk"`` (default; Cox-Matthews ETD2RK, order 2) or ``"etdrk4"`` (order 4).
         ``method="fv"``: positivity-preserving upwind finite volumes with no-flux walls, explicit
-        Euler under the positivity rule below. Both conserve each species' mass to round-off.
+        (forward) Euler (``scheme="forward_euler"``, the only one) under the positivity rule below.
+        Both conserve each species' mass to round-off.
         Step rule (unless ``dt`` is given): spectral ``dt = cfl * h / max|v|`` (drift CFL; diffusion
         is exact); FV ``dt = cfl / (4 max|v|/h + 4 D / h^2)`` which keeps every cell
-        non-negative for ``cfl <= 1``.
+        non-negative for ``cfl <= 1`` (each cell loses at most that fraction of its mass through its
+        four faces). The rule is evaluated at the start of each step. All stepping goes through
+        :func:`solvers.timestepping.integrate`; the dataset's ``solver_*`` attributes record the
+        scheme, its declared order, the step rule and the number of steps. A fixed ``dt`` that needs
+        more than ``max_steps`` steps, or a rule whose first step does, is refused before stepping.
         """
         if t_end is None:
             raise ValueError("t_end is required")
+        if method not in _SCHEMES:
+            raise ValueError(f"method must be one of {tuple(_SCHEMES)}, got {method!r}")
+        scheme = next(iter(_SCHEMES[method])) if scheme is None else scheme
+        if scheme not in _SCHEMES[method]:
+            raise ValueError(f"scheme must be one of {tuple(_SCHEMES[method])} for method={method!r}, got {scheme!r}")
+        ts = check_times(t_end, times)
+        cfl = check_in_range("cfl", cfl, 0.0, 1.0, low_open=True)
+        if dt is not None:
+            dt = check_positive("dt", dt)
+            _check_step_count("dt", dt, ts[-1], max_steps)
         if grid is None:
             if rho0 is not None:
                 raise ValueError("rho0 was given without its grid")
@@ -493,122 +542,122 @@ class SignedCoulomb2D:
         if rho0 is None:
             rho0 = self.initial_density(grid)
         rho0 = self.check_density(rho0, grid)
-        ts = check_times(t_end, times)
-        cfl = check_in_range("cfl", cfl, 0.0, 1.0, low_open=True)
-        if method not in ("spectral", "fv"):
-            raise ValueError(f"method must be 'spectral' or 'fv', got {method!r}")
-        khat = self.kernel_hat(grid)
+        problem, velocity = self.continuum_problem(grid, method)
         D = self.sigma**2 / 2
-        g = self.gamma_bar
         h = float(np.min(grid.spacing))
-        sgn = np.array([1.0, -1.0])[:, None, None]
 
-        def vel(rho):
-            return self.velocity(rho[0] - rho[1], grid, khat)
-
-        def rule(rho):
-            v = vel(rho)
-            vmax = g * float(np.max(np.abs(v))) + 1e-300
+        def cfl_rule(_t, rho):
+            vmax = self.gamma_bar * float(np.max(np.abs(velocity(rho)))) + 1e-300
             if method == "spectral":
                 return cfl * h / vmax
             return cfl / (4 * vmax / h + 4 * D / h**2)
 
-        if method == "spectral":
-            stepper = _SpectralETD2(grid, D, g, vel)
-        else:
-            stepper = _UpwindFV(grid, D, g, vel)
-        rho = rho0.copy()
-        t = 0.0
-        out = []
-        nsteps = 0
-        for t_out in ts:
-            while t < t_out - 1e-14 * max(1.0, t_out):
-                step = min(dt if dt is not None else rule(rho), t_out - t)
-                rho = stepper.step(rho, step)
-                t += step
-                nsteps += 1
-            out.append(rho.copy())
-        out = np.array(out)
+        if dt is None:
+            _check_step_count("cfl", cfl, ts[-1], max_steps, first_step=cfl_rule(0.0, rho0))
+        step = dt if dt is not None else StepFunction(cfl_rule, "drift_cfl" if method == "spectral" else "fv_positivity")
+        stepper = _SCHEMES[method][scheme]()
+        sol = _integrate_from_zero(stepper, problem, rho0, ts, step, max_steps=max_steps)
+        out = np.array(sol.states)
         masses = grid.integrate(out)
         m2 = np.array([grid.integrate(r.sum(axis=0) * (grid.mesh()[0] ** 2 + grid.mesh()[1] ** 2)) for r in out])
         return continuum_dataset(ts, out, grid, species=list(SPECIES), params=self.params(),
                                  solver={"method": method, "dt": "cfl rule" if dt is None else dt, "cfl": cfl,
-                                         "steps": nsteps},
+                                         "steps": sol.steps, **sol.info},
                                  mass=(("time", "species"), masses), second_moment=(("time",), m2))
+
+
+# --- wiring to the time-stepping layer ------------------------------------------------------
+_SCHEMES = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4}, "fv": {"forward_euler": ForwardEuler}}
+_SDE_SCHEMES = {"euler_maruyama": EulerMaruyama, "stochastic_heun": StochasticHeun}
+_SDE_METHODS = {"euler": "euler_maruyama", "heun": "stochastic_heun"}
+_STEP_RESOLUTION = 4 * np.finfo(float).eps  # a step below this times max(1, t) does not advance t
+
+
+def _sde_scheme(method, scheme):
+    """``(method name, stepper)`` from ``scheme`` (preferred) or its older spelling ``method``."""
+    if method is not None and method not in _SDE_METHODS:
+        raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
+    if scheme is not None:
+        name = _SDE_METHODS.get(scheme, scheme)
+        if name not in _SDE_SCHEMES:
+            raise ValueError(f"scheme must be one of {tuple(_SDE_SCHEMES)} (or 'euler', 'heun'), got {scheme!r}")
+        if method is not None and _SDE_METHODS[method] != name:
+            raise ValueError(f"method={method!r} and scheme={scheme!r} disagree; give scheme only")
+    else:
+        name = _SDE_METHODS[method or "euler"]
+    method = next(k for k, v in _SDE_METHODS.items() if v == name)
+    return method, _SDE_SCHEMES[name]()
+
+
+def _check_step_count(name, value, t_end, max_steps, first_step=None):
+    """Refuse, before any work, a run whose step (``value`` itself, or ``first_step`` of a rule set by
+    ``value``) would need more than ``max_steps`` steps to reach ``t_end``."""
+    max_steps = check_integer("max_steps", max_steps, minimum=1)
+    h = value if first_step is None else first_step
+    needed = t_end / h
+    if not needed <= max_steps:
+        what = "" if first_step is None else f" (first step {h:.3g})"
+        raise ValueError(f"{name}={value!r}{what} would need {needed:.3g} steps to reach t_end={t_end}, more than "
+                         f"max_steps={max_steps}")
+
+
+def _integrate_from_zero(stepper, problem, y0, ts, step, **kw):
+    """:func:`integrate` from t = 0 to the last output time ``ts[-1]``; outputs at t = 0 only need no step."""
+    if ts[-1] == 0:
+        return Solution(times=ts, states=[np.array(y0, copy=True) for _ in ts])
+    return integrate(stepper, problem, y0, ts[-1], ts, step, **kw)
 
 
 def _irfft2(x_hat, shape):
     """``fft.irfftn`` on a copy: with pyFFTW the c2r plan may run on the caller's (aligned) array
-    and destroy it (FFTW c2r overwrites its input); reported to the lead."""
+    and destroy it (FFTW c2r overwrites its input)."""
     return fft.irfftn(np.array(x_hat, copy=True), shape)
 
 
-class _SpectralETD2:
-    """ETD2RK (Cox & Matthews 2002) for u' = D Laplace u + N(u), N = -+ g div(rho v), on the box
-    treated as periodic for derivatives (data must be negligible at the walls)."""
+def _spectral_problem(grid, D, g, velocity):
+    """Semilinear form of eq. (1.3) for ETD schemes (:meth:`SignedCoulomb2D.continuum_problem`)."""
+    kx, ky = grid.wavenumber_mesh(real=True)
+    mask = grid.dealias_mask(real=True)
+    shape = grid.shape
 
-    def __init__(self, grid, D, g, vel):
-        self.grid, self.g, self.vel = grid, g, vel
-        kx, ky = grid.wavenumber_mesh(real=True)
-        self.kx, self.ky = kx, ky
-        self.L = -D * (kx**2 + ky**2)
-        self.mask = grid.dealias_mask(real=True)
-        self._h = None
-
-    def _coeffs(self, h):
-        if self._h != h:
-            z = self.L * h
-            ez = np.exp(z)
-            small = np.abs(z) < 1e-4
-            zs = np.where(small, 1.0, z)
-            phi1 = np.where(small, 1 + z / 2 + z**2 / 6, (ez - 1) / zs)
-            phi2 = np.where(small, 0.5 + z / 6 + z**2 / 24, (ez - 1 - z) / zs**2)
-            self._h, self._c = h, (ez, phi1, phi2)
-        return self._c
-
-    def nonlinear_hat(self, rho):
-        v = self.vel(rho)
+    def nonlinear(_t, rho):
+        v = velocity(rho)
         out = []
         for s, r in zip((1.0, -1.0), rho):
-            fx = fft.rfftn(r * v[0]) * self.mask
-            fy = fft.rfftn(r * v[1]) * self.mask
-            out.append(-s * self.g * 1j * (self.kx * fx + self.ky * fy))
+            fx = fft.rfftn(r * v[0]) * mask
+            fy = fft.rfftn(r * v[1]) * mask
+            out.append(-s * g * 1j * (kx * fx + ky * fy))
         return np.array(out)
 
-    def step(self, rho, h):
-        ez, phi1, phi2 = self._coeffs(h)
-        shape = self.grid.shape
-        u_hat = np.array([fft.rfftn(r) for r in rho])
-        n0 = self.nonlinear_hat(rho)
-        a_hat = ez * u_hat + h * phi1 * n0
-        a = np.array([_irfft2(x, shape) for x in a_hat])
-        n1 = self.nonlinear_hat(a)
-        new_hat = a_hat + h * phi2 * (n1 - n0)
-        return np.array([_irfft2(x, shape) for x in new_hat])
+    def forward(rho):
+        return np.array([fft.rfftn(r) for r in rho])
+
+    def inverse(rho_hat):
+        return np.array([_irfft2(x, shape) for x in rho_hat])
+
+    return SemilinearProblem(-D * (kx**2 + ky**2), nonlinear, forward, inverse)
 
 
-class _UpwindFV:
-    """Conservative upwind finite volumes, no-flux walls: face flux = +-g v_face * rho_upwind
-    - D (rho_R - rho_L)/h; explicit Euler. Positivity for dt (4 max|g v|/h + 4D/h^2) <= 1
-    (each cell loses at most that fraction of its mass through its four faces)."""
+def _upwind_fv_problem(grid, D, g, velocity):
+    """Upwind finite-volume right-hand side of eq. (1.3) (:meth:`SignedCoulomb2D.continuum_problem`):
+    ``d rho/dt = -div_h F`` with the face fluxes ``F`` of the docstring there."""
+    hx, hy = grid.spacing
 
-    def __init__(self, grid, D, g, vel):
-        self.grid, self.D, self.g, self.vel = grid, D, g, vel
-
-    def step(self, rho, h):
-        v = self.vel(rho)
-        hx, hy = self.grid.spacing
-        new = np.empty_like(rho)
+    def rhs(_t, rho):
+        v = velocity(rho)
+        out = np.empty_like(rho)
         for k, s in enumerate((1.0, -1.0)):
             r = rho[k]
-            ux = 0.5 * (v[0][1:, :] + v[0][:-1, :]) * s * self.g
-            uy = 0.5 * (v[1][:, 1:] + v[1][:, :-1]) * s * self.g
-            fx = np.maximum(ux, 0) * r[:-1, :] + np.minimum(ux, 0) * r[1:, :] - self.D * (r[1:, :] - r[:-1, :]) / hx
-            fy = np.maximum(uy, 0) * r[:, :-1] + np.minimum(uy, 0) * r[:, 1:] - self.D * (r[:, 1:] - r[:, :-1]) / hy
+            ux = 0.5 * (v[0][1:, :] + v[0][:-1, :]) * s * g
+            uy = 0.5 * (v[1][:, 1:] + v[1][:, :-1]) * s * g
+            fx = np.maximum(ux, 0) * r[:-1, :] + np.minimum(ux, 0) * r[1:, :] - D * (r[1:, :] - r[:-1, :]) / hx
+            fy = np.maximum(uy, 0) * r[:, :-1] + np.minimum(uy, 0) * r[:, 1:] - D * (r[:, 1:] - r[:, :-1]) / hy
             div = np.zeros_like(r)
             div[:-1, :] += fx / hx
             div[1:, :] -= fx / hx
             div[:, :-1] += fy / hy
             div[:, 1:] -= fy / hy
-            new[k] = r - h * div
-        return new
+            out[k] = -div
+        return out
+
+    return ODEProblem(rhs)

@@ -1,6 +1,6 @@
 """Model 000: signed Coulomb charges in R^2 (van Meurs, Peletier, Slangen).
 
-Particles (paper eq. (1.1), notes/000.md §1.1)::
+Particles (paper eq. (1.1))::
 
     dX^i = sigma dB^i + gamma * sum_j b^i b^j K(X^i - X^j) dt,   K(x) = x / |x|^2,  K(0) := 0,
 
@@ -9,25 +9,31 @@ regularised kernel ``K_eps(x) = x / (|x|^2 + eps^2)`` of eq. (4.5). Mean-field s
 ``gamma = gamma_bar / N`` (eq. (5.1)).
 
 Continuum limit (eq. (1.3)/(5.6) **with the corrected diffusion coefficient** sigma^2/2; the
-paper prints ``sigma * Laplace``, a typo, see notes/000.md "Most important caveat" and §8.1)::
+paper prints ``sigma * Laplace``, a typo: the generator of ``sigma dB`` is ``(sigma^2/2) Laplace``,
+and only this coefficient matches the particle system's second-moment law below)::
 
     d_t rho^+- = (sigma^2 / 2) Laplace rho^+- -+ gamma_bar div( rho^+- K * (rho^+ - rho^-) ).
 
-Exact facts used by the tests (notes/000.md §5, V2-V5, V10, V11):
+Exact facts used by the tests:
 
 * the centre of mass is a Brownian motion with covariance ``sigma^2 t / N`` per coordinate;
 * ``R = sigma^-2 sum_i |X^i - Xbar|^2`` is a squared Bessel process of dimension
   ``2 (N - 1) + gamma ((N_+ - N_-)^2 - N) / sigma^2`` (eq. (4.26) with I = all particles);
 * the PDE second moment grows linearly, ``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 m +
-  gamma_bar (m_+ - m_-)^2`` with ``m = m_+ + m_-`` (notes V11);
-* neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation (V10);
+  gamma_bar (m_+ - m_-)^2`` with ``m = m_+ + m_-``;
+* neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation;
 * an isolated +- pair collides before t with probability Q(a, |D_0|^2 / (4 sigma^2 t)),
-  a = gamma / sigma^2 (paper (2.6): |D|^2 / (2 sigma^2) is BESQ of dimension 2 (1 - a); notes V5).
+  a = gamma / sigma^2 (paper (2.6): |D|^2 / (2 sigma^2) is BESQ of dimension 2 (1 - a), and by time
+  reversal of the Bessel process its hitting time of 0 has that law).
 
-Particle forces: compiled direct O(N^2) sum (:func:`coulomb_drift`), the 2-D Laplace fast
-multipole method of pyfmmlib (:func:`fmm_drift`, exact kernel to a requested tolerance), or
-particle-mesh (:func:`particle_mesh_drift`, a grid-scale regularisation); ``simulate_particles``
-chooses with ``force=``.
+Particle forces (in :mod:`meanfield.particles.coulomb_forces`, re-exported here): compiled direct
+O(N^2) sum (:func:`coulomb_drift`), the 2-D Laplace fast multipole method of pyfmmlib
+(:func:`fmm_drift`, exact kernel to a requested tolerance), or particle-mesh
+(:func:`particle_mesh_drift`, a grid-scale regularisation); ``simulate_particles`` chooses with
+``force=``. Time stepping goes through :func:`solvers.timestepping.integrate`: the particles with
+Euler-Maruyama or stochastic Heun under the close-pair step rule
+(:mod:`meanfield.particles.close_pair_step`), the continuum with ETD2RK/ETDRK4 (spectral) or forward
+Euler (finite volumes) under a CFL rule.
 
 Species labels are ``"+"`` and ``"-"``; empirical measures carry weight ``1/N`` per particle
 (so ``L^{N,+-}`` has mass ``N_+-/N``, as in §5 of the paper).
@@ -38,7 +44,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from numba import njit, prange
 
 from meanfield.measures import Domain, as_generator
 from meanfield.models.base import (
@@ -52,6 +57,18 @@ from meanfield.models.base import (
     continuum_dataset,
 )
 from meanfield.particles.close_pair_step import ClosePairStep, LastStateCache
+from meanfield.particles.coulomb_forces import (
+    FMM_CROSSOVER_N,
+    FMM_TOLERANCE,
+    FORCES,
+    coulomb_drift,
+    coulomb_kernel_hat,
+    fmm_available,
+    fmm_drift,
+    nearest_distances,
+    particle_drift,
+    particle_mesh_drift,
+)
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import (
@@ -70,6 +87,8 @@ from solvers.timestepping import (
 )
 
 __all__ = [
+    "FMM_CROSSOVER_N",
+    "FMM_TOLERANCE",
     "SPECIES",
     "SignedCoulomb2D",
     "coulomb_drift",
@@ -85,163 +104,6 @@ SPECIES = ("+", "-")
 
 # average of log|u| over the unit square [-1/2, 1/2]^2: -3/2 + pi/4 - (log 2)/2 (checked by quadrature)
 _LOG_CELL_AVERAGE = -1.5 + np.pi / 4 - 0.5 * np.log(2.0)
-
-
-# --- compiled direct O(N^2) interaction sum ------------------------------------------------
-def _drift_direct_py(x, b, gamma, eps2):
-    """drift_i = gamma b_i sum_{j != i} b_j K_eps(x_i - x_j) and nearest-neighbour distance_i.
-
-    ``K(0) := 0`` (paper §1.1): coincident points contribute nothing, never a division by zero.
-    """
-    n = x.shape[0]
-    out = np.zeros((n, 2))
-    dmin = np.empty(n)
-    for i in prange(n):
-        fx = 0.0
-        fy = 0.0
-        best = np.inf
-        xi = x[i, 0]
-        yi = x[i, 1]
-        for j in range(n):
-            if j == i:
-                continue
-            dx = xi - x[j, 0]
-            dy = yi - x[j, 1]
-            r2 = dx * dx + dy * dy
-            best = min(best, r2)
-            den = r2 + eps2
-            if den > 0.0:
-                s = b[j] / den
-                fx += s * dx
-                fy += s * dy
-        out[i, 0] = gamma * b[i] * fx
-        out[i, 1] = gamma * b[i] * fy
-        dmin[i] = np.sqrt(best)
-    return out, dmin
-
-
-_drift_parallel = njit(parallel=True, cache=True)(_drift_direct_py)
-# serial twin for small N: thread start-up and spin-waits dominate there, badly so on a loaded machine
-_drift_serial = njit(cache=True)(_drift_direct_py)
-_PARALLEL_MIN_N = 512
-
-
-def coulomb_drift(x, b, gamma, epsilon=0.0):
-    """Drift of eq. (1.1) (``epsilon > 0``: regularised kernel (4.5)) and nearest distances."""
-    x = np.ascontiguousarray(x, dtype=float)
-    b = np.ascontiguousarray(b, dtype=float)
-    kernel = _drift_parallel if x.shape[0] >= _PARALLEL_MIN_N else _drift_serial
-    return kernel(x, b, float(gamma), float(epsilon) ** 2)
-
-
-def particle_mesh_drift(x, b, gamma, n_grid=256, epsilon=0.0):
-    """Particle-mesh (PM) approximation of the drift of eq. (1.1): cloud-in-cell deposit of the
-    signed charges sum_j b_j delta_{x_j}, free-space K * q (K_eps of eq. (4.5) if ``epsilon > 0``) by
-    zero-padded FFT (no periodic images), and bilinear interpolation back (the transpose of the
-    deposit, so momentum is conserved to the interpolation error). Cost O(N + n_grid^2 log n_grid).
-
-    PM drops the near field: pairs closer than a few cells see a grid-smoothed force, so for a
-    random cloud its error against the direct sum does NOT vanish as the grid is refined at fixed N
-    (it is a regularisation at the grid scale). For particles separated by many cells the error is
-    second order in the cell size (tested). Use :func:`fmm_drift` when the exact-kernel sum is needed.
-    """
-    from meanfield.measures import EmpiricalMeasure, deposit
-
-    x = np.asarray(x, dtype=float)
-    b = np.asarray(b, dtype=float)
-    n_grid = check_integer("n_grid", n_grid, minimum=8)
-    lo = x.min(axis=0) - 1e-9
-    hi = x.max(axis=0) + 1e-9
-    side = float(np.max(hi - lo))
-    pad = 2 * side / n_grid
-    grid = UniformGrid(lo - pad, lo - pad + side + 2 * pad, (n_grid, n_grid), periodic=False)
-    q = deposit(EmpiricalMeasure(x, b), grid, order=1).values
-    khat = SignedCoulomb2D.kernel_hat(grid, epsilon)
-    v = np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in khat])
-    s_ = (x - np.asarray(grid.lower)) / grid.spacing - 0.5
-    base = np.floor(s_).astype(np.int64)
-    frac = s_ - base
-    out = np.zeros_like(x)
-    for cx in (0, 1):
-        for cy in (0, 1):
-            wt = (frac[:, 0] if cx else 1 - frac[:, 0]) * (frac[:, 1] if cy else 1 - frac[:, 1])
-            ix = np.clip(base[:, 0] + cx, 0, n_grid - 1)
-            iy = np.clip(base[:, 1] + cy, 0, n_grid - 1)
-            out[:, 0] += wt * v[0][ix, iy]
-            out[:, 1] += wt * v[1][ix, iy]
-    return gamma * b[:, None] * out
-
-
-def fmm_available() -> bool:
-    """Whether pyfmmlib (2-D Laplace fast multipole method, Greengard-Rokhlin) can be imported."""
-    try:
-        import pyfmmlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-# pyfmmlib precision flag -> its requested relative tolerance (fmmlib2d documentation)
-FMM_TOLERANCE = {1: 0.5e-3, 2: 0.5e-6, 3: 0.5e-9, 4: 0.5e-12}
-
-
-def fmm_drift(x, b, gamma, precision=2):
-    """Drift of eq. (1.1) with the exact kernel by pyfmmlib's 2-D Laplace FMM (O(N) work).
-
-    lfmm2dparttarg returns at each source x_i the field grad_x sum_{j != i} b_j log|x - x_j|
-    = sum_{j != i} b_j K(x_i - x_j) (self term excluded, which is the convention K(0) := 0 for
-    distinct points), so drift_i = gamma b_i * field_i. ``precision`` is pyfmmlib's ``iprec``
-    (requested relative tolerance :data:`FMM_TOLERANCE`). Exact kernel only (no K_eps).
-    """
-    try:
-        import pyfmmlib
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("force='fmm' needs the pyfmmlib package (pip install pyfmmlib)") from exc
-    if precision not in FMM_TOLERANCE:
-        raise ValueError(f"fmm precision must be one of {sorted(FMM_TOLERANCE)}, got {precision!r}")
-    x = np.asarray(x, dtype=float)
-    b = np.asarray(b, dtype=float)
-    n = x.shape[0]
-    ier, _, fld, *_ = pyfmmlib.lfmm2dparttarg(
-        precision, np.asfortranarray(x.T), 1, b.astype(complex), 0, np.zeros(n, complex), np.zeros((2, n)),
-        0, 1, 0, 0, np.zeros((2, 1)), 0, np.zeros(1, complex), 0, np.zeros((2, 1), complex), 0,
-        np.zeros((3, 1), complex))
-    if ier != 0:
-        raise RuntimeError(f"pyfmmlib lfmm2dparttarg failed with ier={ier}")
-    return gamma * b[:, None] * np.ascontiguousarray(fld.real.T)
-
-
-def nearest_distances(x):
-    """Distance of each particle to its nearest other particle (k-d tree, O(N log N))."""
-    from scipy.spatial import cKDTree
-
-    d, _ = cKDTree(x).query(x, k=2)
-    return d[:, 1]
-
-
-# N from which force="auto" uses the FMM instead of the compiled direct sum (exact kernel only).
-# Measured crossover on the 2-core machines: benchmarks/coulomb2d_forces.py.
-FMM_CROSSOVER_N = 8192  # measured crossover 6.4e3-6.9e3 (ratio direct/FMM 0.47-0.53 at 4096, 1.2-1.5 at 8192)
-FORCES = ("direct", "fmm", "pm", "auto")
-
-
-def particle_drift(x, b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_precision=2):
-    """``(drift (N, 2), nearest-neighbour distances (N,))`` of eq. (1.1) by the chosen method.
-
-    ``force``: ``"direct"`` (compiled O(N^2), exact up to round-off, K_eps if epsilon > 0),
-    ``"fmm"`` (pyfmmlib FMM, exact kernel, relative error below :data:`FMM_TOLERANCE`),
-    ``"pm"`` (particle-mesh on ``pm_grid^2`` cells: grid-scale regularisation, see
-    :func:`particle_mesh_drift`), ``"auto"`` (direct below :data:`FMM_CROSSOVER_N` particles or when
-    epsilon > 0 or pyfmmlib is missing, FMM above).
-    """
-    if force == "auto":
-        use_fmm = x.shape[0] >= FMM_CROSSOVER_N and epsilon == 0 and fmm_available()
-        force = "fmm" if use_fmm else "direct"
-    if force == "direct":
-        return coulomb_drift(x, b, gamma, epsilon)
-    if force == "fmm":
-        return fmm_drift(x, b, gamma, fmm_precision), nearest_distances(x)
-    return particle_mesh_drift(x, b, gamma, pm_grid, epsilon), nearest_distances(x)
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -307,7 +169,7 @@ class SignedCoulomb2D:
 
     # --- particles --------------------------------------------------------------------------
     def sample_particles(self, n, rng=None):
-        """``(positions (n, 2), signs (n,))``: N_+- = round(m_+- n) fixed (notes §6), positions i.i.d.
+        """``(positions (n, 2), signs (n,))``: N_+- = round(m_+- n) fixed, positions i.i.d.
         from the normalised initial Gaussians (exchangeable w.r.t. b, a.s. distinct)."""
         n = check_integer("n", n, minimum=2)
         rng = as_generator(rng)
@@ -328,7 +190,7 @@ class SignedCoulomb2D:
         shortened so that no particle's drift displacement exceeds ``theta`` times its distance to
         its nearest neighbour, so the drift never carries a particle across the singularity; the
         shortened step is floored at ``dt_min_fraction * dt`` because ``dt ~ r^2`` adaptivity does not
-        terminate through a +- collision (notes §6). With ``resolve_noise=True`` the step is also
+        terminate through a +- collision (the pair distance reaches 0 in finite time). With ``resolve_noise=True`` the step is also
         shortened so that the standard deviation sigma sqrt(2 h) of a pair's relative Brownian
         displacement stays below ``theta`` times the smallest pair distance, so noise does not carry a
         pair across the close-approach region unseen either (needed to resolve +- collisions, e.g.
@@ -436,21 +298,13 @@ class SignedCoulomb2D:
     @staticmethod
     def kernel_hat(grid: UniformGrid, epsilon=0.0):
         """Transforms of both components of K (K_eps of eq. (4.5) if ``epsilon > 0``) sampled at
-        displacements, K(0) := 0 (odd kernel)."""
-        e2 = float(epsilon) ** 2
-
-        def comp(a):
-            def k(x, y):
-                r2 = x * x + y * y
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return np.where(r2 > 0, (x if a == 0 else y) / (r2 + e2), 0.0)
-            return k
-        return [fft.free_space_kernel_hat(comp(a), grid.shape, grid.spacing) for a in range(2)]
+        displacements, K(0) := 0 (odd kernel): :func:`~meanfield.particles.coulomb_forces.coulomb_kernel_hat`."""
+        return coulomb_kernel_hat(grid, epsilon)
 
     def free_energy(self, rho, grid: UniformGrid) -> float:
         """F = (sigma^2/2) sum_+- int rho log rho - (gamma_bar/2) int q (log|.| * q),  q = rho+ - rho-.
 
-        [derived, not in the paper (notes §9.7)] The corrected eq. (1.3) reads
+        [derived here, not in the paper] The corrected eq. (1.3) reads
         d_t rho^+- = div(rho^+- grad(dF/drho^+-)) with dF/drho^+- = (sigma^2/2) log rho^+- -+ gamma_bar psi,
         psi = log|.| * q (K * q = grad psi), so F is non-increasing along solutions. The log
         kernel's origin cell uses its exact cell average log(h) + c_0 (square cells)."""
@@ -469,7 +323,7 @@ class SignedCoulomb2D:
         return float(self.sigma**2 / 2 * grid.integrate(ent.sum(axis=0)) - self.gamma_bar / 2 * grid.integrate(q * psi))
 
     def second_moment_rate(self) -> float:
-        """d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2 (notes V11)."""
+        """d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2."""
         m = self.mass_plus + self.mass_minus
         return 2 * self.sigma**2 * m + self.gamma_bar * (self.mass_plus - self.mass_minus) ** 2
 

@@ -112,7 +112,7 @@ class ClosePairStep:
         self.collision_radius = None if collision_radius is None else float(collision_radius)
         if self.collision_radius is not None and not (np.isfinite(self.collision_radius) and self.collision_radius > 0):
             raise ValueError(f"collision_radius must be a positive finite number, got {collision_radius!r}")
-        self._outputs = None if save_at is None else np.sort(np.asarray(save_at, dtype=float))
+        self._outputs = None if save_at is None else sorted(float(v) for v in np.ravel(save_at))
         self._next = 0
         self.proposals = 0
         self.capped = 0
@@ -120,24 +120,29 @@ class ClosePairStep:
 
     def _time_left(self, t):
         """Time from ``t`` to the next output time not yet reached (``inf`` without output times)."""
-        if self._outputs is None:
-            return np.inf
         out = self._outputs
-        while self._next < out.size and out[self._next] - t <= TIME_TOL * max(1.0, abs(out[self._next])):
+        if out is None:
+            return np.inf
+        while self._next < len(out) and out[self._next] - t <= TIME_TOL * max(1.0, abs(out[self._next])):
             self._next += 1
-        return out[self._next] - t if self._next < out.size else np.inf
+        return out[self._next] - t if self._next < len(out) else np.inf
 
     def propose(self, t, y):
         f, dmin = self.evaluate(y)
         self.proposals += 1
-        if self.collision_radius is not None and self.first_collision_time == np.inf and dmin.size \
-                and dmin.min() <= self.collision_radius:
-            self.first_collision_time = t
+        if dmin.size == 0:
+            return self.dt
+        if self.noise_sigma is not None or self.collision_radius is not None:
+            closest = dmin.min()
+            if self.collision_radius is not None and self.first_collision_time == np.inf \
+                    and closest <= self.collision_radius:
+                self.first_collision_time = t
         speed = np.sqrt(f[:, 0] ** 2 + f[:, 1] ** 2) if f.shape[1] == 2 else np.sqrt((f**2).sum(axis=1))
-        with np.errstate(divide="ignore"):
-            h_cap = np.min(np.where(speed > 0, self.theta * dmin / speed, np.inf), initial=np.inf)
-        if self.noise_sigma is not None and dmin.size:
-            h_cap = min(h_cap, (self.theta * dmin.min()) ** 2 / (2 * self.noise_sigma**2))
+        ratio = np.full_like(speed, np.inf)
+        np.divide(self.theta * dmin, speed, out=ratio, where=speed > 0)
+        h_cap = ratio.min()
+        if self.noise_sigma is not None:
+            h_cap = min(h_cap, (self.theta * closest) ** 2 / (2 * self.noise_sigma**2))
         if h_cap >= self.dt:
             return self.dt
         if h_cap < min(self.dt, self._time_left(t)):

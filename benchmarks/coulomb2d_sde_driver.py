@@ -49,7 +49,7 @@ def case(label, model, x0, t_end, dt, seeds, **kw):
         return [inline_loop(model, x0, t_end, s, dt, **kw) for s in seeds]
 
     a, b = driver(), inline()
-    for tr, (x, steps) in zip(a, b):
+    for tr, (x, steps) in zip(a, b, strict=True):
         if not (np.array_equal(tr.positions[-1], x) and tr.info["steps"] == steps):
             raise RuntimeError(f"{label}: the driver and the inline loop differ")
     n_steps = sum(steps for _, steps in b)
@@ -73,4 +73,5 @@ case("N=2 pair, resolve_noise", pair, x_pair, 0.25, 5e-3, range(20), dt_min_frac
 m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.5, mass_minus=0.5, centre_plus=(-0.4, 0.0),
                     centre_minus=(0.4, 0.0), width=0.4)
 for n, t_end in ((32, 1.0), (512, 0.1)):
-    case(f"N={n} mean-field, default dt", m, m.sample_particles(n, rng=0), t_end, 0.01 * m.width**2 / m.sigma**2, range(3))
+    dt = 0.01 * m.width**2 / m.sigma**2
+    case(f"N={n} mean-field, default dt", m, m.sample_particles(n, rng=0), t_end, dt, range(3))

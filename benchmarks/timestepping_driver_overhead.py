@@ -61,8 +61,8 @@ def compare(label, stepper, problem, y0, h, steps):
             (t_d, c_d), (t_h, c_h) = timed(drive), timed(hand)
         ratios.append((t_d / t_h, c_d / c_h))
     wall, cpu = np.array(ratios).T
-    print(f"{label:28s} {steps:6d} {1e3 * t_h / steps:9.1f}  {np.median(wall):6.3f} [{wall.min():.3f}, {wall.max():.3f}]"
-          f"  {np.median(cpu):6.3f} [{cpu.min():.3f}, {cpu.max():.3f}]", flush=True)
+    print(f"{label:28s} {steps:6d} {1e3 * t_h / steps:9.1f}  {np.median(wall):6.3f} "
+          f"[{wall.min():.3f}, {wall.max():.3f}]  {np.median(cpu):6.3f} [{cpu.min():.3f}, {cpu.max():.3f}]", flush=True)
 
 
 def timed(func):
@@ -78,7 +78,8 @@ def pow2_below(x):
 
 print(f"ratio driver / hand loop, median [range] of {REPEATS} interleaved repeats, in wall time and in CPU time")
 print(f"{'case':28s} {'steps':>6s} {'ms/step':>9s}  {'wall':>6s} {'range':16s}  {'cpu':>6s} range")
-m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.7, mass_minus=0.3, centre_plus=(-0.4, 0), centre_minus=(0.4, 0))
+m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.7, mass_minus=0.3, centre_plus=(-0.4, 0),
+                    centre_minus=(0.4, 0))
 for n, steps in ((256, 6), (512, 3)):
     g = m.default_grid(n, 0.2)
     problem, _ = m.continuum_problem(g)

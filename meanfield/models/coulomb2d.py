@@ -84,6 +84,7 @@ from solvers.timestepping import (
     StepFunction,
     StochasticHeun,
     integrate,
+    step_budget,
 )
 
 __all__ = [
@@ -139,7 +140,8 @@ class SignedCoulomb2D:
             warnings.warn(
                 f"gamma={self.gamma} >= sigma^2/2={self.sigma**2 / 2}: outside the well-posedness regime of "
                 "Thm 4.1 (drift not integrable after a +- collision); results are Euler-Maruyama artefacts "
-                "near collisions" + (" and collisions are sticky (gamma >= sigma^2)" if self.gamma >= self.sigma**2 else ""),
+                "near collisions"
+                + (" and collisions are sticky (gamma >= sigma^2)" if self.gamma >= self.sigma**2 else ""),
                 RuntimeWarning, stacklevel=2)
         self.epsilon = check_nonnegative("epsilon", epsilon)
         self.mass_plus = check_in_range("mass_plus", mass_plus, 0.0, 1.0)
@@ -173,7 +175,7 @@ class SignedCoulomb2D:
         from the normalised initial Gaussians (exchangeable w.r.t. b, a.s. distinct)."""
         n = check_integer("n", n, minimum=2)
         rng = as_generator(rng)
-        n_plus = int(round(self.mass_plus * n))
+        n_plus = round(self.mass_plus * n)
         n_minus = n - n_plus
         xp = self.centre_plus + self.width * rng.standard_normal((n_plus, 2))
         xm = self.centre_minus + self.width * rng.standard_normal((n_minus, 2))
@@ -183,38 +185,56 @@ class SignedCoulomb2D:
     def simulate_particles(self, x0, t_end, times=None, rng=None, dt=None, method=None, theta=0.25,
                            dt_min_fraction=1e-3, force="auto", pm_grid=256, fmm_precision=2, collision_radius=None,
                            resolve_noise=False, scheme=None, max_steps=DEFAULT_MAX_STEPS):
-        """Integrate eq. (1.1) from ``x0 = (positions, signs)``.
+        """Integrate eq. (1.1) from ``x0 = (positions, signs)`` through :func:`solvers.timestepping.integrate`.
 
-        Time step rule: base step ``dt`` (default ``0.01 * width^2 / sigma^2``, i.e. a hundredth of
-        the diffusive time of the initial data). **Step control near close pairs:** each step is
-        shortened so that no particle's drift displacement exceeds ``theta`` times its distance to
-        its nearest neighbour, so the drift never carries a particle across the singularity; the
-        shortened step is floored at ``dt_min_fraction * dt`` because ``dt ~ r^2`` adaptivity does not
-        terminate through a +- collision (the pair distance reaches 0 in finite time). With ``resolve_noise=True`` the step is also
-        shortened so that the standard deviation sigma sqrt(2 h) of a pair's relative Brownian
-        displacement stays below ``theta`` times the smallest pair distance, so noise does not carry a
-        pair across the close-approach region unseen either (needed to resolve +- collisions, e.g.
-        with ``collision_radius``; for small N only, as the smallest distance among many particles
-        forces the floor step). The rule is
-        :class:`meanfield.particles.close_pair_step.ClosePairStep`, passed as the step rule of
-        :func:`solvers.timestepping.integrate`; it reuses the drift evaluation of the step's start
-        state, so a step costs one drift evaluation (Euler-Maruyama) or two (Heun).
-        ``scheme`` (preferred) or its older spelling ``method``: ``"euler_maruyama"``/``"euler"``
-        (default; strong order 1 for this additive noise) or ``"stochastic_heun"``/``"heun"``
-        (stochastic Heun: trapezoidal drift, strong order 1, order 2 on the drift). The noise
-        increments are ``sigma sqrt(h) z`` with ``z`` standard normal of shape ``(n, 2)``, one draw per
-        step from ``rng``, so the same seed gives the same run bit for bit. ``max_steps`` caps the
-        number of steps (a base step ``dt`` that needs more is refused before any work). ``force`` chooses how the interaction sum is
-        evaluated (:func:`particle_drift`): ``"direct"`` compiled O(N^2), ``"fmm"`` pyfmmlib fast
-        multipole (exact kernel, relative error < ``FMM_TOLERANCE[fmm_precision]``), ``"pm"``
-        particle-mesh (grid-scale regularisation, ``pm_grid`` cells a side), ``"auto"`` direct below
-        ``FMM_CROSSOVER_N`` particles and FMM above. ``collision_radius`` (optional, > 0): record in
-        ``info["first_collision_time"]`` the first step time at which some pair is closer than it
-        (``inf`` if never; checked at every step, including the short steps of the close-pair
-        control, which resolve the approach). Returns a :class:`Trajectory` with species
-        ``"+"``/``"-"`` and weights 1/N; ``info`` holds the step count, the number of capped steps
-        (``capped_steps``: steps the rule made shorter than both ``dt`` and the time left to the next
-        output), ``drift_evaluations``, the scheme with its declared orders and the step rule.
+        **Step control near close pairs** (:class:`~meanfield.particles.close_pair_step.ClosePairStep`,
+        passed to the driver as its step rule): each step is shortened so that no particle's drift
+        displacement exceeds ``theta`` times its distance to its nearest neighbour, so the drift never
+        carries a particle across the singularity; the shortened step is floored at
+        ``dt_min_fraction * dt`` because ``dt ~ r^2`` adaptivity does not terminate through a +-
+        collision (the pair distance reaches 0 in finite time). The rule reuses the drift evaluation
+        of the step's start state, so a step costs one drift evaluation (Euler-Maruyama) or two (Heun).
+        Noise increments are ``sigma sqrt(h) z``, ``z`` standard normal of shape ``(n, 2)``, one draw
+        per step from ``rng``: the same seed gives the same run bit for bit.
+
+        Parameters
+        ----------
+        x0 : (positions (n, 2), signs (n,) of +-1)
+        t_end, times : final time and output times (default ``[t_end]``).
+        rng : seed or numpy Generator.
+        dt : float > 0
+            Base step (default ``0.01 * width^2 / sigma^2``, a hundredth of the diffusive time of the
+            initial data); a ``dt`` that would need more than ``max_steps`` steps is refused.
+        scheme : ``"euler_maruyama"`` (default; strong order 1 for this additive noise) or
+            ``"stochastic_heun"`` (trapezoidal drift: strong order 1, order 2 on the drift).
+        method : ``"euler"`` or ``"heun"``, the older spelling of ``scheme``.
+        theta : float in (0, 1]; dt_min_fraction : float in (0, 1]
+            The close-pair rule's displacement fraction and floor (``dt * dt_min_fraction`` must be
+            resolvable in float64 at ``t_end``).
+        resolve_noise : bool
+            Also keep the standard deviation ``sigma sqrt(2 h)`` of a pair's relative Brownian
+            displacement below ``theta`` times the smallest pair distance, so noise does not carry a
+            pair across the close-approach region unseen either (needed to resolve +- collisions, e.g.
+            with ``collision_radius``; for small N only, as the smallest distance among many
+            particles forces the floor step).
+        force : ``"direct"`` | ``"fmm"`` | ``"pm"`` | ``"auto"``
+            How the interaction sum is evaluated (:func:`particle_drift`): compiled O(N^2), pyfmmlib
+            fast multipole (exact kernel, relative error < ``FMM_TOLERANCE[fmm_precision]``),
+            particle-mesh (grid-scale regularisation, ``pm_grid`` cells a side), or direct below
+            ``FMM_CROSSOVER_N`` particles and FMM above.
+        collision_radius : float > 0, optional
+            Record in ``info["first_collision_time"]`` the first step time at which some pair is
+            closer than it (``inf`` if never; checked at every step, including the short steps of the
+            close-pair control, which resolve the approach).
+        max_steps : int
+            Cap on the number of steps (default 10^7).
+
+        Returns
+        -------
+        Trajectory
+            Species ``"+"``/``"-"``, weights 1/N; ``info`` holds ``steps``, ``capped_steps`` (steps the
+            rule made shorter than both ``dt`` and the time left to the next output),
+            ``drift_evaluations``, the scheme with its declared orders and the step rule.
         """
         pos, signs = x0
         pos = check_finite_array("x0 positions", pos)
@@ -239,7 +259,7 @@ class SignedCoulomb2D:
         theta = check_in_range("theta", theta, 0.0, 1.0, low_open=True)
         dt = 0.01 * self.width**2 / self.sigma**2 if dt is None else check_positive("dt", dt)
         dt_min_fraction = check_in_range("dt_min_fraction", dt_min_fraction, 0.0, 1.0, low_open=True)
-        _check_step_count("dt", dt, ts[-1], max_steps)
+        step_budget("dt", dt, ts[-1], max_steps)
         if dt * dt_min_fraction <= _STEP_RESOLUTION * max(1.0, ts[-1]):
             raise ValueError(f"dt_min_fraction={dt_min_fraction!r} makes the floor step dt * dt_min_fraction = "
                              f"{dt * dt_min_fraction:.3g} fall below the resolution of float64 at t_end={ts[-1]}")
@@ -249,14 +269,16 @@ class SignedCoulomb2D:
         if force == "auto":
             force = "fmm" if (n >= FMM_CROSSOVER_N and self.epsilon == 0 and fmm_available()) else "direct"
 
-        evaluate = LastStateCache(lambda y: particle_drift(y, signs, gamma, self.epsilon, force, pm_grid, fmm_precision))
+        evaluate = LastStateCache(
+            lambda y: particle_drift(y, signs, gamma, self.epsilon, force, pm_grid, fmm_precision))
         problem = SDEProblem(drift=lambda t, y: evaluate(y)[0], diffusion=self.sigma)
         rule = ClosePairStep(evaluate, dt, theta, dt_min_fraction, noise_sigma=self.sigma if resolve_noise else None,
                              collision_radius=collision_radius, save_at=ts)
         sol = _integrate_from_zero(stepper, problem, pos, ts, rule, rng=rng, max_steps=max_steps)
         x = sol.states[-1]
         t_coll = rule.first_collision_time
-        if collision_radius is not None and t_coll == np.inf and n > 1 and nearest_distances(x).min() <= collision_radius:
+        if collision_radius is not None and t_coll == np.inf and n > 1 \
+                and nearest_distances(x).min() <= collision_radius:
             t_coll = ts[-1]
         lab = np.where(signs > 0, "+", "-")
         return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
@@ -387,8 +409,7 @@ class SignedCoulomb2D:
         ts = check_times(t_end, times)
         cfl = check_in_range("cfl", cfl, 0.0, 1.0, low_open=True)
         if dt is not None:
-            dt = check_positive("dt", dt)
-            _check_step_count("dt", dt, ts[-1], max_steps)
+            dt = step_budget("dt", check_positive("dt", dt), ts[-1], max_steps)
         if grid is None:
             if rho0 is not None:
                 raise ValueError("rho0 was given without its grid")
@@ -407,8 +428,9 @@ class SignedCoulomb2D:
             return cfl / (4 * vmax / h + 4 * D / h**2)
 
         if dt is None:
-            _check_step_count("cfl", cfl, ts[-1], max_steps, first_step=cfl_rule(0.0, rho0))
-        step = dt if dt is not None else StepFunction(cfl_rule, "drift_cfl" if method == "spectral" else "fv_positivity")
+            step_budget(f"cfl={cfl!r} gives a first step", cfl_rule(0.0, rho0), ts[-1], max_steps)
+        rule_name = "drift_cfl" if method == "spectral" else "fv_positivity"
+        step = dt if dt is not None else StepFunction(cfl_rule, rule_name)
         stepper = _SCHEMES[method][scheme]()
         sol = _integrate_from_zero(stepper, problem, rho0, ts, step, max_steps=max_steps)
         out = np.array(sol.states)
@@ -443,18 +465,6 @@ def _sde_scheme(method, scheme):
     return method, _SDE_SCHEMES[name]()
 
 
-def _check_step_count(name, value, t_end, max_steps, first_step=None):
-    """Refuse, before any work, a run whose step (``value`` itself, or ``first_step`` of a rule set by
-    ``value``) would need more than ``max_steps`` steps to reach ``t_end``."""
-    max_steps = check_integer("max_steps", max_steps, minimum=1)
-    h = value if first_step is None else first_step
-    needed = t_end / h
-    if not needed <= max_steps:
-        what = "" if first_step is None else f" (first step {h:.3g})"
-        raise ValueError(f"{name}={value!r}{what} would need {needed:.3g} steps to reach t_end={t_end}, more than "
-                         f"max_steps={max_steps}")
-
-
 def _integrate_from_zero(stepper, problem, y0, ts, step, **kw):
     """:func:`integrate` from t = 0 to the last output time ``ts[-1]``; outputs at t = 0 only need no step."""
     if ts[-1] == 0:
@@ -477,7 +487,7 @@ def _spectral_problem(grid, D, g, velocity):
     def nonlinear(_t, rho):
         v = velocity(rho)
         out = []
-        for s, r in zip((1.0, -1.0), rho):
+        for s, r in zip((1.0, -1.0), rho, strict=True):
             fx = fft.rfftn(r * v[0]) * mask
             fy = fft.rfftn(r * v[1]) * mask
             out.append(-s * g * 1j * (kx * fx + ky * fy))

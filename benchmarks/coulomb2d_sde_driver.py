@@ -2,43 +2,33 @@
 
 ``SignedCoulomb2D.simulate_particles`` now advances the SDE with ``integrate`` (Euler-Maruyama, the
 close-pair rule :class:`~meanfield.particles.close_pair_step.ClosePairStep` as a value); the peer is
-the loop it replaced, written out below with the same step rule, forces and noise draws (the two
-give the same numbers bit for bit, checked here). For small N a step costs a few tens of
-microseconds, so this measures the per-step cost of the layer (rule object, drift cache, driver
-checks). Runs interleaved call by call, ``REPEATS`` times; prints the median and range of the ratio
-driver / inline loop. Run: python benchmarks/coulomb2d_sde_driver.py
+the loop it replaced (kept once, in tests/test_coulomb2d_timestepping.py, as the reference of the
+bit-identity tests: same step rule, forces and noise draws; the two give the same numbers bit for
+bit, checked here too). For small N a step costs a few tens of microseconds, so this measures the
+per-step cost of the layer (rule object, drift cache, driver checks). Runs interleaved call by call,
+``REPEATS`` times; prints the median and range of the ratio driver / inline loop in wall time and in
+process CPU time. Run: python benchmarks/coulomb2d_sde_driver.py
 """
+
+import pathlib
+import sys
+import time
 
 import numpy as np
 from _timing import best_time
 
-from meanfield.models.coulomb2d import SignedCoulomb2D, coulomb_drift
+from meanfield.models.coulomb2d import SignedCoulomb2D
 
-REPEATS = 7
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from test_coulomb2d_timestepping import _reference_loop
+
+REPEATS = 15
 
 
-def inline_loop(model, x0, t_end, seed, dt, theta=0.25, dt_min_fraction=1e-3, resolve_noise=False):
-    """The former loop of ``simulate_particles`` (direct forces, Euler-Maruyama, one output time)."""
-    pos, b = x0
-    rng = np.random.default_rng(seed)
-    n = pos.shape[0]
-    gamma = model.particle_gamma(n)
-    dt_min = dt * dt_min_fraction
-    x, t, steps = pos.copy(), 0.0, 0
-    while t < t_end - 1e-14 * max(1.0, t_end):
-        h = min(dt, t_end - t)
-        f, dmin = coulomb_drift(x, b, gamma, model.epsilon)
-        speed = np.sqrt(f[:, 0] ** 2 + f[:, 1] ** 2)
-        with np.errstate(divide="ignore"):
-            h_cap = np.min(np.where(speed > 0, theta * dmin / speed, np.inf))
-        if resolve_noise:
-            h_cap = min(h_cap, (theta * dmin.min()) ** 2 / (2 * model.sigma**2))
-        if h_cap < h:
-            h = max(h_cap, min(dt_min, h))
-        x = x + h * f + model.sigma * np.sqrt(h) * rng.standard_normal((n, 2))
-        t += h
-        steps += 1
-    return x, steps
+def inline_loop(model, x0, t_end, seed, dt, **kw):
+    """The former loop (kept once, as the reference of the bit-identity tests): final positions, steps."""
+    out, steps, _, _ = _reference_loop(model, x0, [t_end], seed, dt, False, **kw)
+    return out[-1], steps
 
 
 def case(label, model, x0, t_end, dt, seeds, **kw):
@@ -53,20 +43,29 @@ def case(label, model, x0, t_end, dt, seeds, **kw):
         if not (np.array_equal(tr.positions[-1], x) and tr.info["steps"] == steps):
             raise RuntimeError(f"{label}: the driver and the inline loop differ")
     n_steps = sum(steps for _, steps in b)
-    ratios = []
+    rows = []
     for r in range(REPEATS):
         if r % 2:
-            t_i, t_d = best_time(inline, repeats=1), best_time(driver, repeats=1)
+            (t_i, c_i), (t_d, c_d) = timed(inline), timed(driver)
         else:
-            t_d, t_i = best_time(driver, repeats=1), best_time(inline, repeats=1)
-        ratios.append(t_d / t_i)
-    ratios = np.array(ratios)
-    print(f"{label:34s} {n_steps:7d} {1e6 * t_i / n_steps:9.1f} {1e6 * (t_d - t_i) / n_steps:9.1f} "
-          f"{np.median(ratios):7.3f} [{ratios.min():.3f}, {ratios.max():.3f}]", flush=True)
+            (t_d, c_d), (t_i, c_i) = timed(driver), timed(inline)
+        rows.append((t_d / t_i, c_d / c_i, c_i, c_d - c_i))
+    wall, cpu, c_inline, c_extra = np.array(rows).T
+    print(f"{label:34s} {n_steps:7d} {1e6 * np.median(c_inline) / n_steps:9.1f} "
+          f"{1e6 * np.median(c_extra) / n_steps:9.1f}  {np.median(wall):6.3f} [{wall.min():.3f}, {wall.max():.3f}]  "
+          f"{np.median(cpu):6.3f} [{cpu.min():.3f}, {cpu.max():.3f}]", flush=True)
 
 
-print(f"{'case':34s} {'steps':>7s} {'us/step':>9s} {'extra us':>9s} {'median':>7s} range (driver / inline, "
-      f"{REPEATS} interleaved repeats)")
+def timed(func):
+    """``(wall time, process CPU time)`` of one call (CPU time is less disturbed by a loaded machine)."""
+    c0 = time.process_time()
+    wall = best_time(func, repeats=1)
+    return wall, time.process_time() - c0
+
+
+print(f"ratio driver / inline loop, median [range] of {REPEATS} interleaved repeats, wall and CPU time; "
+      "CPU us per step of the inline loop and the driver's extra (medians)")
+print(f"{'case':34s} {'steps':>7s} {'cpu us':>9s} {'extra us':>9s}  {'wall':>6s} {'range':15s}  {'cpu':>6s} range")
 pair = SignedCoulomb2D(sigma=1.0, gamma=0.4, gamma_bar=0.1)
 x_pair = (np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([1.0, -1.0]))
 case("N=2 pair, resolve_noise", pair, x_pair, 0.25, 5e-3, range(20), dt_min_fraction=1e-4, resolve_noise=True)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from solvers.timestepping._checks import TIME_TOL
+from solvers.timestepping import TIME_TOL
 
 __all__ = ["ClosePairStep", "LastStateCache"]
 

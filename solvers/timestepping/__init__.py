@@ -26,7 +26,7 @@ stepper                           problem          order
 (e.g. CFL via :func:`cfl_step`), :class:`PIController`; :class:`Event` for located events.
 """
 
-from ._checks import step_budget
+from ._checks import TIME_TOL, step_budget
 from .adaptive import AdaptiveResult, dormand_prince
 from .base import Stepper
 from .driver import DEFAULT_MAX_STEPS, Event, Solution, integrate
@@ -43,7 +43,7 @@ STEPPERS = (ForwardEuler, SSPRK2, SSPRK3, RK4, DormandPrince54, ExactLinear, ETD
             StrangSplitting, Substeps, EulerMaruyama, StochasticHeun)
 
 __all__ = [
-    "DEFAULT_MAX_STEPS", "ETD1", "ETD2RK", "ETDRK4", "RK4", "SSPRK2", "SSPRK3", "STEPPERS", "AdaptiveResult",
+    "DEFAULT_MAX_STEPS", "TIME_TOL", "ETD1", "ETD2RK", "ETDRK4", "RK4", "SSPRK2", "SSPRK3", "STEPPERS", "AdaptiveResult",
     "ButcherTableau", "DormandPrince54", "EulerMaruyama", "Event", "ExactLinear", "FixedStep", "ForwardEuler", "LieSplitting",
     "ODEProblem", "PIController", "SDEProblem", "SemilinearProblem", "Solution", "SplitProblem", "StepFunction",
     "Stepper", "StochasticHeun", "StrangSplitting", "Substeps", "JumpSplitting", "cfl_step", "contour_phi", "dormand_prince",

@@ -53,7 +53,7 @@ from meanfield.models.base import check_integer, check_positive, check_times
 from meanfield.particles import coupled_kmc
 from solvers import fft
 from solvers.timestepping import EulerMaruyama, SDEProblem, integrate
-from solvers.timestepping._checks import TIME_TOL
+from solvers.timestepping import TIME_TOL
 
 __all__ = [
     "CoupledPaths",

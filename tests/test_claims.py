@@ -43,8 +43,8 @@ def test_passed_cannot_be_set_against_the_band():
     c.passed = False  # agreeing is allowed
     with pytest.raises(ValueError, match="contradicts"):
         Claim("old", "s", "m", True, 2.0, (0.0, 1.0), "src")  # the legacy constructor is checked too
-    with pytest.raises(ValueError, match="contradicts"):
-        Claim("old", "s", "m", False, 0.5, (0.0, 1.0), "src")
+    # a compound claim may fail inside its band (another stated condition not met), never pass outside it
+    assert not Claim("old", "s", "m", False, 0.5, (0.0, 1.0), "src").passed
     assert Claim("old", "s", "m", True, 0.5, (0.0, 1.0), "src").passed
 
 

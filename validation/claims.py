@@ -102,14 +102,16 @@ class Claim:
 
     @property
     def passed(self) -> bool:
+        """The band's verdict, and the explicit one where a module gave it: a claim never passes outside
+        its band; a compound claim (its value in band, another stated condition not met) may fail."""
         derived = self.derived
-        return derived if derived is not None else bool(self._explicit)
+        explicit = True if self._explicit is None else bool(self._explicit)
+        return (derived and explicit) if derived is not None else explicit
 
     @passed.setter
     def passed(self, verdict) -> None:
-        verdict = bool(verdict)
-        derived = self.derived
-        if derived is not None and derived != verdict:
+        verdict = None if verdict is None else bool(verdict)
+        if verdict and self.derived is False:
             raise ValueError(
                 f"claim {self.name!r}: passed={verdict} contradicts value {self.value!r} and band "
                 f"{self.band_text()}; build it with Claim.within so the verdict follows from the band")

@@ -43,12 +43,30 @@ from __future__ import annotations
 import numpy as np
 
 from meanfield.measures import Domain, EmpiricalMeasure
-from meanfield.models.base import Trajectory, check_integer, check_positive, check_times, continuum_dataset
-from meanfield.particles.annihilation_events1d import V_KINDS, W_KINDS, active_velocity, integrate_annihilation
+from meanfield.models.base import (
+    Trajectory,
+    check_integer,
+    check_positive,
+    check_times,
+    continuum_dataset,
+)
+from meanfield.particles.annihilation_events1d import (
+    V_KINDS,
+    W_KINDS,
+    active_velocity,
+    default_controller,
+    integrate_annihilation,
+)
 from solvers import fft
 from solvers.finite_volume import divergence, upwind_flux
 from solvers.grids import UniformGrid
-from solvers.timestepping import SSPRK3, ODEProblem, StepFunction, integrate
+from solvers.timestepping import (
+    DEFAULT_MAX_STEPS,
+    SSPRK3,
+    ODEProblem,
+    StepFunction,
+    integrate,
+)
 
 __all__ = ["Annihilation1D", "potential"]
 
@@ -205,9 +223,14 @@ class Annihilation1D:
         out[act] = active_velocity(x[act], b[act], n_total, vk, wk, self.delta)
         return out
 
-    def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11):
+    def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11, *, controller=None,
+                           forces="auto", max_steps=DEFAULT_MAX_STEPS):
         """Event-driven solution of Problem 4.1 (Def. 4.2) by
-        :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`.
+        :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
+        under a :class:`solvers.timestepping.PIController` (``controller``, default the engine's PI
+        controller at ``rtol``/``atol``; ``rtol`` below 100 machine epsilons is refused), forces by
+        ``forces`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
+        particles on), "direct" or "fmm"; at most ``max_steps`` steps.
 
         ``state = (x, b)``: strictly increasing finite positions and charges ±1. Returns a Trajectory of
         all particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
@@ -238,12 +261,15 @@ class Annihilation1D:
         if not np.all(np.isin(b_raw, (1, -1))):
             bad = int(np.flatnonzero(~np.isin(b_raw, (1, -1)))[0])
             raise ValueError(f"state b (charges) must be +1 or -1 (Problem 4.1), got b[{bad}] = {b_raw[bad].item()!r}")
-        for name, val in (("rtol", rtol), ("atol", atol)):
-            check_positive(name, val)
+        if controller is None:
+            for name, val in (("rtol", rtol), ("atol", atol)):
+                check_positive(name, val)
+            controller = default_controller(rtol, atol)
         ts = check_times(t_end, times)
         b_init = b_raw.astype(np.int64)
         vk, wk = self._kinds()
-        run = integrate_annihilation(x, b_init, ts, vk, wk, self.delta, rtol=rtol, atol=atol)
+        run = integrate_annihilation(x, b_init, ts, vk, wk, self.delta, max_steps=max_steps, controller=controller,
+                                     forces=forces)
         n = x.size
         species = [np.where(b_init > 0, "+", "-") for _ in ts]
         events = [(t, kind, pair) for t, kind, pair, _ in run.events]
@@ -251,7 +277,8 @@ class Annihilation1D:
                 "blocks": int(1 + np.count_nonzero(b_init[1:] != b_init[:-1])),  # L of Assumption 2.2
                 "annihilations": [(t, place, pair) for t, _, pair, place in run.events],
                 "stats": {"accepted": run.accepted, "rejected": run.rejected,
-                          "force_evaluations": run.force_evaluations}}
+                          "force_evaluations": run.force_evaluations},
+                "solver": run.solver}
         return Trajectory(ts, run.positions, self.domain, [np.full(n, 1.0 / n) for _ in ts], species, events,
                           info=info)
 
@@ -286,12 +313,19 @@ class Annihilation1D:
         pad = 3 * float(self.radii.max()) + np.sqrt(4 * t_end)
         return float(np.min(self.centres - self.radii)) - pad, float(np.max(self.centres + self.radii)) + pad
 
-    def solve_continuum(self, resolution=800, t_end=None, times=None, window=None, cfl=0.4):
+    def solve_continuum(self, resolution=800, t_end=None, times=None, window=None, cfl=0.4, *,
+                        max_steps=DEFAULT_MAX_STEPS):
         """Finite volumes for (1.3) on ``window`` (default :meth:`default_window`); returns the standard
         dataset (species "+", "-": ρ^± including annihilated mass) with the annihilated mass ``A(t)``
-        and the active masses ``[κ]_±(R)`` (non-increasing) as extra variables."""
+        and the active masses ``[κ]_±(R)`` (non-increasing) as extra variables.
+
+        Time stepping: :func:`solvers.timestepping.integrate` with :class:`~solvers.timestepping.SSPRK3`
+        under the CFL rule ``dt = cfl h / max|v|`` (a :class:`~solvers.timestepping.StepFunction`);
+        scheme, declared order and step rule are recorded in the dataset's solver attributes. A ``cfl``
+        that would need more than ``max_steps`` steps at the initial speed is refused before any step."""
         if t_end is None:
             raise ValueError("t_end is required")
+        max_steps = check_integer("max_steps", max_steps, minimum=1)
         n = check_integer("resolution", resolution, minimum=16)
         ts = check_times(t_end, times)
         check_positive("cfl", cfl)
@@ -335,8 +369,12 @@ class Annihilation1D:
             _, faces = velocities(r)
             return cfl * h / max(float(np.abs(faces).max()), 1e-300)
 
+        needed = ts[-1] / cfl_rule(0.0, rho)
+        if needed > max_steps:
+            raise ValueError(f"cfl={cfl!r} would need about {needed:.3g} steps at the initial speed to reach "
+                             f"t_end={ts[-1]}, more than max_steps={max_steps}")
         stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
-        out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule).states
+        out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule, max_steps=max_steps).states
         out = np.array(out)
         kappa = out[:, 0] - out[:, 1]
         active_plus = grid.integrate(np.clip(kappa, 0, None))

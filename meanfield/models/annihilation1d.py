@@ -1,41 +1,45 @@
 """Model 001: 1-D charged particles with annihilation → the equation in [κ]±.
 
 van Meurs & Morandotti, *Discrete-to-continuum limits of particles with an annihilation rule*
-(SIAM J. Appl. Math. 2019); reading notes ``notes/001.md``.
+(SIAM J. Appl. Math. 2019).
 
 Particles (4.1): ``ẋ_i = -(1/n) Σ_{b_i b_j = 1} V'(x_i - x_j) - (1/n) Σ_{b_i b_j = -1} W'(x_i - x_j)``
 over active particles, mass 1/n each. Annihilation (Def. 4.2): when two adjacent active opposite
 charges meet, both become ghosts (charge 0): frozen, invisible, kept in μ_n^± (4.15). The
-integrator (:mod:`meanfield.particles.annihilation_events1d`) is Dormand–Prince 5(4) with error
-control on the active particles only, compiled pair-symmetric forces, and annihilation times located
-as roots of the gaps of adjacent active opposite pairs on the step's continuous extension plus a
-Newton correction — a sign change of a gap, never a distance threshold (notes §6.1). Why an explicit
-method for a stiff system (λ ~ n) is the cheaper choice here: see that module and
-``benchmarks/annihilation1d_scaling.py``.
+integrator (:mod:`meanfield.particles.annihilation_events1d`) is Dormand–Prince 5(4) under a PI
+step controller of :mod:`solvers.timestepping`, with error control on the active particles only,
+and annihilation times located as roots of the gaps of adjacent active opposite pairs on the step's
+continuous extension — a sign change of a gap, never a distance threshold. Forces
+(:mod:`meanfield.particles.annihilation_forces1d`): a compiled pair sum for a few hundred active
+particles, a 1-D fast multipole method (O(n) per evaluation) above, so that a run to t = 1 costs
+O(n²) (n = 10^4 in about 13 s of CPU). Why an explicit method for a stiff system (λ ~ n) is the
+cheaper choice here: see that module and ``benchmarks/annihilation1d_scaling.py``.
 
 Potentials (§1.2, Assumption 2.1), chosen by name — anything else is a ValueError:
 
-* ``V = -log|r|`` ("log") or ``V = r coth r - log|2 sinh r|`` ("wall", dislocation walls; the stable
-  form ``2r/(e^{2r}-1) - log1p(-e^{-2r})`` of notes §1.2). Both satisfy (2.1a-d) with |rV'| ≤ 1.
-* ``W ≡ 0`` ("none"); ``W_δ = ½ log(r² + δ²)`` ("regularised": the paper gives no formula (notes §8
-  item 7); ours (notes §1.2) is even, C¹, W_δ' Lipschitz with constant δ⁻², rW_δ' ∈ [0, 1),
-  V + W_δ = ½ log(1 + δ²/r²) ≥ 0 for V = -log, and it is a regularisation of -V = log|r| as in Fig. 1);
+* ``V = -log|r|`` ("log") or ``V = r coth r - log|2 sinh r|`` ("wall", dislocation walls, evaluated in
+  the stable form ``2r/(e^{2r}-1) - log1p(-e^{-2r})``, free of the cancellation of the naive formula
+  for large r). Both satisfy (2.1a-d) with |rV'| ≤ 1.
+* ``W ≡ 0`` ("none"); ``W_δ = ½ log(r² + δ²)`` ("regularised": the paper gives no formula; this one
+  is even, C¹, W_δ' Lipschitz with constant δ⁻², rW_δ' ∈ [0, 1), V + W_δ = ½ log(1 + δ²/r²) ≥ 0 for
+  V = -log, and it is a regularisation of -V = log|r| as in Fig. 1);
 * ``W = -V`` ("-V"): the singular-attraction variant behind (1.4) and §1.7(a). It is OUTSIDE
   Assumption 2.1 (W' not Lipschitz) and Theorem 5.1 does not cover it; particles then collide in
-  finite time with unbounded speed (an isolated pair: d² = d₀² - 4t/n, notes §5.1 item 4).
+  finite time with unbounded speed (an isolated pair of opposite charges at distance d obeys
+  ḋ = -2/(n d), so d² = d₀² - 4t/n).
 
-Initial data (Assumption 2.2): finitely many alternating blocks, each a semicircle law (notes §5.4)
-with a centre, radius, sign and mass; supports pairwise disjoint. Two blocks (+ then -) is the
-notes' reference case; more blocks give L > 2 alternations.
+Initial data (Assumption 2.2): finitely many alternating blocks, each a semicircle law with a
+centre, radius, sign and mass; supports pairwise disjoint. Two blocks (+ on [-1.5, -0.5], - on
+[0.5, 1.5], masses ½) is the reference case; more blocks give L > 2 alternations.
 
 Continuum (1.3): ``∂_t ρ^± = ([κ]_± (V' * [κ]_± + W' * [κ]_∓))'``, κ = ρ⁺ - ρ⁻, by conservative
-finite volumes (notes §6.2): only the active part σ^± = [ρ⁺_j - ρ⁻_j]_± of each cell is transported,
+finite volumes: only the active part σ^± = [ρ⁺_j - ρ⁻_j]_± of each cell is transported,
 with the upwind flux; the nonlocal velocity uses exact cell integrals through the antiderivative
 (``∫_{C_k} V'(x_j - y) dy = V(x_j - x_{k-½}) - V(x_j - x_{k+½})``, the singular self-cell term is 0 by
 symmetry), a Toeplitz product done by zero-padded FFT (both species in one batched transform through
-:mod:`solvers.fft`, which runs such small transforms on one thread);
-SSP-RK3 under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves each species' mass to round-off.
-With W = -V this is the two-species form of (1.4).
+:mod:`solvers.fft`, which runs such small transforms on one thread); SSP-RK3 (through
+:func:`solvers.timestepping.integrate`) under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves
+each species' mass to round-off. With W = -V this is the two-species form of (1.4).
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ def potential(kind, r, delta=0.3, V="log"):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if kind == "log":
             return -np.log(r)
-        if kind == "wall":  # r coth r - log|2 sinh r| = 2r/(e^{2r}-1) - log1p(-e^{-2r})  (notes §1.2)
+        if kind == "wall":  # r coth r - log|2 sinh r| = 2r/(e^{2r}-1) - log1p(-e^{-2r})
             small = r < 1e-3
             series = 1 - np.log(2) - np.log(r) + r**2 / 6 - r**4 / 60
             stable = 2 * r / np.expm1(2 * r) - np.log1p(-np.exp(-2 * r))
@@ -188,7 +192,7 @@ class Annihilation1D:
         return counts
 
     def sample_particles(self, n, rng=None):
-        """Quantile placement ``x = F_k^{-1}((i - ½)/n_k)`` per block (notes §1.7) with ``n_k`` the
+        """Quantile placement ``x = F_k^{-1}((i - ½)/n_k)`` per block with ``n_k`` the
         largest-remainder rounding of ``m_k n``; ``rng`` unused (deterministic data). Returns
         ``(x sorted, b)``."""
         n = check_integer("n", n, minimum=2)
@@ -309,7 +313,7 @@ class Annihilation1D:
         return v_hat, w_hat
 
     def default_window(self, t_end):
-        """Initial hull ± (3 max radius + √(4 t_end)): supports spread like R² ≤ R₀² + 4mt (notes §5.4)."""
+        """Initial hull ± (3 max radius + √(4 t_end)): supports spread like R² ≤ R₀² + 4mt."""
         pad = 3 * float(self.radii.max()) + np.sqrt(4 * t_end)
         return float(np.min(self.centres - self.radii)) - pad, float(np.max(self.centres + self.radii)) + pad
 
@@ -349,7 +353,7 @@ class Annihilation1D:
             padded = np.zeros((2, 2 * n))
             padded[:, :n] = sig
             s_hat = fft.rfftn(padded, ndim=1)
-            # v^± = -(V' * σ^± + W' * σ^∓) at centres (notes §2.2): both species in one batched transform
+            # v^± = -(V' * σ^± + W' * σ^∓) at centres: both species in one batched transform
             prod = s_hat * v_hat
             if w_hat is not None:
                 prod = prod + s_hat[::-1] * w_hat

@@ -1,5 +1,5 @@
 """Forces of model 001 (eq. (4.1)) on the active particles: a compiled direct pair sum, and a 1-D
-fast multipole method (FMM) with O(m) work for large m.
+fast multipole method (FMM) with O(m) work for m active particles.
 
 The right-hand side of (4.1) for active particles ``x_1 < … < x_m`` with charges ``b_i = ±1`` and
 mass 1/n each is
@@ -7,37 +7,47 @@ mass 1/n each is
     v_i = -(1/n) Σ_{j ≠ i} K_ij(x_i - x_j),   K_ij = V' if b_i b_j = 1, W' if b_i b_j = -1,
 
 with V' and W' odd. Writing ``K_ij = ½(V' + W') + ½ b_i b_j (V' - W')`` splits the sum into two sums
-with a kernel that no longer depends on the charges — one with weights 1 and kernel ``K₊ = ½(V' + W')``,
-one with weights ``b_j`` and kernel ``K₋ = ½(V' - W')`` (multiplied by ``b_i`` at the target):
+whose kernels no longer depend on the charges — weights 1 with ``K₊ = ½(V' + W')``, and weights
+``b_j`` with ``K₋ = ½(V' - W')`` (multiplied by ``b_i`` at the target):
 
     Σ_j K_ij(x_i - x_j) = Σ_j K₊(x_i - x_j) + b_i Σ_j b_j K₋(x_i - x_j).                        (F)
 
 **Direct** (:func:`active_velocity`): every pair once, ``K_ij`` applied as it is (no splitting), so
-opposite charges with W ≡ 0 contribute exactly nothing however close they are.
+opposite charges with W ≡ 0 contribute exactly nothing however close they are. O(m²).
 
-**FMM** (:func:`fmm_velocity`): a uniform binary tree of ``2^L`` leaves over ``[x_1, x_m]``. Pairs in
-the same or adjacent leaves are summed directly with the rule ``K_ij`` (as above: the near field holds
-every close pair, in particular the opposite pairs about to annihilate, whose ``K₊``/``K₋`` parts
-would cancel catastrophically). All other pairs are well separated at some level (target and source
-box of width w at centre distance ≥ 2w) and are summed through (F) with Chebyshev interpolation of
-degree ``p - 1`` in each box (the "black-box" FMM of Fong & Darve, *J. Comput. Phys.* 228 (2009), in
-one dimension): for y in a source box with centre c and half-width a,
-``K(x - y) ≈ Σ_α K(x - s_α) L_α((y - c)/a)`` with Chebyshev nodes ``s_α`` and Lagrange polynomials
-``L_α(u) = 1/p + (2/p) Σ_{k≥1} T_k(ŝ_α) T_k(u)``; the same on the target box. The interpolated kernel
-has an error of order ``ρ^{-p}``, ``ρ = 3 + √8 ≈ 5.8`` (the Bernstein ellipse reaching the nearest
-singularity of ``y ↦ K(x - y)``, 3 half-widths from the box centre) relative to ``Σ_j |K(x_i - x_j)|``;
-the default ``p = 20`` gives about 1e-14 (measured in ``tests/test_annihilation1d_forces.py``). Steps:
-moments ``Σ_j q_j T_k(u_j)`` at the leaves, exact shifts to the parents (M2M: a polynomial of degree
-p - 1 re-interpolated), the p × p kernel matrices between the interaction-list boxes at each level
-(M2L: offsets ±2, ±3 box widths), the transposed shifts down (L2L) and Clenshaw evaluation at the
-particles (L2P). Every kernel (V = -log, the wall V, W_δ, W = -V) is smooth away from 0, so the same
-code serves all of them; only the M2L matrices change.
+**FMM** (:func:`fmm_velocity`): a uniform binary tree of ``2^L`` leaves (about
+:data:`FMM_LEAF_SIZE` particles each) over ``[x_1, x_m]``. Pairs in the same or adjacent leaves are
+summed directly with the rule ``K_ij``: the near field holds every close pair, in particular the
+opposite pairs about to annihilate, whose 1/gap would otherwise enter both sums of (F) and cancel
+catastrophically. Every other pair is well separated at exactly one level (target and source boxes
+of width w, centres 2w or 3w apart) and is summed through (F) with Chebyshev interpolation of degree
+p - 1 on both boxes (the "black-box" FMM of Fong & Darve, *J. Comput. Phys.* 228 (2009), in one
+dimension): for y in a box of centre c and half-width a, ``K(x - y) ≈ Σ_α K(x - s_α) L_α((y - c)/a)``
+with Chebyshev nodes ``s_α`` and ``L_α(u) = 1/p + (2/p) Σ_{k≥1} T_k(ŝ_α) T_k(u)``. Carried as
+Chebyshev moments ``Σ_j q_j T_k(u_j)`` (leaves, P2M), re-expanded exactly into the parents (M2M: a
+polynomial of degree p - 1), turned into local Chebyshev coefficients by the p × p matrices
+``Sᵀ K± S`` of each level and offset (M2L; cached, since the root width is rounded up to a geometric
+grid 2^(k/8)), re-expanded into the children (L2L) and summed at the particles (L2P). All loops are
+compiled and written so that they vectorise. Every kernel here (V = -log, the wall V, W_δ, W = -V)
+is smooth away from 0, so one code serves all of them; only the M2L matrices change.
 
-The FMM takes over from :data:`FMM_CROSSOVER` active particles (``method="auto"``); below, the
-direct sum is faster. Both are compared in ``benchmarks/annihilation1d_scaling.py``.
+Accuracy: the nearest singularity of ``y ↦ K(x - y)`` lies 3 half-widths from a source box's
+centre, so the interpolation error decays like ``ρ^-p``, ``ρ = 3 + √8 ≈ 5.83``. Measured, relative to
+``(1/n) Σ_j 1/|x_i - x_j|`` (which bounds the sum of the |terms| for every kernel): 0.1–0.3 · 5.83^-p,
+log-slope -1.87 per unit of p, round-off (5e-15) from p = 18 on (``tests/test_annihilation1d_forces.py``).
+A run at tolerance rtol uses :func:`fmm_order` (error ≤ 3e-4 · rtol; p = 15 at rtol = 1e-8).
+
+Cost (``benchmarks/annihilation1d_scaling.py``, CPU time, interleaved, p = 15): 0.19 ms at m = 10^3,
+0.88 ms at 10^4, 9.8 ms at 10^5; against the direct sum 0.38× at 10^3 and 0.019× at 10^4 (crossover
+near m = 250: :data:`FMM_CROSSOVER`); against pyfmmlib's 2-D Laplace FMM on the real axis (both sums
+in one call, iprec 3 / 4, errors 5e-12 / 6e-15) 0.03–0.05×. Stage states of a Runge–Kutta step may
+be slightly out of order (an annihilating pair crossing) or non-finite: the first give finite forces
+(a particle a hair outside its leaf), the second NaN, which makes the step rejected.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -59,11 +69,16 @@ V_KINDS = ("log", "wall")
 W_KINDS = ("none", "regularised", "-V")
 FORCE_METHODS = ("auto", "direct", "fmm")
 
-FMM_ORDER = 20  # Chebyshev nodes per box: error ~ 5.8^-p relative to Σ|K| (module docstring)
+FMM_ORDER = 20  # default Chebyshev order of fmm_velocity: round-off accuracy (module docstring)
 FMM_LEAF_SIZE = 32  # mean particles per leaf: balances the near field against the tree (scaling benchmark)
 FMM_CROSSOVER = 300  # active particles from which "auto" uses the FMM (direct/FMM time 0.75 at 200, 1.4 at 300)
 
-_OFFSETS = np.array([-3, -2, 2, 3])  # M2L partners of a box: children of the parent's neighbours, not adjacent
+
+@njit(cache=True)
+def _offset(o):
+    """The M2L partners of a box, in box widths: -3, -2, 2, 3 for o = 0…3 (the children of the parent's
+    neighbours that are not adjacent). A function, not a global array (numba would unpickle it per call)."""
+    return o - 3 if o < 2 else o
 
 
 @njit(cache=True, error_model="numpy")
@@ -152,7 +167,7 @@ def _chebyshev_operators(p):
 
 @njit(cache=True, error_model="numpy")
 def _kernel_samples(nodes, widths, vkind, wkind, delta):
-    """``K±(-off·w + (w/2)(ŝ_α - ŝ_β))`` for every level width w and offset of :data:`_OFFSETS`: the
+    """``K±(-off·w + (w/2)(ŝ_α - ŝ_β))`` for every level width w and offset :func:`_offset`: the
     kernels (F) between the nodes of a target box and of its interaction-list partner."""
     p = nodes.size
     out = np.empty((widths.size, 4, 2, p, p))
@@ -161,7 +176,7 @@ def _kernel_samples(nodes, widths, vkind, wkind, delta):
         for o in range(4):
             for a in range(p):
                 for q in range(p):
-                    r = -_OFFSETS[o] * w + 0.5 * w * (nodes[a] - nodes[q])
+                    r = -_offset(o) * w + 0.5 * w * (nodes[a] - nodes[q])
                     v = _dv(vkind, r)
                     u = _dw(wkind, vkind, r, delta)
                     out[lev, o, 0, a, q] = 0.5 * (v + u)
@@ -223,11 +238,16 @@ def _leaves(x, levels, width):
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _p2m(x, b, start, width, mom):
-    """Leaf moments ``Σ_j q_j T_k(u_j)`` (u the position in leaf coordinates), channels q = 1 and q = b;
-    the Chebyshev recurrence runs over all particles of a leaf at once (vectorised)."""
+def _leaf_chebyshev(x, b, start, width, series, evaluate, out):
+    """One sweep over the leaves with the Chebyshev recurrence ``T_q(u_i)`` (u the position in leaf
+    coordinates) run over all the particles of a leaf at once (vectorised; |T_q| ≤ 1 in the leaf, so
+    the forward recurrence is stable).
+
+    ``evaluate=False`` (P2M): ``series[leaf, ch, q] = Σ_i w_i T_q(u_i)`` with weights w = 1 (ch 0) and
+    w = b (ch 1). ``evaluate=True`` (L2P): ``out_i = -(u₊(x_i) + b_i u₋(x_i))`` with the local series
+    ``u± = Σ_q series[leaf, 0 or 1, q] T_q``."""
     nleaf = start.size - 1
-    p = mom.shape[2]
+    p = series.shape[2]
     wl = width / nleaf
     cap = 0
     for k in range(nleaf):
@@ -236,36 +256,68 @@ def _p2m(x, b, start, width, mom):
     t1 = np.empty(cap)
     u2 = np.empty(cap)
     bq = np.empty(cap)
+    gp = np.zeros(cap)
+    gm = np.zeros(cap)
     for k in range(nleaf):
         lo, c = start[k], start[k + 1] - start[k]
         if c == 0:
             continue
-        mk = mom[nleaf - 1 + k]
+        sk = series[nleaf - 1 + k]
         centre = x[0] + (k + 0.5) * wl
-        s0 = s1 = 0.0
         for i in range(c):
             t0[i] = 1.0
             t1[i] = (x[lo + i] - centre) / (0.5 * wl)
             u2[i] = 2.0 * t1[i]
             bq[i] = b[lo + i]
-            s0 += bq[i]
-            s1 += t1[i]
-        mk[0, 0], mk[1, 0] = c, s0
-        mk[0, 1] = s1
-        s1 = 0.0
-        for i in range(c):
-            s1 += bq[i] * t1[i]
-        mk[1, 1] = s1
-        for q in range(2, p):
-            s0 = s1 = 0.0
+        if evaluate:
             for i in range(c):
-                t = u2[i] * t1[i] - t0[i]
-                t0[i] = t1[i]
-                t1[i] = t
-                s0 += t
-                s1 += bq[i] * t
-            mk[0, q] = s0
-            mk[1, q] = s1
+                gp[i] = sk[0, 0] + sk[0, 1] * t1[i]
+                gm[i] = sk[1, 0] + sk[1, 1] * t1[i]
+        else:
+            s0 = s1 = s2 = 0.0
+            for i in range(c):
+                s0 += bq[i]
+                s1 += t1[i]
+                s2 += bq[i] * t1[i]
+            sk[0, 0], sk[1, 0], sk[0, 1], sk[1, 1] = c, s0, s1, s2
+        for q in range(2, p):
+            if evaluate:
+                a, z = sk[0, q], sk[1, q]
+                for i in range(c):
+                    t = u2[i] * t1[i] - t0[i]
+                    t0[i] = t1[i]
+                    t1[i] = t
+                    gp[i] += a * t
+                    gm[i] += z * t
+            else:
+                s0 = s1 = 0.0
+                for i in range(c):
+                    t = u2[i] * t1[i] - t0[i]
+                    t0[i] = t1[i]
+                    t1[i] = t
+                    s0 += t
+                    s1 += bq[i] * t
+                sk[0, q], sk[1, q] = s0, s1
+        if evaluate:
+            for i in range(c):
+                out[lo + i] = -(gp[i] + bq[i] * gm[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _shift_level(lev, count, mats_t, arr, up):
+    """Re-expansions between level ``lev`` and its children: ``up`` (M2M) adds ``C_σ`` times each child's
+    moments to its parent's, else (L2L) ``C_σᵀ`` times the parent's local series to each child's
+    (``mats_t`` holds the transposes of what is applied)."""
+    base, cbase = (1 << lev) - 1, (1 << (lev + 1)) - 1
+    for k in range(1 << lev):
+        for side in range(2):
+            child = cbase + 2 * k + side
+            if count[child] > 0:
+                for ch in range(2):
+                    if up:
+                        _gemv_t(mats_t[side], arr[child, ch], arr[base + k, ch])
+                    else:
+                        _gemv_t(mats_t[side], arr[base + k, ch], arr[child, ch])
 
 
 @njit(cache=True, error_model="numpy")
@@ -273,72 +325,19 @@ def _tree(levels, count, shift, shift_t, m2l_t, mom, loc):
     """Upward pass (M2M), interaction lists (M2L: offsets ±2 always, +3 from even and -3 from odd
     boxes, the children of the parent's neighbours that are not adjacent) and downward pass (L2L)."""
     for lev in range(levels - 1, 1, -1):
-        base, cbase = (1 << lev) - 1, (1 << (lev + 1)) - 1
-        for k in range(1 << lev):
-            for side in range(2):
-                child = cbase + 2 * k + side
-                if count[child] > 0:
-                    for ch in range(2):
-                        _gemv_t(shift_t[side], mom[child, ch], mom[base + k, ch])
+        _shift_level(lev, count, shift_t, mom, True)
     for lev in range(2, levels + 1):
         base, nb = (1 << lev) - 1, 1 << lev
         for k in range(nb):
             if count[base + k] == 0:
                 continue
             for o in range(4):
-                s = k + _OFFSETS[o]
+                s = k + _offset(o)
                 if 0 <= s < nb and abs((s >> 1) - (k >> 1)) == 1 and count[base + s] > 0:
                     for ch in range(2):
                         _gemv_t(m2l_t[lev, o, ch], mom[base + s, ch], loc[base + k, ch])
     for lev in range(2, levels):
-        base, cbase = (1 << lev) - 1, (1 << (lev + 1)) - 1
-        for k in range(1 << lev):
-            for side in range(2):
-                child = cbase + 2 * k + side
-                if count[child] > 0:
-                    for ch in range(2):
-                        _gemv_t(shift[side], loc[base + k, ch], loc[child, ch])
-
-
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _l2p(x, b, start, width, loc, out):
-    """Far field at the particles, ``out_i = -(u₊(x_i) + b_i u₋(x_i))`` with ``u± = Σ_k c±_k T_k``, the
-    Chebyshev recurrence run over all the particles of a leaf at once (vectorised; |T_k| ≤ 1 on the
-    leaf, so the forward recurrence is stable)."""
-    nleaf = start.size - 1
-    p = loc.shape[2]
-    wl = width / nleaf
-    cap = 0
-    for k in range(nleaf):
-        cap = max(cap, start[k + 1] - start[k])
-    t0 = np.empty(cap)
-    t1 = np.empty(cap)
-    u2 = np.empty(cap)
-    gp = np.empty(cap)
-    gm = np.empty(cap)
-    for k in range(nleaf):
-        lo, c = start[k], start[k + 1] - start[k]
-        if c == 0:
-            continue
-        cp = loc[nleaf - 1 + k, 0]
-        cm = loc[nleaf - 1 + k, 1]
-        centre = x[0] + (k + 0.5) * wl
-        for i in range(c):
-            t0[i] = 1.0
-            t1[i] = (x[lo + i] - centre) / (0.5 * wl)
-            u2[i] = 2.0 * t1[i]
-            gp[i] = cp[0] + cp[1] * t1[i]
-            gm[i] = cm[0] + cm[1] * t1[i]
-        for q in range(2, p):
-            a, z = cp[q], cm[q]
-            for i in range(c):
-                t = u2[i] * t1[i] - t0[i]
-                t0[i] = t1[i]
-                t1[i] = t
-                gp[i] += a * t
-                gm[i] += z * t
-        for i in range(c):
-            out[lo + i] = -(gp[i] + b[lo + i] * gm[i])
+        _shift_level(lev, count, shift, loc, False)
 
 
 @njit(cache=True, error_model="numpy")
@@ -347,10 +346,10 @@ def _fmm(x, b, n_total, vkind, wkind, delta, levels, width, shift, shift_t, m2l_
     p = shift.shape[1]
     mom = np.zeros((count.size, 2, p))  # Chebyshev moments, channels q = 1 and q = b
     loc = np.zeros((count.size, 2, p))  # local Chebyshev coefficients of the far field, channels K₊ and K₋
-    _p2m(x, b, start, width, mom)
-    _tree(levels, count, shift, shift_t, m2l_t, mom, loc)
     out = np.zeros(x.size)
-    _l2p(x, b, start, width, loc, out)
+    _leaf_chebyshev(x, b, start, width, mom, False, out)  # P2M
+    _tree(levels, count, shift, shift_t, m2l_t, mom, loc)
+    _leaf_chebyshev(x, b, start, width, loc, True, out)  # L2P
     nleaf = start.size - 1
     for k in range(nleaf):  # near field: pairs within each leaf and with the next one, by the rule K_ij
         _near(x, b, start[k], start[k + 1], start[min(k + 2, nleaf)], vkind, wkind, delta, out)
@@ -360,7 +359,7 @@ def _fmm(x, b, n_total, vkind, wkind, delta, levels, width, shift, shift_t, m2l_
 
 def fmm_levels(m, leaf_size=FMM_LEAF_SIZE):
     """Tree depth L for m particles: ``2^L`` the power of 2 nearest to ``m / leaf_size``, at least 2."""
-    return max(2, int(np.round(np.log2(max(m, 1) / leaf_size))))
+    return max(2, round(math.log2(max(m, 1) / leaf_size)))
 
 
 def fmm_velocity(x, b, n_total, vkind, wkind, delta, order=FMM_ORDER, leaf_size=FMM_LEAF_SIZE):
@@ -369,11 +368,11 @@ def fmm_velocity(x, b, n_total, vkind, wkind, delta, order=FMM_ORDER, leaf_size=
     x = np.ascontiguousarray(x, dtype=float)
     if x.size < 2:
         return np.zeros(x.size)
-    extent = x.max() - x[0]  # a stage state may be slightly out of order: x[0] is the tree's origin
-    if not np.isfinite(extent) or extent <= 0:
+    extent = float(x.max() - x[0])  # a stage state may be slightly out of order: x[0] is the tree's origin
+    if not (math.isfinite(extent) and extent > 0):
         return np.full(x.size, np.nan)  # a non-finite or collapsed stage state: the step is rejected
     levels = fmm_levels(x.size, leaf_size)
-    width_key = int(np.ceil(8 * np.log2(extent) + 1e-9))  # root width 2^(key/8) ≥ the extent
+    width_key = math.ceil(8 * math.log2(extent) + 1e-9)  # root width 2^(key/8) ≥ the extent
     ops = _operators(int(order), levels, width_key, vkind, wkind, delta)
     return _fmm(x, b, n_total, vkind, wkind, delta, levels, 2.0 ** (width_key / 8), *ops)
 

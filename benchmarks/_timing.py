@@ -26,3 +26,15 @@ def median_time(func, repeats=30):
         func()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def interleaved_times(funcs, repeats=5):
+    """Wall times of ``repeats`` rounds, each calling every function of ``funcs`` once in turn
+    (interleaved, so a change in machine load hits all of them alike); one list per function."""
+    times = [[] for _ in funcs]
+    for _ in range(repeats):
+        for k, func in enumerate(funcs):
+            t0 = time.perf_counter()
+            func()
+            times[k].append(time.perf_counter() - t0)
+    return times

@@ -6,16 +6,56 @@
     meanfield plot FILE --out PNG
 
 ``meanfield <command> --help`` explains every option.
+
+A user error (bad or unknown option, unknown model parameter or solver keyword, missing, unreadable
+or malformed input file, an output path that cannot be written) prints one line
+``meanfield: error: ...`` on stderr and exits with status 2, before any work is done where it can be
+checked beforehand; ``--debug`` adds the traceback. Ctrl-C exits with 130 and SIGTERM with 143,
+leaving no partial file behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
+import re
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
+
+
+class UsageError(Exception):
+    """A command-line mistake; reported as one line and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
 
 
 def _key_value(text: str):
@@ -34,14 +74,20 @@ def _key_value(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="meanfield",
-        description="Particle systems, their mean-field limits, and the distances between them.",
+        description="Particle systems, their mean-field limits, and the distances between them. "
+        "User errors give one line on stderr and exit status 2.",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     val = sub.add_parser(
         "validate",
+        parents=[common],
         help="check the papers' claims and write a report folder",
         description="Run validation/<paper>.py for the chosen papers (all by default) and write "
         "DIR/report.md (pass/fail table per claim), DIR/summary.json, and per paper the figures and data. "
@@ -60,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
+        parents=[common],
         help="run one model's particle system or continuum solver to a file",
         description="Build models.MODEL(**params), then either sample and simulate particles (saved as .npz) "
         "or solve the continuum equation (saved as netCDF).",
@@ -70,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model parameter (repeatable); VALUE is a Python literal, e.g. rho_support=(0,1)")
     run.add_argument("--t-end", type=float, required=True, help="final time")
     run.add_argument("--times", type=float, nargs="+", help="output times (default: t-end only)")
-    run.add_argument("--n", type=int, help="particles: number of particles (per species where the model says so)")
-    run.add_argument("--seed", type=int, default=0, help="particles: random seed (default 0)")
-    run.add_argument("--resolution", type=int, help="continuum: passed to solve_continuum as resolution=")
+    run.add_argument("--n", type=_positive_int,
+                     help="particles: number of particles (per species where the model says so)")
+    run.add_argument("--seed", type=_nonnegative_int, default=0, help="particles: random seed (default 0)")
+    run.add_argument("--resolution", type=_positive_int, help="continuum: passed to solve_continuum as resolution=")
     run.add_argument("--method", help="continuum: solver name passed as method=")
     run.add_argument("--solver-arg", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                      help="extra keyword for simulate_particles / solve_continuum (repeatable)")
@@ -80,21 +128,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = sub.add_parser(
         "study",
+        parents=[common],
         help="run a convergence study described in a TOML file",
         description="Run the sweep x seeds of STUDY.toml (see meanfield.study.load_study_file for the format) "
         "and write DIR/results.csv (one row per parameter set, seed, time, species, metric), DIR/rates.csv "
         "(fitted slopes with confidence intervals) and DIR/rates.png. Finished tasks are kept in DIR/tasks, "
-        "so rerunning an interrupted study resumes it.",
+        "so rerunning an interrupted study resumes it; DIR/tasks/study.json records every setting of the study, "
+        "and a rerun after any change to the study file is refused (give a new --out).",
     )
     study.add_argument("file", type=Path, help="study description (TOML)")
     study.add_argument("--out", type=Path, required=True, help="output folder")
     where = study.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="run on this many local processes (default: in-process)")
+    where.add_argument("--workers", type=_positive_int, help="run on this many local processes (default: in-process)")
     where.add_argument("--scheduler", help="address of a dask.distributed scheduler, e.g. tcp://host:8786")
     study.add_argument("--x", default="n", help="swept parameter the rates are fitted against (default: n)")
 
     plot = sub.add_parser(
         "plot",
+        parents=[common],
         help="plot a saved continuum run (.nc) or particle run (.npz)",
         description="Densities per species at the chosen times (continuum) or particle histograms / clouds "
         "(particles), written as a PNG.",
@@ -105,12 +156,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- checks made before any work --------------------------------------------------------------
+def _input_file(path: Path) -> None:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder, expected a file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{path}: not readable (permission denied)")
+
+
+def _writable_folder(folder: Path, option: str = "--out", shown: Path | None = None) -> None:
+    """Create ``folder`` when missing and check that a file can be written in it (``shown``: the
+    path the user gave, when it is a file in ``folder``)."""
+    from meanfield import io
+
+    shown = folder if shown is None else shown
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {shown}: {existing} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        io.check_writable(folder)
+    except OSError as exc:
+        raise UsageError(f"{option} {shown}: cannot write in {folder} ({exc.strerror or exc})") from exc
+
+
+def _output_file(path: Path, option: str = "--out") -> None:
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is an existing folder; give a file name")
+    _writable_folder(path.parent, option, shown=path)
+
+
+def _unique(option: str, pairs) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise UsageError(f"{option} {key}: given twice ({out[key]!r} and {value!r})")
+        out[key] = value
+    return out
+
+
+def _check_keywords(cls, owner: str, method: str, given: dict, options: dict) -> None:
+    """Each key of ``given`` must be accepted by ``cls.method``; ``options[key]`` names its option."""
+    from meanfield.study_inputs import method_parameters
+
+    accepted, _, reserved = method_parameters(cls, method, owner)
+    target = owner if method == "__init__" else f"{owner}.{method}"
+    what = "a parameter of" if method == "__init__" else "a keyword of"
+    for key in given:
+        label = f"{options[key]} {key}" if options[key] in ("--param", "--solver-arg") else options[key]
+        if key in reserved:
+            raise UsageError(f"{label}: set by the command itself (--n, --seed, --t-end, --times)")
+        if accepted is not None and key not in accepted:
+            raise UsageError(f"{label}: not {what} {target}; valid: {', '.join(sorted(accepted)) or '(none)'}")
+
+
+def _check_required(cls, owner: str, method: str, given: dict, hint: str) -> None:
+    from meanfield.study_inputs import method_parameters
+
+    _, required, _ = method_parameters(cls, method, owner)
+    missing = sorted(required - set(given))
+    if missing:
+        raise UsageError(f"{owner}.{method} needs {missing[0]!r}; {hint.format(name=missing[0])}")
+
+
+# --- commands --------------------------------------------------------------------------------
 def _cmd_validate(args) -> int:
     from tqdm import tqdm
 
     from validation.runner import resolve_papers, run_validation
 
     modules = resolve_papers(args.papers)
+    _writable_folder(args.out)
     with tqdm(total=len(modules), unit="paper", file=sys.stderr) as bar:
         results = run_validation(
             modules, args.out, quick=args.quick,
@@ -126,63 +246,138 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    import numpy as np
+
     from meanfield import io, models
 
-    model_cls = getattr(models, args.model, None)
-    if model_cls is None:
-        raise SystemExit(f"meanfield run: unknown model {args.model!r}; available: {', '.join(models.__all__)}")
-    model = model_cls(**dict(args.param))
-    extra = dict(args.solver_arg)
-    times = args.times or [args.t_end]
+    if args.model not in models.__all__:
+        raise UsageError(f"unknown model {args.model!r}; available: {', '.join(models.__all__)}")
+    cls = getattr(models, args.model)
+    params = _unique("--param", args.param)
+    _check_keywords(cls, args.model, "__init__", params, dict.fromkeys(params, "--param"))
+    model = cls(**params)  # checks the values (cheap: no run yet)
+    extra = _unique("--solver-arg", args.solver_arg)
+    options = dict.fromkeys(extra, "--solver-arg")
     if args.side == "particles":
         if args.n is None:
-            raise SystemExit("meanfield run particles: --n is required")
-        state = model.sample_particles(args.n, rng=args.seed)
-        traj = model.simulate_particles(state, t_end=args.t_end, times=times, **extra)
+            raise UsageError("run particles: --n is required")
+        for flag, value in (("--resolution", args.resolution), ("--method", args.method)):
+            if value is not None:
+                raise UsageError(f"run particles: {flag} is an option of the continuum side")
+        method = "simulate_particles"
+    else:
+        for flag, key in (("--resolution", "resolution"), ("--method", "method")):
+            value = getattr(args, key)
+            if value is not None:
+                if key in extra:
+                    raise UsageError(f"run continuum: {key} given by both {flag} and --solver-arg")
+                extra[key], options[key] = value, flag
+        method = "solve_continuum"
+        _check_required(cls, args.model, method, {**extra, "t_end": 0, "times": 0},
+                        "give it with --{name} or --solver-arg {name}=VALUE")
+    _check_keywords(cls, args.model, method, extra, options)
+    _output_file(args.out)
+
+    times = args.times or [args.t_end]
+    if args.side == "particles":
+        rng = np.random.default_rng(args.seed)
+        state = model.sample_particles(args.n, rng=rng)
+        traj = model.simulate_particles(state, t_end=args.t_end, times=times, rng=rng, **extra)
         io.save_trajectory(traj, args.out)
     else:
-        if args.resolution is not None:
-            extra["resolution"] = args.resolution
-        if args.method is not None:
-            extra["method"] = args.method
         sol = model.solve_continuum(t_end=args.t_end, times=times, **extra)
         io.save_dataset(sol, args.out)
     print(f"wrote {args.out}")
     return 0
 
 
+_STUDY_OUTPUTS = ("results.csv", "rates.csv", "rates.png")
+
+
 def _cmd_study(args) -> int:
+    from meanfield import io
     from meanfield.study import fit_rates, load_study_file, plot_rates
 
+    _input_file(args.file)
     study = load_study_file(args.file)
+    if args.x not in study.sweep:
+        raise UsageError(f"study: --x {args.x!r} is not swept in {args.file}; swept: {', '.join(study.sweep)}")
+    _writable_folder(args.out)
+    for name in _STUDY_OUTPUTS:
+        if (args.out / name).is_dir():
+            raise UsageError(f"--out {args.out}: {args.out / name} is a folder, where the study writes a file")
     table = study.run(workers=args.workers, executor=args.scheduler, store=args.out / "tasks", progress=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "results.csv", index=False)
-    fit_rates(table, x=args.x).to_csv(args.out / "rates.csv", index=False)
-    plot_rates(table, x=args.x).savefig(args.out / "rates.png", dpi=120)
-    print(f"wrote {args.out / 'results.csv'}, {args.out / 'rates.csv'}, {args.out / 'rates.png'}")
+    rates, fig = fit_rates(table, x=args.x), plot_rates(table, x=args.x)
+    io.save_table(table, args.out / "results.csv")
+    io.save_table(rates, args.out / "rates.csv")
+    io.save_figure(fig, args.out / "rates.png", dpi=120)
+    print(f"wrote {', '.join(str(args.out / name) for name in _STUDY_OUTPUTS)}")
     return 0
 
 
 def _cmd_plot(args) -> int:
     from meanfield import io, plot
 
+    _input_file(args.file)
+    _output_file(args.out)
     if args.file.suffix == ".npz":
         fig = plot.plot_trajectory(io.load_trajectory(args.file), times=args.times)
     else:
         fig = plot.plot_continuum(io.load_dataset(args.file), times=args.times)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
+    io.save_figure(fig, args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0
 
 
+# --- entry point -----------------------------------------------------------------------------
+def _output_folder(args) -> Path | None:
+    """The folder a command writes into (its stale temporary files are removed before it starts)."""
+    if args.command in ("run", "plot"):
+        return args.out.parent
+    if args.command in ("study", "validate"):
+        return args.out
+    return None
+
+
+_USER_ERRORS = (UsageError, ValueError, TypeError, OSError)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+        if exc.filename2 is not None:
+            text += f" (-> {exc.filename2})"
+    else:
+        text = str(exc) or type(exc).__name__
+    return re.sub(r"\s*\n\s*", " ", text.strip())
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 ok, 1 failed claims, 2 user error)."""
+    import traceback
+
+    from meanfield.io import Terminated, clean_stale_temporaries, terminate_as_interrupt
+
+    debug = False
     try:
-        return {"validate": _cmd_validate, "run": _cmd_run, "study": _cmd_study, "plot": _cmd_plot}[args.command](args)
-    except ValueError as exc:  # bad parameters: one clear line, no traceback
-        print(f"meanfield {args.command}: {exc}", file=sys.stderr)
+        args = build_parser().parse_args(argv)
+        debug = args.debug
+        commands = {"validate": _cmd_validate, "run": _cmd_run, "study": _cmd_study, "plot": _cmd_plot}
+        with terminate_as_interrupt():
+            folder = _output_folder(args)
+            if folder is not None:
+                clean_stale_temporaries(folder)
+            return commands[args.command](args)
+    except Terminated as exc:
+        print(f"meanfield: {exc}; partial files removed", file=sys.stderr)
+        return 128 + int(exc.signum)
+    except KeyboardInterrupt:
+        print("meanfield: interrupted; partial files removed", file=sys.stderr)
+        return 130
+    except _USER_ERRORS as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"meanfield: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

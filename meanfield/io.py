@@ -1,14 +1,27 @@
-"""Saving and loading results: continuum runs as netCDF, particle trajectories as ``.npz``.
+"""Saving and loading results: continuum runs as netCDF, particle trajectories as ``.npz``, tables,
+figures and text.
 
-Writes are atomic (temporary file in the same folder, then ``os.replace``), so an interrupted run
-never leaves a half-written file under the final name.
+Every write is atomic: the content goes to a temporary file in the same folder, named
+``.tmp-<host>-<pid>-<random>-<final name>``, which is then renamed onto the final name
+(``os.replace``), so an interrupted run never leaves a half-written file under the final name. On an
+exception, ``KeyboardInterrupt`` (SIGINT) included, the temporary file is removed; inside
+:func:`terminate_as_interrupt` a SIGTERM is turned into :class:`Terminated` (a ``KeyboardInterrupt``)
+so that it cleans up the same way. A temporary file that survives anyway (SIGKILL, power loss) is
+never read, and :func:`clean_stale_temporaries` removes it on the next run once the process that
+wrote it is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +30,177 @@ import xarray as xr
 from meanfield.measures import Domain
 from meanfield.models.base import Trajectory
 
-__all__ = ["save_dataset", "load_dataset", "save_trajectory", "load_trajectory", "atomic_path"]
+__all__ = [
+    "TEMP_PREFIX",
+    "Terminated",
+    "atomic_path",
+    "check_writable",
+    "clean_stale_temporaries",
+    "load_dataset",
+    "load_trajectory",
+    "save_dataset",
+    "save_figure",
+    "save_table",
+    "save_trajectory",
+    "terminate_as_interrupt",
+    "write_text",
+]
+
+TEMP_PREFIX = ".tmp-"
+_TEMP_NAME = re.compile(r"^\.tmp-(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-[A-Za-z0-9_]+-.+$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32]
 
 
 class atomic_path:
-    """Context manager yielding a temporary path next to ``path``, moved onto it on success."""
+    """Context manager yielding a temporary path next to ``path``, moved onto it on success.
 
-    def __init__(self, path, suffix=""):
+    On an exception (``KeyboardInterrupt`` included) the temporary file is removed and ``path`` is
+    left as it was. With ``exclusive=True`` an existing ``path`` is kept and the new content dropped
+    (creation by hard link, so of two concurrent writers exactly one wins). ``suffix``, when given
+    and different from the final name's, is appended to the temporary name (for writers that choose
+    a format from the extension).
+    """
+
+    def __init__(self, path, suffix="", exclusive=False):
         self.path = Path(path)
-        self.suffix = suffix or self.path.suffix
+        self.suffix = "" if not suffix or self.path.name.endswith(suffix) else suffix
+        self.exclusive = exclusive
 
     def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=self.suffix)
-        os.close(fd)
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise IsADirectoryError(21, "is a folder, expected a file name", str(self.path))
+        self.tmp = None
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{_host()}-{os.getpid()}-",
+                                   suffix=f"-{self.path.name}{self.suffix}")
         self.tmp = Path(tmp)
+        os.close(fd)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        try:
+            if exc_type is None:
+                if not self.exclusive:
+                    os.replace(self.tmp, self.path)
+                else:
+                    try:
+                        os.link(self.tmp, self.path)
+                    except FileExistsError:
+                        pass
+                    except OSError:  # no hard links on this file system
+                        if not self.path.exists():
+                            os.replace(self.tmp, self.path)
+        finally:
+            if self.tmp is not None:
+                self.tmp.unlink(missing_ok=True)
         return False
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (or not a valid pid at all)
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def clean_stale_temporaries(folder, max_age: float = 86400.0) -> list[Path]:
+    """Remove the temporary files of :class:`atomic_path` in ``folder`` left by dead writers.
+
+    A temporary file is stale when it was written on this host by a process that no longer exists,
+    or, whatever its host, when it is older than ``max_age`` seconds (default one day). Files that
+    do not match the temporary-name pattern are never touched. Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed, host, now = [], _host(), time.time()
+    for path in folder.glob(f"{TEMP_PREFIX}*"):
+        m = _TEMP_NAME.match(path.name)
+        if m is None or not path.is_file():
+            continue
+        try:
+            old = now - path.stat().st_mtime > max_age
+        except FileNotFoundError:
+            continue
+        if old or (m["host"] == host and not _alive(int(m["pid"]))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def check_writable(folder) -> None:
+    """Raise ``OSError`` unless a file can be created in the existing ``folder`` (tried, then removed)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{_host()}-{os.getpid()}-", suffix="-probe")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by :func:`terminate_as_interrupt` when the process receives SIGTERM."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within this block a SIGTERM raises :class:`Terminated`, so ``finally`` blocks and
+    :class:`atomic_path` clean up as on Ctrl-C. Does nothing outside the main thread or when a
+    SIGTERM handler other than the default is already installed; child processes forked inside the
+    block keep the default behaviour (they die at once)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != owner:  # a forked worker: behave as if no handler were installed
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def save_table(table, path, **kwargs) -> Path:
+    """Write a pandas DataFrame as CSV atomically (``index=False`` unless given)."""
+    kwargs.setdefault("index", False)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, **kwargs)
+    return Path(path)
+
+
+def save_figure(fig, path, **kwargs) -> Path:
+    """``fig.savefig(path, **kwargs)`` atomically; the format is taken from ``path``'s extension."""
+    path = Path(path)
+    kwargs.setdefault("format", path.suffix.lstrip(".") or None)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **kwargs)
+    return path
 
 
 def save_dataset(ds: xr.Dataset, path) -> Path:
@@ -49,10 +210,22 @@ def save_dataset(ds: xr.Dataset, path) -> Path:
     return Path(path)
 
 
+_READ_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
 def load_dataset(path) -> xr.Dataset:
-    """Read a dataset written by :func:`save_dataset` fully into memory (the file is closed)."""
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        return ds.load()
+    """Read a dataset written by :func:`save_dataset` fully into memory (the file is closed).
+
+    Raises ``OSError`` when the file cannot be opened and ``ValueError`` naming it when it is not a
+    netCDF dataset.
+    """
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except _READ_ERRORS:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: not a netCDF dataset ({type(exc).__name__}: {exc})") from exc
 
 
 def save_trajectory(traj: Trajectory, path) -> Path:
@@ -74,9 +247,8 @@ def save_trajectory(traj: Trajectory, path) -> Path:
         "info": {k: _jsonable(v) for k, v in traj.info.items()},
     }
     arrays["meta"] = np.array(json.dumps(meta))
-    with atomic_path(path, ".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     return Path(path)
 
 
@@ -95,7 +267,21 @@ def _jsonable(v):
 
 
 def load_trajectory(path) -> Trajectory:
-    """Read a trajectory written by :func:`save_trajectory`."""
+    """Read a trajectory written by :func:`save_trajectory`.
+
+    Raises ``OSError`` when the file cannot be opened and ``ValueError`` naming it when it is not a
+    trajectory file.
+    """
+    try:
+        return _load_trajectory(path)
+    except _READ_ERRORS:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: not a particle trajectory written by meanfield "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
+def _load_trajectory(path) -> Trajectory:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         times = data["times"]
@@ -103,6 +289,9 @@ def load_trajectory(path) -> Trajectory:
         positions = [data[f"positions_{k}"] for k in range(n)]
         weights = [data[f"weights_{k}"] for k in range(n)] if meta["has_weights"] else None
         species = [data[f"species_{k}"] for k in range(n)] if meta["has_species"] else None
-    domain = Domain(meta["dim"], period=meta["period"], origin=meta["origin"]) if meta["period"] else Domain(meta["dim"])
+    if meta["period"]:
+        domain = Domain(meta["dim"], period=meta["period"], origin=meta["origin"])
+    else:
+        domain = Domain(meta["dim"])
     events = [tuple(ev) if isinstance(ev, list) else ev for ev in meta["events"]]
     return Trajectory(times, positions, domain, weights, species, events, meta["info"])

@@ -8,6 +8,10 @@ distances to measure. Sweep keys:
 * ``particles.<name>``: a keyword of ``simulate_particles``; ``sample.<name>``: of ``sample_particles``;
 * ``continuum.<name>``: a keyword of ``solve_continuum``.
 
+Settings are checked when the study is built (see :mod:`meanfield.study_inputs`): particle numbers
+and seeds are integers without repeats, every model parameter and keyword is one the model's
+constructor or run method accepts. A swept value overrides a fixed one of the same name.
+
 Every combination of the swept values is run once per seed. The continuum reference depends
 only on the model and continuum settings, so it is computed once per distinct setting and reused
 across particle numbers and seeds. Each particle run's random generator is seeded from
@@ -16,13 +20,18 @@ number of workers or the order of execution.
 
 Execution: in-process (default), ``workers=k`` local processes, or a ``dask.distributed``
 ``Client`` / scheduler address (``executor=``). With ``store=folder`` every finished task is
-written atomically to its own file and a rerun skips it, so an interrupted study resumes.
+written atomically to its own file and a rerun skips it, so an interrupted study resumes. The
+folder records the study's identity (model, every parameter and keyword, sweep, times, seeds,
+metrics, package version; see :mod:`meanfield.store`): a rerun of a *different* study into the same
+folder is refused with the first setting that differs, so rows of one study are never returned for
+another.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Study", "METRICS", "fit_rates", "plot_rates", "load_study_file"]
+__all__ = ["METRICS", "Study", "fit_rates", "load_study_file", "plot_rates"]
 
 
 def _metric_functions():
@@ -55,6 +64,8 @@ def _resolve_model(model):
         if model not in models.__all__:
             raise ValueError(f"model {model!r} is not a registered model; choose from {models.__all__}")
         return getattr(models, model)
+    if not isinstance(model, type):
+        raise ValueError(f"model must be a registered model name or a model class, got {model!r}")
     return model
 
 
@@ -129,33 +140,20 @@ class Study:
     continuum_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.sweep, dict) or not self.sweep:
-            raise ValueError("sweep must be a non-empty mapping from parameter to list of values")
-        for key, values in self.sweep.items():
-            if key != "n" and (("." not in key) or key.split(".", 1)[0] not in _PREFIXES):
-                raise ValueError(
-                    f"sweep key {key!r} must be 'n' or start with one of {', '.join(p + '.' for p in _PREFIXES)}"
-                )
-            if not isinstance(values, (list, tuple)) or len(values) == 0:
-                raise ValueError(f"sweep[{key!r}] must be a non-empty list, got {values!r}")
-        if "n" not in self.sweep:
-            raise ValueError("sweep must include 'n' (the particle numbers)")
-        unknown = [m for m in self.metrics if m not in METRICS]
-        if unknown:
-            raise ValueError(f"unknown metrics {unknown}; choose from {METRICS}")
-        if not self.seeds:
-            raise ValueError("seeds must be a non-empty list of integers")
-        self.t_end = float(self.t_end)
-        if not self.t_end > 0:
-            raise ValueError(f"t_end must be positive, got {self.t_end!r}")
-        self.times = [self.t_end] if self.times is None else [float(t) for t in self.times]
-        self._model_cls = _resolve_model(self.model)
+        from meanfield.study_inputs import StudyInputError, _check_keywords, check_study
+
+        check_study(self, _PREFIXES, METRICS)
+        try:
+            self._model_cls = _resolve_model(self.model)
+        except ValueError as exc:
+            raise StudyInputError("model", str(exc)) from None
         self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
+        _check_keywords(self, self.model_name)
 
     # --- the task graph --------------------------------------------------------------------
     def parameter_sets(self) -> list[dict]:
         keys = list(self.sweep)
-        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
 
     def _settings(self, params):
         parts = _split(params)
@@ -171,8 +169,36 @@ class Study:
         s = self._settings(params)
         return f"ref-{zlib.crc32(_canonical([s['model'], s['continuum']]).encode()):08x}"
 
+    def identity(self) -> dict:
+        """Everything that determines this study's numbers, in plain JSON types (see :mod:`meanfield.store`).
+
+        Raises ``ValueError`` naming the setting when one has no plain form (e.g. a grid object).
+        """
+        import meanfield
+        from meanfield.store import native
+
+        cls = self._model_cls
+        model = self.model if isinstance(self.model, str) else f"{cls.__module__}.{cls.__qualname__}"
+        return {
+            "meanfield": meanfield.__version__,
+            "model": model,
+            "model_params": native(self.model_params, "model_params"),
+            "sweep": native(self.sweep, "sweep"),
+            "t_end": native(self.t_end, "t_end"),
+            "times": native(self.times, "times"),
+            "seeds": native(self.seeds, "seeds"),
+            "metrics": native(list(self.metrics), "metrics"),
+            "sample_kwargs": native(self.sample_kwargs, "sample_kwargs"),
+            "particle_kwargs": native(self.particle_kwargs, "particle_kwargs"),
+            "continuum_kwargs": native(self.continuum_kwargs, "continuum_kwargs"),
+            "defaults": _signature_defaults(cls),
+        }
+
     def task_key(self, params, seed) -> str:
-        return f"task-{zlib.crc32(_canonical([params, seed]).encode()):08x}-{seed}"
+        """Name of the task's file in a store: ``task-<identity hash>-<crc32 of params>-<seed>``."""
+        from meanfield.store import StudyStore
+
+        return StudyStore(".", self.identity()).task_name(params, seed).removesuffix(".json")
 
     def tasks(self):
         return [(p, s) for p in self.parameter_sets() for s in self.seeds]
@@ -209,60 +235,93 @@ class Study:
 
         ``executor``: a ``dask.distributed.Client`` or a scheduler address string; ``workers``: local
         process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
+        ``store``: a folder keeping one file per finished task (see the module docstring); a SIGTERM
+        during the run is raised as :class:`meanfield.io.Terminated` so nothing half-written remains.
         """
-        store = None if store is None else Path(store)
+        from meanfield.io import terminate_as_interrupt
+
+        with terminate_as_interrupt():
+            return self._run(workers, executor, store, progress)
+
+    def _run(self, workers, executor, store, progress) -> pd.DataFrame:
+        from meanfield.study_inputs import check_required
+
+        check_required(self, self.model_name)
         if store is not None:
-            store.mkdir(parents=True, exist_ok=True)
-        pending = [(p, s) for p, s in self.tasks() if not (store and (store / f"{self.task_key(p, s)}.json").exists())]
+            from meanfield.store import StudyStore
+
+            store = StudyStore(store, self.identity()).open()
+        tasks = self.tasks()
+        pending = [(p, s) for p, s in tasks if not (store and store.has(p, s))]
         by_ref = {}
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
         runner = _Runner(workers, executor)
-        done = {}
+        done, bar = {}, None
         try:
             refs = runner.map(self.solve_reference, [group[0][0] for group in by_ref.values()])
             jobs = []
-            for ref, group in zip(refs, by_ref.values()):
+            for ref, group in zip(refs, by_ref.values(), strict=True):
                 for p, s in group:
                     jobs.append((p, s, ref))
-            bar = None
             if progress:
                 from tqdm import tqdm
 
                 bar = tqdm(total=len(jobs), unit="task")
             for (p, s, _), rows in runner.imap(self.run_task, jobs):
                 if store is not None:
-                    _write_json(store / f"{self.task_key(p, s)}.json", rows)
+                    store.write(p, s, rows)
                 else:
-                    done[self.task_key(p, s)] = rows
+                    done[_canonical([p, s])] = rows
                 if bar is not None:
                     bar.update(1)
             if bar is not None:
                 bar.close()
-        finally:
-            runner.close()
+        except BaseException:
+            if bar is not None:
+                bar.close()
+            runner.close(cancel=True)
+            raise
+        runner.close()
         rows = []
-        for p, s in self.tasks():
-            key = self.task_key(p, s)
-            if store is not None:
-                rows.extend(json.loads((store / f"{key}.json").read_text()))
-            else:
-                rows.extend(done[key])
+        for p, s in tasks:
+            rows.extend(store.read(p, s) if store is not None else done[_canonical([p, s])])
         return pd.DataFrame(rows)
 
 
-def _write_json(path: Path, obj) -> None:
-    from meanfield.io import atomic_path
+def _signature_defaults(cls) -> dict:
+    """Default values of the model's constructor and run methods, in plain form (a default without one
+    is recorded by its type name); a changed default changes the study's identity."""
+    import inspect
 
-    with atomic_path(path, ".json") as tmp:
-        tmp.write_text(json.dumps(obj))
+    from meanfield.store import native
+
+    out = {}
+    for name in ("__init__", "sample_particles", "simulate_particles", "solve_continuum"):
+        func = getattr(cls, name, None)
+        if func is None:
+            continue
+        try:
+            sig = inspect.signature(func)
+        except (TypeError, ValueError):
+            continue
+        values = {}
+        for pname, par in sig.parameters.items():
+            if par.default is inspect.Parameter.empty:
+                continue
+            try:
+                values[pname] = native(par.default, pname)
+            except ValueError:
+                values[pname] = f"<{type(par.default).__qualname__}>"
+        out[name] = values
+    return out
 
 
 class _Runner:
     """The same map over in-process, local-process or dask execution; results in input order."""
 
     def __init__(self, workers, executor):
-        self.kind, self.pool, self.own = "local", None, False
+        self.kind, self.pool, self.own, self.futures = "local", None, False, []
         if executor is not None:
             from dask.distributed import Client
 
@@ -284,19 +343,27 @@ class _Runner:
         if self.kind == "local":
             for job in jobs:
                 yield job, func(*job)
-        elif self.kind == "processes":
+            return
+        if self.kind == "processes":
             futures = [self.pool.submit(func, *job) for job in jobs]
-            for job, fut in zip(jobs, futures):
-                yield job, fut.result()
         else:
             futures = [self.pool.submit(func, *job, pure=False) for job in jobs]
-            for job, fut in zip(jobs, futures):
-                yield job, fut.result()
+        self.futures.extend(futures)
+        for job, fut in zip(jobs, futures, strict=True):
+            yield job, fut.result()
 
-    def close(self):
+    def close(self, cancel=False):
+        """Release the pool; ``cancel=True`` (after an error or interruption) drops the tasks not yet
+        started instead of waiting for them, also on a dask client the caller owns."""
+        if cancel and self.futures:
+            if self.kind == "dask":
+                self.pool.cancel(self.futures)
+            else:
+                for fut in self.futures:
+                    fut.cancel()
         if self.own and self.pool is not None:
             if self.kind == "processes":
-                self.pool.shutdown()
+                self.pool.shutdown(wait=True, cancel_futures=cancel)
             else:
                 self.pool.close()
 
@@ -311,7 +378,7 @@ def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.Data
     out = []
     for key, g in _fittable_groups(table, group_cols, x):
         fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
-        out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,))), "slope": fit.slope,
+        out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,), strict=True)), "slope": fit.slope,
                     "ci_low": fit.ci[0], "ci_high": fit.ci[1], "prefactor": fit.prefactor(), "points": fit.n_points})
     return pd.DataFrame(out)
 
@@ -337,10 +404,11 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
     fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=True):
         sub = table[table["metric"] == metric]
         for key, g in _fittable_groups(sub, group_cols, x):
-            label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, key if isinstance(key, tuple) else (key,)) if v != "")
+            values = key if isinstance(key, tuple) else (key,)
+            label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, values, strict=True) if v != "")
             fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
             plot_rate(ax, g[x], g["value"], fit, label=label, xlabel=x)
         ax.set_title(metric)
@@ -349,18 +417,49 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
 
 # --- study files (TOML) --------------------------------------------------------------------
 _TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum"}
+_TABLES = ("sweep", "model_params", "particles", "sample", "continuum")
+_HEADER = re.compile(r"^\[\s*([^\[\]]+?)\s*\]")
+_KEY = re.compile(r"""^(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_.\- ]+?))\s*=""")
 
 
 def _line_of(text: str, key: str) -> int:
+    """Line of ``key`` (``"seeds"``, ``"sweep.n"``, ``"sweep.model.profile"``, ``"continuum.resolution"``)
+    in a study file: the key's own line, else its table's header, else 0 (unknown)."""
+    first, _, rest = key.partition(".")
+    table, name = (first, rest) if rest and first in _TABLES else (None, key)
+    current, header = None, 0
     for i, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        if stripped.startswith(f"{key} ") or stripped.startswith(f"{key}=") or stripped == f"[{key}]":
+        m = _HEADER.match(stripped)
+        if m:
+            current = m.group(1).strip().strip("\"'")
+            if current == (table or name):
+                header = i
+            continue
+        k = _KEY.match(stripped)
+        if k is None:
+            continue
+        found = next(g for g in k.groups() if g is not None).strip()
+        if current == table and found == name:
             return i
-    return 0
+        if current is None and found == key:  # top-level key, or a dotted one such as continuum.resolution
+            return i
+    return header
+
+
+def _read_study_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise IsADirectoryError(21, "is a folder, expected a study file (TOML)", str(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a text (UTF-8) file: {exc}") from None
 
 
 def load_study_file(path) -> Study:
-    """Build a :class:`Study` from a TOML file; an error names the file, line and key.
+    """Build a :class:`Study` from a TOML file; an error names the file, the line and the key.
 
     Example::
 
@@ -377,18 +476,27 @@ def load_study_file(path) -> Study:
         resolution = 2048
         [sweep]
         n = [16, 32, 64, 128]
+        "model.profile" = ["bump", "uniform"]    # a swept model parameter: quote dotted names
+
+    Particle numbers and seeds must be integers (``16``, not ``16.0`` or ``true``), without repeats;
+    every key of ``[model_params]``, ``[sample]``, ``[particles]`` and ``[continuum]`` must be a
+    parameter of the model's constructor or of the run method it is passed to. Raises
+    ``FileNotFoundError``/``PermissionError``/``IsADirectoryError`` when the file cannot be read and
+    ``ValueError`` (``"<file>: line <L>, key '<key>': ..."``) when it is not a valid study.
     """
     import tomllib
 
+    from meanfield.study_inputs import StudyInputError
+
     path = Path(path)
-    text = path.read_text()
+    text = _read_study_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
 
     def fail(key, message):
-        line = _line_of(text, key.split(".")[-1])
+        line = _line_of(text, key)
         where = f"line {line}, " if line else ""
         raise ValueError(f"{path}: {where}key {key!r}: {message}")
 
@@ -400,7 +508,7 @@ def load_study_file(path) -> Study:
             raise ValueError(f"{path}: missing required key {key!r}")
     if not isinstance(data["model"], str):
         fail("model", "must be a model name string")
-    if not isinstance(data["t_end"], (int, float)):
+    if not isinstance(data["t_end"], (int, float)) or isinstance(data["t_end"], bool):
         fail("t_end", f"must be a number, got {data['t_end']!r}")
     if not isinstance(data["sweep"], dict):
         fail("sweep", "must be a table [sweep]")
@@ -409,10 +517,11 @@ def load_study_file(path) -> Study:
             fail(table, f"must be a table [{table}]")
     sweep = {}
     for key, values in data["sweep"].items():
+        if isinstance(values, dict):  # a dotted key such as model.profile parses as a table
+            inner = next(iter(values), "name")
+            fail(f"sweep.{key}.{inner}", f"quote dotted names, e.g. \"{key}.{inner}\" = [...]")
         if not isinstance(values, list) or not values:
             fail(f"sweep.{key}", "must be a non-empty list")
-        if isinstance(values[0], dict):  # a dotted key such as model.profile parses as a table
-            fail(f"sweep.{key}", "quote dotted names, e.g. \"model.profile\" = [...]")
         sweep[key] = values
     try:
         return Study(
@@ -421,5 +530,7 @@ def load_study_file(path) -> Study:
             model_params=data.get("model_params", {}), particle_kwargs=data.get("particles", {}),
             sample_kwargs=data.get("sample", {}), continuum_kwargs=data.get("continuum", {}),
         )
+    except StudyInputError as exc:
+        fail(exc.key, str(exc))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

@@ -8,26 +8,40 @@ particle's position,
 
     d/dt X(s, t) = V_X(s, H(X(s, t))),        d/dt Y(s, t) = V_Y(s, F(Y(s, t))),
 
-the nodes are integrated by SSP-RK3. H is the exact CDF of the piecewise-linear other quantile
-(inverse linear interpolation, O(M log M)). Mass per cell is 1/M by construction (exact
-conservation) and positivity is the strict ordering of the nodes, which is checked every step.
+the nodes form one ODE system ``y = (X, Y)`` of shape ``(2, M + 1)`` advanced by
+:func:`solvers.timestepping.integrate` with a strong-stability-preserving Runge–Kutta stepper
+(SSP-RK3 by default; SSP-RK2 or forward Euler may be passed). H is the exact CDF of the
+piecewise-linear other quantile (inverse linear interpolation, O(M log M)). Mass per cell is 1/M by
+construction (exact conservation) and positivity is the strict ordering of the nodes, which is
+checked after every step.
 
-Step rule (CFL in physical space): the right-hand side is Lipschitz in X with constant
-L = |dV/dH| * max density of the other species, so a node gap X_{k+1} - X_k shrinks at most at
-relative rate L and a forward Euler step (and SSP-RK3, a convex combination of them) keeps the
-order when ``dt <= cfl / L``, ``cfl < 1``. For accuracy we also require that no node moves more than
-``cfl`` times the smallest cell: ``dt <= cfl * min_gap / v_max``. Both are recomputed every step.
+Step rule (:class:`QuantileStepRule`, CFL in physical space): the right-hand side is Lipschitz in X
+with constant L = |dV/dH| * max density of the other species, so a node gap X_{k+1} - X_k shrinks at
+most at relative rate L and a forward Euler step keeps the order when ``dt <= cfl / L``,
+``cfl < 1``; an SSP Runge–Kutta step (SSP coefficient 1: a convex combination of such Euler steps)
+keeps it under the same ``dt``. For accuracy we also require that no node moves more than ``cfl``
+times the smallest cell, ``dt <= cfl * min_gap / v_max``, and optionally ``dt <= dt_max``. All are
+recomputed every step; the driver shortens the last step before each output time to land on it.
 
 Orders (measured in tests/test_newtonian1d_continuum.py): 2 in space (W1 vs M), 2 in time: the
 right-hand side is only piecewise linear in X (kinks where a node of X passes a node of Y), and each
-kink crossing costs O(dt^2), so SSP-RK3 does not reach 3.
+kink crossing costs O(dt^2), so SSP-RK3 does not reach 3 (and SSP-RK2 reaches the same 2).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cdf_of_quantile_nodes", "solve_quantile_flow", "max_density"]
+from solvers.timestepping import (
+    DEFAULT_MAX_STEPS,
+    SSPRK3,
+    ODEProblem,
+    Stepper,
+    integrate,
+    step_budget,
+)
+
+__all__ = ["QuantileStepRule", "cdf_of_quantile_nodes", "max_density", "solve_quantile_flow"]
 
 
 def cdf_of_quantile_nodes(q, s, x):
@@ -37,49 +51,99 @@ def cdf_of_quantile_nodes(q, s, x):
 
 def max_density(q):
     gaps = np.diff(q)
-    return float((1.0 / (gaps.size * gaps.min())))
+    return float(1.0 / (gaps.size * gaps.min()))
 
 
-def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.5, dvdh=2.0, v_max=2.0, dt_max=np.inf):
-    """Integrate the nodal system from ``X0``, ``Y0`` (strictly increasing, length M+1).
+def _positive(name, value, allow_inf=False):
+    v = float(value)
+    if not (v > 0 and (allow_inf or np.isfinite(v))):
+        raise ValueError(f"{name} must be a positive{'' if allow_inf else ' finite'} number, got {value!r}")
+    return v
+
+
+class QuantileStepRule:
+    """``dt = min(cfl / L, cfl * min_gap / v_max, dt_max)`` with ``L = dvdh * max density`` over both
+    species and ``min_gap`` the smallest node gap (module docstring), for a state ``(X, Y)``.
+
+    Parameters
+    ----------
+    cfl : float in (0, 1)
+    dvdh : float > 0
+        Bound on ``|dV/dH|`` (2 for paper 002).
+    v_max : float > 0
+        Bound on ``|V|`` (2 for paper 002).
+    dt_max : float > 0 or inf
+        Cap on the step (``inf``: none).
+    """
+
+    adaptive = False
+
+    def __init__(self, cfl=0.5, dvdh=2.0, v_max=2.0, dt_max=np.inf):
+        self.cfl = float(cfl)
+        if not 0 < self.cfl < 1:
+            raise ValueError(f"cfl must lie in (0, 1), got {cfl!r}")
+        self.dvdh = _positive("dvdh", dvdh)
+        self.v_max = _positive("v_max", v_max)
+        self.dt_max = _positive("dt_max", dt_max, allow_inf=True)
+
+    def propose(self, t, y):
+        X, Y = y
+        L = self.dvdh * max(max_density(X), max_density(Y))
+        gap = min(np.diff(X).min(), np.diff(Y).min())
+        return min(self.cfl / L, self.cfl * gap / self.v_max, self.dt_max)
+
+    def describe(self):
+        out = {"step_rule": "quantile_cfl", "cfl": self.cfl, "dvdh": self.dvdh, "v_max": self.v_max}
+        if np.isfinite(self.dt_max):
+            out["dt_max"] = self.dt_max
+        return out
+
+    def __repr__(self):
+        return f"QuantileStepRule(cfl={self.cfl!r}, dvdh={self.dvdh!r}, v_max={self.v_max!r}, dt_max={self.dt_max!r})"
+
+
+def _check_node_order(y):
+    """``post_step``: the nodes of each species must stay strictly increasing (positivity)."""
+    if np.any(np.diff(y, axis=1) <= 0):
+        raise RuntimeError("quantile nodes lost their order; the step rule was violated")
+    return y
+
+
+def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.5, dvdh=2.0, v_max=2.0,
+                        dt_max=np.inf, stepper: Stepper | None = None, max_steps=DEFAULT_MAX_STEPS):
+    """Integrate the nodal system from ``X0``, ``Y0`` (strictly increasing, same length M+1).
 
     ``velocity_x(s, H)`` / ``velocity_y(s, F)`` give the Lagrangian velocities; ``dvdh`` bounds
-    their derivative in the CDF argument and ``v_max`` their size (2 and 2 for paper 002). Returns ``(X_out, Y_out, n_steps)``.
+    their derivative in the CDF argument and ``v_max`` their size (2 and 2 for paper 002);
+    ``stepper`` is an SSP stepper of :mod:`solvers.timestepping` (default ``SSPRK3()``).
+
+    Returns ``(X_out, Y_out, solution)``: nodes at ``out_times`` (shape ``(len(out_times), M+1)``
+    each) and the driver's :class:`~solvers.timestepping.Solution` (``.steps``, ``.info`` with the
+    scheme, its declared order and the step rule).
+
+    Raises ValueError before any work for bad arguments, including a ``dt_max`` so small that
+    reaching ``t_end`` would take more than ``max_steps`` steps.
     """
-    X = np.array(X0, dtype=float)
-    Y = np.array(Y0, dtype=float)
-    M = X.size - 1
-    s = np.linspace(0.0, 1.0, M + 1)
+    stepper = SSPRK3() if stepper is None else stepper
+    rule = QuantileStepRule(cfl, dvdh, v_max, dt_max)
+    t_end = _positive("t_end", t_end)
+    if np.isfinite(rule.dt_max):
+        step_budget("dt_max", rule.dt_max, t_end, max_steps)
+    y0 = np.stack([np.asarray(X0, dtype=float), np.asarray(Y0, dtype=float)])
+    if y0.ndim != 2 or y0.shape[1] < 2:
+        raise ValueError(f"X0 and Y0 must be 1-D arrays of the same length >= 2, got shape {y0.shape}")
+    if np.any(np.diff(y0, axis=1) <= 0):
+        raise ValueError("X0 and Y0 must be strictly increasing")
+    s = np.linspace(0.0, 1.0, y0.shape[1])
 
-    def rhs(X, Y):
-        return velocity_x(s, cdf_of_quantile_nodes(Y, s, X)), velocity_y(s, cdf_of_quantile_nodes(X, s, Y))
+    def rhs(_t, y):
+        X, Y = y
+        out = np.empty_like(y)
+        out[0] = velocity_x(s, cdf_of_quantile_nodes(Y, s, X))
+        out[1] = velocity_y(s, cdf_of_quantile_nodes(X, s, Y))
+        return out
 
-    out_times = np.asarray(out_times, dtype=float)
-    Xo = np.empty((out_times.size, M + 1))
-    Yo = np.empty((out_times.size, M + 1))
-    t = 0.0
-    o = 0
-    steps = 0
-    while o < out_times.size and out_times[o] <= 0.0:
-        Xo[o], Yo[o] = X, Y
-        o += 1
-    while o < out_times.size:
-        L = dvdh * max(max_density(X), max_density(Y))
-        gap = min(np.diff(X).min(), np.diff(Y).min())
-        dt = min(cfl / L, cfl * gap / v_max, dt_max, out_times[o] - t)
-        k1x, k1y = rhs(X, Y)
-        X1, Y1 = X + dt * k1x, Y + dt * k1y
-        k2x, k2y = rhs(X1, Y1)
-        X2 = 0.75 * X + 0.25 * (X1 + dt * k2x)
-        Y2 = 0.75 * Y + 0.25 * (Y1 + dt * k2y)
-        k3x, k3y = rhs(X2, Y2)
-        X = X / 3.0 + 2.0 / 3.0 * (X2 + dt * k3x)
-        Y = Y / 3.0 + 2.0 / 3.0 * (Y2 + dt * k3y)
-        t = t + dt
-        steps += 1
-        if np.any(np.diff(X) <= 0) or np.any(np.diff(Y) <= 0):
-            raise RuntimeError(f"quantile nodes lost their order at t={t}; the step rule was violated")
-        while o < out_times.size and t >= out_times[o] * (1 - 1e-14):
-            Xo[o], Yo[o] = X, Y
-            o += 1
-    return Xo, Yo, steps
+    sol = integrate(stepper, ODEProblem(rhs, post_step=_check_node_order), y0, t_end, out_times, rule,
+                    max_steps=max_steps)
+    nodes = np.array(sol.states)
+    return nodes[:, 0], nodes[:, 1], sol

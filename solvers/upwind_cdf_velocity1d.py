@@ -1,75 +1,96 @@
-"""Conservative first-order upwind finite volumes for two 1-D species transported by velocities
-that are functions of the two cumulative distribution functions at cell faces.
+"""Conservative finite volumes for two 1-D species transported by velocities that are functions of
+the two cumulative distribution functions at cell faces.
 
     d/dt rho + d/dx (rho v_rho(F, H)) = 0,     d/dt eta + d/dx (eta v_eta(F, H)) = 0,
 
 with F, H the CDFs of rho, eta. On a uniform grid the face CDFs are exact prefix sums of cell
-masses (no convolution, O(M)), and the flux through face k+1/2 is the upwind value
-``v+ rho_k + v- rho_{k+1}``. Walls: the two boundary faces carry zero flux (the caller chooses a
-box containing the support for all times).
+masses (no convolution, no derivative, O(M)); the face fluxes are those of
+:mod:`solvers.finite_volume` (first-order donor cell ``v+ rho_k + v- rho_{k+1}`` or the
+minmod-limited MUSCL reconstruction) with no-flux walls: the caller chooses a box containing the
+support for all times. The state ``(rho, eta)`` of shape ``(2, M)`` is advanced by
+:func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper (SSP-RK3 by default).
 
-Step rule (positivity): the outflow of cell k in one forward Euler step is
-``dt/dx (max(v_{k+1/2}, 0) + max(-v_{k-1/2}, 0)) rho_k``, so ``dt <= cfl dx / (2 v_max)`` with
-``cfl <= 1`` keeps every cell non-negative; SSP-RK3 is a convex combination of such steps and keeps
-it too. ``v_max`` is an a-priori bound on |v| supplied by the caller (2 for paper 002). Mass is
-conserved to round-off because the update is in flux form.
+Step rule (positivity), a fixed step: the outflow of cell k in one forward Euler step is
+``dt/dx (max(v_{k+1/2}, 0) + max(-v_{k-1/2}, 0)) rho_k <= 2 v_max dt/dx rho_k``, so
+``dt = min(cfl dx / (2 v_max), dt_max)`` with ``cfl <= 1`` keeps every cell non-negative for the
+donor-cell flux (``cfl <= 1/2`` for MUSCL, whose face values are at most twice the cell value: see
+:func:`solvers.finite_volume.max_stable_dt`); an SSP step (a convex combination of forward Euler
+steps) keeps it too. ``v_max`` is an a-priori bound on |v| supplied by the caller (2 for paper
+002), so the step is known in advance and a run that would need more than ``max_steps`` steps is
+refused before any work. Mass is conserved to round-off because the update is in flux form.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["face_cdf", "solve_upwind_cdf_velocity"]
+from solvers.finite_volume import advection_rhs
+from solvers.grids import UniformGrid
+from solvers.timestepping import (
+    DEFAULT_MAX_STEPS,
+    SSPRK3,
+    FixedStep,
+    ODEProblem,
+    Stepper,
+    integrate,
+)
+
+__all__ = ["FLUX_ORDERS", "face_cdf", "solve_upwind_cdf_velocity"]
+
+FLUX_ORDERS = {"upwind": 1, "muscl": 2}
+_CFL_LIMIT = {"upwind": 1.0, "muscl": 0.5}
 
 
 def face_cdf(rho, dx):
-    """CDF at all M+1 faces from cell densities (exact prefix sums)."""
-    F = np.empty(rho.size + 1)
-    F[0] = 0.0
-    np.cumsum(rho * dx, out=F[1:])
+    """CDF at all M+1 faces from cell densities (exact prefix sums along the last axis)."""
+    rho = np.asarray(rho, dtype=float)
+    F = np.zeros((*rho.shape[:-1], rho.shape[-1] + 1))
+    np.cumsum(rho * dx, axis=-1, out=F[..., 1:])
     return F
 
 
-def _rhs(rho, eta, dx, vel_rho, vel_eta):
-    F = face_cdf(rho, dx)
-    H = face_cdf(eta, dx)
-    out = []
-    for u, v in ((rho, vel_rho(F, H)), (eta, vel_eta(F, H))):
-        vi = v[1:-1]
-        flux = np.zeros(u.size + 1)
-        flux[1:-1] = np.maximum(vi, 0.0) * u[:-1] + np.minimum(vi, 0.0) * u[1:]
-        out.append(-(flux[1:] - flux[:-1]) / dx)
-    return out
+def solve_upwind_cdf_velocity(rho0, eta0, grid: UniformGrid, vel_rho, vel_eta, v_max, out_times, t_end, cfl=0.9,
+                              dt_max=np.inf, flux="upwind", stepper: Stepper | None = None,
+                              max_steps=DEFAULT_MAX_STEPS):
+    """Finite volumes on the 1-D walled ``grid`` from cell densities ``rho0``, ``eta0``.
 
+    ``out_times``: increasing output times in ``[0, t_end]``.
+    ``vel_rho(F, H)``, ``vel_eta(F, H)`` give the face velocities from the face CDFs (arrays of
+    M+1 values); ``v_max`` bounds their size; ``flux`` is ``"upwind"`` (first order, ``cfl <= 1``)
+    or ``"muscl"`` (second order, ``cfl <= 1/2``); ``stepper`` an SSP stepper of
+    :mod:`solvers.timestepping` (default ``SSPRK3()``).
 
-def solve_upwind_cdf_velocity(rho0, eta0, dx, vel_rho, vel_eta, v_max, out_times, cfl=0.9):
-    """SSP-RK3 + upwind. Returns ``(rho_out, eta_out, n_steps)`` at ``out_times``."""
-    if not (0 < cfl <= 1):
-        raise ValueError(f"cfl must lie in (0, 1], got {cfl!r}")
-    rho = np.array(rho0, dtype=float)
-    eta = np.array(eta0, dtype=float)
-    out_times = np.asarray(out_times, dtype=float)
-    R = np.empty((out_times.size, rho.size))
-    E = np.empty((out_times.size, eta.size))
-    dt_rule = cfl * dx / (2.0 * v_max)
-    t = 0.0
-    o = 0
-    steps = 0
-    while o < out_times.size and out_times[o] <= 0.0:
-        R[o], E[o] = rho, eta
-        o += 1
-    while o < out_times.size:
-        dt = min(dt_rule, out_times[o] - t)
-        a1, b1 = _rhs(rho, eta, dx, vel_rho, vel_eta)
-        r1, e1 = rho + dt * a1, eta + dt * b1
-        a2, b2 = _rhs(r1, e1, dx, vel_rho, vel_eta)
-        r2, e2 = 0.75 * rho + 0.25 * (r1 + dt * a2), 0.75 * eta + 0.25 * (e1 + dt * b2)
-        a3, b3 = _rhs(r2, e2, dx, vel_rho, vel_eta)
-        rho = rho / 3.0 + 2.0 / 3.0 * (r2 + dt * a3)
-        eta = eta / 3.0 + 2.0 / 3.0 * (e2 + dt * b3)
-        t += dt
-        steps += 1
-        while o < out_times.size and t >= out_times[o] * (1 - 1e-14):
-            R[o], E[o] = rho, eta
-            o += 1
-    return R, E, steps
+    Returns ``(rho_out, eta_out, solution)`` at ``out_times`` with the driver's
+    :class:`~solvers.timestepping.Solution` (``.steps``; ``.info``: scheme, declared order, step).
+    """
+    if grid.ndim != 1 or grid.periodic[0]:
+        raise ValueError(f"grid must be one-dimensional with walls, got {grid!r}")
+    if flux not in FLUX_ORDERS:
+        raise ValueError(f"flux must be one of {tuple(FLUX_ORDERS)}, got {flux!r}")
+    cfl = float(cfl)
+    if not 0 < cfl <= _CFL_LIMIT[flux]:
+        raise ValueError(f"cfl must lie in (0, {_CFL_LIMIT[flux]:g}] for positivity with the {flux} flux, got {cfl!r}")
+    v_max = float(v_max)
+    if not (np.isfinite(v_max) and v_max > 0):
+        raise ValueError(f"v_max must be a positive finite number, got {v_max!r}")
+    if not float(dt_max) > 0:
+        raise ValueError(f"dt_max must be positive, got {dt_max!r}")
+    dx = float(grid.spacing[0])
+    rule = FixedStep(min(cfl * dx / (2.0 * v_max), float(dt_max)))
+    order = FLUX_ORDERS[flux]
+    y0 = np.stack([np.asarray(rho0, dtype=float), np.asarray(eta0, dtype=float)])
+    if y0.shape != (2, *grid.shape):
+        raise ValueError(f"rho0 and eta0 must have the grid's shape {grid.shape}, got {y0.shape[1:]}")
+
+    v = np.empty((2, grid.shape[0] + 1))  # face velocities of both species
+
+    def rhs(_t, y):
+        F, H = face_cdf(y, dx)
+        v[0] = vel_rho(F, H)
+        v[1] = vel_eta(F, H)
+        return advection_rhs(y, [v], grid, order)
+
+    stepper = SSPRK3() if stepper is None else stepper
+    sol = integrate(stepper, ODEProblem(rhs), y0, t_end, out_times, rule, max_steps=max_steps)
+    states = np.array(sol.states)
+    return states[:, 0], states[:, 1], sol

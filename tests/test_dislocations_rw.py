@@ -7,14 +7,12 @@ above 1e-3); each one also asserts that the band excludes a plausible wrong answ
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy import stats
 
-from meanfield.measures import GridDensity
-from meanfield.metrics import bounded_lipschitz
 from meanfield.models.dislocations import Dislocations2D, potential_hat
 from meanfield.particles import lattice_kmc
 from meanfield.rates import fit_rate
-from solvers.grids import UniformGrid
 
 
 def test_force_table_fields_match_fourier_sum_force():
@@ -30,7 +28,7 @@ def test_force_table_fields_match_fourier_sum_force():
 @pytest.mark.parametrize("kmc", ["thinning", "direct"])
 def test_single_walker_has_the_exact_continuous_time_random_walk_law(kmc):
     """n = 1: no force, rates 1/(βε²) per direction, so each coordinate's displacement (in units of ε)
-    is Skellam(μ, μ), μ = t/(βε²), the jump count Poisson(4μ), E|ΔX|² = 4t/β exactly (notes §9.2)."""
+    is Skellam(μ, μ), μ = t/(βε²), the jump count Poisson(4μ), E|ΔX|² = 4t/β exactly."""
     m = Dislocations2D(delta=0.1, beta=1.0)
     eps, t, reps = 1 / 16, 0.02, 4000
     mu = t / (m.beta * eps**2)
@@ -71,6 +69,70 @@ def test_jump_count_matches_the_integrated_total_rate(kmc):
     if kmc == "thinning":
         cand = np.array([tr.info["candidates"] for tr in trs])
         assert np.all(cand >= jumps)
+        assert np.all(cand > jumps)  # βεG_b = 0.03 here: some candidates are rejected
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0])
+def test_lazy_thinning_makes_the_decisions_of_the_exact_force(scale):
+    """Thinning accepts a candidate with u < p_min without summing its force; with lazy=False every
+    candidate sums the exact force. Same seed, so the runs must agree bit for bit: the shortcut never
+    changes a decision. With the table scaled ×40 (βεG_b ≈ 1.2) both branches, and rejections, are
+    frequent; unscaled nearly every candidate takes the shortcut."""
+    m = Dislocations2D(delta=0.25, beta=16.0, c_prime=2.0)
+    eps, n = 1 / 32, 40
+    tables = tuple(scale * g for g in m.lattice_force_tables(eps))
+    starts = [m.sample_lattice_particles(n, eps, rng=r) for r in range(3)]
+    idx = np.stack([np.rint(x / eps).astype(np.int64) for x, _ in starts])
+    b = np.stack([s for _, s in starts]).astype(float)
+    t_out = [0.05, 0.1, 0.2]
+    runs = [lattice_kmc.run_kmc(idx[..., 0], idx[..., 1], b, tables, m.beta, t_out, np.random.default_rng(4),
+                                lazy=lazy) for lazy in (True, False)]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    np.testing.assert_array_equal(runs[0][2][:, :3], runs[1][2][:, :3])  # jumps, candidates
+    lazy_sums, full_sums, cand, jumps = runs[0][2][:, 3], runs[1][2][:, 3], runs[0][2][:, 1], runs[0][2][:, 0]
+    np.testing.assert_array_equal(full_sums, cand)
+    assert np.all(lazy_sums < cand) and np.all(jumps < cand)
+    # the force is summed iff u ≥ p_min = exp(-βεG_b): Binomial(candidates, 1 - p_min) sums
+    gb = (n - 1) / n * max(np.abs(g).max() for g in tables)
+    q = 1 - np.exp(-m.beta * eps * gb)
+    sd = np.sqrt(cand.sum() * q * (1 - q))
+    assert abs(lazy_sums.sum() - q * cand.sum()) < 4 * sd
+    assert 10 * sd < abs(cand.sum() - q * cand.sum())  # a run summing every candidate would fail
+
+
+def test_candidate_index_is_exactly_uniform():
+    """The candidate index comes from the 53 bits of Generator.random() by rejection: the premise
+    (inside the compiled code every draw is k/2^53 with k an integer) holds, and the indices of a
+    non-power-of-two range fit the uniform law (chi-square), while a 1 % tilt would be detected."""
+    g = np.random.default_rng(0)
+    u = _draw_uniforms(g, 200_000)
+    assert np.all(u * 2.0**53 == np.floor(u * 2.0**53)) and u.min() >= 0 and u.max() < 1
+    m = 12
+    limit = (2**53 // m) * m
+    k = _draw_indices(np.random.default_rng(1), m, limit, 240_000)
+    assert k.min() == 0 and k.max() == m - 1
+    counts = np.bincount(k, minlength=m)
+    assert stats.chisquare(counts).pvalue > 1e-3
+    tilt = np.full(m, 1.0)
+    tilt[0] = 1.12  # 1 % of the mass moved onto index 0
+    assert stats.chisquare(counts, k.size * tilt / tilt.sum()).pvalue < 1e-3
+
+
+@njit
+def _draw_uniforms(g, size):
+    out = np.empty(size)
+    for i in range(size):
+        out[i] = g.random()
+    return out
+
+
+@njit
+def _draw_indices(g, m, limit, size):
+    out = np.empty(size, np.int64)
+    for i in range(size):
+        out[i] = lattice_kmc._uniform_index(g, m, limit)
+    return out
 
 
 def test_same_seed_same_result_and_independent_of_workers():
@@ -80,11 +142,11 @@ def test_same_seed_same_result_and_independent_of_workers():
     for kmc in ("thinning", "direct"):
         a = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=7, kmc=kmc)
         b = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=7, kmc=kmc, workers=2)
-        for ta, tb in zip(a, b):
-            for pa, pb in zip(ta.info["unwrapped"], tb.info["unwrapped"]):
+        for ta, tb in zip(a, b, strict=True):
+            for pa, pb in zip(ta.info["unwrapped"], tb.info["unwrapped"], strict=True):
                 np.testing.assert_array_equal(pa, pb)
         c = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=8, kmc=kmc)
-        assert any(not np.array_equal(ta.positions[-1], tc.positions[-1]) for ta, tc in zip(a, c))
+        assert any(not np.array_equal(ta.positions[-1], tc.positions[-1]) for ta, tc in zip(a, c, strict=True))
     one = m.simulate_particles(starts[0], 0.02, method="rw", eps=eps, rng=3)
     two = m.simulate_particles(starts[0], 0.02, method="rw", eps=eps, rng=3)
     np.testing.assert_array_equal(one.positions[-1], two.positions[-1])
@@ -93,7 +155,7 @@ def test_same_seed_same_result_and_independent_of_workers():
 
 def _pair_states(m, eps, reps, rng):
     """``reps`` dipoles with ``z = ℓ_1 - ℓ_2`` drawn from ε² p°(ℓ) and ℓ_2 uniform."""
-    n_sites = int(round(1 / eps))
+    n_sites = round(1 / eps)
     _, x, y = m.lattice(eps)
     mass = (m.pair_initial_density(x, y) * eps**2).ravel()
     g = np.random.default_rng(rng)
@@ -105,7 +167,7 @@ def _pair_states(m, eps, reps, rng):
 
 def test_two_walker_separation_law_matches_its_master_equation():
     """A ± pair: the KMC's law of z = ℓ_1 - ℓ_2 agrees with the reduced lattice master equation
-    (notes §9.2 item 6, an independent computation): the mean of the log-likelihood ratio
+    (an independent computation): the mean of the log-likelihood ratio
     φ = log(p_int / p_free) under the KMC sample is within 4 standard errors of its value under
     p_int, and more than 6 standard errors from its value under the free law p_free."""
     m = Dislocations2D(delta=0.25, beta=16.0, c_prime=2.0)
@@ -130,7 +192,7 @@ def test_two_walker_lattice_law_converges_to_the_sde_law_at_order_eps_squared():
     epss = [1 / 16, 1 / 32, 1 / 64]
     errs = []
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         p = m.pair_law_lattice(eps, -1, t)[-1]
         errs.append(np.sqrt(eps**2 * np.sum((p - ref[:: 128 // n, :: 128 // n]) ** 2)))
     assert 1.9 < fit_rate(epss, errs).slope < 2.1
@@ -163,7 +225,8 @@ def test_many_walkers_follow_the_lattice_mean_field():
         pos = np.concatenate([tr.positions[-1][tr.species[-1] == label] for tr in trs])
         est = _moments(pos, modes)
         se = np.sqrt(0.5 / pos.shape[0])  # sd of cos or sin of a uniform-ish phase ≤ 1/sqrt(2)
-        assert np.all(np.abs(est.real - ref[1, s].real) < 4.5 * se) and np.all(np.abs(est.imag - ref[1, s].imag) < 4.5 * se)
+        assert np.all(np.abs(est.real - ref[1, s].real) < 4.5 * se)
+        assert np.all(np.abs(est.imag - ref[1, s].imag) < 4.5 * se)
         assert np.abs(est - ref[0, s]).max() > 5 * se
 
 
@@ -188,14 +251,14 @@ def test_lattice_generator_matches_the_split_form_of_the_solver():
     """One tiny MF^ε step of the split ETDRK4 solver moves f by dt·A_ε[f]f (the direct generator)."""
     m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.45)
     eps, dt = 1 / 16, 1e-7
-    n, x, y = m.lattice(eps)
+    _n, x, y = m.lattice(eps)
     f0 = m.initial_density(x, y)
     f1 = m.solve_lattice(eps, dt, dt=dt).density.values[-1]
     np.testing.assert_allclose((f1 - f0) / dt, m.lattice_generator(f0, eps), rtol=0, atol=1e-4 * 2000)
 
 
 def test_continuum_free_energy_decreases():
-    """(MF) is a gradient flow of ½∫∫V_δ σσ + β^{-1}Σ_± ∫ f^± log f^± (notes §3.4): non-increasing."""
+    """(MF) is a gradient flow of ½∫∫V_δ σσ + β^{-1}Σ_± ∫ f^± log f^±: non-increasing."""
     m = Dislocations2D(delta=0.2, beta=0.5, amplitude=0.45)
     res = 32
     sol = m.solve_continuum(res, 0.25, times=[0.0, 0.0625, 0.125, 0.1875, 0.25], dt=1 / 32).density.values
@@ -212,15 +275,15 @@ def test_continuum_free_energy_decreases():
 def test_rw_bad_input():
     m = Dislocations2D(delta=0.1, beta=1.0)
     x, b = m.sample_lattice_particles(4, 1 / 16, rng=0)
-    with pytest.raises(ValueError, match="1/eps must be an integer"):
+    with pytest.raises(ValueError, match=r"1/eps must be an integer"):
         m.simulate_particles((x, b), 0.1, method="rw", eps=0.03)
-    with pytest.raises(ValueError, match="eps .* is required"):
+    with pytest.raises(ValueError, match=r"eps .* is required"):
         m.simulate_particles((x, b), 0.1, method="rw")
     with pytest.raises(ValueError, match="delta"):
         Dislocations2D(delta=0.01).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
-    with pytest.raises(ValueError, match="beta=4.0 exceeds Assumption 2"):
+    with pytest.raises(ValueError, match=r"beta=4\.0 exceeds Assumption 2"):
         Dislocations2D(delta=0.1, beta=4.0).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
-    with pytest.raises(ValueError, match="beta=4.0 exceeds Assumption 2"):
+    with pytest.raises(ValueError, match=r"beta=4\.0 exceeds Assumption 2"):
         Dislocations2D(delta=0.1, beta=4.0).solve_lattice(1 / 16, 0.1)
     with pytest.raises(ValueError, match="delta must lie in"):
         Dislocations2D(delta=1.5)
@@ -232,3 +295,42 @@ def test_rw_bad_input():
         m.simulate_particles((x, b), 0.1, method="kmc")
     with pytest.raises(ValueError, match="sign_product"):
         m.pair_law_lattice(1 / 16, 2, 0.1)
+
+
+def test_unrolled_table_reads_the_force_of_every_lattice_difference():
+    """pair_table: the pair (i, j) at packed positions p = 2N a + c reads G_m[(a_i - a_j) mod N,
+    (c_i - c_j) mod N] exactly, for every difference; G(0) is zeroed."""
+    g = np.random.default_rng(0)
+    nsite = 7
+    tables = g.normal(size=(2, nsite, nsite))
+    tab = lattice_kmc.pair_table(tables)
+    assert tab.shape == (2 * (2 * nsite) ** 2,)
+    a, c = np.meshgrid(np.arange(nsite), np.arange(nsite), indexing="ij")
+    p = (2 * nsite * a + c).ravel()
+    off = 2 * nsite * nsite + nsite
+    k = 2 * (p[:, None] - p[None, :] + off)
+    da = (a.ravel()[:, None] - a.ravel()[None, :]) % nsite
+    dc = (c.ravel()[:, None] - c.ravel()[None, :]) % nsite
+    for m in range(2):
+        expect = np.where((da == 0) & (dc == 0), 0.0, tables[m][da, dc])
+        np.testing.assert_array_equal(tab[k + m], expect)
+
+
+def test_kmc_engine_bad_input(monkeypatch):
+    m = Dislocations2D(delta=0.1, beta=1.0)
+    tables = m.lattice_force_tables(1 / 16)
+    a = np.zeros((1, 3), np.int64)
+    b = np.ones((1, 3))
+    with pytest.raises(ValueError, match="kmc method must be one of"):
+        lattice_kmc.run_kmc(a, a, b, tables, 1.0, [0.1], np.random.default_rng(0), method="gillespie")
+    with pytest.raises(ValueError, match="beta must be positive"):
+        lattice_kmc.run_kmc(a, a, b, tables, -1.0, [0.1], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="share one shape"):
+        lattice_kmc.run_kmc(a, a[:, :2], b, tables, 1.0, [0.1], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="t_out"):
+        lattice_kmc.run_kmc(a, a, b, tables, 1.0, [0.2, 0.1], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="tables must be two"):
+        lattice_kmc.run_kmc(a, a, b, (tables[0], tables[1][:4]), 1.0, [0.1], np.random.default_rng(0))
+    monkeypatch.setattr(lattice_kmc, "MAX_TABLE_BYTES", 4000)
+    with pytest.raises(ValueError, match="N = 16 sites per axis need a look-up table of 16384 bytes"):
+        lattice_kmc.run_kmc(a, a, b, tables, 1.0, [0.1], np.random.default_rng(0))

@@ -36,7 +36,7 @@ def test_upwind_at_cfl_one_translates_exactly():
     rho = rng.random(40)
     vel = [np.full(40, 0.5)]
     dt = max_stable_dt(vel, grid, 1.0)
-    (out,), steps = integrate_ssp(lambda t, u: advection_rhs(u, vel, grid, 1), rho, 7 * dt, dt=dt, order=1)
+    (out,), _ = integrate_ssp(lambda t, u: advection_rhs(u, vel, grid, 1), rho, 7 * dt, dt=dt, order=1)
     np.testing.assert_allclose(out, np.roll(rho, 7), atol=1e-14)
 
 
@@ -48,12 +48,14 @@ def test_measured_order_smooth_advection(order, band):
         x = grid.centres[0]
         h = 1 / n
         # exact cell averages of 1.2 + sin(2 pi x), advected with speed 1 to t = 0.5
-        rho0 = (-(np.cos(2 * np.pi * (x + h / 2)) - np.cos(2 * np.pi * (x - h / 2))) / (2 * np.pi * h)) + 1.2
+        def cell_averages(c, h=h):
+            return (-(np.cos(2 * np.pi * (c + h / 2)) - np.cos(2 * np.pi * (c - h / 2))) / (2 * np.pi * h)) + 1.2
+
+        rho0 = cell_averages(x)
         vel = [np.ones(n)]
         dt = 0.4 * h
-        (out,), _ = integrate_ssp(lambda t, u: advection_rhs(u, vel, grid, order), rho0, 0.5, dt=dt)
-        shifted = x - 0.5
-        cell_avg = (-(np.cos(2 * np.pi * (shifted + h / 2)) - np.cos(2 * np.pi * (shifted - h / 2))) / (2 * np.pi * h)) + 1.2
+        (out,), _ = integrate_ssp(lambda t, u, vel=vel, grid=grid: advection_rhs(u, vel, grid, order), rho0, 0.5, dt=dt)
+        cell_avg = cell_averages(x - 0.5)
         errors.append(h * np.abs(out - cell_avg).sum())
         hs.append(h)
     fit = fit_rate(hs, errors)
@@ -76,10 +78,47 @@ def test_laplacian_second_order_and_conservative(periodic):
     assert 1.85 < fit.slope < 2.15, fit
 
 
+def test_laplacian_is_findiffs_stencil_on_periodic_grids_and_conservative_at_walls():
+    # periodic: findiff's second derivative (acc=2) is the same operator to round-off, order 2
+    findiff = pytest.importorskip("findiff")
+
+    def fd_laplacian(grid):
+        ops = [findiff.Diff(a, grid.spacing[a], periodic=grid.periodic[a], acc=2) ** 2 for a in range(grid.ndim)]
+        return lambda f: sum(op(f) for op in ops)
+
+    for n in (32, 128):
+        grid = UniformGrid((0, 0), (1, 1.5), (n, n + 8), periodic=True)
+        f = rng.random(grid.shape)
+        ours, theirs = laplacian(f, grid), fd_laplacian(grid)(f)
+        assert np.abs(ours - theirs).max() <= 1e-12 * np.abs(theirs).max()
+    # walls: findiff's one-sided stencils (no boundary condition) do not conserve mass; ours does
+    grid = UniformGrid((0, 0), (1, 1), (64, 64), periodic=False)
+    x, y = grid.mesh()
+    f = np.exp(x + y)
+    assert abs(grid.integrate(laplacian(f, grid))) < 1e-12
+    assert abs(grid.integrate(fd_laplacian(grid)(f))) > 1.0  # 5.9
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_leading_batch_axes_equal_separate_calls(order):
+    grid = UniformGrid((0, 0), (1, 2), (12, 9), periodic=(True, False))
+    rho = rng.random((3, 12, 9))
+    vel = [rng.normal(size=(3, 12, 9)), rng.normal(size=(3, 12, 10))]
+    both = advection_rhs(rho, vel, grid, order)
+    for k in range(3):
+        np.testing.assert_array_equal(both[k], advection_rhs(rho[k], [v[k] for v in vel], grid, order))
+    assert max_stable_dt(vel, grid) == min(max_stable_dt([v[k] for v in vel], grid) for k in range(3))
+    np.testing.assert_array_equal(laplacian(rho, grid)[1], laplacian(rho[1], grid))
+
+
 def test_bad_input():
     grid = UniformGrid(0, 1, 10, periodic=False)
     with pytest.raises(ValueError, match=r"shape \(11,\)"):
         advection_rhs(np.ones(10), [np.ones(10)], grid)
+    with pytest.raises(ValueError, match=r"cell values must have shape \(10,\)"):
+        advection_rhs(np.ones(9), [np.ones(11)], grid)
+    with pytest.raises(ValueError, match="one face-velocity array per axis"):
+        advection_rhs(np.ones(10), [np.ones(11), np.ones(11)], grid)
     with pytest.raises(ValueError, match="order"):
         advection_rhs(np.ones(10), [np.ones(11)], grid, order=3)
     with pytest.raises(ValueError, match="cfl"):

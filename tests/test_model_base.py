@@ -53,3 +53,26 @@ def test_checks_name_the_parameter():
         check_times(1.0, [0.5, 0.2])
     with pytest.raises(ValueError, match="t_end"):
         check_times(-1.0)
+
+
+@pytest.mark.parametrize("value", ["1.0", None, 1 + 2j, True, [1.0]])
+def test_numbers_are_checked_with_the_argument_named(value):
+    from meanfield.models.base import check_integer, check_positive
+
+    with pytest.raises(TypeError, match="sigma must be a real number"):
+        check_positive("sigma", value)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        check_integer("n", value)
+
+
+def test_counts_and_memory_are_bounded_before_allocation():
+    from meanfield.models.base import check_integer, check_memory
+
+    with pytest.raises(ValueError, match="n must be an integer <="):
+        check_integer("n", 2**63)
+    with pytest.raises(ValueError, match="n must be an integer"):
+        check_integer("n", float("nan"))
+    assert check_integer("n", 16.0) == 16
+    with pytest.raises(ValueError, match=r"cost matrix would need about 2\.13e\+04 GiB"):
+        check_memory(8 * 2**41 * 1.3, "cost matrix")
+    check_memory(1024, "small array")

@@ -16,7 +16,7 @@ from meanfield.rates import fit_rate
 
 # --- kernel --------------------------------------------------------------------------------
 @pytest.mark.parametrize("a,ref", [(0.01, 0.00999046), (1, 0.912921), (10, 5.14110), (100, 9.99476), (1e5, 12.4850)])
-def test_uniform_ball_closed_form_matches_notes_table(a, ref):
+def test_uniform_ball_closed_form_matches_reference_table(a, ref):
     assert capture_function_uniform_ball(a) == pytest.approx(ref, rel=5e-6)  # table has 6 digits
 
 
@@ -45,7 +45,7 @@ def test_model_kernel_is_symmetric_and_has_hard_core_limit():
     k = model.kernel()
     np.testing.assert_allclose(k, k.T)
     m = np.arange(1, 6)
-    # K -> 4π (d(n) + d(m)) R, the Smoluchowski rate (notes §2.3 corrected convention)
+    # K -> 4π (d(n) + d(m)) R, the Smoluchowski rate (corrected convention, module docstring)
     np.testing.assert_allclose(k, 4 * np.pi * (d(m)[:, None] + d(m)[None, :]), rtol=2e-3)
 
 
@@ -103,7 +103,7 @@ def test_pde_mass_positivity_heat_equation_and_uniform_reduction():
     assert float(sol.density.min()) > -1e-7 * float(sol.density.max())
     resolved = model.solve_continuum(32, t_end=0.02, times=[0.02])
     assert float(resolved.density.min()) >= 0.0
-    # d(m) constant: rho = Σ n f_n solves the heat equation exactly (notes §5.4)
+    # d(m) constant: rho = Σ n f_n solves the heat equation exactly (the reaction conserves Σ n f_n pointwise)
     from solvers import fft
     from solvers.grids import UniformGrid
 
@@ -148,7 +148,7 @@ def test_particles_conserve_mass_exactly_and_are_reproducible():
 
 
 def test_particle_kinetics_match_the_corrected_kernel():
-    """Monodisperse, d ≡ 1, α' = 100, uniform-ball V (notes §2.3): M0(t) from 3 runs at N = 500
+    """Monodisperse, d ≡ 1, α' = 100, uniform-ball V (corrected convention): M0(t) from 3 runs at N = 500
     against the continuum with β = ½(d+d)F(2α') = 10.75; the literal β = 19.99 is excluded."""
     model = CoagulationDiffusion(max_mass=16, diffusivity=1.0, alpha=200.0)
     _, hom = model.solve_homogeneous(2.5e-3)
@@ -157,7 +157,7 @@ def test_particle_kinetics_match_the_corrected_kernel():
           for s in range(3)]
     literal = 10.0 / (1 + 19.99 * 10.0 * 2.5e-3)
     mean = np.mean(m0)
-    # finite-ε transient and O(Z^{3/2}/N) corrections push M0 down by a few % (notes §5.6)
+    # finite-ε transient and O(Z^{3/2}/N) corrections push M0 down by a few %
     assert abs(mean - predicted) / predicted < 0.1
     assert abs(mean - predicted) < abs(mean - literal)
 

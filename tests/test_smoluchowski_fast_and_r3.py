@@ -10,12 +10,11 @@ from scipy.special import gammaln
 from meanfield.models.smoluchowski import (
     CoagulationDiffusion,
     SeparableKernel,
-    _react_step,
-    _react_step_free,
     coagulation_operator,
     kinetic_scaling,
     solve_homogeneous,
 )
+from meanfield.particles.coagulation import reaction_sweep
 
 
 # --- FFT coagulation sums -----------------------------------------------------------------
@@ -47,7 +46,7 @@ def test_separable_form_found_only_for_low_rank_kernels():
         coagulation_operator(np.ones((40, 1)), 1.0 / (n[:, None] + n[None, :]), "fft")
 
 
-BIG_M = 2048  # large enough that the truncation does not touch n <= 20 (notes §5.3 truncation lesson)
+BIG_M = 2048  # large enough that the truncation does not touch n <= 20
 
 
 def _exact(kind, t):
@@ -63,7 +62,7 @@ def _exact(kind, t):
 @pytest.mark.parametrize("kind,c,times", [("constant", 2.0, [1.0, 5.0]), ("additive", 1.0, [0.5, 1.0]),
                                           ("multiplicative", 1.0, [0.5, 0.9])])
 def test_fft_solver_exact_solutions_mass_and_positivity(kind, c, times):
-    """Exact solutions (notes §5.3) for n <= 20 with M = 2048 by the FFT sums; the multiplicative
+    """Exact solutions for n <= 20 with M = 2048 by the FFT sums; the multiplicative
     kernel up to t = 0.9, before gelation at t = 1; Σ n f_n conserved to round-off; f >= 0 to round-off."""
     f0 = np.zeros(BIG_M)
     f0[0] = 1.0
@@ -159,9 +158,9 @@ def test_free_space_neighbour_search_finds_every_pair_once_and_matches_the_torus
         for free, shift in ((False, 0.0), (True, -0.37)):
             p, m, alive = pos.copy() + shift, masses.copy(), np.ones(n, np.bool_)
             if free:
-                ev = _react_step_free(p, m, alive, eps, kappa, vtab_r2, vtab, 3e-4, 123, order)
+                ev = reaction_sweep(p, m, alive, 0.0, 0, eps, kappa, vtab_r2, vtab, 3e-4, 123, order)
             else:
-                ev = _react_step(p, m, alive, box, eps, kappa, vtab_r2, vtab, 3e-4, 123, 10, order)
+                ev = reaction_sweep(p, m, alive, box, 10, eps, kappa, vtab_r2, vtab, 3e-4, 123, order)
             res.append((ev, m.copy(), alive.copy(), p - shift))
         assert res[0][0] == res[1][0]
         np.testing.assert_array_equal(res[0][1], res[1][1])

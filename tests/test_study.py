@@ -90,7 +90,7 @@ def test_study_file_errors_name_line_and_key(tmp_path):
     with pytest.raises(ValueError, match=r"line 4, key 'sweep.n'"):
         load_study_file(bad)
     bad.write_text('model = "Newtonian1D"\nt_end = = 1\n')
-    with pytest.raises(ValueError, match="not valid TOML.*line 2"):
+    with pytest.raises(ValueError, match=r"not valid TOML.*line 2"):
         load_study_file(bad)
 
 
@@ -131,5 +131,5 @@ def test_species_without_particles_is_the_zero_measure():
     a = table[table["species"] == "a"]
     assert np.all(a["value"] == 0.0)
     rates = fit_rates(table)  # exact zeros (a) and NaNs (b, W1) leave the fit; b's BL does not decay
-    assert sorted(zip(rates["species"], rates["metric"])) == [("b", "BL"), ("b", "BLsum")]
+    assert sorted(zip(rates["species"], rates["metric"], strict=True)) == [("b", "BL"), ("b", "BLsum")]
     assert np.allclose(rates["slope"], 0.0)

@@ -227,13 +227,24 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     mean_m0 = np.array([np.mean([r["m0"] for r in rows if r["n"] == n]) for n in ns])
     pred = hom[-1].sum()
     literal = model.total_density / (1 + beta_literal * model.total_density * T_END)
-    rel = abs(mean_m0[-1] - pred) / pred
+    # The reaction range ε = Z/N biases M0 low by O(ε) = O(1/N) (6 % at N = 500: the mean over 100
+    # seeds is 7.38 against 7.88, so the mean of 3 seeds at N = 500 falls on the literal side of the
+    # midpoint 7.28 for about one seed set in seven). The kinetic limit is N → ∞: M0 is extrapolated
+    # there by least squares in 1/N over every (N, seed) run, with its standard error.
+    inv_n = 1 / n_arr
+    design = np.vstack([np.ones_like(inv_n), inv_n]).T
+    coef, res, *_ = np.linalg.lstsq(design, [r["m0"] for r in rows], rcond=None)
+    m0_inf = float(coef[0])
+    m0_se = float(np.sqrt(res[0] / (len(rows) - 2) * np.linalg.inv(design.T @ design)[0, 0])) if len(res) else 0.0
+    rel = abs(m0_inf - pred) / pred
     claims.append(Claim(
         "kinetics_corrected_kernel",
-        f"M0(T) of the particles at N={ns[-1]} matches the continuum with the corrected β = ½(d+d)F(2α') = "
-        f"{beta_corr:.3f} within 10 % and is closer to it than to the literal β = {beta_literal:.2f}",
-        f"particles {mean_m0[-1]:.3f} (mean of {len(seeds)} seeds), corrected {pred:.3f}, literal {literal:.3f}",
-        bool(rel < 0.1 and abs(mean_m0[-1] - pred) < abs(mean_m0[-1] - literal)), rel, (0, 0.1),
+        f"M0(T) of the particles, extrapolated to N → ∞ (least squares in 1/N over N = {ns}; the finite-ε "
+        f"bias is O(1/N)), matches the continuum with the corrected β = ½(d+d)F(2α') = {beta_corr:.3f} within "
+        f"10 % and is closer to it than to the literal β = {beta_literal:.2f}",
+        f"particles {m0_inf:.3f} ± {m0_se:.3f} extrapolated ({mean_m0[-1]:.3f} at N={ns[-1]}, mean of {len(seeds)} "
+        f"seeds), corrected {pred:.3f}, literal {literal:.3f}",
+        bool(rel < 0.1 and abs(m0_inf - pred) < abs(m0_inf - literal)), rel, (0, 0.1),
         "notes §2.3 (factor-2 audit), §5.6"))
     fit_c = fit_rate(n_arr, [r["class_l1_error"] for r in rows])
     claims.append(Claim(

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,7 @@ import xarray as xr
 
 from meanfield import __version__
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
+from meanfield.metrics._inputs import check_memory  # noqa: F401 - one memory guard for the package
 from solvers.grids import UniformGrid
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "continuum_dataset",
     "interval_dataset",
     "grid_from_attrs",
+    "check_real",
+    "check_memory",
     "check_positive",
     "check_nonnegative",
     "check_in_range",
@@ -37,22 +41,31 @@ __all__ = [
 
 
 # --- parameter validation -----------------------------------------------------------------
+def check_real(name, value) -> float:
+    """``float(value)`` for a real number; TypeError naming ``name`` for strings, None, complex, bools."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+            return float(value)
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
 def check_positive(name, value):
-    v = float(value)
+    v = check_real(name, value)
     if not np.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
 
 
 def check_nonnegative(name, value):
-    v = float(value)
+    v = check_real(name, value)
     if not np.isfinite(v) or v < 0:
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
     return v
 
 
 def check_in_range(name, value, low, high, low_open=False, high_open=False):
-    v = float(value)
+    v = check_real(name, value)
     lo_ok = v > low if low_open else v >= low
     hi_ok = v < high if high_open else v <= high
     if not (np.isfinite(v) and lo_ok and hi_ok):
@@ -62,12 +75,21 @@ def check_in_range(name, value, low, high, low_open=False, high_open=False):
     return v
 
 
-def check_integer(name, value, minimum=None):
-    if isinstance(value, bool) or int(value) != value:
+# The largest count any run accepts (particles, cells, classes): above it no array fits in memory.
+MAX_COUNT = 2**40
+
+
+def check_integer(name, value, minimum=None, maximum=MAX_COUNT):
+    """An integer (a float with an integral value is accepted; bools, strings, NaN are not)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if not np.isfinite(value) or int(value) != value:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     v = int(value)
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {value!r}")
     return v
 
 
@@ -85,7 +107,10 @@ def check_times(t_end, times=None):
     t_end = check_positive("t_end", t_end)
     if times is None:
         return np.array([t_end])
-    ts = np.atleast_1d(np.asarray(times, dtype=float))
+    try:
+        ts = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(f"times must be a list of real numbers, got {times!r}") from None
     if ts.size == 0 or not np.all(np.isfinite(ts)) or np.any(ts < 0) or np.any(ts > t_end * (1 + 1e-12)):
         raise ValueError(f"times must be finite and lie in [0, t_end={t_end}], got {times!r}")
     if np.any(np.diff(ts) <= 0):

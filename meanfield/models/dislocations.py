@@ -38,7 +38,9 @@ Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dyna
 * (RW_n^ε), eq. (8): ``n`` signed walkers on ``Λ_ε`` jumping to a neighbour ``ℓ_i ± εe_j`` at rate
   ``exp(±½ β ε F_{i,j}) / (β ε²)`` with the same force (6) evaluated at lattice points, by exact
   kinetic Monte Carlo (thinning or Gillespie's direct method with a sum tree) over an exact lattice
-  table of ``∇V_δ``, O(n) work per jump: :mod:`meanfield.particles.lattice_kmc`.
+  table of ``∇V_δ``: thinning takes O(1 + βε G_b n) expected work per jump (a candidate below the
+  smallest acceptance probability is accepted without a force sum), the direct method O(n):
+  :mod:`meanfield.particles.lattice_kmc`.
   ``simulate_particles(..., method="rw", eps=...)``; replicas by :meth:`Dislocations2D.simulate_walkers`.
 
 * Lemma 3.1 (stability): :meth:`Dislocations2D.stability_operator` is ``A_ε[ρ_ε]`` (the display
@@ -69,7 +71,7 @@ from meanfield.models.base import (Trajectory, check_in_range, check_integer, ch
 from meanfield.particles import lattice_kmc, periodic_interp
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import ETDRK4, SemilinearProblem, integrate
+from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
 
 __all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS"]
 
@@ -479,9 +481,13 @@ class Dislocations2D:
                            kmc="thinning"):
         """Run the particles from ``state = (positions (n, 2), charges ±1 (n,))``.
 
-        ``method="sde"``: (SDE_n), eq. (9), by Euler–Maruyama; ``dt`` defaults to
+        ``method="sde"``: (SDE_n), eq. (9), by Euler–Maruyama (:class:`solvers.timestepping.EulerMaruyama`
+        through :func:`solvers.timestepping.integrate`, positions wrapped onto the torus after each
+        step, one ``rng`` draw of shape (n, 2) per step); ``dt`` defaults to
         ``min(δ²β/20, δ/(10 max|F|))`` so that a step's drift and noise move a particle a small
-        fraction of the core size δ.
+        fraction of the core size δ. A ``dt`` that is not positive and finite, or that would need
+        more than 10^7 steps, is refused before any work. ``info`` holds ``dt``, the step count,
+        the scheme and its declared orders.
         ``method="rw"``: (RW_n^ε), eq. (8), on ``Λ_ε`` (``eps`` required; the positions must be
         lattice points ``εZ²``) by exact kinetic Monte Carlo, ``kmc="thinning"`` or ``"direct"``
         (:meth:`simulate_walkers`, one replica).
@@ -504,23 +510,23 @@ class Dislocations2D:
         if not np.all(np.isfinite(x)):
             raise ValueError("positions must be finite")
         ts = check_times(t_end, times)
+        if dt is not None:  # refused before the kernel tables are built
+            dt = step_budget("dt", dt, ts[-1])
         g = as_generator(rng)
         modes = self.grad_potential_grid() if self.mollifier == "bump" else self._modes()
         if dt is None:
             fmax = float(np.abs(self.particle_force(x, b, modes)).max())
             dt = min(self.delta**2 * self.beta / 20, self.delta / (10 * max(fmax, 1e-12)))
-        dt = check_positive("dt", dt)
-        out, t, n = [], 0.0, x.shape[0]
-        noise = np.sqrt(2 / self.beta)
-        for t_out in ts:
-            while t_out - t > 1e-12 * max(1.0, t_out):
-                h = min(dt, t_out - t)
-                x = np.mod(x + h * self.particle_force(x, b, modes) + noise * np.sqrt(h) * g.normal(size=x.shape), 1.0)
-                t = t_out if h == t_out - t else t + h
-            out.append(x.copy())
+        n = x.shape[0]
+        stepper = EulerMaruyama()
+        problem = SDEProblem(lambda _t, y: self.particle_force(y, b, modes), np.sqrt(2 / self.beta),
+                             post_step=lambda y: np.mod(y, 1.0))  # onto the torus [0, 1)²
+        sol = integrate(stepper, problem, x, max(float(t_end), float(ts[-1])), ts, dt, rng=g)
+        out = sol.states
         labels = np.where(b > 0, "+", "-")
         return Trajectory(ts, out, Domain.torus(2, 1.0), [np.full(n, 1.0 / n)] * len(ts), [labels] * len(ts),
-                          info={"dt": dt, "modes": modes[0].size if self.mollifier == "gaussian" else None,
+                          info={"dt": dt, "steps": sol.steps, **stepper.describe(),
+                                "modes": modes[0].size if self.mollifier == "gaussian" else None,
                                 "fine_grid": modes.shape[-1] if self.mollifier == "bump" else None})
 
     # -- RW_n^ε ----------------------------------------------------------------------------------

@@ -22,9 +22,15 @@ v = 2 (F_rho - F_eta) (notes §2.1). Two solvers:
 
 * ``method="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
   (notes §2.5) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
-* ``method="finite_volume"``: conservative upwind with exact prefix-sum CDFs at faces
-  (:mod:`solvers.upwind_cdf_velocity1d`, notes §6.4), on the hull of the initial supports, which
-  the solution never leaves (Prop 4.1 continuum analogue, notes §5.4).
+* ``method="finite_volume"``: conservative finite volumes with exact prefix-sum CDFs at faces
+  (:mod:`solvers.upwind_cdf_velocity1d`, notes §6.4), donor-cell (``flux="upwind"``, first order,
+  the default) or minmod MUSCL (``flux="muscl"``, second order on smooth data), on the hull of the
+  initial supports, which the solution never leaves (Prop 4.1 continuum analogue, notes §5.4).
+
+Both are advanced by :func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper,
+``scheme="ssp_rk3"`` (default), ``"ssp_rk2"`` or ``"forward_euler"``, under the solver's step rule;
+the output dataset's ``solver_*`` attributes record the scheme, its declared order, the step rule
+and the number of steps.
 
 Species labels: ``"rho"`` (x-particles) and ``"eta"`` (y-particles).
 """
@@ -41,19 +47,26 @@ from meanfield.models.base import (
     check_finite_array,
     check_in_range,
     check_integer,
+    check_positive,
     check_times,
     continuum_dataset,
     interval_dataset,
 )
 from meanfield.particles.sticky_clusters1d import simulate_general_masses
-from meanfield.particles.sticky_events1d import check_two_species_state, simulate_two_species_events
+from meanfield.particles.sticky_events1d import (
+    check_two_species_state,
+    simulate_two_species_events,
+)
 from solvers.grids import UniformGrid
 from solvers.quantile_flow1d import solve_quantile_flow
-from solvers.upwind_cdf_velocity1d import solve_upwind_cdf_velocity
+from solvers.timestepping import SSPRK2, SSPRK3, ForwardEuler, step_budget
+from solvers.upwind_cdf_velocity1d import FLUX_ORDERS, solve_upwind_cdf_velocity
 
-__all__ = ["Newtonian1D", "energy", "validate_particles", "reconstruction_lm_power"]
+__all__ = ["Newtonian1D", "energy", "reconstruction_lm_power", "validate_particles"]
 
 SPECIES = ("rho", "eta")
+# time steppers of the continuum solvers: SSP Runge-Kutta, SSP coefficient 1 (orders 3, 2, 1)
+SCHEMES = {cls.name: cls for cls in (SSPRK3, SSPRK2, ForwardEuler)}
 _PROFILES = ("uniform", "bump")
 
 
@@ -160,7 +173,7 @@ class Newtonian1D:
             supports.append((float(a), float(b)))
         if profile not in _PROFILES:
             raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
-        self.supports = dict(zip(SPECIES, supports))
+        self.supports = dict(zip(SPECIES, supports, strict=True))
         self.profile = profile
         self.domain = Domain(1)
 
@@ -212,7 +225,7 @@ class Newtonian1D:
             k = np.arange(1, n + 1)
             q = k / n if method == "paper" else (k - 0.5) / n
             s = [q, q]
-        return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s))
+        return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s, strict=True))
 
     # -- particles ---------------------------------------------------------------------------
     def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):
@@ -264,50 +277,86 @@ class Newtonian1D:
         return traj
 
     # -- continuum ---------------------------------------------------------------------------
-    def solve_continuum(self, resolution, t_end, times=None, method="quantile", cfl=None, dt_max=None):
+    def solve_continuum(self, resolution, t_end, times=None, method="quantile", cfl=None, dt_max=None,
+                        scheme="ssp_rk3", flux=None):
         """Solve system (5) from rho_0, eta_0.
 
-        ``resolution``: number of mass cells M per species (``"quantile"``) or of grid cells on the
-        initial hull (``"finite_volume"``). ``cfl``: step-rule factor (defaults 0.5 and 0.9, see
-        the solver modules). ``dt_max`` optionally caps the step (used to measure time order).
-        Returns an ``xarray.Dataset`` (``interval_dataset`` / ``continuum_dataset``) with the
-        energy int (F - H)^2 dx and the centre of mass of each species as extra variables.
+        Parameters
+        ----------
+        resolution : int >= 2
+            Number of mass cells M per species (``"quantile"``) or of grid cells on the initial
+            hull (``"finite_volume"``).
+        t_end, times
+            Final time and output times (default ``[t_end]``); the driver lands on each exactly.
+        method : "quantile" | "finite_volume"
+        cfl : float, optional
+            Step-rule factor: in (0, 1) for ``"quantile"`` (default 0.5); in (0, 1] for the upwind
+            flux (default 0.9) and (0, 1/2] for MUSCL (default 0.45), see the solver modules.
+        dt_max : float, optional
+            Caps the step (used to measure the time order); must be positive and finite, and a value
+            that would need more than 10^7 steps to reach ``t_end`` is refused before any work.
+        scheme : "ssp_rk3" (default) | "ssp_rk2" | "forward_euler"
+            The SSP Runge–Kutta stepper (orders 3, 2, 1); all have SSP coefficient 1, so the same
+            step rule keeps node order / positivity. The quantile flow measures time order 2 with
+            both SSP-RK3 and SSP-RK2 (its right-hand side has kinks, see
+            :mod:`solvers.quantile_flow1d`).
+        flux : "upwind" (default) | "muscl"
+            Face flux of ``"finite_volume"``: first-order donor cell or the second-order minmod
+            MUSCL reconstruction (:mod:`solvers.finite_volume`).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``interval_dataset`` / ``continuum_dataset`` with the energy int (F - H)^2 dx and the
+            centre of mass of each species as extra variables; the solver attributes record the
+            scheme with its declared order, the step rule and the number of steps.
         """
         M = check_integer("resolution", resolution, minimum=2)
         ts = check_times(t_end, times)
+        t_end = max(float(t_end), float(ts[-1]))
+        if method not in ("quantile", "finite_volume"):
+            raise ValueError(f"method must be 'quantile' or 'finite_volume', got {method!r}")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {tuple(SCHEMES)}, got {scheme!r}")
+        if dt_max is not None:
+            dt_max = step_budget("dt_max", dt_max, ts[-1])
+        stepper = SCHEMES[scheme]()
         if method == "quantile":
+            if flux is not None:
+                raise ValueError(f"flux is only used by method='finite_volume', got flux={flux!r}")
             cfl = 0.5 if cfl is None else check_in_range("cfl", cfl, 0, 1, low_open=True, high_open=True)
             s = np.linspace(0.0, 1.0, M + 1)
             X0, Y0 = self.quantile0("rho", s), self.quantile0("eta", s)
-            Xo, Yo, steps = solve_quantile_flow(
+            Xo, Yo, sol = solve_quantile_flow(
                 X0, Y0, lambda s, H: 2 * s - 2 * H, lambda s, F: 2 * s - 2 * F, ts, t_end, cfl=cfl,
-                dvdh=2.0, dt_max=np.inf if dt_max is None else float(dt_max))
+                dvdh=2.0, v_max=2.0, dt_max=np.inf if dt_max is None else dt_max, stepper=stepper)
             edges = np.stack([Xo, Yo], axis=1)
             masses = np.full((2, M), 1.0 / M)
             en = np.array([_energy_quantile(Xo[k], Yo[k]) for k in range(ts.size)])
             com = np.stack([_com_quantile(Xo), _com_quantile(Yo)], axis=1)
             return interval_dataset(ts, edges, masses, species=SPECIES, params=self.params,
-                                    solver={"method": "quantile", "cells": M, "cfl": cfl, "steps": steps,
-                                            "stepper": "SSP-RK3"},
+                                    solver={"method": "quantile", "cells": M, "steps": sol.steps, **sol.info},
                                     energy=(("time",), en), centre_of_mass=(("time", "species"), com))
-        if method == "finite_volume":
-            cfl = 0.9 if cfl is None else check_in_range("cfl", cfl, 0, 1, low_open=True)
-            a, b = self.hull()
-            grid = UniformGrid([a], [b], (M,), periodic=False)
-            init = self.initial_density(grid)
-            dx = float(grid.spacing[0])
-            R, E, steps = solve_upwind_cdf_velocity(
-                init["rho"].values, init["eta"].values, dx, lambda F, H: 2 * (F - H), lambda F, H: 2 * (H - F),
-                2.0, ts, cfl=cfl)
-            dens = np.stack([R, E], axis=1)
-            xc = grid.centres[0]
-            en = np.array([_energy_fv(R[k], E[k], dx) for k in range(ts.size)])
-            com = np.stack([R @ xc * dx, E @ xc * dx], axis=1)
-            return continuum_dataset(ts, dens, grid, species=SPECIES, params=self.params,
-                                     solver={"method": "finite_volume", "cells": M, "cfl": cfl, "steps": steps,
-                                             "stepper": "SSP-RK3", "flux": "upwind"},
-                                     energy=(("time",), en), centre_of_mass=(("time", "species"), com))
-        raise ValueError(f"method must be 'quantile' or 'finite_volume', got {method!r}")
+        flux = "upwind" if flux is None else flux
+        if flux not in FLUX_ORDERS:
+            raise ValueError(f"flux must be one of {tuple(FLUX_ORDERS)}, got {flux!r}")
+        limit = 1.0 if flux == "upwind" else 0.5
+        cfl = 0.9 * limit if cfl is None else check_in_range("cfl", cfl, 0, limit, low_open=True)
+        a, b = self.hull()
+        grid = UniformGrid([a], [b], (M,), periodic=False)
+        init = self.initial_density(grid)
+        dx = float(grid.spacing[0])
+        R, E, sol = solve_upwind_cdf_velocity(
+            init["rho"].values, init["eta"].values, grid, lambda F, H: 2 * (F - H), lambda F, H: 2 * (H - F),
+            2.0, ts, t_end, cfl=cfl, dt_max=np.inf if dt_max is None else dt_max, flux=flux, stepper=stepper)
+        dens = np.stack([R, E], axis=1)
+        xc = grid.centres[0]
+        en = np.array([_energy_fv(R[k], E[k], dx) for k in range(ts.size)])
+        com = np.stack([R @ xc * dx, E @ xc * dx], axis=1)
+        return continuum_dataset(ts, dens, grid, species=SPECIES, params=self.params,
+                                 solver={"method": "finite_volume", "cells": M, "cfl": cfl, "steps": sol.steps,
+                                         "flux": flux, "flux_order": FLUX_ORDERS[flux], **sol.info},
+                                 energy=(("time",), en), centre_of_mass=(("time", "species"), com))
 
 
 def _com_quantile(Q):

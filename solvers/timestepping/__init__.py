@@ -16,6 +16,8 @@ stepper                           problem          order
 :class:`ETDRK4`                   SemilinearProb.  4
 :class:`LieSplitting`             SplitProblem     1
 :class:`StrangSplitting`          SplitProblem     2
+:class:`Substeps`                 (its inner's)    that of the inner stepper
+:class:`JumpSplitting`            SDEProblem       weak 1 (SDE step + jump sweep)
 :class:`EulerMaruyama`            SDEProblem       strong 1/2 (1 additive), weak 1
 :class:`StochasticHeun`           SDEProblem       strong 1 (additive/commutative), weak 2 (additive)
 ================================  ===============  =====================================
@@ -24,24 +26,26 @@ stepper                           problem          order
 (e.g. CFL via :func:`cfl_step`), :class:`PIController`; :class:`Event` for located events.
 """
 
+from ._checks import step_budget
 from .adaptive import AdaptiveResult, dormand_prince
 from .base import Stepper
 from .driver import DEFAULT_MAX_STEPS, Event, Solution, integrate
 from .explicit import RK4, SSPRK2, SSPRK3, ButcherTableau, DormandPrince54, ForwardEuler
 from .exponential import ETD1, ExactLinear, ETD2RK, ETDRK4, contour_phi, etdrk4_coefficients, phi_functions
 from .problems import ODEProblem, SDEProblem, SemilinearProblem, SplitProblem
-from .splitting import LieSplitting, StrangSplitting
+from .splitting import JumpSplitting, LieSplitting, StrangSplitting, Substeps
 from .ssp import integrate_ssp
 from .step_control import FixedStep, PIController, StepFunction, cfl_step
 from .stochastic import EulerMaruyama, StochasticHeun
 
+# Every deterministic-order stepper class (JumpSplitting, weak order 1 by construction, is tested with its model).
 STEPPERS = (ForwardEuler, SSPRK2, SSPRK3, RK4, DormandPrince54, ExactLinear, ETD1, ETD2RK, ETDRK4, LieSplitting,
-            StrangSplitting, EulerMaruyama, StochasticHeun)
+            StrangSplitting, Substeps, EulerMaruyama, StochasticHeun)
 
 __all__ = [
     "DEFAULT_MAX_STEPS", "ETD1", "ETD2RK", "ETDRK4", "RK4", "SSPRK2", "SSPRK3", "STEPPERS", "AdaptiveResult",
     "ButcherTableau", "DormandPrince54", "EulerMaruyama", "Event", "ExactLinear", "FixedStep", "ForwardEuler", "LieSplitting",
     "ODEProblem", "PIController", "SDEProblem", "SemilinearProblem", "Solution", "SplitProblem", "StepFunction",
-    "Stepper", "StochasticHeun", "StrangSplitting", "cfl_step", "contour_phi", "dormand_prince",
-    "etdrk4_coefficients", "integrate", "integrate_ssp", "phi_functions",
+    "Stepper", "StochasticHeun", "StrangSplitting", "Substeps", "JumpSplitting", "cfl_step", "contour_phi", "dormand_prince",
+    "etdrk4_coefficients", "integrate", "integrate_ssp", "phi_functions", "step_budget",
 ]

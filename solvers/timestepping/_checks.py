@@ -11,6 +11,9 @@ import numpy as np
 # similar size, well below any step a stated rule would take).
 TIME_TOL = 1e-12
 
+# Cap on the steps of one run (accepted + rejected), overridable per call.
+DEFAULT_MAX_STEPS = 10**7
+
 # rtol below this cannot be delivered in float64 (scipy's solve_ivp uses the same floor).
 RTOL_FLOOR = 100 * np.finfo(float).eps
 
@@ -64,3 +67,13 @@ def output_times(t_end, times, t0=0.0):
     if np.any(out < t0) or np.any(out > t_end) or np.any(np.diff(out) <= 0):
         raise ValueError(f"times must increase strictly within [{t0}, t_end={t_end}], got {out.tolist()}")
     return t_end, out
+
+
+def step_budget(name, dt, span, max_steps=DEFAULT_MAX_STEPS) -> float:
+    """Check a step (or step cap) ``dt`` and refuse, before any work, one that would need more than
+    ``max_steps`` steps to cover ``span``; returns ``dt`` as a float."""
+    dt = positive(name, dt)
+    if span / dt > max_steps:
+        raise ValueError(f"{name}={dt!r} would need at least {span / dt:.4g} steps to cover {span}, more than "
+                         f"max_steps={max_steps}")
+    return dt

@@ -24,13 +24,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy.optimize import brentq
 
-from ._checks import TIME_TOL, output_times, positive_int
+from ._checks import DEFAULT_MAX_STEPS, TIME_TOL, output_times, positive_int
 from .base import Stepper
 from .step_control import FixedStep, as_step_rule
 
 __all__ = ["integrate", "Solution", "Event", "DEFAULT_MAX_STEPS"]
-
-DEFAULT_MAX_STEPS = 10**7
 
 
 @dataclass(frozen=True)

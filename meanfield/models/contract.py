@@ -1,0 +1,98 @@
+"""The model contract: what every model offers, and the shared handling of user initial data.
+
+Every model class in :mod:`meanfield.models` follows :class:`Model`:
+
+* ``species`` — the species labels, in one documented order (e.g. ``("+", "-")``);
+* ``params`` — a property holding every constructor argument as plain Python/NumPy values, so that
+  ``type(m)(**m.params)`` rebuilds an equal model;
+* ``initial_density(grid)`` — a dict ``{label: GridDensity}`` (``IntervalDensity1D`` for 1-D
+  Lagrangian data), one entry per species, in ``species`` order;
+* ``sample_particles(n, rng=None, initial=None, ...)`` — an initial particle state;
+* ``simulate_particles(state, t_end, times=None, rng=None, ...)`` — a :class:`~.base.Trajectory`;
+* ``solve_continuum(t_end, times=None, initial=None, ..., scheme=...)`` — an ``xarray.Dataset`` whose
+  ``.measure(t)`` gives the densities.
+
+``initial=`` accepts, per species (a dict keyed by label, or one value for a single-species model):
+a callable density ``f(x)``, ``f(x, y)`` or ``f(x, y, z)`` (normalised by the model to the species'
+mass), or a :class:`~meanfield.measures.GridDensity` (its mass must equal the species' mass). Options
+with different meanings have different names: ``scheme=`` (numerical scheme), ``force=`` (force
+evaluation), ``sums=`` (coagulation sums).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from meanfield.measures import GridDensity
+from solvers.grids import UniformGrid
+
+__all__ = ["Model", "density_on_grid", "initial_densities"]
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The contract every model follows (module docstring)."""
+
+    species: tuple
+
+    @property
+    def params(self) -> dict: ...
+
+    def initial_density(self, grid) -> dict: ...
+
+    def sample_particles(self, n, rng=None, initial=None): ...
+
+    def simulate_particles(self, state, t_end, times=None, rng=None): ...
+
+    def solve_continuum(self, t_end, times=None, initial=None): ...
+
+
+def density_on_grid(initial: Any, grid: UniformGrid, mass: float, label: str = "", quadrature: int = 2) -> GridDensity:
+    """The species' initial density on ``grid`` from user data (module docstring).
+
+    A callable is averaged over each cell by a ``quadrature``-point Gauss rule per axis and scaled to
+    ``mass``; a GridDensity must live on ``grid`` and carry ``mass`` (relative 1e-9).
+    """
+    name = f"initial[{label!r}]" if label else "initial"
+    if isinstance(initial, GridDensity):
+        if initial.grid != grid:
+            raise ValueError(f"{name} lives on {initial.grid}, but this run uses {grid}; pass a callable or a "
+                             "GridDensity on the run's grid")
+        d = initial
+    elif callable(initial):
+        try:
+            d = GridDensity.from_function(initial, grid, quadrature=quadrature)
+        except ValueError as err:  # non-finite values
+            raise ValueError(f"{name}: the callable gave unusable values on the grid ({err})") from None
+        total = d.mass
+        if not (np.isfinite(total) and total > 0):
+            raise ValueError(f"{name}: the integral of the callable over the grid must be positive and finite, "
+                             f"got {total!r}")
+        d = GridDensity(d.values * (mass / total), grid)
+    else:
+        raise TypeError(f"{name} must be a callable density f(x[, y[, z]]) or a GridDensity, got "
+                        f"{type(initial).__name__}")
+    if not d.is_nonnegative:
+        raise ValueError(f"{name} must be non-negative; its minimum is {d.values.min():.3g}")
+    if mass == 0 and d.mass != 0 or mass != 0 and abs(d.mass - mass) > 1e-9 * abs(mass):
+        raise ValueError(f"{name} has mass {d.mass:.12g} but the model gives species {label!r} mass {mass:.12g}")
+    return d
+
+
+def initial_densities(initial: Any, species: tuple, grid: UniformGrid, masses: Mapping[str, float],
+                      quadrature: int = 2) -> dict | None:
+    """``{label: GridDensity}`` from ``initial`` (None → None: the model's preset). A single value is
+    accepted for a single-species model; a dict must name exactly the model's species."""
+    if initial is None:
+        return None
+    if not isinstance(initial, Mapping):
+        if len(species) != 1:
+            raise TypeError(f"initial must be a dict keyed by species {list(species)} for this model, got "
+                            f"{type(initial).__name__}")
+        initial = {species[0]: initial}
+    keys = [str(k) for k in initial]
+    if sorted(keys) != sorted(species):
+        raise ValueError(f"initial must name the species {list(species)} exactly, got {keys}")
+    return {s: density_on_grid(initial[s], grid, masses[s], s, quadrature) for s in species}

@@ -1,0 +1,204 @@
+"""Checks of a :class:`meanfield.study.Study`'s settings, made before any work.
+
+Each error is a :class:`StudyInputError` (a ``ValueError``) whose ``key`` names the setting the way a
+study file spells it (``seeds``, ``sweep.n``, ``continuum.resolution``, ...), so that
+:func:`meanfield.study.load_study_file` can point at the file's line.
+
+* particle numbers (sweep ``n``) and seeds are integers: ``bool`` and ``float`` values are refused
+  (``16.0`` too: a study file that says ``16.0`` most likely means something else), particle
+  numbers are at least 1, seeds non-negative, and no list repeats a value;
+* ``t_end`` is a positive finite number and ``times`` strictly increase within ``[0, t_end]``;
+* every model parameter, fixed or swept, is a parameter of the model's constructor, and every
+  keyword of ``sample``/``particles``/``continuum`` one of the run method it is passed to (read from
+  their signatures); the message lists the valid ones. Arguments the study sets itself (the particle
+  number or state, ``rng``, ``t_end``, ``times``) are refused as keywords, and required ones must be
+  given (checked when the study runs). A swept value overrides a fixed one of the same name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["StudyInputError", "check_required", "check_study", "method_parameters"]
+
+# study-file key of each keyword dictionary, its Study field, the model method it feeds
+SECTIONS = {
+    "model": ("model_params", "model_params", "__init__"),
+    "sample": ("sample", "sample_kwargs", "sample_particles"),
+    "particles": ("particles", "particle_kwargs", "simulate_particles"),
+    "continuum": ("continuum", "continuum_kwargs", "solve_continuum"),
+}
+
+
+class StudyInputError(ValueError):
+    """A bad study setting; ``key`` is its name in a study file (e.g. ``"sweep.n"``)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _plain(value) -> str:
+    """A hashable rendering for duplicate detection (``1`` and ``1.0`` and ``True`` stay distinct)."""
+    try:
+        return f"{type(value).__name__}:{json.dumps(value, sort_keys=True, default=repr)}"
+    except (TypeError, ValueError):
+        return f"{type(value).__name__}:{value!r}"
+
+
+def _no_duplicates(key: str, what: str, values) -> None:
+    seen = {}
+    for i, v in enumerate(values):
+        label = _plain(v)
+        if label in seen:
+            raise StudyInputError(key, f"{what} repeats {v!r} (entries {seen[label]} and {i}); each value once")
+        seen[label] = i
+
+
+def _integers(key: str, what: str, values, minimum: int) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or len(values) == 0:
+        raise StudyInputError(key, f"{what} must be a non-empty list of integers, got {values!r}")
+    out = []
+    for i, v in enumerate(values):
+        if not _is_integer(v):
+            kind = "a bool" if isinstance(v, (bool, np.bool_)) else f"a {type(v).__name__}"
+            raise StudyInputError(key, f"{what}[{i}] = {v!r} is {kind}; it must be an integer "
+                                       "(write e.g. 16, not 16.0)")
+        if int(v) < minimum:
+            raise StudyInputError(key, f"{what}[{i}] = {v!r} must be >= {minimum}")
+        out.append(int(v))
+    _no_duplicates(key, what, out)
+    return out
+
+
+def _signature(cls, method: str, owner: str):
+    func = getattr(cls, method, None)
+    if func is None or not callable(func):
+        raise StudyInputError("model", f"{owner} has no method {method}; a study needs sample_particles, "
+                                       "simulate_particles and solve_continuum")
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+
+
+def method_parameters(cls, method: str, owner: str):
+    """``(accepted names or None if **kwargs, required names, names the study sets itself)``."""
+    sig = _signature(cls, method, owner)
+    if sig is None:
+        return None, set(), set()
+    params = [p for p in sig.parameters.values() if p.name != "self"]
+    if method == "__init__" and isinstance(getattr(cls, "__init__", None), type(object.__init__)):
+        params = []  # object.__init__: no parameters
+    reserved = set()
+    if method in ("sample_particles", "simulate_particles") and params:
+        reserved.add(params[0].name)  # the particle number / the initial state
+    reserved |= {"rng"} if method in ("sample_particles", "simulate_particles") else set()
+    reserved |= {"t_end", "times"} if method in ("simulate_particles", "solve_continuum") else set()
+    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = None if any(p.kind == p.VAR_KEYWORD for p in params) else {p.name for p in named} - reserved
+    required = {p.name for p in named if p.default is p.empty} - reserved
+    return accepted, required, reserved & {p.name for p in named}
+
+
+def _check_keywords(study, owner: str) -> None:
+    """Fixed and swept keywords against the constructor / method signatures."""
+    cls = study._model_cls
+    swept = {}
+    for key in study.sweep:
+        if key != "n":
+            prefix, name = key.split(".", 1)
+            swept.setdefault(prefix, set()).add(name)
+    for prefix, (file_key, field, method) in SECTIONS.items():
+        fixed = getattr(study, field)
+        if not isinstance(fixed, dict):
+            raise StudyInputError(file_key, f"{field} must be a mapping of names to values, got {fixed!r}")
+        bad_names = [k for k in fixed if not isinstance(k, str)]
+        if bad_names:
+            raise StudyInputError(file_key, f"{field} keys must be strings, got {bad_names[0]!r}")
+        accepted, _, reserved = method_parameters(cls, method, owner)
+        target = owner if method == "__init__" else f"{owner}.{method}"
+        what = "a parameter of" if method == "__init__" else "a keyword of"
+        valid = ", ".join(sorted(accepted)) if accepted is not None else ""
+        for name, key, label in [(k, f"{file_key}.{k}", f"{field} key {k!r}") for k in fixed] + [
+            (k, f"sweep.{prefix}.{k}", f"sweep key '{prefix}.{k}'") for k in sorted(swept.get(prefix, ()))
+        ]:
+            if name in reserved:
+                raise StudyInputError(key, f"{label}: {name!r} is set by the study itself (from n, the seed, "
+                                           "t_end or times), not by a keyword")
+            if accepted is not None and name not in accepted:
+                raise StudyInputError(key, f"{label}: {name!r} is not {what} {target}; valid: {valid or '(none)'}")
+
+
+def check_required(study, owner: str) -> None:
+    """Every argument without a default of the constructor and run methods is given, fixed or swept
+    (checked when the study runs: a study may be built first and completed later)."""
+    swept = {}
+    for key in study.sweep:
+        if key != "n":
+            prefix, name = key.split(".", 1)
+            swept.setdefault(prefix, set()).add(name)
+    for prefix, (file_key, field, method) in SECTIONS.items():
+        _, required, _ = method_parameters(study._model_cls, method, owner)
+        missing = sorted(required - set(getattr(study, field)) - swept.get(prefix, set()))
+        if missing:
+            target = owner if method == "__init__" else f"{owner}.{method}"
+            raise StudyInputError(file_key, f"{target} needs {missing[0]!r}: give it in {field} or sweep "
+                                            f"'{prefix}.{missing[0]}'")
+
+
+def check_study(study, prefixes, metric_names) -> None:
+    """Validate and normalise ``study``'s settings in place (``n``, seeds to ``int``; times to ``float``)."""
+    if not isinstance(study.sweep, dict) or not study.sweep:
+        raise StudyInputError("sweep", "sweep must be a non-empty mapping from parameter to list of values")
+    for key, values in study.sweep.items():
+        if not isinstance(key, str) or (key != "n" and (("." not in key) or key.split(".", 1)[0] not in prefixes)):
+            raise StudyInputError(f"sweep.{key}", f"sweep key {key!r} must be 'n' or start with one of "
+                                                  f"{', '.join(p + '.' for p in prefixes)}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or len(values) == 0:
+            raise StudyInputError(f"sweep.{key}", f"sweep[{key!r}] must be a non-empty list, got {values!r}")
+        if key != "n":
+            _no_duplicates(f"sweep.{key}", f"sweep[{key!r}]", values)
+    if "n" not in study.sweep:
+        raise StudyInputError("sweep", "sweep must include 'n' (the particle numbers)")
+    study.sweep = {**study.sweep, "n": _integers("sweep.n", "sweep['n']", study.sweep["n"], 1)}
+    study.seeds = _integers("seeds", "seeds", study.seeds, 0)
+
+    if isinstance(study.metrics, str) or not isinstance(study.metrics, (list, tuple)) or not study.metrics:
+        raise StudyInputError("metrics", f"metrics must be a non-empty list of names from {metric_names}, "
+                                         f"got {study.metrics!r}")
+    unknown = [m for m in study.metrics if m not in metric_names]
+    if unknown:
+        raise StudyInputError("metrics", f"unknown metrics {unknown}; choose from {metric_names}")
+    _no_duplicates("metrics", "metrics", study.metrics)
+
+    if not _is_real(study.t_end) or not math.isfinite(float(study.t_end)) or not float(study.t_end) > 0:
+        raise StudyInputError("t_end", f"t_end must be a positive finite number, got {study.t_end!r}")
+    study.t_end = float(study.t_end)
+    if study.times is None:
+        study.times = [study.t_end]
+    else:
+        times = study.times
+        if isinstance(times, (str, bytes)) or not isinstance(times, (list, tuple)) or len(times) == 0:
+            raise StudyInputError("times", f"times must be a non-empty list of numbers, got {times!r}")
+        for i, t in enumerate(times):
+            if not _is_real(t) or not 0 <= float(t) <= study.t_end:
+                raise StudyInputError("times", f"times[{i}] = {t!r} must be a number in [0, t_end={study.t_end}]")
+        times = [float(t) for t in times]
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            raise StudyInputError("times", f"times must be strictly increasing, got {study.times!r}")
+        study.times = times

@@ -12,7 +12,8 @@ with the same scheme (Dormand–Prince 5(4)), the same PI controller (``default_
   (at the located state, with the previous mean step as ``h0``). The driver locates an event by
   Brent iterations on whole DP steps (7 forces each) and its stepper evaluates 7 stages per step.
 
-Timed interleaved call by call (engine, driver, engine, …), ``repeats`` rounds; prints the ratio
+Timed interleaved call by call (engine, driver, engine, …; ``_timing.interleaved_times``), ``repeats``
+rounds; prints the ratio
 driver ÷ engine of wall time and of this process's CPU time (the machine is shared: under load the
 CPU time is the steadier measure), median and range, and the largest difference of the event times.
 
@@ -23,6 +24,7 @@ import sys
 import time
 
 import numpy as np
+from _timing import interleaved_times
 
 from meanfield.models.annihilation1d import Annihilation1D
 from meanfield.particles.annihilation_events1d import (
@@ -79,21 +81,25 @@ def main(repeats=5, ns=(200, 1000)):
     for n in ns:
         x, b = model.sample_particles(n)
         engine_events(x, b, 1.0), driver_events(x, b, 1.0)  # warm (FMM operators of this size)
-        wall, cpu = [], []
-        for _ in range(repeats):
-            row = []
-            for f in (engine_events, driver_events):
-                t0, c0 = time.perf_counter(), time.process_time()
-                ev = f(x, b, 1.0)
-                row.append((time.perf_counter() - t0, time.process_time() - c0, ev))
-            wall.append(row[1][0] / row[0][0])
-            cpu.append(row[1][1] / row[0][1])
-        ev_e, ev_d = row[0][2], row[1][2]
+        cpu, events = ([], []), [None, None]
+
+        def timed(k, f, x=x, b=b, cpu=cpu, events=events):
+            def call():
+                c0 = time.process_time()
+                events[k] = f(x, b, 1.0)
+                cpu[k].append(time.process_time() - c0)
+            return call
+
+        walls = interleaved_times([timed(0, engine_events), timed(1, driver_events)], repeats)
+        wall = np.array(walls[1]) / np.array(walls[0])
+        cpu_ratio = np.array(cpu[1]) / np.array(cpu[0])
+        ev_e, ev_d = events
         diff = np.max(np.abs(ev_e - ev_d)) if ev_e.size == ev_d.size else np.inf
         print(f"n = {n:5d}: {ev_e.size} annihilations (driver {ev_d.size}), max |Δ event time| {diff:.1e}; "
-              f"engine {row[0][1]:.3f} s CPU, driver {row[1][1]:.3f} s CPU; driver / engine: wall median "
-              f"{np.median(wall):.2f} (range {min(wall):.2f}-{max(wall):.2f}), CPU median {np.median(cpu):.2f} "
-              f"(range {min(cpu):.2f}-{max(cpu):.2f})", flush=True)
+              f"engine {np.median(cpu[0]):.3f} s CPU, driver {np.median(cpu[1]):.3f} s CPU; driver / engine: "
+              f"wall median "
+              f"{np.median(wall):.2f} (range {wall.min():.2f}-{wall.max():.2f}), CPU median {np.median(cpu_ratio):.2f} "
+              f"(range {cpu_ratio.min():.2f}-{cpu_ratio.max():.2f})", flush=True)
 
 
 if __name__ == "__main__":

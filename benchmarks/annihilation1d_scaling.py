@@ -30,6 +30,7 @@ import sys
 import time
 
 import numpy as np
+from _timing import interleaved_times
 from scipy.linalg import lu_factor
 
 from meanfield.models.annihilation1d import Annihilation1D
@@ -79,9 +80,13 @@ def force_table(model, ms, repeats=REPEATS):
             fns["direct"] = lambda x=x, b=b, m=m: active_velocity(x, b, m, 0, 0, 0.0)
         out = {k: f() for k, f in fns.items()}  # warm
         times = {k: [] for k in fns}
-        for _ in range(repeats):
-            for k, f in fns.items():
+
+        def timed(k, f, times=times):
+            def call():
                 times[k].append(cpu_timed(f)[1])
+            return call
+
+        interleaved_times([timed(k, f) for k, f in fns.items()], repeats)
         line = [f"m = {m:7d}: FMM {np.median(times['fmm']) * 1e3:8.3f} ms"]
         if m <= 20000:
             scale = kernel_scale(x)

@@ -64,13 +64,7 @@ from meanfield.particles.annihilation_events1d import (
 from solvers import fft
 from solvers.finite_volume import divergence, upwind_flux
 from solvers.grids import UniformGrid
-from solvers.timestepping import (
-    DEFAULT_MAX_STEPS,
-    SSPRK3,
-    ODEProblem,
-    StepFunction,
-    integrate,
-)
+from solvers.timestepping import DEFAULT_MAX_STEPS, SSPRK3, ODEProblem, StepFunction, integrate, step_budget
 
 __all__ = ["Annihilation1D", "potential"]
 
@@ -197,7 +191,7 @@ class Annihilation1D:
         ``(x sorted, b)``."""
         n = check_integer("n", n, minimum=2)
         parts, charges = [], []
-        for count, c, r, sign in zip(self._block_counts(n), self.centres, self.radii, self.signs):
+        for count, c, r, sign in zip(self._block_counts(n), self.centres, self.radii, self.signs, strict=True):
             s = (np.arange(count) + 0.5) / count
             parts.append(self._semicircle_quantile(s, c, r))
             charges.append(np.full(count, sign))
@@ -205,8 +199,8 @@ class Annihilation1D:
 
     def initial_density(self, grid: UniformGrid):
         """Cell averages of ρ^±° (sums of semicircle blocks), shape ``(2, n)``; exact cell integrals."""
-        out = np.zeros((2,) + tuple(grid.shape))
-        for c, r, sign, m in zip(self.centres, self.radii, self.signs, self.masses):
+        out = np.zeros((2, *tuple(grid.shape)))
+        for c, r, sign, m in zip(self.centres, self.radii, self.signs, self.masses, strict=True):
             cdf = _semicircle_cdf((grid.edges[0] - c) / r)
             out[0 if sign > 0 else 1] += m * np.diff(cdf) / grid.spacing[0]
         return out
@@ -373,10 +367,7 @@ class Annihilation1D:
             _, faces = velocities(r)
             return cfl * h / max(float(np.abs(faces).max()), 1e-300)
 
-        needed = ts[-1] / cfl_rule(0.0, rho)
-        if needed > max_steps:
-            raise ValueError(f"cfl={cfl!r} would need about {needed:.3g} steps at the initial speed to reach "
-                             f"t_end={ts[-1]}, more than max_steps={max_steps}")
+        step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho), ts[-1], max_steps)
         stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
         out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule, max_steps=max_steps).states
         out = np.array(out)
@@ -384,7 +375,7 @@ class Annihilation1D:
         active_plus = grid.integrate(np.clip(kappa, 0, None))
         active_minus = grid.integrate(np.clip(-kappa, 0, None))
         return continuum_dataset(ts, out, grid, species=["+", "-"], params=self.params,
-                                 solver={"method": "upwind_fv_ssprk3", "resolution": n, "cfl": cfl, **stepper.describe(),
-                                         **rule.describe()},
+                                 solver={"method": "upwind_fv_ssprk3", "resolution": n, "cfl": cfl,
+                                         **stepper.describe(), **rule.describe()},
                                  annihilated_mass=(("time",), self.mass_plus - active_plus),
                                  active_plus=(("time",), active_plus), active_minus=(("time",), active_minus))

@@ -17,9 +17,9 @@ above, its order chosen from ``rtol`` so that its error stays far below the tole
 
 Why this loop is not :func:`solvers.timestepping.integrate`: the same run through the driver
 (``DormandPrince54()``, the same ``PIController``, one terminal ``Event`` per adjacent ± pair,
-restarted at each annihilation) costs 2.9–3.0× (n = 200; ranges 2.4–4.7) and 3.3–3.8× (n = 1000;
-ranges 2.2–4.1) this engine in CPU time (medians of two runs of 5 interleaved rounds, rtol 1e-8;
-event times agree to 4e-10; ``benchmarks/annihilation1d_engine_vs_driver.py``), beyond the 1.05×
+restarted at each annihilation) costs 2.9–3.0× (n = 200) and 3.0–3.8× (n = 1000) this engine in CPU
+time (medians of three runs of 5 interleaved rounds, ranges 2.0–4.7; rtol 1e-8; event times agree to
+4e-10; ``benchmarks/annihilation1d_engine_vs_driver.py``), beyond the 1.05×
 allowed, so this loop stays, with the scheme and the controller taken from
 :mod:`solvers.timestepping`. The driver evaluates 7 stages per step where FSAL needs 6, locates an
 event by Brent iterations on whole steps (7 forces each) where this engine finds the root of the gap

@@ -64,7 +64,7 @@ from meanfield.particles.annihilation_events1d import (
 from solvers import fft
 from solvers.finite_volume import divergence, upwind_flux
 from solvers.grids import UniformGrid
-from solvers.timestepping import DEFAULT_MAX_STEPS, SSPRK3, ODEProblem, StepFunction, integrate, step_budget
+from solvers.timestepping import SSPRK3, ODEProblem, StepFunction, integrate, step_budget
 
 __all__ = ["Annihilation1D", "potential"]
 
@@ -222,13 +222,13 @@ class Annihilation1D:
         return out
 
     def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11, *, controller=None,
-                           forces="auto", max_steps=DEFAULT_MAX_STEPS):
+                           forces="auto"):
         """Event-driven solution of Problem 4.1 (Def. 4.2) by
         :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
         under a :class:`solvers.timestepping.PIController` (``controller``, default the engine's PI
         controller at ``rtol``/``atol``; ``rtol`` below 100 machine epsilons is refused), forces by
         ``forces`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
-        particles on), "direct" or "fmm"; at most ``max_steps`` steps.
+        particles on), "direct" or "fmm"; at most :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps.
 
         ``state = (x, b)``: strictly increasing finite positions and charges ±1. Returns a Trajectory of
         all particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
@@ -266,8 +266,7 @@ class Annihilation1D:
         ts = check_times(t_end, times)
         b_init = b_raw.astype(np.int64)
         vk, wk = self._kinds()
-        run = integrate_annihilation(x, b_init, ts, vk, wk, self.delta, max_steps=max_steps, controller=controller,
-                                     forces=forces)
+        run = integrate_annihilation(x, b_init, ts, vk, wk, self.delta, controller=controller, forces=forces)
         n = x.size
         species = [np.where(b_init > 0, "+", "-") for _ in ts]
         events = [(t, kind, pair) for t, kind, pair, _ in run.events]
@@ -311,8 +310,7 @@ class Annihilation1D:
         pad = 3 * float(self.radii.max()) + np.sqrt(4 * t_end)
         return float(np.min(self.centres - self.radii)) - pad, float(np.max(self.centres + self.radii)) + pad
 
-    def solve_continuum(self, resolution=800, t_end=None, times=None, window=None, cfl=0.4, *,
-                        max_steps=DEFAULT_MAX_STEPS):
+    def solve_continuum(self, resolution=800, t_end=None, times=None, window=None, cfl=0.4):
         """Finite volumes for (1.3) on ``window`` (default :meth:`default_window`); returns the standard
         dataset (species "+", "-": ρ^± including annihilated mass) with the annihilated mass ``A(t)``
         and the active masses ``[κ]_±(R)`` (non-increasing) as extra variables.
@@ -320,10 +318,10 @@ class Annihilation1D:
         Time stepping: :func:`solvers.timestepping.integrate` with :class:`~solvers.timestepping.SSPRK3`
         under the CFL rule ``dt = cfl h / max|v|`` (a :class:`~solvers.timestepping.StepFunction`);
         scheme, declared order and step rule are recorded in the dataset's solver attributes. A ``cfl``
-        that would need more than ``max_steps`` steps at the initial speed is refused before any step."""
+        that would need more than :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps at the initial
+        speed is refused before any step."""
         if t_end is None:
             raise ValueError("t_end is required")
-        max_steps = check_integer("max_steps", max_steps, minimum=1)
         n = check_integer("resolution", resolution, minimum=16)
         ts = check_times(t_end, times)
         check_positive("cfl", cfl)
@@ -367,9 +365,9 @@ class Annihilation1D:
             _, faces = velocities(r)
             return cfl * h / max(float(np.abs(faces).max()), 1e-300)
 
-        step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho), ts[-1], max_steps)
+        step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho), ts[-1])
         stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
-        out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule, max_steps=max_steps).states
+        out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule).states
         out = np.array(out)
         kappa = out[:, 0] - out[:, 1]
         active_plus = grid.integrate(np.clip(kappa, 0, None))

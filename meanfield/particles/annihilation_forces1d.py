@@ -37,9 +37,9 @@ centre, so the interpolation error decays like ``ρ^-p``, ``ρ = 3 + √8 ≈ 5.
 log-slope -1.87 per unit of p, round-off (5e-15) from p = 18 on (``tests/test_annihilation1d_forces.py``).
 A run at tolerance rtol uses :func:`fmm_order` (error ≤ 3e-4 · rtol; p = 15 at rtol = 1e-8).
 
-Cost (``benchmarks/annihilation1d_scaling.py``, CPU time, interleaved, p = 15, two runs): 0.2 ms at
-m = 10^3, 0.9–1.2 ms at 10^4, 10 ms at 10^5; against the direct sum 0.32–0.38× at 10^3 and
-0.017–0.019× at 10^4 (crossover near m = 250: :data:`FMM_CROSSOVER`); against pyfmmlib's 2-D Laplace
+Cost (``benchmarks/annihilation1d_scaling.py``, CPU time, interleaved, p = 15, three runs): 0.15–0.22 ms
+at m = 10^3, 0.9–1.2 ms at 10^4, 10–14 ms at 10^5; against the direct sum 0.30–0.38× at 10^3 and
+0.016–0.019× at 10^4 (crossover near m = 250: :data:`FMM_CROSSOVER`); against pyfmmlib's 2-D Laplace
 FMM on the real axis (both sums in one call, iprec 3 / 4, errors 5e-12 / 6e-15) 0.025–0.05×.
 
 Stage states of a Runge–Kutta step may be slightly out of order (an annihilating pair crossing) or

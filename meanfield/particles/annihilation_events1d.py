@@ -31,12 +31,13 @@ stable explicit step is h ~ 1/n; but annihilations also come at a rate ~ n (a fi
 mass annihilates per unit time), and every annihilation restarts the integration with a jump in the
 right-hand side. An implicit method therefore cannot take fewer than O(n) steps either, while each of
 its steps costs a dense O(n³) factorisation (the Jacobian couples every same-sign pair). With O(m)
-forces a run to t = 1 costs O(n²): measured CPU time ∝ n^1.7–1.8 for n = 10^3 … 10^4, 11.6–12.6 s at
-n = 10^4 (12.8 s wall on an idle machine; two blocks, V = -log, W = 0, rtol 1e-8: 1843 accepted and 5 rejected steps, 11787 force
-evaluations of which 698 are the restarts after the 698 annihilations), against n^2.8–3 with the
-direct sum; event times as accurate as with the direct sum (``benchmarks/annihilation1d_scaling.py``).
-The engine with the direct sum took 633 s of CPU for the same n = 10^4 run (one run; the 698
-annihilation times agree to 6.6e-11). The step size is carried across events (no restart from a tiny step).
+forces a run to t = 1 costs O(n²): measured CPU time ∝ n^1.7–1.8 for n = 10^3 … 10^4, 11.6–12.6 s
+at n = 10^4 (12.8 s wall on an idle machine; two blocks, V = -log, W = 0, rtol 1e-8: 1843 accepted
+and 5 rejected steps, 11787 force evaluations of which 698 are the restarts after the 698
+annihilations), against n^2.8–3 with the direct sum; event times as accurate as with the direct sum
+(``benchmarks/annihilation1d_scaling.py``). The engine with the direct sum took 633 s of CPU for the
+same n = 10^4 run (one run; the 698 annihilation times agree to 6.6e-11). The step size is carried
+across events (no restart from a tiny step).
 
 Annihilation times are roots of the gaps g_k = x_{j_k} - x_{i_k} of adjacent active opposite pairs
 (at most 2L - 1 of them, Assumption 2.2) — a sign change of a gap, never a threshold on distance:

@@ -1,33 +1,118 @@
-"""Model 001: is the stiff particle system (4.1) cheaper with an explicit or an implicit integrator?
+"""Model 001 particles at scale: cost of a run against n, the forces against their peers, and the
+event-time accuracy of the fast path against the direct engine.
 
-For the notes' reference case (V = -log, W = 0, two semicircle blocks) and n particles to t = 1,
-prints for our explicit event-driven solver (Dormand–Prince 5(4), PI control): wall time, accepted /
-rejected steps, force evaluations, annihilations, the largest Jacobian eigenvalue |λ|max at t = 0
-(dense eigen-solve) and |λ|max · (mean step). Then the peer it has to beat: any one-step method must
-restart at every annihilation (the right-hand side jumps), so an implicit method needs at least one
-dense O(n³) factorisation of the Jacobian per annihilation (the Jacobian couples all same-sign pairs);
-the script times scipy.linalg.lu_factor at that n and prints
+Reference case: V = -log, W = 0, two semicircle blocks (Annihilation1D()), n particles to t = 1,
+rtol 1e-8, atol 1e-11 (the defaults). Goal (issue 17): n = 10^4 in ≤ 30 s with the same event accuracy.
 
-    ratio = (annihilations × one LU) / (our whole run)
+1. Forces at m particles (CPU time per evaluation, interleaved call by call, ``repeats`` rounds,
+   median and range): the 1-D FMM at the order the default tolerance uses (p = 15) against the
+   compiled direct pair sum (ours too: the engine below the crossover) and against pyfmmlib's 2-D
+   Laplace FMM on the real axis (``lfmm2dparttarg``, iprec 3, requested 0.5e-9, and 4; complex charges
+   1 + i b give both sums of (F) in one call — its strongest configuration for this job). Errors are
+   max |v - v_direct| / ((1/n) Σ_j 1/|x_i - x_j|).
+2. Whole runs with the default forces ("auto": FMM above 300 active particles) and, up to
+   ``direct_max``, with forces="direct" (the engine as it was before the FMM): wall and CPU time,
+   accepted / rejected steps, force evaluations, annihilations, the fitted exponent of CPU time in n.
+   For n ≤ 2000 also the largest Jacobian eigenvalue at t = 0 and |λ|max · (mean step), with the lower
+   bound of an implicit method's cost (one dense LU per annihilation ÷ our run; the explicit method
+   is stability-limited, an implicit one would still restart at every annihilation).
+3. Event times at n ∈ ``accuracy_ns`` against a tight reference (direct forces, rtol 1e-12, atol 1e-15):
+   max error of the default run with FMM forces and with direct forces.
 
-a LOWER bound on the implicit method's cost relative to ours (it ignores its force and Jacobian
-evaluations and Newton iterations). Step counts and event counts both grow ∝ n.
+The machine is shared: CPU time is the steadier measure (numba code runs on one thread), wall time
+is printed beside it. Peak RSS at the end.
 
-Run: PYTHONPATH=. python benchmarks/annihilation1d_scaling.py [n ...]     (default 250 500 1000 2000)
+Run: PYTHONPATH=. python benchmarks/annihilation1d_scaling.py [n ...]   (default 1000 2000 4000 10000)
 """
 
+import resource
 import sys
 import time
 
 import numpy as np
+from _timing import interleaved_times
 from scipy.linalg import lu_factor
 
 from meanfield.models.annihilation1d import Annihilation1D
+from meanfield.particles.annihilation_forces1d import (
+    active_velocity,
+    fmm_order,
+    fmm_velocity,
+)
+
+REPEATS = 7
+DIRECT_MAX = 2000
+ACCURACY_NS = (1000, 2000)
+
+
+def cpu_timed(f):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = f()
+    return out, time.process_time() - c0, time.perf_counter() - t0
+
+
+def pyfmmlib_velocity(x, b, n, iprec):
+    """(4.1) with V = -log, W = 0 by pyfmmlib: the field Σ_j q_j (x_i - x_j)/|x_i - x_j|² on the real axis with
+    q = 1 + i b; same-sign sum = ½(Re + b Im) (Σ over all j ≠ i, no near-field special case)."""
+    import pyfmmlib
+
+    m = x.size
+    src = np.asfortranarray(np.vstack([x, np.zeros(m)]))
+    ier, _, fld, *_ = pyfmmlib.lfmm2dparttarg(
+        iprec, src, 1, (1 + 1j * b).astype(complex), 0, np.zeros(m, complex), np.zeros((2, m)), 0, 1, 0, 0,
+        np.zeros((2, 1)), 0, np.zeros(1, complex), 0, np.zeros((2, 1), complex), 0, np.zeros((3, 1), complex))
+    if ier != 0:
+        raise RuntimeError(f"pyfmmlib failed with ier={ier}")
+    fx = fld[0]
+    return 0.5 * (fx.real + b * fx.imag) / n  # -(1/n) Σ V'(x_i - x_j) = (1/n) Σ 1/(x_i - x_j)
+
+
+def force_table(model, ms, repeats=REPEATS):
+    p = fmm_order(1e-8)
+    print(f"1. forces (CPU per evaluation; FMM order p = {p}; {repeats} interleaved rounds)")
+    for m in ms:
+        x, b = model.sample_particles(m)
+        b = b.astype(np.int64)
+        fns = {"fmm": lambda x=x, b=b, m=m: fmm_velocity(x, b, m, 0, 0, 0.0, order=p),
+               "pyfmmlib-3": lambda x=x, b=b, m=m: pyfmmlib_velocity(x, b, m, 3),
+               "pyfmmlib-4": lambda x=x, b=b, m=m: pyfmmlib_velocity(x, b, m, 4)}
+        if m <= 20000:
+            fns["direct"] = lambda x=x, b=b, m=m: active_velocity(x, b, m, 0, 0, 0.0)
+        out = {k: f() for k, f in fns.items()}  # warm
+        times = {k: [] for k in fns}
+
+        def timed(k, f, times=times):
+            def call():
+                times[k].append(cpu_timed(f)[1])
+            return call
+
+        interleaved_times([timed(k, f) for k, f in fns.items()], repeats)
+        line = [f"m = {m:7d}: FMM {np.median(times['fmm']) * 1e3:8.3f} ms"]
+        if m <= 20000:
+            scale = kernel_scale(x)
+            for k in fns:
+                if k != "direct":
+                    line.append(f"err {k} {np.max(np.abs(out[k] - out['direct']) / scale):.1e}")
+        for k in fns:
+            if k != "fmm":
+                r = np.array(times["fmm"]) / np.array(times[k])
+                line.append(f"FMM/{k} {np.median(r):.3g} ({r.min():.3g}-{r.max():.3g})")
+        print("  " + "; ".join(line), flush=True)
+
+
+def kernel_scale(x, rows=500):
+    """(1/m) Σ_j 1/|x_i - x_j| (bounds the kernel sums the errors are measured against), by row blocks."""
+    out = np.empty(x.size)
+    for a in range(0, x.size, rows):
+        d = np.abs(x[a:a + rows, None] - x[None, :])
+        d[d == 0] = np.inf
+        out[a:a + rows] = (1.0 / d).sum(axis=1) / x.size
+    return out
 
 
 def jacobian_log(x, b, n):
-    """∂ẋ_i/∂x_j for V = -log, W = 0: (1/n) V''(x_i - x_j) = (1/n) / (x_i - x_j)² off the diagonal
-    (same sign), minus the row sum on the diagonal."""
+    """∂ẋ_i/∂x_j for V = -log, W = 0: (1/n)/(x_i - x_j)² off the diagonal (same sign), minus the row sum on
+    the diagonal."""
     d = x[:, None] - x[None, :]
     same = (b[:, None] == b[None, :]) & ~np.eye(x.size, dtype=bool)
     with np.errstate(divide="ignore"):
@@ -36,28 +121,59 @@ def jacobian_log(x, b, n):
     return jac
 
 
+def run_table(model, ns, direct_max=DIRECT_MAX):
+    print("2. runs to t = 1 (rtol 1e-8): forces, n, CPU s, wall s, accepted, rejected, force evaluations, "
+          "annihilations[, |λ|max, |λ|max·h̄, implicit lower bound ÷ ours]")
+    cost = {"auto": [], "direct": []}
+    for n in ns:
+        state = model.sample_particles(n)
+        for forces in ("auto", "direct"):
+            if forces == "direct" and n > direct_max:
+                continue
+            tr, cpu, wall = cpu_timed(lambda s=state, f=forces: model.simulate_particles(s, 1.0, forces=f))
+            st = tr.info["stats"]
+            cost[forces].append((n, cpu))
+            extra = ""
+            if n <= 2000 and forces == "auto":
+                jac = jacobian_log(*state, n)
+                lam = float(np.max(np.abs(np.linalg.eigvalsh(jac))))
+                _, t_lu, _ = cpu_timed(lambda n=n, jac=jac: lu_factor(np.eye(n) - 0.01 * jac))
+                extra = f" {lam:9.3g} {lam / st['accepted']:6.2f} {len(tr.events) * t_lu / cpu:7.2f}"
+            print(f"  {forces:6s} {n:6d} {cpu:8.2f} {wall:8.2f} {st['accepted']:8d} {st['rejected']:6d} "
+                  f"{st['force_evaluations']:8d} {len(tr.events):6d}{extra}", flush=True)
+    for forces, rows in cost.items():
+        if len(rows) >= 2:
+            nn, cc = np.array(rows).T
+            print(f"  CPU time ∝ n^{np.polyfit(np.log(nn), np.log(cc), 1)[0]:.2f} with forces={forces} "
+                  f"(n = {int(nn[0])}…{int(nn[-1])})")
+    big = [c for n, c in cost["auto"] if n == 10000]
+    if big:
+        print(f"  goal n = 10^4 to t = 1 in ≤ 30 s: {big[0]:.1f} s CPU ({'met' if big[0] <= 30 else 'not met'})")
+
+
+def accuracy_table(model, ns):
+    print("3. event times against direct forces at rtol 1e-12 (max |error|, default rtol 1e-8)")
+    for n in ns:
+        state = model.sample_particles(n)
+        ref = np.array([e[0] for e in model.simulate_particles(state, 1.0, rtol=1e-12, atol=1e-15,
+                                                               forces="direct").events])
+        row = [f"n = {n}: {ref.size} annihilations"]
+        for forces in ("fmm", "direct"):
+            ev = np.array([e[0] for e in model.simulate_particles(state, 1.0, forces=forces).events])
+            err = np.max(np.abs(ev - ref)) if ev.size == ref.size else np.inf
+            row.append(f"{forces} {err:.2e}")
+        print("  " + "; ".join(row), flush=True)
+
+
 def main(ns):
     model = Annihilation1D()
-    model.simulate_particles(model.sample_particles(20), 0.1)  # compile
-    print(f"{'n':>6} {'time s':>8} {'accepted':>9} {'rejected':>9} {'forces':>8} {'events':>7} {'|λ|max':>9} "
-          f"{'|λ|max·h̄':>9} {'1 LU s':>8} {'ratio':>7}")
-    for n in ns:
-        x, b = model.sample_particles(n)
-        t0 = time.perf_counter()
-        tr = model.simulate_particles((x, b), 1.0, rtol=1e-6, atol=1e-9)
-        t_ours = time.perf_counter() - t0
-        st = tr.info["stats"]
-        jac = jacobian_log(x, b, n)
-        lam = float(np.max(np.abs(np.linalg.eigvalsh(jac))))
-        mean_h = 1.0 / st["accepted"]
-        t0 = time.perf_counter()
-        for _ in range(3):
-            lu_factor(np.eye(n) - 0.01 * jac)
-        t_lu = (time.perf_counter() - t0) / 3
-        events = len(tr.events)
-        print(f"{n:6d} {t_ours:8.2f} {st['accepted']:9d} {st['rejected']:9d} {st['force_evaluations']:8d} {events:7d} "
-              f"{lam:9.3g} {lam * mean_h:9.2f} {t_lu:8.4f} {events * t_lu / t_ours:7.2f}", flush=True)
+    model.simulate_particles(model.sample_particles(400), 0.05, forces="fmm")  # compile
+    model.simulate_particles(model.sample_particles(40), 0.05)
+    force_table(model, [1000, 10000, 100000])
+    run_table(model, ns)
+    accuracy_table(model, ACCURACY_NS)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [250, 500, 1000, 2000])
+    main([int(a) for a in sys.argv[1:]] or [1000, 2000, 4000, 10000])

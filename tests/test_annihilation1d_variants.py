@@ -31,7 +31,7 @@ def test_wall_potential_pair_against_scalar_ode():
                                                      times=[0.5, 2.0], rtol=1e-10, atol=1e-13)
     ref = solve_ivp(lambda t, d: 2 / n * d / np.sinh(d) ** 2, (0, 2.0), [d0], t_eval=[0.5, 2.0], method="LSODA",
                     rtol=1e-12, atol=1e-14).y[0]
-    for x, d in zip(tr.positions, ref):
+    for x, d in zip(tr.positions, ref, strict=True):
         assert x[1] - x[0] == pytest.approx(d, rel=1e-8) and x[0] + x[1] == pytest.approx(0.0, abs=1e-13)
     # V' of the compiled kernel against finite differences of the stable V (both ≈ -r/sinh² r)
     r = np.array([0.05, 0.7, 3.0])
@@ -52,7 +52,7 @@ def test_symmetric_hermite_blocks_all_annihilations_at_zero():
     t1 = 4 * (1 / h.max() ** 2 - 0.3**2)
     assert ann[0][0] == pytest.approx(t1, rel=1e-9)
     assert ann[1][0] == pytest.approx(4.7039453, abs=1e-6) and ann[2][0] == pytest.approx(33.1080274, abs=1e-6)
-    for (t, place, (i, j)), ev in zip(ann, tr.events):
+    for (t, place, (i, j)), ev in zip(ann, tr.events, strict=True):
         assert abs(place) < 1e-14 and b[i] == -b[j] and ev == (t, "annihilation", (i, j))
         assert tr.positions[-1][i] == place == tr.positions[-1][j]
     np.testing.assert_allclose(tr.positions[-1], [-4, 0, 0, 0, 0, 0, 0, 4], atol=1e-12)
@@ -71,11 +71,11 @@ def test_event_times_agree_with_scipy_radau():
         ii, jj = np.array([p[0] for p in opp]), np.array([p[1] for p in opp])
         bb = b.copy()
 
-        def gap(s, y):
+        def gap(s, y, ii=ii, jj=jj):
             return float(np.min(y[jj] - y[ii]))
 
         gap.terminal, gap.direction = True, -1
-        sol = solve_ivp(lambda s, y: m.velocity(y, bb), (t, 1.5), x, method="Radau", events=gap, rtol=1e-10,
+        sol = solve_ivp(lambda s, y, bb=bb: m.velocity(y, bb), (t, 1.5), x, method="Radau", events=gap, rtol=1e-10,
                         atol=1e-13)
         if sol.status != 1:
             break
@@ -98,7 +98,7 @@ def test_several_blocks_particles_invariants_and_events():
     times = np.linspace(0.5, 2.0, 4)
     tr = m.simulate_particles((x, b), 2.0, times=times)
     assert len(tr.events) > 10
-    for xt, bt in zip(tr.positions, tr.info["active"]):
+    for xt, bt in zip(tr.positions, tr.info["active"], strict=True):
         assert xt.sum() == pytest.approx(x.sum(), abs=1e-9)  # V', W' odd
         assert (bt == 1).sum() - (bt == -1).sum() == (b == 1).sum() - (b == -1).sum()
         assert np.all(np.diff(xt[bt != 0]) > 0)
@@ -161,7 +161,7 @@ def test_bad_input_names_the_argument():
         m.simulate_particles((np.array([0.0, np.inf]), np.array([1, -1])), 1.0)
     with pytest.raises(ValueError, match=r"state b .*\+1 or -1.*b\[0\] = 0"):
         m.simulate_particles((np.array([0.0, 1.0]), np.array([0, -1])), 1.0)
-    with pytest.raises(ValueError, match="state b .*shape"):
+    with pytest.raises(ValueError, match=r"state b .*shape"):
         m.simulate_particles((np.array([0.0, 1.0]), np.array([1, -1, 1])), 1.0)
     with pytest.raises(ValueError, match="t_end"):
         m.simulate_particles(m.sample_particles(4), np.nan)
@@ -206,7 +206,7 @@ def test_weak_form_3_6_with_wall_v_and_regularised_w():
 
     for sign in (1, -1):
         term1, term2, term3 = [], [], []
-        for t, x, b in zip(tr.times, tr.positions, tr.info["active"]):
+        for t, x, b in zip(tr.times, tr.positions, tr.info["active"], strict=True):
             amp = np.sin(np.pi * t / T) ** 2
             term1.append(np.sum(np.pi / T * np.sin(2 * np.pi * t / T) * np.exp(-x[b0 == sign] ** 2 / 4)) / n)
             xa, xo = x[b == sign], x[b == -sign]

@@ -1,41 +1,45 @@
 """Model 001: 1-D charged particles with annihilation → the equation in [κ]±.
 
 van Meurs & Morandotti, *Discrete-to-continuum limits of particles with an annihilation rule*
-(SIAM J. Appl. Math. 2019); reading notes ``notes/001.md``.
+(SIAM J. Appl. Math. 2019).
 
 Particles (4.1): ``ẋ_i = -(1/n) Σ_{b_i b_j = 1} V'(x_i - x_j) - (1/n) Σ_{b_i b_j = -1} W'(x_i - x_j)``
 over active particles, mass 1/n each. Annihilation (Def. 4.2): when two adjacent active opposite
 charges meet, both become ghosts (charge 0): frozen, invisible, kept in μ_n^± (4.15). The
-integrator (:mod:`meanfield.particles.annihilation_events1d`) is Dormand–Prince 5(4) with error
-control on the active particles only, compiled pair-symmetric forces, and annihilation times located
-as roots of the gaps of adjacent active opposite pairs on the step's continuous extension plus a
-Newton correction — a sign change of a gap, never a distance threshold (notes §6.1). Why an explicit
-method for a stiff system (λ ~ n) is the cheaper choice here: see that module and
-``benchmarks/annihilation1d_scaling.py``.
+integrator (:mod:`meanfield.particles.annihilation_events1d`) is Dormand–Prince 5(4) under a PI
+step controller of :mod:`solvers.timestepping`, with error control on the active particles only,
+and annihilation times located as roots of the gaps of adjacent active opposite pairs on the step's
+continuous extension — a sign change of a gap, never a distance threshold. Forces
+(:mod:`meanfield.particles.annihilation_forces1d`): a compiled pair sum for a few hundred active
+particles, a 1-D fast multipole method (O(n) per evaluation) above, so that a run to t = 1 costs
+O(n²) (n = 10^4 in about 13 s of CPU). Why an explicit method for a stiff system (λ ~ n) is the
+cheaper choice here: see that module and ``benchmarks/annihilation1d_scaling.py``.
 
 Potentials (§1.2, Assumption 2.1), chosen by name — anything else is a ValueError:
 
-* ``V = -log|r|`` ("log") or ``V = r coth r - log|2 sinh r|`` ("wall", dislocation walls; the stable
-  form ``2r/(e^{2r}-1) - log1p(-e^{-2r})`` of notes §1.2). Both satisfy (2.1a-d) with |rV'| ≤ 1.
-* ``W ≡ 0`` ("none"); ``W_δ = ½ log(r² + δ²)`` ("regularised": the paper gives no formula (notes §8
-  item 7); ours (notes §1.2) is even, C¹, W_δ' Lipschitz with constant δ⁻², rW_δ' ∈ [0, 1),
-  V + W_δ = ½ log(1 + δ²/r²) ≥ 0 for V = -log, and it is a regularisation of -V = log|r| as in Fig. 1);
+* ``V = -log|r|`` ("log") or ``V = r coth r - log|2 sinh r|`` ("wall", dislocation walls, evaluated in
+  the stable form ``2r/(e^{2r}-1) - log1p(-e^{-2r})``, free of the cancellation of the naive formula
+  for large r). Both satisfy (2.1a-d) with |rV'| ≤ 1.
+* ``W ≡ 0`` ("none"); ``W_δ = ½ log(r² + δ²)`` ("regularised": the paper gives no formula; this one
+  is even, C¹, W_δ' Lipschitz with constant δ⁻², rW_δ' ∈ [0, 1), V + W_δ = ½ log(1 + δ²/r²) ≥ 0 for
+  V = -log, and it is a regularisation of -V = log|r| as in Fig. 1);
 * ``W = -V`` ("-V"): the singular-attraction variant behind (1.4) and §1.7(a). It is OUTSIDE
   Assumption 2.1 (W' not Lipschitz) and Theorem 5.1 does not cover it; particles then collide in
-  finite time with unbounded speed (an isolated pair: d² = d₀² - 4t/n, notes §5.1 item 4).
+  finite time with unbounded speed (an isolated pair of opposite charges at distance d obeys
+  ḋ = -2/(n d), so d² = d₀² - 4t/n).
 
-Initial data (Assumption 2.2): finitely many alternating blocks, each a semicircle law (notes §5.4)
-with a centre, radius, sign and mass; supports pairwise disjoint. Two blocks (+ then -) is the
-notes' reference case; more blocks give L > 2 alternations.
+Initial data (Assumption 2.2): finitely many alternating blocks, each a semicircle law with a
+centre, radius, sign and mass; supports pairwise disjoint. Two blocks (+ on [-1.5, -0.5], - on
+[0.5, 1.5], masses ½) is the reference case; more blocks give L > 2 alternations.
 
 Continuum (1.3): ``∂_t ρ^± = ([κ]_± (V' * [κ]_± + W' * [κ]_∓))'``, κ = ρ⁺ - ρ⁻, by conservative
-finite volumes (notes §6.2): only the active part σ^± = [ρ⁺_j - ρ⁻_j]_± of each cell is transported,
+finite volumes: only the active part σ^± = [ρ⁺_j - ρ⁻_j]_± of each cell is transported,
 with the upwind flux; the nonlocal velocity uses exact cell integrals through the antiderivative
 (``∫_{C_k} V'(x_j - y) dy = V(x_j - x_{k-½}) - V(x_j - x_{k+½})``, the singular self-cell term is 0 by
 symmetry), a Toeplitz product done by zero-padded FFT (both species in one batched transform through
-:mod:`solvers.fft`, which runs such small transforms on one thread);
-SSP-RK3 under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves each species' mass to round-off.
-With W = -V this is the two-species form of (1.4).
+:mod:`solvers.fft`, which runs such small transforms on one thread); SSP-RK3 (through
+:func:`solvers.timestepping.integrate`) under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves
+each species' mass to round-off. With W = -V this is the two-species form of (1.4).
 """
 
 from __future__ import annotations
@@ -43,12 +47,24 @@ from __future__ import annotations
 import numpy as np
 
 from meanfield.measures import Domain, EmpiricalMeasure
-from meanfield.models.base import Trajectory, check_integer, check_positive, check_times, continuum_dataset
-from meanfield.particles.annihilation_events1d import V_KINDS, W_KINDS, active_velocity, integrate_annihilation
+from meanfield.models.base import (
+    Trajectory,
+    check_integer,
+    check_positive,
+    check_times,
+    continuum_dataset,
+)
+from meanfield.particles.annihilation_events1d import (
+    V_KINDS,
+    W_KINDS,
+    active_velocity,
+    default_controller,
+    integrate_annihilation,
+)
 from solvers import fft
 from solvers.finite_volume import divergence, upwind_flux
 from solvers.grids import UniformGrid
-from solvers.timestepping import SSPRK3, ODEProblem
+from solvers.timestepping import SSPRK3, ODEProblem, StepFunction, integrate, step_budget
 
 __all__ = ["Annihilation1D", "potential"]
 
@@ -62,7 +78,7 @@ def potential(kind, r, delta=0.3, V="log"):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if kind == "log":
             return -np.log(r)
-        if kind == "wall":  # r coth r - log|2 sinh r| = 2r/(e^{2r}-1) - log1p(-e^{-2r})  (notes §1.2)
+        if kind == "wall":  # r coth r - log|2 sinh r| = 2r/(e^{2r}-1) - log1p(-e^{-2r})
             small = r < 1e-3
             series = 1 - np.log(2) - np.log(r) + r**2 / 6 - r**4 / 60
             stable = 2 * r / np.expm1(2 * r) - np.log1p(-np.exp(-2 * r))
@@ -170,12 +186,12 @@ class Annihilation1D:
         return counts
 
     def sample_particles(self, n, rng=None):
-        """Quantile placement ``x = F_k^{-1}((i - ½)/n_k)`` per block (notes §1.7) with ``n_k`` the
+        """Quantile placement ``x = F_k^{-1}((i - ½)/n_k)`` per block with ``n_k`` the
         largest-remainder rounding of ``m_k n``; ``rng`` unused (deterministic data). Returns
         ``(x sorted, b)``."""
         n = check_integer("n", n, minimum=2)
         parts, charges = [], []
-        for count, c, r, sign in zip(self._block_counts(n), self.centres, self.radii, self.signs):
+        for count, c, r, sign in zip(self._block_counts(n), self.centres, self.radii, self.signs, strict=True):
             s = (np.arange(count) + 0.5) / count
             parts.append(self._semicircle_quantile(s, c, r))
             charges.append(np.full(count, sign))
@@ -183,8 +199,8 @@ class Annihilation1D:
 
     def initial_density(self, grid: UniformGrid):
         """Cell averages of ρ^±° (sums of semicircle blocks), shape ``(2, n)``; exact cell integrals."""
-        out = np.zeros((2,) + tuple(grid.shape))
-        for c, r, sign, m in zip(self.centres, self.radii, self.signs, self.masses):
+        out = np.zeros((2, *tuple(grid.shape)))
+        for c, r, sign, m in zip(self.centres, self.radii, self.signs, self.masses, strict=True):
             cdf = _semicircle_cdf((grid.edges[0] - c) / r)
             out[0 if sign > 0 else 1] += m * np.diff(cdf) / grid.spacing[0]
         return out
@@ -205,9 +221,14 @@ class Annihilation1D:
         out[act] = active_velocity(x[act], b[act], n_total, vk, wk, self.delta)
         return out
 
-    def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11):
+    def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11, *, controller=None,
+                           forces="auto"):
         """Event-driven solution of Problem 4.1 (Def. 4.2) by
-        :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`.
+        :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
+        under a :class:`solvers.timestepping.PIController` (``controller``, default the engine's PI
+        controller at ``rtol``/``atol``; ``rtol`` below 100 machine epsilons is refused), forces by
+        ``forces`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
+        particles on), "direct" or "fmm"; at most :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps.
 
         ``state = (x, b)``: strictly increasing finite positions and charges ±1. Returns a Trajectory of
         all particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
@@ -238,12 +259,14 @@ class Annihilation1D:
         if not np.all(np.isin(b_raw, (1, -1))):
             bad = int(np.flatnonzero(~np.isin(b_raw, (1, -1)))[0])
             raise ValueError(f"state b (charges) must be +1 or -1 (Problem 4.1), got b[{bad}] = {b_raw[bad].item()!r}")
-        for name, val in (("rtol", rtol), ("atol", atol)):
-            check_positive(name, val)
+        if controller is None:
+            for name, val in (("rtol", rtol), ("atol", atol)):
+                check_positive(name, val)
+            controller = default_controller(rtol, atol)
         ts = check_times(t_end, times)
         b_init = b_raw.astype(np.int64)
         vk, wk = self._kinds()
-        run = integrate_annihilation(x, b_init, ts, vk, wk, self.delta, rtol=rtol, atol=atol)
+        run = integrate_annihilation(x, b_init, ts, vk, wk, self.delta, controller=controller, forces=forces)
         n = x.size
         species = [np.where(b_init > 0, "+", "-") for _ in ts]
         events = [(t, kind, pair) for t, kind, pair, _ in run.events]
@@ -251,7 +274,8 @@ class Annihilation1D:
                 "blocks": int(1 + np.count_nonzero(b_init[1:] != b_init[:-1])),  # L of Assumption 2.2
                 "annihilations": [(t, place, pair) for t, _, pair, place in run.events],
                 "stats": {"accepted": run.accepted, "rejected": run.rejected,
-                          "force_evaluations": run.force_evaluations}}
+                          "force_evaluations": run.force_evaluations},
+                "solver": run.solver}
         return Trajectory(ts, run.positions, self.domain, [np.full(n, 1.0 / n) for _ in ts], species, events,
                           info=info)
 
@@ -282,14 +306,20 @@ class Annihilation1D:
         return v_hat, w_hat
 
     def default_window(self, t_end):
-        """Initial hull ± (3 max radius + √(4 t_end)): supports spread like R² ≤ R₀² + 4mt (notes §5.4)."""
+        """Initial hull ± (3 max radius + √(4 t_end)): supports spread like R² ≤ R₀² + 4mt."""
         pad = 3 * float(self.radii.max()) + np.sqrt(4 * t_end)
         return float(np.min(self.centres - self.radii)) - pad, float(np.max(self.centres + self.radii)) + pad
 
     def solve_continuum(self, resolution=800, t_end=None, times=None, window=None, cfl=0.4):
         """Finite volumes for (1.3) on ``window`` (default :meth:`default_window`); returns the standard
         dataset (species "+", "-": ρ^± including annihilated mass) with the annihilated mass ``A(t)``
-        and the active masses ``[κ]_±(R)`` (non-increasing) as extra variables."""
+        and the active masses ``[κ]_±(R)`` (non-increasing) as extra variables.
+
+        Time stepping: :func:`solvers.timestepping.integrate` with :class:`~solvers.timestepping.SSPRK3`
+        under the CFL rule ``dt = cfl h / max|v|`` (a :class:`~solvers.timestepping.StepFunction`);
+        scheme, declared order and step rule are recorded in the dataset's solver attributes. A ``cfl``
+        that would need more than :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps at the initial
+        speed is refused before any step."""
         if t_end is None:
             raise ValueError("t_end is required")
         n = check_integer("resolution", resolution, minimum=16)
@@ -315,7 +345,7 @@ class Annihilation1D:
             padded = np.zeros((2, 2 * n))
             padded[:, :n] = sig
             s_hat = fft.rfftn(padded, ndim=1)
-            # v^± = -(V' * σ^± + W' * σ^∓) at centres (notes §2.2): both species in one batched transform
+            # v^± = -(V' * σ^± + W' * σ^∓) at centres: both species in one batched transform
             prod = s_hat * v_hat
             if w_hat is not None:
                 prod = prod + s_hat[::-1] * w_hat
@@ -330,20 +360,20 @@ class Annihilation1D:
             return np.stack([divergence([upwind_flux(sig[k], faces[k], grid, 0)], grid) for k in range(2)])
 
         h = grid.spacing[0]
-        out, t = [], 0.0
-        for t_out in ts:
-            while t_out - t > 1e-12 * max(1.0, t_out):
-                _, faces = velocities(rho)
-                vmax = float(np.abs(faces).max())
-                dt = min(cfl * h / max(vmax, 1e-300), t_out - t)
-                rho = SSPRK3().step(ODEProblem(rhs), t, rho, dt)
-                t = t_out if dt == t_out - t else t + dt
-            out.append(rho.copy())
+
+        def cfl_rule(_t, r):  # dt = cfl h / max|v| on the faces (inf when nothing moves: the driver clips)
+            _, faces = velocities(r)
+            return cfl * h / max(float(np.abs(faces).max()), 1e-300)
+
+        step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho), ts[-1])
+        stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
+        out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule).states
         out = np.array(out)
         kappa = out[:, 0] - out[:, 1]
         active_plus = grid.integrate(np.clip(kappa, 0, None))
         active_minus = grid.integrate(np.clip(-kappa, 0, None))
         return continuum_dataset(ts, out, grid, species=["+", "-"], params=self.params,
-                                 solver={"method": "upwind_fv_ssprk3", "resolution": n, "cfl": cfl},
+                                 solver={"method": "upwind_fv_ssprk3", "resolution": n, "cfl": cfl,
+                                         **stepper.describe(), **rule.describe()},
                                  annihilated_mass=(("time",), self.mass_plus - active_plus),
                                  active_plus=(("time",), active_plus), active_minus=(("time",), active_minus))

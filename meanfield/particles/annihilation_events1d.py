@@ -5,15 +5,39 @@ one compressed, sorted array. Between annihilations the ODE (4.1)
 
     ẋ_i = -(1/n) Σ_{b_i b_j = 1} V'(x_i - x_j) - (1/n) Σ_{b_i b_j = -1} W'(x_i - x_j)
 
-is integrated by Dormand–Prince 5(4) with error control; forces are a compiled O(m²) pair sum over
-the m active particles that visits each pair once (V', W' odd). Why explicit: the Jacobian of (4.1)
-has eigenvalues up to λ ~ n (same-sign spacing ~ 1/n), so a stable explicit step is h ~ 1/n; but
-annihilations also come at a rate ~ n (a fixed fraction of the mass annihilates per unit time), and
-every annihilation restarts the integration with a jump in the right-hand side. An implicit method
-therefore cannot take fewer than O(n) steps either, while each of its steps costs a dense O(n³)
-factorisation (the Jacobian couples every same-sign pair); measured step counts are in
-``benchmarks/annihilation1d_scaling.py``. The step size is carried across events (no restart from a
-tiny step).
+is integrated by Dormand–Prince 5(4) (the tableau and continuous extension of
+:mod:`solvers.timestepping.dormand_prince_tableau`, declared orders those of
+:class:`solvers.timestepping.DormandPrince54`) under a :class:`solvers.timestepping.PIController`
+passed in (default :func:`default_controller`): its tolerances, error norm, safety factor, step
+factor bounds and PI exponents drive the steps, and its checks refuse ``rtol`` below 100 machine
+epsilons; ``atol`` below machine epsilon × max|x| (the round-off of the coordinate differences every
+force is made of) is refused here. Forces: :mod:`meanfield.particles.annihilation_forces1d` (a
+compiled pair sum below a few hundred active particles, a 1-D fast multipole method with O(m) work
+above, its order chosen from ``rtol`` so that its error stays far below the tolerance).
+
+Why this loop is not :func:`solvers.timestepping.integrate`: the same run through the driver
+(``DormandPrince54()``, the same ``PIController``, one terminal ``Event`` per adjacent ± pair,
+restarted at each annihilation) costs 2.9–3.0× (n = 200) and 3.0–3.8× (n = 1000) this engine in CPU
+time (medians of three runs of 5 interleaved rounds, ranges 2.0–4.7; rtol 1e-8; event times agree to
+4e-10; ``benchmarks/annihilation1d_engine_vs_driver.py``), beyond the 1.05×
+allowed, so this loop stays, with the scheme and the controller taken from
+:mod:`solvers.timestepping`. The driver evaluates 7 stages per step where FSAL needs 6, locates an
+event by Brent iterations on whole steps (7 forces each) where this engine finds the root of the gap
+on the step's quartic continuous extension (no force evaluation), and restarts from a fresh step
+after each annihilation.
+
+Why explicit: the Jacobian of (4.1) has eigenvalues up to λ ~ n (same-sign spacing ~ 1/n), so a
+stable explicit step is h ~ 1/n; but annihilations also come at a rate ~ n (a fixed fraction of the
+mass annihilates per unit time), and every annihilation restarts the integration with a jump in the
+right-hand side. An implicit method therefore cannot take fewer than O(n) steps either, while each of
+its steps costs a dense O(n³) factorisation (the Jacobian couples every same-sign pair). With O(m)
+forces a run to t = 1 costs O(n²): measured CPU time ∝ n^1.7–1.8 for n = 10^3 … 10^4, 11.6–12.6 s
+at n = 10^4 (12.8 s wall on an idle machine; two blocks, V = -log, W = 0, rtol 1e-8: 1843 accepted
+and 5 rejected steps, 11787 force evaluations of which 698 are the restarts after the 698
+annihilations), against n^2.8–3 with the direct sum; event times as accurate as with the direct sum
+(``benchmarks/annihilation1d_scaling.py``). The engine with the direct sum took 633 s of CPU for the
+same n = 10^4 run (one run; the 698 annihilation times agree to 6.6e-11). The step size is carried
+across events (no restart from a tiny step).
 
 Annihilation times are roots of the gaps g_k = x_{j_k} - x_{i_k} of adjacent active opposite pairs
 (at most 2L - 1 of them, Assumption 2.2) — a sign change of a gap, never a threshold on distance:
@@ -23,7 +47,10 @@ an annihilation costs no force evaluation beyond the restart. All pairs whose ga
 at that time annihilate together, at their own (distinct) points. A step that would make two active
 same-sign neighbours touch or cross (impossible for the exact flow, Prop. 4.5(ii)) or produces a
 non-finite value is rejected and retried with a quarter of the step. Tangential contacts (a gap
-touching 0 without changing sign) are not detected; Def. 4.2(d) would count them.
+touching 0 without changing sign) are not detected; Def. 4.2(d) would count them. Near the
+finite-time collisions of W = -V (unbounded speed) the steps may fall below the resolution of t:
+they are still taken (the state moves), so the collision is found at t to float64 resolution; a run
+stops with a RuntimeError after ``max_steps`` steps or when the step underflows.
 """
 
 from __future__ import annotations
@@ -31,66 +58,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 from scipy.optimize import brentq
 
+from meanfield.particles.annihilation_forces1d import (
+    FORCE_METHODS,
+    V_KINDS,
+    W_KINDS,
+    active_velocity,
+    fmm_order,
+    velocity,
+)
+from solvers.timestepping import DEFAULT_MAX_STEPS, DormandPrince54, PIController
+from solvers.timestepping._checks import TIME_TOL
 from solvers.timestepping.dormand_prince_tableau import A, E, P
 
-__all__ = ["V_KINDS", "W_KINDS", "active_velocity", "integrate_annihilation", "AnnihilationRun"]
+__all__ = [
+    "FORCE_METHODS",
+    "V_KINDS",
+    "W_KINDS",
+    "AnnihilationRun",
+    "active_velocity",
+    "default_controller",
+    "integrate_annihilation",
+]
 
-V_KINDS = ("log", "wall")
-W_KINDS = ("none", "regularised", "-V")
-
-_BETA = 0.08
-
-
-@njit(cache=True, error_model="numpy")
-def _dv(kind, r):
-    """V'(r): kind 0 → V = -log|r| (V' = -1/r); kind 1 → wall V = r coth r - log|2 sinh r|
-    (V' = -r / sinh² r, notes §1.2)."""
-    if kind == 0:
-        return -1.0 / r
-    if abs(r) > 350.0:  # sinh overflows; V' ~ -4 r e^{-2|r|} underflows to 0
-        return 0.0
-    s = np.sinh(r)
-    return -r / (s * s)
+# PI parameter β of the engine's default controller: damps the accept/reject cycling of explicit steps
+# at the stability limit of this stiff system (Hairer, Nørsett & Wanner I, §II.4).
+BETA = 0.08
 
 
-@njit(cache=True, error_model="numpy")
-def _dw(kind, vkind, r, delta):
-    """W'(r): 0 → W ≡ 0; 1 → W_δ = ½ log(r² + δ²) (W' = r/(r² + δ²)); 2 → W = -V (W' = -V')."""
-    if kind == 0:
-        return 0.0
-    if kind == 1:
-        return r / (r * r + delta * delta)
-    return -_dv(vkind, r)
-
-
-@njit(cache=True, error_model="numpy")
-def active_velocity(x, b, n_total, vkind, wkind, delta):
-    """Right-hand side of (4.1) for active particles ``x`` (charges ``b`` = ±1) with mass 1/n_total:
-    each pair is visited once, ``f = V'(x_i - x_j)`` (or W') enters ẋ_i with ``-f/n`` and ẋ_j with
-    ``+f/n`` (V', W' odd)."""
-    m = x.size
-    out = np.zeros(m)
-    for i in range(m):
-        xi = x[i]
-        bi = b[i]
-        acc = 0.0
-        for j in range(i + 1, m):
-            r = xi - x[j]
-            if bi == b[j]:
-                f = _dv(vkind, r)
-            elif wkind == 0:
-                continue
-            else:
-                f = _dw(wkind, vkind, r, delta)
-            acc -= f
-            out[j] += f
-        out[i] += acc
-    for i in range(m):
-        out[i] /= n_total
-    return out
+def default_controller(rtol=1e-8, atol=1e-11):
+    """The engine's step controller: :class:`solvers.timestepping.PIController` with β = :data:`BETA`
+    (its checks refuse ``rtol`` below 100 machine epsilons and negative or non-finite tolerances)."""
+    return PIController(rtol, atol, beta=BETA)
 
 
 @dataclass
@@ -105,6 +105,7 @@ class AnnihilationRun:
     accepted: int = 0
     rejected: int = 0
     force_evaluations: int = 0
+    solver: dict = field(default_factory=dict)
 
 
 def _adjacent_opposite(b):
@@ -114,23 +115,45 @@ def _adjacent_opposite(b):
     return k[d], k[~d]
 
 
-def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-11, max_steps=10**7):
+def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-11, max_steps=DEFAULT_MAX_STEPS,
+                           controller=None, forces="auto"):
     """Solve Problem 4.1 from sorted distinct ``x`` with charges ``b`` = ±1, returning the states at
-    ``times`` (increasing, ≥ 0). ``vkind``/``wkind`` index :data:`V_KINDS`/:data:`W_KINDS`."""
+    ``times`` (increasing, ≥ 0). ``vkind``/``wkind`` index :data:`V_KINDS`/:data:`W_KINDS`.
+
+    ``controller``: a :class:`solvers.timestepping.PIController` (default :func:`default_controller`
+    of ``rtol``, ``atol``), whose tolerances, error norm and constants (safety, min/max factor, β)
+    drive the steps; ``forces``: "auto", "direct" or "fmm" (:mod:`.annihilation_forces1d`);
+    ``max_steps`` caps accepted + rejected steps (RuntimeError beyond, as when the step underflows).
+    """
+    if controller is None:
+        controller = default_controller(rtol, atol)
+    if not isinstance(controller, PIController):
+        raise TypeError(f"controller must be a solvers.timestepping.PIController, got {controller!r}")
+    if forces not in FORCE_METHODS:
+        raise ValueError(f"forces must be one of {FORCE_METHODS}, got {forces!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     x = np.array(x, dtype=float)
     b = np.array(b, dtype=np.int64)
     n = x.size
-    run = AnnihilationRun()
+    atol_floor = np.finfo(float).eps * float(np.max(np.abs(x)))
+    if not controller.atol >= atol_floor:
+        raise ValueError(f"atol must be at least {atol_floor:.3g} (machine epsilon times max|x|: every force "
+                         f"involves differences of coordinates of that size), got {controller.atol!r}")
+    stepper = DormandPrince54()
+    h = controller.h0
+    controller.start(stepper, 0.0, float(times[-1]))  # resets the PI memory
+    reject_exponent = -1.0 / (stepper.embedded_order + 1)  # after a rejection: the I-controller alone
+    order = fmm_order(controller.rtol)
+    run = AnnihilationRun(solver={**stepper.describe(), **controller.describe(), "beta": controller.beta,
+                                  "safety": controller.safety, "min_factor": controller.min_factor,
+                                  "max_factor": controller.max_factor, "forces": forces, "fmm_order": order})
     idx = np.arange(n)  # global indices of the active particles, in order
     xa, ba = x.copy(), b.copy()
 
     def force(y):
         run.force_evaluations += 1
-        return active_velocity(y, ba, n, vkind, wkind, delta)
-
-    def err_norm(y, y_new, err):
-        scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
-        return float(np.sqrt(np.mean((err / scale) ** 2))) if y.size else 0.0
+        return velocity(y, ba, n, vkind, wkind, delta, forces, order)
 
     def dp_step(y, f0, h):
         k = np.empty((7, y.size))
@@ -141,22 +164,26 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
         return y_new, k, h * (E @ k)
 
     t = 0.0
-    err_old = 1e-4
     f = force(xa)
-    h = None
     opp, same = _adjacent_opposite(ba)
     for t_out in times:
-        while t_out - t > 1e-14 * max(1.0, abs(t_out)):
+        while t_out - t > TIME_TOL * max(1.0, abs(t_out)):
             if xa.size < 2:  # nothing moves
                 t = t_out
                 break
-            if h is None:
-                scale = atol + rtol * np.abs(xa)
+            if h is None:  # starting step of Hairer, Nørsett & Wanner I, §II.4 (first part)
+                scale = controller.atol + controller.rtol * np.abs(xa)
                 d0, d1 = np.sqrt(np.mean((xa / scale) ** 2)), np.sqrt(np.mean((f / scale) ** 2))
                 h = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6
             step = min(h, t_out - t)
+            if run.accepted + run.rejected >= max_steps:
+                raise RuntimeError(f"max_steps={max_steps} steps were spent at t={t} before reaching t={t_out}")
+            if step < np.finfo(float).tiny:  # steps below the resolution of t do occur (W = -V collisions)
+                raise RuntimeError(f"the step underflowed to {step!r} at t={t} (after "
+                                   f"{run.accepted} accepted and {run.rejected} rejected steps; tolerances "
+                                   f"rtol={controller.rtol}, atol={controller.atol})")
             y_new, k, err_vec = dp_step(xa, f, step)
-            err = err_norm(xa, y_new, err_vec)
+            err = controller.error_norm(xa, y_new, err_vec)
             gaps_same = y_new[same + 1] - y_new[same]
             if not np.all(np.isfinite(y_new)) or not np.isfinite(err) or np.any(gaps_same <= 0):
                 run.rejected += 1
@@ -164,15 +191,11 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
                 continue
             if err > 1.0:
                 run.rejected += 1
-                h = step * max(0.2, 0.9 * err ** (-0.2))
+                h = step * max(controller.min_factor, controller.safety * err**reject_exponent)
                 continue
-            # PI control (Hairer–Nørsett–Wanner I, §II.4, β = 0.08): damps the accept/reject cycling
-            # of explicit steps at the stability limit of a stiff problem
-            factor = 5.0 if err == 0 else min(5.0, max(0.2, 0.9 * err ** (-0.2 + 0.75 * _BETA) * err_old**_BETA))
-            err_old = max(err, 1e-4)
+            factor = controller.factor(err)  # PI control: damps accept/reject cycling at the stability limit
+            controller.accepted(err)
             run.accepted += 1
-            if run.accepted + run.rejected > max_steps:
-                raise RuntimeError(f"more than max_steps={max_steps} steps before t={t_out}")
             h = step * factor if step == h or factor < 1 else max(h, step * factor)
             gaps = y_new[opp + 1] - y_new[opp]
             closed = np.flatnonzero(gaps <= 0)
@@ -187,7 +210,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
                 i, j = opp[c], opp[c] + 1
                 coef = step * ((k[:, j] - k[:, i]) @ P)  # gap(θ) = g0 + Σ_q coef_q θ^{q+1}
 
-                def gap(theta, c=c, coef=coef):
+                def gap(theta, c=c, coef=coef, g0=g0):
                     return g0[c] + theta * (coef[0] + theta * (coef[1] + theta * (coef[2] + theta * coef[3])))
 
                 lo_val = gap(0.0)

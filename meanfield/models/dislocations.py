@@ -69,6 +69,7 @@ from meanfield.measures import Domain, as_generator
 from meanfield.models.base import (Trajectory, check_in_range, check_integer, check_positive, check_times,
                                    continuum_dataset)
 from meanfield.particles import lattice_kmc, periodic_interp
+from meanfield.particles.dislocation_couplings import charged_state_on_torus
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
@@ -502,13 +503,7 @@ class Dislocations2D:
             raise ValueError(f"method must be 'sde' or 'rw', got {method!r}")
         if eps is not None:
             raise ValueError("eps is only used by method='rw'")
-        x0, b0 = state
-        x = np.mod(np.array(x0, dtype=float), 1.0)
-        b = np.asarray(b0, dtype=float)
-        if x.ndim != 2 or x.shape[1] != 2 or b.shape != (x.shape[0],) or not np.all(np.isin(b, (-1, 1))):
-            raise ValueError("state must be (positions (n, 2), charges ±1 of shape (n,))")
-        if not np.all(np.isfinite(x)):
-            raise ValueError("positions must be finite")
+        x, b = charged_state_on_torus(state)
         ts = check_times(t_end, times)
         if dt is not None:  # refused before the kernel tables are built
             dt = step_budget("dt", dt, ts[-1])

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .lattice_kmc import _after_jump, _full_fields, _move, _reduced, pair_table
+from .lattice_kmc import _after_jump, _full_fields, _move, _reduced, walker_inputs
 
 __all__ = ["run_coupled"]
 
@@ -290,15 +290,7 @@ def run_coupled(a0, c0, b, tables, beta, fields, cell_edges, t_out, rng, max_eve
     -e_1, +e_2, -e_2; ``stats`` of shape ``(R, 4)``: jumps of ``X``, jumps of ``X̄``, events, the
     largest number of points drawn on one channel.
     """
-    if not (np.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be positive and finite, got {beta!r}")
-    tab = pair_table(tables)
-    nsite = np.asarray(tables[0]).shape[0]
-    a0 = np.ascontiguousarray(a0, dtype=np.int64)
-    c0 = np.ascontiguousarray(c0, dtype=np.int64)
-    b = np.ascontiguousarray(b, dtype=float)
-    if a0.ndim != 2 or c0.shape != a0.shape or b.shape != a0.shape or a0.shape[1] < 1:
-        raise ValueError(f"a0, c0, b must share one shape (R, n) with n >= 1, got {a0.shape}, {c0.shape}, {b.shape}")
+    tab, nsite, a0, c0, b = walker_inputs(beta, tables, a0, c0, b)
     if not np.all(np.abs(b) == 1):
         raise ValueError("b must hold signs +1 or -1")
     fields = np.ascontiguousarray(fields, dtype=float)

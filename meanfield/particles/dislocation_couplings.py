@@ -91,6 +91,18 @@ class CoupledPaths:
 
 
 # -- constants and bounds ----------------------------------------------------------------------------
+def charged_state_on_torus(state):
+    """``(positions wrapped into [0, 1)², charges)`` from a state ``(positions (n, 2), charges ±1)``."""
+    x0, b0 = state
+    x = np.mod(np.array(x0, dtype=float), 1.0)
+    b = np.asarray(b0, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2 or b.shape != (x.shape[0],) or not np.all(np.isin(b, (-1, 1))):
+        raise ValueError("state must be (positions (n, 2), charges ±1 of shape (n,))")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("positions must be finite")
+    return x, b
+
+
 def kernel_constant(model, resolution=None):
     """``C_V = max(δ‖∇V_δ‖_∞, δ²‖d²V_δ‖_∞)`` for ``model``'s kernel (see the module docstring).
 
@@ -248,13 +260,7 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
         ``x`` and ``x_bar`` as lifts; ``info["x_wrapped"]`` the ``X`` positions in ``[0, 1)²`` exactly as
         ``simulate_particles(state, t_end, times, rng=rng, dt=dt)`` returns them.
     """
-    x0, b0 = state
-    x = np.mod(np.array(x0, dtype=float), 1.0)
-    b = np.asarray(b0, dtype=float)
-    if x.ndim != 2 or x.shape[1] != 2 or b.shape != (x.shape[0],) or not np.all(np.isin(b, (-1, 1))):
-        raise ValueError("state must be (positions (n, 2), charges ±1 of shape (n,))")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("positions must be finite")
+    x, b = charged_state_on_torus(state)
     ts = check_times(t_end, times)
     m = check_integer("resolution", resolution, minimum=8)
     if dt is not None:

@@ -94,6 +94,21 @@ def pair_table(tables):
     return np.ascontiguousarray(g[d[:, None], d[None, :]]).ravel()
 
 
+def walker_inputs(beta, tables, a0, c0, b):
+    """Checked inputs of a walker engine: ``(pair table, sites per axis, a0, c0, b)`` with the lattice
+    coordinates as int64 and the charges as float, shapes ``(R, n)``."""
+    if not (np.isfinite(beta) and beta > 0):
+        raise ValueError(f"beta must be positive and finite, got {beta!r}")
+    tab = pair_table(tables)
+    nsite = np.asarray(tables[0]).shape[0]
+    a0 = np.ascontiguousarray(a0, dtype=np.int64)
+    c0 = np.ascontiguousarray(c0, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=float)
+    if a0.ndim != 2 or c0.shape != a0.shape or b.shape != a0.shape or a0.shape[1] < 1:
+        raise ValueError(f"a0, c0, b must share one shape (R, n) with n >= 1, got {a0.shape}, {c0.shape}, {b.shape}")
+    return tab, nsite, a0, c0, b
+
+
 @njit(cache=True, nogil=True)
 def _field(i, pw, b, tab, off):
     """``S_i = Σ_j b_j G(ℓ_i - ℓ_j)`` (O(n); ``pw`` packed positions, see :func:`pair_table`; the
@@ -415,15 +430,7 @@ def run_kmc(a0, c0, b, tables, beta, t_out, rng, method="thinning", track_rate=F
     """
     if method not in METHODS:
         raise ValueError(f"kmc method must be one of {tuple(METHODS)}, got {method!r}")
-    if not (np.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be positive and finite, got {beta!r}")
-    tab = pair_table(tables)
-    nsite = np.asarray(tables[0]).shape[0]
-    a0 = np.ascontiguousarray(a0, dtype=np.int64)
-    c0 = np.ascontiguousarray(c0, dtype=np.int64)
-    b = np.ascontiguousarray(b, dtype=float)
-    if a0.ndim != 2 or c0.shape != a0.shape or b.shape != a0.shape or a0.shape[1] < 1:
-        raise ValueError(f"a0, c0, b must share one shape (R, n) with n >= 1, got {a0.shape}, {c0.shape}, {b.shape}")
+    tab, nsite, a0, c0, b = walker_inputs(beta, tables, a0, c0, b)
     t_out = np.ascontiguousarray(t_out, dtype=float)
     if t_out.ndim != 1 or t_out.size < 1 or not np.all(np.isfinite(t_out)) or t_out[0] < 0 \
             or np.any(np.diff(t_out) < 0):

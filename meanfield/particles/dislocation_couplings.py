@@ -52,8 +52,7 @@ from meanfield.measures import as_generator
 from meanfield.models.base import check_integer, check_positive, check_times
 from meanfield.particles import coupled_kmc
 from solvers import fft
-from solvers.timestepping import EulerMaruyama, SDEProblem, integrate
-from solvers.timestepping import TIME_TOL
+from solvers.timestepping import EulerMaruyama, ODEProblem, SDEProblem, Stepper, integrate
 
 __all__ = [
     "CoupledPaths",
@@ -225,17 +224,29 @@ def _mean_field_force(model, m, starts, kmax, t_end):
     return _FORCE_CACHE[key]
 
 
+class _RecordStarts(Stepper):
+    """A stepper that does nothing but record the start time of every step the driver takes."""
+
+    order = 1
+    name = "record_step_starts"
+    problem = ODEProblem
+
+    def __init__(self):
+        self.starts = []
+
+    def step(self, problem, t, y, h):
+        self.starts.append(t)
+        return y
+
+
 def _step_starts(ts, dt):
     """The start times of the steps :func:`solvers.timestepping.integrate` takes with the fixed step
-    ``dt`` to the output times ``ts`` (the same arithmetic, so the same floats)."""
-    starts, t = [], 0.0
-    for t_out in ts:
-        while t_out - t > TIME_TOL * max(1.0, abs(t_out)):
-            h = dt
-            last = h >= t_out - t
-            starts.append(t)
-            t = t_out if last else t + h
-    return np.array(starts)
+    ``dt`` to the output times ``ts`` (asked of the driver itself, so the same floats)."""
+    if ts[-1] <= 0:  # outputs at t = 0 only: no step
+        return np.array([])
+    recorder = _RecordStarts()
+    integrate(recorder, ODEProblem(lambda t, y: y), np.zeros(1), float(ts[-1]), ts, dt)
+    return np.array(recorder.starts)
 
 
 def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, resolution=64):

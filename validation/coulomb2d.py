@@ -4,13 +4,13 @@ Claims checked
 --------------
 1. Mean-field convergence (Thm 5.4; no rate in the paper): with gamma = gamma_bar / N and
    sigma^2 > 2 gamma_bar, the per-species empirical measures approach the PDE solution (1.3)
-   (diffusion sigma^2/2, notes §8.1). Measured: W1 between the normalised species measures and
+   (diffusion sigma^2/2, the theory page of paper 000). Measured: W1 between the normalised species measures and
    the spectral PDE solution at t_end, across N and seeds; fitted rate with 95% CI. Expected:
-   the 2-D sampling floor N^{-1/2} (up to logs; notes §6 "Comparison / metrics"), band
+   the 2-D sampling floor N^{-1/2} (up to logs; the theory page of paper 000), band
    [-0.7, -0.3] for the slope.
-2. PDE second-moment law (notes V11) of the spectral solver, relative error < 1e-3.
+2. PDE second-moment law (theory page of paper 000) of the spectral solver, relative error < 1e-3.
 3. Spectral and finite-volume solvers agree (L1 gap < 2e-2 at the FV resolution used).
-4. Exact particle facts (paper §2.3 eq. (2.6) and §4 eq. (4.26) with I = all particles; notes V3,
+4. Exact particle facts (paper §2.3 eq. (2.6) and §4 eq. (4.26) with I = all particles; theory page of paper 000,
    V5), Monte Carlo with the SDE solver, each within 3.5 standard errors of the exact value:
    the collision probability of an isolated +- pair before t, Q(a, |D_0|^2 / (4 sigma^2 t)),
    a = gamma / sigma^2; and the mean of the spread process R = sigma^-2 sum |X^i - Xbar|^2 of a
@@ -61,7 +61,7 @@ def distances(model, traj, sol, t):
 
 
 def collision_probability(runs: int, seed0: int = 0):
-    """Monte Carlo P(T_coll <= t) for an isolated +- pair vs the closed form (notes V5).
+    """Monte Carlo P(T_coll <= t) for an isolated +- pair vs the closed form (theory page of paper 000).
 
     sigma = 1, gamma = 0.4 (a = 0.4 < 1/2, the paper's regime), |D_0| = 1, t = 0.25; steps resolve
     the approach (drift and noise step control), collision declared at distance 0.02 |D_0|."""
@@ -152,7 +152,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     fit = fit_rate(n_arr, w1)
     claims = [Claim("meanfield_rate_w1",
                     "W1(L^{N,+-}, rho^+-) decays in N (Thm 5.4), at the 2-D sampling rate N^-1/2",
-                    f"slope {fit}", bool(-0.7 <= fit.slope <= -0.3), fit.slope, (-0.7, -0.3), "Thm 5.4; notes §6")]
+                    f"slope {fit}", bool(-0.7 <= fit.slope <= -0.3), fit.slope, (-0.7, -0.3), "Thm 5.4; the theory page of paper 000")]
     bl = np.array([0.5 * (r["bl_+"] + r["bl_-"]) for r in rows])
     fb = fit_rate(n_arr, bl)
     claims.append(Claim("meanfield_rate_bl", "BL distance decays in N", f"slope {fb}",
@@ -161,7 +161,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     rate = (m2[-1] - m2[0]) / t_end
     rel = abs(rate / model.second_moment_rate() - 1)
     claims.append(Claim("pde_second_moment_law", "d/dt int|x|^2 Sigma = 2 sigma^2 m + gamma_bar (m+ - m-)^2",
-                        f"relative error {rel:.2e}", bool(rel < 1e-3), rel, (0.0, 1e-3), "notes V11"))
+                        f"relative error {rel:.2e}", bool(rel < 1e-3), rel, (0.0, 1e-3), "theory page of paper 000"))
     fv = model.solve_continuum(model.initial_density(grid), grid, t_end, times=[0.0, t_end], method="fv")
     gap = float(np.abs(fv["density"].values[-1] - sol["density"].values[-1]).sum() * grid.cell_volume)
     claims.append(Claim("solvers_agree", "spectral ETD2RK and upwind FV agree", f"L1 gap {gap:.2e}",
@@ -184,14 +184,14 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     claims.append(Claim("pair_collision_probability",
                         "isolated +- pair: P(collision before t) = Q(gamma/sigma^2, |D0|^2/(4 sigma^2 t))",
                         f"Monte Carlo {p_mc:.4f} vs exact {p_exact:.4f} (se {p_se:.4f}, z = {z:+.2f})",
-                        bool(abs(z) < 3.5), z, (-3.5, 3.5), "paper (2.6); notes V5"))
+                        bool(abs(z) < 3.5), z, (-3.5, 3.5), "paper (2.6); theory page of paper 000"))
     n_spread = 32
     r_mc, r_exact, r_se = spread_mean(model, n_spread, 300 if quick else 2000)
     z = (r_mc - r_exact) / r_se
     claims.append(Claim("spread_process_besq",
                         f"N={n_spread}, gamma=gamma_bar/N: E[R_t - R_0] = dim t for the squared Bessel spread process",
                         f"Monte Carlo {r_mc:.4f} vs exact {r_exact:.4f} (se {r_se:.4f}, z = {z:+.2f})",
-                        bool(abs(z) < 3.5), z, (-3.5, 3.5), "paper (4.26), I = all; notes V3"))
+                        bool(abs(z) < 3.5), z, (-3.5, 3.5), "paper (4.26), I = all; theory page of paper 000"))
 
     figs = []
     fig, ax = plt.subplots(1, 3, figsize=(13, 4))

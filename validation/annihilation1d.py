@@ -30,7 +30,6 @@ does not depend on it. ``MEANFIELD_VALIDATION_SIZE=tiny`` shrinks the sizes (tes
 
 from __future__ import annotations
 
-import os
 import pathlib
 from dataclasses import dataclass
 
@@ -43,6 +42,7 @@ from meanfield.pairings import ActiveParts, ContinuumVsContinuum, ParticlesFrom,
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
 from validation.claims import Claim, PaperReport
+from validation.sizes import chosen_sizes, time_index
 
 CASES = {
     "2 blocks, W=0": {},
@@ -65,15 +65,12 @@ WINDOW = (-4.0, 4.0)
 
 
 def sizes(quick: bool) -> dict:
-    chosen = os.environ.get("MEANFIELD_VALIDATION_SIZE", "")
-    if chosen and chosen not in SIZES:
-        raise ValueError(f"MEANFIELD_VALIDATION_SIZE must be one of {sorted(SIZES)}, got {chosen!r}")
-    return dict(SIZES[chosen or ("quick" if quick else "full")])
+    """The sizes of a quick or full run (``MEANFIELD_VALIDATION_SIZE=tiny`` for tests)."""
+    return chosen_sizes(SIZES, quick)
 
 
 # --- observers (module level: pickled to worker processes) ---------------------------------------------
-def _index(times, t) -> int:
-    return int(np.argmin(np.abs(np.asarray(times) - t)))
+_index = time_index
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ The environment variable ``MEANFIELD_VALIDATION_SIZE=tiny`` shrinks every size (
 
 from __future__ import annotations
 
-import os
 import pathlib
 
 import numpy as np
@@ -45,6 +44,7 @@ from meanfield.pairings import ContinuumVsContinuum, ParticlesOnly, ParticleVsEx
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
 from validation.claims import Claim, PaperReport
+from validation.sizes import chosen_sizes, time_index
 
 CASES = {
     "overlapping": dict(rho_support=(0.0, 1.0), eta_support=(0.5, 1.5)),
@@ -65,15 +65,11 @@ RATE_BAND = (-1.1, -0.9)
 
 def sizes(quick: bool) -> dict:
     """The sizes of a quick or full run (``MEANFIELD_VALIDATION_SIZE=tiny`` for tests)."""
-    chosen = os.environ.get("MEANFIELD_VALIDATION_SIZE", "")
-    if chosen and chosen not in SIZES:
-        raise ValueError(f"MEANFIELD_VALIDATION_SIZE must be one of {sorted(SIZES)}, got {chosen!r}")
-    return dict(SIZES[chosen or ("quick" if quick else "full")])
+    return chosen_sizes(SIZES, quick)
 
 
 # --- observers (module-level functions: they are pickled to worker processes) ------------------------------
-def _index(times, t) -> int:
-    return int(np.argmin(np.abs(np.asarray(times) - t)))
+_index = time_index
 
 
 def energy(run, t) -> float:

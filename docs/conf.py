@@ -149,48 +149,7 @@ html_show_sourcelink = False
 # being edited on other branches; the fix (given in the comment) belongs there. Remove an entry once
 # its docstring is fixed: every warning not listed here fails the ``-W`` build, and
 # ``MEANFIELD_DOCS_STRICT=1`` ignores this list altogether.
-KNOWN_DOCSTRING_WARNINGS = [
-    # the table of the module docstring: write it as an RST list-table or a plain bullet list
-    ("meanfield/models/__init__.py", "meanfield.models", "Line block ends without a blank line"),
-    ("meanfield/models/__init__.py", "meanfield.models", 'Undefined substitution referenced: "---"'),
-    # |rV'| in prose: put the formula in double backquotes
-    (
-        "meanfield/models/annihilation1d.py",
-        "meanfield.models.annihilation1d",
-        'Undefined substitution referenced: "rV\'"',
-    ),
-    # |D|^2, |x|^2 and m_+ in prose: put the formulas in double backquotes
-    ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d", "Inline substitution_reference start-string"),
-    (
-        "meanfield/models/coulomb2d.py",
-        "meanfield.models.coulomb2d.SignedCoulomb2D.spread_dimension",
-        "Inline substitution_reference start-string",
-    ),
-    (
-        "meanfield/models/coulomb2d.py",
-        "meanfield.models.coulomb2d.SignedCoulomb2D.second_moment_rate",
-        "Inline substitution_reference start-string",
-    ),
-    ("meanfield/models/coulomb2d.py", "meanfield.models.coulomb2d.SignedCoulomb2D", 'Unknown target name: "m"'),
-    (
-        "meanfield/models/coulomb2d.py",
-        "meanfield.models.coulomb2d.SignedCoulomb2D.second_moment_rate",
-        'Unknown target name: "m"',
-    ),
-    # |amplitude| in prose: double backquotes
-    (
-        "meanfield/models/dislocations.py",
-        "meanfield.models.dislocations.Dislocations2D",
-        'Undefined substitution referenced: "amplitude"',
-    ),
-    # N(x) = |x| in prose: double backquotes
-    ("meanfield/models/newtonian1d.py", "meanfield.models.newtonian1d", 'Undefined substitution referenced: "x"'),
-    (
-        "meanfield/models/newtonian1d.py",
-        "meanfield.models.newtonian1d.Newtonian1D",
-        'Undefined substitution referenced: "x"',
-    ),
-]
+KNOWN_DOCSTRING_WARNINGS: list = []  # all fixed; add (file, object, message) entries only with their fix
 
 
 class _KnownDocstringWarnings:

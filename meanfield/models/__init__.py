@@ -1,13 +1,11 @@
 """One module per paper. Model classes are imported lazily so that one model's compile-time
 cost (numba) is paid only when that model is used.
 
-| class | module | paper |
-|---|---|---|
-| ``SignedCoulomb2D`` | ``coulomb2d`` | 000 van Meurs-Peletier-Slangen |
-| ``Annihilation1D`` | ``annihilation1d`` | 001 van Meurs-Morandotti |
-| ``Newtonian1D`` | ``newtonian1d`` | 002 Di Francesco-Esposito-Schmidtchen |
-| ``Dislocations2D`` | ``dislocations`` | 003 Hudson-van Meurs-Peletier |
-| ``CoagulationDiffusion`` | ``smoluchowski`` | 004 Hammond-Rezakhanlou |
+* ``SignedCoulomb2D`` (module ``coulomb2d``): paper 000, van Meurs-Peletier-Slangen;
+* ``Annihilation1D`` (``annihilation1d``): paper 001, van Meurs-Morandotti;
+* ``Newtonian1D`` (``newtonian1d``): paper 002, Di Francesco-Esposito-Schmidtchen;
+* ``Dislocations2D`` (``dislocations``): paper 003, Hudson-van Meurs-Peletier;
+* ``CoagulationDiffusion`` (``smoluchowski``): paper 004, Hammond-Rezakhanlou.
 """
 
 import importlib

@@ -19,7 +19,7 @@ Potentials (§1.2, Assumption 2.1), chosen by name — anything else is a ValueE
 
 * ``V = -log|r|`` ("log") or ``V = r coth r - log|2 sinh r|`` ("wall", dislocation walls, evaluated in
   the stable form ``2r/(e^{2r}-1) - log1p(-e^{-2r})``, free of the cancellation of the naive formula
-  for large r). Both satisfy (2.1a-d) with |rV'| ≤ 1.
+  for large r). Both satisfy (2.1a-d) with ``|rV'| ≤ 1``.
 * ``W ≡ 0`` ("none"); ``W_δ = ½ log(r² + δ²)`` ("regularised": the paper gives no formula; this one
   is even, C¹, W_δ' Lipschitz with constant δ⁻², rW_δ' ∈ [0, 1), V + W_δ = ½ log(1 + δ²/r²) ≥ 0 for
   V = -log, and it is a regularisation of -V = log|r| as in Fig. 1);

@@ -22,8 +22,8 @@ Exact facts used by the tests:
 * the PDE second moment grows linearly, ``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 m +
   gamma_bar (m_+ - m_-)^2`` with ``m = m_+ + m_-``;
 * neutral symmetric data ``rho^+_0 = rho^-_0`` flow by the heat equation;
-* an isolated +- pair collides before t with probability Q(a, |D_0|^2 / (4 sigma^2 t)),
-  a = gamma / sigma^2 (paper (2.6): |D|^2 / (2 sigma^2) is BESQ of dimension 2 (1 - a), and by time
+* an isolated +- pair collides before t with probability ``Q(a, |D_0|^2 / (4 sigma^2 t))``,
+  ``a = gamma / sigma^2`` (paper (2.6): ``|D|^2 / (2 sigma^2)`` is BESQ of dimension ``2 (1 - a)``, and by time
   reversal of the Bessel process its hitting time of 0 has that law).
 
 Particle forces (in :mod:`meanfield.particles.coulomb_forces`, re-exported here): compiled direct
@@ -126,9 +126,9 @@ class SignedCoulomb2D:
     epsilon : float >= 0
         Kernel regularisation of eq. (4.5); 0 means the exact kernel.
     mass_plus, mass_minus : float
-        Species masses m_+, m_- (>= 0, sum 1) of the initial data.
+        Species masses ``m_+``, ``m_-`` (>= 0, sum 1) of the initial data.
     centre_plus, centre_minus : (2,) floats; width : float > 0
-        Initial data rho^+-_0 = m_+- N(centre_+-, width^2 I).
+        Initial data ``rho^+-_0 = m_+- N(centre_+-, width^2 I)``.
     """
 
     def __init__(self, sigma=1.0, gamma_bar=0.25, gamma=None, epsilon=0.0, mass_plus=0.5, mass_minus=0.5,
@@ -164,7 +164,7 @@ class SignedCoulomb2D:
         return self.gamma if self.gamma is not None else self.gamma_bar / n
 
     def spread_dimension(self, n_plus: int, n_minus: int) -> float:
-        """Dimension of the squared Bessel process sigma^-2 sum |X^i - Xbar|^2 (eq. (4.26), I = all)."""
+        """Dimension of the squared Bessel process ``sigma^-2 sum |X^i - Xbar|^2`` (eq. (4.26), I = all)."""
         n = n_plus + n_minus
         g = self.particle_gamma(n)
         return 2 * (n - 1) + g * ((n_plus - n_minus) ** 2 - n) / self.sigma**2
@@ -345,7 +345,7 @@ class SignedCoulomb2D:
         return float(self.sigma**2 / 2 * grid.integrate(ent.sum(axis=0)) - self.gamma_bar / 2 * grid.integrate(q * psi))
 
     def second_moment_rate(self) -> float:
-        """d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2."""
+        """``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2``."""
         m = self.mass_plus + self.mass_minus
         return 2 * self.sigma**2 * m + self.gamma_bar * (self.mass_plus - self.mass_minus) ** 2
 

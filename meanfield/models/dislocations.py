@@ -228,7 +228,7 @@ class Dislocations2D:
     beta : float
         Inverse temperature β > 0.
     amplitude : float
-        Initial data ``f^± = ½(1 + amplitude·g_±)`` with smooth zero-mean ``g_±`` (|amplitude| < 1/2
+        Initial data ``f^± = ½(1 + amplitude·g_±)`` with smooth zero-mean ``g_±`` (``|amplitude| < 1/2``
         keeps them positive): ``ρ = (f⁺, f⁻)`` is a probability measure on ``T²_±`` (mass ½ per
         species), the normalisation of (10)–(12) and of the particles' weights 1/n.
     c_prime : float

@@ -1,4 +1,4 @@
-"""Model 002: two species on R interacting through the 1-D Newtonian potential N(x) = |x|.
+"""Model 002: two species on R interacting through the 1-D Newtonian potential ``N(x) = |x|``.
 
 Di Francesco, Esposito, Schmidtchen, *Many-particle limit for a system of interaction equations
 driven by Newtonian potentials* (Calc. Var. PDE 2021); equations and conventions on the theory page of paper 002 (``docs/theory/002-newtonian.md``).
@@ -150,7 +150,7 @@ class _EventView(Sequence):
 
 
 class Newtonian1D:
-    """Two species with self-repulsion -|x| and cross-attraction +|x| (paper 002, system (5)/(6)).
+    """Two species with self-repulsion ``-|x|`` and cross-attraction ``+|x|`` (paper 002, system (5)/(6)).
 
     Parameters
     ----------

@@ -4,9 +4,9 @@ Claims checked
 --------------
 1. Mean-field convergence (Thm 5.4; no rate in the paper): with gamma = gamma_bar / N and
    sigma^2 > 2 gamma_bar, the per-species empirical measures approach the PDE solution (1.3)
-   (diffusion sigma^2/2, the theory page of paper 000). Measured: W1 between the normalised species measures and
+   (diffusion sigma^2/2, theory page 000). Measured: W1 between the normalised species measures and
    the spectral PDE solution at t_end, across N and seeds; fitted rate with 95% CI. Expected:
-   the 2-D sampling floor N^{-1/2} (up to logs; the theory page of paper 000), band
+   the 2-D sampling floor N^{-1/2} (up to logs; theory page 000), band
    [-0.7, -0.3] for the slope.
 2. PDE second-moment law (theory page of paper 000) of the spectral solver, relative error < 1e-3.
 3. Spectral and finite-volume solvers agree (L1 gap < 2e-2 at the FV resolution used).
@@ -152,7 +152,8 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     fit = fit_rate(n_arr, w1)
     claims = [Claim("meanfield_rate_w1",
                     "W1(L^{N,+-}, rho^+-) decays in N (Thm 5.4), at the 2-D sampling rate N^-1/2",
-                    f"slope {fit}", bool(-0.7 <= fit.slope <= -0.3), fit.slope, (-0.7, -0.3), "Thm 5.4; the theory page of paper 000")]
+                    f"slope {fit}", bool(-0.7 <= fit.slope <= -0.3), fit.slope, (-0.7, -0.3),
+                    "Thm 5.4; theory page 000")]
     bl = np.array([0.5 * (r["bl_+"] + r["bl_-"]) for r in rows])
     fb = fit_rate(n_arr, bl)
     claims.append(Claim("meanfield_rate_bl", "BL distance decays in N", f"slope {fb}",

@@ -1,12 +1,12 @@
 """Validation of model 004 (Hammond–Rezakhanlou, coagulating Brownian particles).
 
 The paper proves the kinetic limit (Thm 1.1) without a rate and has no numerical experiments
-(the theory page of paper 004). What we check:
+(theory page 004). What we check:
 
 * the kernel: the closed form of the cell problem for the uniform-ball V against table
-  and ODE shooting (the theory page of paper 004), and the hard-core (Smoluchowski) limit ``F → 4π``;
+  and ODE shooting (theory page 004), and the hard-core (Smoluchowski) limit ``F → 4π``;
 * particles vs continuum in the kinetic limit, spatially uniform monodisperse data, d ≡ 1,
-  α' = 100, Z = 10 (the theory page of paper 004): mass-class concentrations ``(Z/N)#{m_i = n}`` against the
+  α' = 100, Z = 10 (theory page 004): mass-class concentrations ``(Z/N)#{m_i = n}`` against the
   homogeneous solution with the corrected kernel, at t = 2.5e-3, N growing, several seeds, with a
   fitted rate; the literal kernel of (1.7)–(1.8) as the alternative that the data must reject;
 * the dual bounded-Lipschitz distance (sum convention is not needed here: "max") between the
@@ -47,12 +47,12 @@ def _kernel_claims():
     limit = float(capture_function_uniform_ball(1e12))
     return [
         Claim("kernel_closed_form", "F(a) = 4π(1 - tanh x/x) for V uniform on B_1 matches table",
-              f"max relative difference {err:.1e} (table has 6 digits)", err < 5e-6, err, (0, 5e-6), "the theory page of paper 004"),
+              f"max relative difference {err:.1e} (table has 6 digits)", err < 5e-6, err, (0, 5e-6), "theory page 004"),
         Claim("kernel_shooting", "radial ODE shooting reproduces the closed form",
-              f"max relative difference {shoot:.1e}", shoot < 1e-6, shoot, (0, 1e-6), "the theory page of paper 004, (1.7)"),
+              f"max relative difference {shoot:.1e}", shoot < 1e-6, shoot, (0, 1e-6), "theory page 004, (1.7)"),
         Claim("kernel_hard_core_limit", "F(a) -> Cap = 4π as a -> ∞ (Thm 6.2, Smoluchowski 4π(D1+D2)R)",
               f"F(1e12) = {limit:.8f}, 4π = {4 * np.pi:.8f}", abs(limit / (4 * np.pi) - 1) < 1e-5,
-              limit, (4 * np.pi * (1 - 1e-5), 4 * np.pi), "Thm 6.2; the theory page of paper 004"),
+              limit, (4 * np.pi * (1 - 1e-5), 4 * np.pi), "Thm 6.2; theory page 004"),
     ]
 
 
@@ -79,7 +79,7 @@ def _fft_claims():
               "solution; mass Σ n f_n; agreement with the compiled O(M²) loop",
               f"max relative error {err:.1e}, mass drift {drift:.1e}, |fft - loop| / max = {agree:.1e}, "
               f"wall {wall:.2f} s", bool(err < 1e-7 and drift < 1e-11 and agree < 1e-13), err, (0, 1e-7),
-              "the theory page of paper 004"),
+              "theory page 004"),
     ]
 
 
@@ -139,24 +139,24 @@ def _r3_part(outdir, quick):
         f"particles in R^3, Gaussian data: M0(T) at N={ns[-1]} matches the coagulation-diffusion PDE with the "
         "corrected kernel within 5 % and is closer to it than to the PDE with the literal kernel",
         f"particles {m0_p:.3f} (mean of {len(seeds)} seeds), PDE corrected {m0_pde:.3f}, literal {lit:.3f}",
-        bool(rel < 0.05 and abs(m0_p - m0_pde) < abs(m0_p - lit)), rel, (0, 0.05), "Thm 1.1; the theory page of paper 004")]
+        bool(rel < 0.05 and abs(m0_p - m0_pde) < abs(m0_p - lit)), rel, (0, 0.05), "Thm 1.1; theory page 004")]
     fit_c = fit_rate(n_arr, [r["class_l1_error"] for r in rows])
     claims.append(Claim(
         "r3_rate_class_totals",
         "R^3, inhomogeneous: Σ_{n≤4} |(Z/N)#{m_i=n} - ∫f_n(T)| decreases as N grows",
-        f"slope {fit_c}", fit_c.slope < -0.2, fit_c.slope, (-np.inf, -0.2), "Thm 1.1; the theory page of paper 004"))
+        f"slope {fit_c}", fit_c.slope < -0.2, fit_c.slope, (-np.inf, -0.2), "Thm 1.1; theory page 004"))
     fit_bl = fit_rate(n_arr, [r["bl_monomers"] for r in rows])
     claims.append(Claim(
         "r3_rate_bl_monomers",
         "R^3, inhomogeneous: BL(monomer particles, f_1(T)) decreases as N grows (no rate in the paper; 3-D "
         f"sampling floor N^-1/3; f_1 as {f1_atoms.n} cell atoms, dropped mass {dropped:.1e})",
-        f"slope {fit_bl}", fit_bl.slope < -0.15, fit_bl.slope, (-np.inf, -0.15), "Thm 1.1; the theory page of paper 004"))
+        f"slope {fit_bl}", fit_bl.slope < -0.15, fit_bl.slope, (-np.inf, -0.15), "Thm 1.1; theory page 004"))
     drift = float(np.max(np.abs(sol["total_mass"].values - model.total_density)))
     wrap = model.wrap_around_estimate(R3_T)
     claims.append(Claim(
         "r3_pde_mass_and_box", "R^3 PDE on a periodic box: Σ n ∫ f_n conserved; Gaussian wrap-around estimate",
         f"max drift {drift:.1e}, wrap-around {wrap:.1e}", bool(drift < 1e-11 and wrap < 1e-5), drift, (0, 1e-11),
-        "the theory page of paper 004"))
+        "theory page 004"))
 
     import matplotlib.pyplot as plt
 
@@ -245,23 +245,23 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
         f"particles {m0_inf:.3f} ± {m0_se:.3f} extrapolated ({mean_m0[-1]:.3f} at N={ns[-1]}, mean of {len(seeds)} "
         f"seeds), corrected {pred:.3f}, literal {literal:.3f}",
         bool(rel < 0.1 and abs(m0_inf - pred) < abs(m0_inf - literal)), rel, (0, 0.1),
-        "the theory page of paper 004 (factor-2 audit), §5.6"))
+        "theory page 004 (factor-2 audit), §5.6"))
     fit_c = fit_rate(n_arr, [r["class_l1_error"] for r in rows])
     claims.append(Claim(
         "rate_class_concentrations",
         "Σ_{n≤4} |(Z/N)#{m_i=n} - f_n(T)| decreases as N grows (fluctuations O(N^-1/2) plus O(ε) transient)",
-        f"slope {fit_c}", fit_c.slope < -0.2, fit_c.slope, (-np.inf, -0.2), "Thm 1.1; the theory page of paper 004"))
+        f"slope {fit_c}", fit_c.slope < -0.2, fit_c.slope, (-np.inf, -0.2), "Thm 1.1; theory page 004"))
     fit_bl = fit_rate(n_arr, [r["bl_monomers"] for r in rows])
     claims.append(Claim(
         "rate_bl_monomers",
         "BL(monomer particle measure, f_1(T)) on T^3 decreases as N grows (the paper gives no rate; the "
         "asymptotic 3-D sampling rate is N^-1/3, small N decay faster)",
-        f"slope {fit_bl}", fit_bl.slope < -0.15, fit_bl.slope, (-np.inf, -0.15), "Thm 1.1; the theory page of paper 004"))
+        f"slope {fit_bl}", fit_bl.slope < -0.15, fit_bl.slope, (-np.inf, -0.15), "Thm 1.1; theory page 004"))
 
     sol = model.solve_continuum(8, t_end=T_END, times=[0.0, T_END])
     drift = float(np.max(np.abs(sol["total_mass"].values - model.total_density)))
     claims.append(Claim("pde_mass", "Σ n ∫ f_n is conserved by the coagulation-diffusion solver",
-                        f"max drift {drift:.1e}", drift < 1e-11, drift, (0, 1e-11), "the theory page of paper 004"))
+                        f"max drift {drift:.1e}", drift < 1e-11, drift, (0, 1e-11), "theory page 004"))
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     tt = np.array(times)

@@ -1,16 +1,17 @@
 """Model 003: screw dislocations on the torus — lattice mean field MF^ε and continuum MF.
 
 Hudson, van Meurs, Peletier, *Atomistic derivation of continuum dislocation dynamics*
-(2020); equations and conventions on the theory page of paper 003 (``docs/theory/003-dislocations.md``). All four models of the paper are here:
+(2020); equations and conventions on theory page 003 (``docs/theory/003-dislocations.md``).
+All four models of the paper are here:
 
 * The smoothed periodic interaction ``V_δ`` on the unit torus T² from its Fourier series
-  ``V̂_δ(k) = φ̂_δ(k) / (4π²|k|²)``, ``V̂_δ(0) = 0`` (the theory page of paper 003: the paper prints ``-4π²/|k|²``, a
+  ``V̂_δ(k) = φ̂_δ(k) / (4π²|k|²)``, ``V̂_δ(0) = 0`` (theory page 003: the paper prints ``-4π²/|k|²``, a
   typo: ``-ΔV = δ_0 - 1`` gives the sign and power used here), with the Gaussian mollifier
-  ``φ̂_δ(k) = exp(-2π²δ²|k|²)`` (the theory page of paper 003; the default) or, with
+  ``φ̂_δ(k) = exp(-2π²δ²|k|²)`` (theory page 003; the default) or, with
   ``mollifier="bump"``, the compactly supported mollifier the paper asks for (§1.2.1, the paragraph
   after Assumption 1: ``φ_δ = δ^{-2}φ_1(·/δ) ≥ 0`` smooth, supported in ``B_δ(0)``, ``∫φ_δ = 1``; the
   paper fixes no formula, we take ``φ_1(x) = C exp(-1/(1-|x|²))``, ``C = 1/(π(e^{-1} - E_1(1)))``).
-  Its transform ``φ̂_1(s) = 2π∫_0^1 φ_1(r) J_0(2πsr) r dr`` (the theory page of paper 003) is tabulated once to
+  Its transform ``φ̂_1(s) = 2π∫_0^1 φ_1(r) J_0(2πsr) r dr`` (theory page 003) is tabulated once to
   round-off (composite Gauss–Legendre, Chebyshev panels); it decays only like ``exp(-c√s)``
   (1e-9 at s = 40, 1e-12 at 80), so the series of ``∇V_δ`` is cut at ``|k| < R`` with the dropped
   tail bounded by ``kernel_tol/δ`` (:func:`kernel_cutoff`) and summed by one inverse FFT on a fine
@@ -52,7 +53,7 @@ Parameter ranges (checked before any work, ``ValueError`` naming the parameter):
 ``β > 0``; for the lattice models ``1/ε ∈ N``, ``ε ≤ δ`` and Assumption 2's upper bound
 ``β ≤ C' δ/ε``. The paper leaves the constant ``C'`` free; we fix ``C' = 1`` by default (keyword
 ``c_prime``), which keeps the exponent ``½βε|F|`` of (8) below ``½ δ‖∇V_δ‖_∞ ≈ 0.04`` for the
-Gaussian kernel (the theory page of paper 003), ≈ 0.1 for the bump (``δ‖∇V_δ‖_∞ = 0.193`` measured at δ = 0.1).
+Gaussian kernel (theory page 003), ≈ 0.1 for the bump (``δ‖∇V_δ‖_∞ = 0.193`` measured at δ = 0.1).
 ``mollifier`` must be "gaussian" or "bump"; ``kernel_tol`` in ``[1e-13, 0.55)``.
 
 Theorem 1.3: ``‖f_ε - f‖_{L²(ν_ε)} = O(ε²)``, measured in the tests and in the validation.
@@ -186,7 +187,7 @@ def kernel_cutoff(delta, tol):
 
 
 def mollifier_hat(k1, k2, delta, mollifier="gaussian"):
-    """``φ̂_δ(k) = φ̂_1(δ|k|)``: Gaussian ``exp(-2π²δ²|k|²)`` (the theory page of paper 003, our choice) or the bump (above)."""
+    """``φ̂_δ(k) = φ̂_1(δ|k|)``: Gaussian ``exp(-2π²δ²|k|²)`` (theory page 003, our choice) or the bump (above)."""
     k2sum = np.asarray(k1, float) ** 2 + np.asarray(k2, float) ** 2
     if check_mollifier(mollifier) == "gaussian":
         return np.exp(-2 * np.pi**2 * delta**2 * k2sum)
@@ -194,7 +195,7 @@ def mollifier_hat(k1, k2, delta, mollifier="gaussian"):
 
 
 def potential_hat(k1, k2, delta, mollifier="gaussian"):
-    """``V̂_δ(k) = φ̂_δ(k) / (4π²|k|²)`` at integer wavevectors, 0 at ``k = 0`` (the theory page of paper 003, sign corrected);
+    """``V̂_δ(k) = φ̂_δ(k) / (4π²|k|²)`` at integer wavevectors, 0 at ``k = 0`` (theory page 003, sign corrected);
     ``mollifier`` "gaussian" (default) or "bump" (the paper's compactly supported mollifier)."""
     k2sum = np.asarray(k1, float) ** 2 + np.asarray(k2, float) ** 2
     if check_mollifier(mollifier) == "gaussian":
@@ -219,7 +220,7 @@ def _grad_grid(delta, m, radius, mollifier):
 
 
 class Dislocations2D:
-    """Positive and negative screw dislocations on T² (the theory page of paper 003).
+    """Positive and negative screw dislocations on T² (theory page 003).
 
     Parameters
     ----------
@@ -234,7 +235,7 @@ class Dislocations2D:
     c_prime : float
         The constant ``C'`` of Assumption 2, ``β ≤ C' δ/ε``, enforced by the lattice models (default 1).
     mollifier : {"gaussian", "bump"}
-        ``φ_δ`` in ``V_δ = V * φ_δ``: the Gaussian ``φ̂_δ(k) = exp(-2π²δ²|k|²)`` (default, the theory page of paper 003, our
+        ``φ_δ`` in ``V_δ = V * φ_δ``: the Gaussian ``φ̂_δ(k) = exp(-2π²δ²|k|²)`` (default, theory page 003, our
         choice) or the compactly supported radial bump ``φ_δ(x) = δ^{-2} φ_1(x/δ)`` of the paper's
         §1.2.1 (the paragraph after Assumption 1: smooth, ≥ 0, supported in ``B_δ(0)``, unit mass),
         ``φ_1(x) = C exp(-1/(1-|x|²))`` (:func:`bump`). Every solver uses the chosen kernel.
@@ -533,7 +534,7 @@ class Dislocations2D:
 
     def lattice_initial_masses(self, eps):
         """``ρ_ε°``: the masses ``ε² f^{±}(ℓ)`` of the lattice samples of the initial densities,
-        renormalised to total mass 1 (the theory page of paper 003, initial-conditions remark), shape ``(2, N, N)``."""
+        renormalised to total mass 1 (theory page 003, initial-conditions remark), shape ``(2, N, N)``."""
         n, x, y = self.lattice(eps)
         m = self.initial_density(x, y) / n**2
         return m / m.sum()
@@ -639,14 +640,14 @@ class Dislocations2D:
 
     BLOCKS = 16
 
-    # -- laws of one and two walkers (Theorem 1.2 checks, the theory page of paper 003 items 1 and 6) -------------------
+    # -- laws of one and two walkers (Theorem 1.2 checks, theory page 003 items 1 and 6) -------------------
     def pair_initial_density(self, z1, z2):
         """A smooth probability density of the separation ``z = X_1 - X_2`` on T² (trigonometric
         polynomial of degree 2, so its lattice samples have mass exactly 1 for ``1/ε ≥ 3``)."""
         return 1 + 0.5 * np.cos(2 * np.pi * z1) * np.sin(2 * np.pi * z2) + 0.3 * np.cos(2 * np.pi * (z1 + 2 * z2))
 
     def pair_law_lattice(self, eps, sign_product, t_end, times=None, dt=None):
-        """Law of ``z = ℓ_1 - ℓ_2`` for (RW_2^ε) with ``b_1 b_2 = sign_product`` (the theory page of paper 003).
+        """Law of ``z = ℓ_1 - ℓ_2`` for (RW_2^ε) with ``b_1 b_2 = sign_product`` (theory page 003).
 
         Walker 1 jumps by ``h`` at rate ``exp(½β h·F_1)/(βε²)`` and walker 2 by ``-h`` at rate
         ``exp(½β (-h)·F_2)/(βε²)``; since ``F_2 = -F_1`` (``∇V_δ`` odd) both move ``z`` by ``h`` at the
@@ -687,7 +688,7 @@ class Dislocations2D:
         return np.array([fft.irfftn(s, (n, n)) for s in states])
 
     def pair_law_continuum(self, sign_product, t_end, times=None, resolution=128, dt=None):
-        """Density of ``z = X_1 - X_2`` for (SDE_2): ``dz = -b_1b_2∇V_δ(z) dt + sqrt(4/β) dW`` (the theory page of paper 003
+        """Density of ``z = X_1 - X_2`` for (SDE_2): ``dz = -b_1b_2∇V_δ(z) dt + sqrt(4/β) dW`` (theory page 003
         item 6), i.e. ``∂_t p = div(b_1b_2 p ∇V_δ) + (2/β)Δp`` on T², pseudo-spectral ETDRK4 (2/3
         dealiasing) on a ``resolution²`` grid at points ``j/resolution``; shape ``(len(times), M, M)``."""
         m = check_integer("resolution", resolution, minimum=8)
@@ -716,7 +717,7 @@ class Dislocations2D:
     def single_law_distance(self, eps, t):
         """Exact ``‖p_ε(t) - p(t)‖_{L²(ν_ε)}`` between the density of one free walker (RW_1^ε: n = 1, so
         F = 0) and of one Brownian particle (SDE_1), both started from :meth:`pair_initial_density`
-        (the theory page of paper 003): mode ``k`` decays like ``exp(-(4/(βε²)) Σ_j sin²(πεk_j) t)`` on the lattice
+        (theory page 003): mode ``k`` decays like ``exp(-(4/(βε²)) Σ_j sin²(πεk_j) t)`` on the lattice
         and ``exp(-4π²|k|²t/β)`` on T²; the initial datum has only modes ``|k_j| ≤ 2`` (distinct on
         the lattice for ``1/ε ≥ 5``), so the lattice norm is the Parseval sum over them."""
         n = self._sites(eps)

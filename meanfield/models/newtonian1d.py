@@ -1,9 +1,10 @@
 """Model 002: two species on R interacting through the 1-D Newtonian potential ``N(x) = |x|``.
 
 Di Francesco, Esposito, Schmidtchen, *Many-particle limit for a system of interaction equations
-driven by Newtonian potentials* (Calc. Var. PDE 2021); equations and conventions on the theory page of paper 002 (``docs/theory/002-newtonian.md``).
+driven by Newtonian potentials* (Calc. Var. PDE 2021); equations and conventions on theory page 002
+(``docs/theory/002-newtonian.md``).
 
-Particles (ODE (6), OCR-reconstructed in the theory page of paper 002; the y-equation uses n_k for the self sum and
+Particles (ODE (6), OCR-reconstructed in theory page 002; the y-equation uses n_k for the self sum and
 m_k for the cross sum — the OCR prints m_k in both)::
 
     x_i' = sum_{k} m_k sign(x_i - x_k) - sum_k n_k sign(x_i - y_k)       (same species repel,
@@ -11,21 +12,21 @@ m_k for the cross sum — the OCR prints m_k in both)::
 
 *defined* as the gradient flow (58) of the convex energy (24) on the ordered cone (Thm 3.1): at
 ties we use the minimal-norm subgradient (Remark 3.6), i.e. same-species signs by index and
-sign(x_i - y_j) := sign(i - j) at a common point (the theory page of paper 002). Literal (6) with sign(0) = 0 is
+sign(x_i - y_j) := sign(i - j) at a common point (theory page 002). Literal (6) with sign(0) = 0 is
 *not* used: it would never scatter an initial cluster. Velocities are piecewise constant, so the
 system is integrated exactly, event by event (:mod:`meanfield.particles.sticky_events1d`): x_i and
 y_j cross when they meet if i != j and stick at rest forever if i = j (Thm 4.1; general masses:
-Remark 4.1). The energy is evaluated as F[Z] = int (F_rho - F_eta)^2 dx (the theory page of paper 002).
+Remark 4.1). The energy is evaluated as F[Z] = int (F_rho - F_eta)^2 dx (theory page 002).
 
 Continuum (system (5)): d_t rho + d_x(rho v) = 0, d_t eta - d_x(eta v) = 0 with
-v = 2 (F_rho - F_eta) (the theory page of paper 002). Two solvers:
+v = 2 (F_rho - F_eta) (theory page 002). Two solvers:
 
 * ``method="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
-  (the theory page of paper 002) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
+  (theory page 002) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
 * ``method="finite_volume"``: conservative finite volumes with exact prefix-sum CDFs at faces
-  (:mod:`solvers.upwind_cdf_velocity1d`, the theory page of paper 002), donor-cell (``flux="upwind"``, first order,
+  (:mod:`solvers.upwind_cdf_velocity1d`, theory page 002), donor-cell (``flux="upwind"``, first order,
   the default) or minmod MUSCL (``flux="muscl"``, second order on smooth data), on the hull of the
-  initial supports, which the solution never leaves (Prop 4.1 continuum analogue, the theory page of paper 002).
+  initial supports, which the solution never leaves (Prop 4.1 continuum analogue, theory page 002).
 
 Both are advanced by :func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper,
 ``scheme="ssp_rk3"`` (default), ``"ssp_rk2"`` or ``"forward_euler"``, under the solver's step rule;
@@ -104,7 +105,7 @@ def validate_particles(x, y, mx=None, my=None):
 
 
 def energy(x, y, mx=None, my=None):
-    """Discrete energy (24) on the cone, evaluated as int (F^N - H^N)^2 dx (the theory page of paper 002) in O(N log N)."""
+    """Discrete energy (24) on the cone, evaluated as int (F^N - H^N)^2 dx (theory page 002) in O(N log N)."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     mx = np.full(x.size, 1.0 / x.size) if mx is None else np.asarray(mx, float)
@@ -160,7 +161,7 @@ class Newtonian1D:
     profile : "uniform" | "bump"
         Shape on the support: uniform, or the smooth bump (1 - cos(2 pi u)) / (b - a).
 
-    The model has no interaction strength: both kernels have unit coefficient (the theory page of paper 002).
+    The model has no interaction strength: both kernels have unit coefficient (theory page 002).
     """
 
     def __init__(self, rho_support=(0.0, 1.0), eta_support=(0.5, 1.5), profile="uniform"):
@@ -208,8 +209,8 @@ class Newtonian1D:
         """N particles per species, each of mass 1/N.
 
         ``method="paper"``: the atomisation (65), x_i = i/N-quantile (sits half a cell right of
-        the midpoint quantiles the dynamics follows; the theory page of paper 002); ``"midpoint"``: (i - 1/2)/N
-        quantiles (default; the theory page of paper 002); ``"random"``: sorted i.i.d. samples drawn with ``rng``.
+        the midpoint quantiles the dynamics follows; theory page 002); ``"midpoint"``: (i - 1/2)/N
+        quantiles (default; theory page 002); ``"random"``: sorted i.i.d. samples drawn with ``rng``.
         Returns ``(x, y)`` sorted arrays.
         """
         n = check_integer("n", n, minimum=1)
@@ -233,7 +234,7 @@ class Newtonian1D:
         ``masses = (mx, my)`` optional (default 1/N each; the species may then have different
         sizes). Equal masses use the compiled rank-velocity engine
         (:mod:`meanfield.particles.sticky_events1d`); general masses, where stuck pairs move, same
-        species can collide and larger clusters form (the theory page of paper 002), use the cluster engine
+        species can collide and larger clusters form (theory page 002), use the cluster engine
         (:mod:`meanfield.particles.sticky_clusters1d`: minimal-norm subgradient per cluster,
         Remark 3.6). Both are exact event by event. The dynamics is deterministic; ``rng``
         is accepted for API uniformity and unused. Returns a :class:`Trajectory` whose positions
@@ -243,7 +244,7 @@ class Newtonian1D:
 
         ``ghosts=(x_0, y_0)`` or ``"support"`` (the left ends of the initial supports, the paper's
         x̄_0, ȳ_0 of (65)) also tracks the rank-0 ghosts that close the reconstructions (66)-(67)
-        ("ghost" convention, the theory page of paper 002; equal masses only); they are returned in
+        ("ghost" convention, theory page 002; equal masses only); they are returned in
         ``info["x_ghost"]``, ``info["y_ghost"]`` and are not part of the measures.
         """
         x, y = state
@@ -258,7 +259,7 @@ class Newtonian1D:
         if equal:
             r = simulate_two_species_events(x, y, mx, my, ts, t_end, record_events, ghosts=ghosts)
         elif ghosts is not None:
-            raise ValueError("ghosts are defined for equal masses 1/N only (the theory page of paper 002)")
+            raise ValueError("ghosts are defined for equal masses 1/N only (theory page 002)")
         else:
             r = simulate_general_masses(x, y, mx, my, ts, t_end, record_events)
         if ghosts is not None:

@@ -47,11 +47,8 @@ _INF = np.inf
 
 
 @njit(cache=True, nogil=True)
-def _rates_x(i, b, sx, sy, coef, hb, inv_n, rate):
-    """The four rates (8) of walker ``i`` of ``X`` (channels ``4i + ch``, ch: +e1, -e1, +e2, -e2)."""
-    ex = np.exp(-hb * b[i] * inv_n * sx[i])
-    ey = np.exp(-hb * b[i] * inv_n * sy[i])
-    k = 4 * i
+def _set_rates(rate, k, coef, ex, ey):
+    """Channels ``k .. k+3`` (+e1, -e1, +e2, -e2) of one walker from its two exponentials."""
     rate[k] = coef * ex
     rate[k + 1] = coef / ex
     rate[k + 2] = coef * ey
@@ -59,15 +56,19 @@ def _rates_x(i, b, sx, sy, coef, hb, inv_n, rate):
 
 
 @njit(cache=True, nogil=True)
+def _rates_x(i, b, sx, sy, coef, hb, inv_n, rate):
+    """The four rates (8) of walker ``i`` of ``X`` (channels ``4i + ch``, ch: +e1, -e1, +e2, -e2)."""
+    ex = np.exp(-hb * b[i] * inv_n * sx[i])
+    ey = np.exp(-hb * b[i] * inv_n * sy[i])
+    _set_rates(rate, 4 * i, coef, ex, ey)
+
+
+@njit(cache=True, nogil=True)
 def _rates_bar(i, b, awb, cwb, field, coef, hb, rate):
     """The four mean-field rates (10) of walker ``i`` of ``X̄`` at its site, ``F̄ = -b_i G``."""
     ex = np.exp(-hb * b[i] * field[0, awb[i], cwb[i]])
     ey = np.exp(-hb * b[i] * field[1, awb[i], cwb[i]])
-    k = 4 * i
-    rate[k] = coef * ex
-    rate[k + 1] = coef / ex
-    rate[k + 2] = coef * ey
-    rate[k + 3] = coef / ey
+    _set_rates(rate, 4 * i, coef, ex, ey)
 
 
 @njit(cache=True, nogil=True)

@@ -1,12 +1,12 @@
 """Exact event-driven gradient flow of paper 002's energy (24) for *general* masses.
 
 With unequal masses the equal-mass collision rules (Thm 4.1, Thm 4.2) no longer hold: stuck x-y
-pairs move, same-species particles can meet (when m_i + m_{i+1} < 2 n_j, the theory page of paper 002) and
+pairs move, same-species particles can meet (when m_i + m_{i+1} < 2 n_j, theory page 002) and
 clusters of three or more particles form. The solution is still the Brezis gradient flow of the
 convex energy F (Thm 3.1) and its right derivative is minus the minimal-norm subgradient
 (Remark 3.6), which is what this module computes, cluster by cluster.
 
-Velocity of a cluster (the theory page of paper 002)
+Velocity of a cluster (theory page 002)
 ------------------------------------------------------------------
 Let the particles at a common position lambda be x_i, i in I (consecutive ranks) and y_j, j in J.
 Perturbing only them, the directional derivative of F is linear in the members' velocities except
@@ -73,7 +73,7 @@ def _small_cluster(mx, ax, my, by, vx, vy):
             vx[0] = ax[0]
         else:
             vy[0] = by[0]
-    elif A == 1 and B == 1:  # Remark 4.1 (two-sided form, the theory page of paper 002)
+    elif A == 1 and B == 1:  # Remark 4.1 (two-sided form, theory page 002)
         m, n, a, b = mx[0], my[0], ax[0], by[0]
         if a - b > m + n:
             vx[0], vy[0] = a - n, b + m

@@ -1,14 +1,14 @@
 """Exact event-driven integration of two ordered species on R with rank-dependent velocities.
 
 This is the engine behind :class:`meanfield.models.newtonian1d.Newtonian1D` (paper 002, Di
-Francesco-Esposito-Schmidtchen, ODE system (6); the theory page of paper 002). It is written for any
+Francesco-Esposito-Schmidtchen, ODE system (6); theory page 002). It is written for any
 1-D two-species system whose velocity field is the *gradient-flow right-derivative*
 
     v(x_i) = (M_{i-1} - (1 - M_i)) + (1 - 2 N_{J_i})        J_i = #{y in merged order below x_i}
     v(y_j) = (N_{j-1} - (1 - N_j)) + (1 - 2 M_{I_j})        I_j = #{x below y_j}
 
 (M, N the cumulative masses of each species; same-species signs by index, opposite species at a
-common point ordered by the tie rule sign(x_i - y_j) := sign(i - j), the theory page of paper 002). Velocities are
+common point ordered by the tie rule sign(x_i - y_j) := sign(i - j), theory page 002). Velocities are
 constant between x-y meetings, so trajectories are piecewise linear and we jump from meeting to
 meeting exactly:
 
@@ -255,7 +255,7 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
         idx[nx + j] = j - gy
         pref[nx + j] = y0[j]
     tref = np.zeros(n)
-    # merged order: by position, ties by index, x before y at equal index (tie rule, the theory page of paper 002)
+    # merged order: by position, ties by index, x before y at equal index (tie rule, theory page 002)
     keys_sp = np.zeros(n, np.int64)
     keys_sp[nx:] = 1
     order = np.empty(n, np.int64)
@@ -482,7 +482,7 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     output times outside [0, t_end] raise ValueError before any work.
 
     ``ghosts=(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that
-    close the piecewise-constant reconstructions (66)-(67) (the theory page of paper 002): they move with the index
+    close the piecewise-constant reconstructions (66)-(67) (theory page 002): they move with the index
     formula at i = 0, i.e. x_0' = -(2 J_0 + 1)/N, pass through everything, and are returned as
     column 0 of ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
 
@@ -497,7 +497,7 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     g = 0
     if ghosts is not None:
         if not equal:
-            raise ValueError("ghosts are defined for equal masses 1/N only (the theory page of paper 002)")
+            raise ValueError("ghosts are defined for equal masses 1/N only (theory page 002)")
         gx0, gy0 = float(ghosts[0]), float(ghosts[1])
         if not (gx0 <= x0[0] and gy0 <= y0[0]):
             raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, y_0={gy0} <= y_1={y0[0]}")
@@ -510,7 +510,7 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
     if err == 2:
         raise RuntimeError(
             f"same-species particles met at t={err_time!r}; this happens only for unequal masses "
-            "(m_i + m_{i+1} < 2 n_j, the theory page of paper 002) and needs cluster dynamics not implemented"
+            "(m_i + m_{i+1} < 2 n_j, theory page 002) and needs cluster dynamics not implemented"
         )
     if err == 3:
         raise RuntimeError(

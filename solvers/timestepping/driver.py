@@ -227,7 +227,8 @@ def _locate_events(stepper, problem, events, g_old, t, y, h, y_new, sol):
     for i, ev in enumerate(events):
         g_new = float(ev.fn(t + h, y_new))
         g0 = g_old[i]
-        crossed = g0 != 0 and np.sign(g_new) != np.sign(g0) and (ev.direction == 0 or np.sign(g_new - g0) == ev.direction)
+        rising = np.sign(g_new - g0)
+        crossed = g0 != 0 and np.sign(g_new) != np.sign(g0) and (ev.direction == 0 or rising == ev.direction)
         if crossed:
             def g(s, ev=ev, g0=g0):
                 return float(ev.fn(t + s, state_at(s))) if s > 0 else g0

@@ -44,3 +44,17 @@ def test_species_keys_and_types_are_checked():
     with pytest.raises(TypeError, match="callable density"):
         initial_densities({"a": 3.0}, ("a",), GRID, {"a": 1.0})
     assert initial_densities(None, ("a",), GRID, {"a": 1.0}) is None
+
+
+def test_same_params_compares_arrays_by_value_and_callables_by_identity():
+    from meanfield.models.contract import same_params
+
+    def f(x):
+        return x
+
+    a = {"sigma": 1.0, "centres": (-1.0, 1.0), "w": np.ones(3), "kernel": f}
+    assert same_params(a, dict(a, w=np.ones(3), centres=(-1.0, 1.0)))
+    assert not same_params(a, dict(a, w=np.array([1.0, 1.0, 2.0])))
+    assert not same_params(a, dict(a, kernel=lambda x: x))
+    assert not same_params(a, dict(a, sigma=1))        # a type change is a change
+    assert not same_params(a, {k: v for k, v in a.items() if k != "w"})

@@ -28,7 +28,7 @@ import numpy as np
 from meanfield.measures import GridDensity
 from solvers.grids import UniformGrid
 
-__all__ = ["Model", "density_on_grid", "initial_densities"]
+__all__ = ["Model", "density_on_grid", "initial_densities", "same_params"]
 
 
 @runtime_checkable
@@ -96,3 +96,25 @@ def initial_densities(initial: Any, species: tuple, grid: UniformGrid, masses: M
     if sorted(keys) != sorted(species):
         raise ValueError(f"initial must name the species {list(species)} exactly, got {keys}")
     return {s: density_on_grid(initial[s], grid, masses[s], s, quadrature) for s in species}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return same_params(a, b)
+    if isinstance(a, (list, tuple, np.ndarray)) or isinstance(b, (list, tuple, np.ndarray)):
+        try:
+            x, y = np.asarray(a), np.asarray(b)
+        except (ValueError, TypeError):
+            return False
+        if x.dtype == object or y.dtype == object:
+            return len(a) == len(b) and all(_same_value(u, v) for u, v in zip(a, b))
+        return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
+    if callable(a) or callable(b):
+        return a is b or a == b
+    return type(a) is type(b) and a == b or (a is None and b is None)
+
+
+def same_params(a: Mapping, b: Mapping) -> bool:
+    """True when two ``params`` dicts hold the same keys and equal values (arrays compared by value,
+    callables by identity): the test of ``type(m)(**m.params)`` rebuilding an equal model."""
+    return set(a) == set(b) and all(_same_value(a[k], b[k]) for k in a)

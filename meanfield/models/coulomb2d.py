@@ -42,48 +42,51 @@ Species labels are ``"+"`` and ``"-"``; empirical measures carry weight ``1/N`` 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
-from meanfield.measures import Domain, as_generator
+from meanfield.measures import Domain, GridDensity, as_generator
 from meanfield.models.base import (
     Trajectory,
     check_finite_array,
     check_in_range,
     check_integer,
+    check_memory,
     check_nonnegative,
     check_positive,
     check_times,
     continuum_dataset,
 )
-from meanfield.particles.close_pair_step import ClosePairStep, LastStateCache
+from meanfield.models.contract import initial_densities
+from meanfield.particles.close_pair_step import LastStateCache
 from meanfield.particles.coulomb_forces import (
     FMM_CROSSOVER_N,
     FMM_TOLERANCE,
-    FORCES,
+    check_charges,
+    check_radial_profile,
     coulomb_drift,
-    coulomb_kernel_hat,
+    drift_function,
     fmm_available,
     fmm_drift,
+    kernel_hat,
     nearest_distances,
     particle_drift,
     particle_mesh_drift,
+    radial_drift,
+    resolve_force,
 )
+from meanfield.particles.coulomb_sde import integrate_from_zero, sde_stepper, simulate_charges
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import (
     DEFAULT_MAX_STEPS,
     ETD2RK,
     ETDRK4,
-    EulerMaruyama,
     ForwardEuler,
     ODEProblem,
-    SDEProblem,
     SemilinearProblem,
-    Solution,
     StepFunction,
-    StochasticHeun,
-    integrate,
     step_budget,
 )
 
@@ -98,6 +101,7 @@ __all__ = [
     "nearest_distances",
     "particle_drift",
     "particle_mesh_drift",
+    "radial_drift",
 ]
 
 SPECIES = ("+", "-")
@@ -107,9 +111,25 @@ SPECIES = ("+", "-")
 _LOG_CELL_AVERAGE = -1.5 + np.pi / 4 - 0.5 * np.log(2.0)
 
 
+def _point(name, value):
+    """A finite point of R^2 (TypeError naming ``name`` for strings, None, complex entries)."""
+    a = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
+    if a is None or a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a pair of real numbers, got {value!r}")
+    return check_finite_array(name, a, (2,))
+
+
+def _check_grid(grid, name="grid"):
+    if not isinstance(grid, UniformGrid) or grid.ndim != 2:
+        raise TypeError(f"{name} must be a 2-D solvers.grids.UniformGrid, got {grid!r}")
+    return grid
+
+
 # --- the model ------------------------------------------------------------------------------
 class SignedCoulomb2D:
     """Signed Coulomb charges in R^2 and their two-species Keller-Segel-type limit.
+
+    Species labels ``("+", "-")`` in this order (:attr:`species`), in particle and continuum outputs.
 
     Parameters
     ----------
@@ -124,15 +144,28 @@ class SignedCoulomb2D:
         ``gamma >= sigma^2/2`` trigger a warning: no weak-solution theory (Thm 4.1), and for
         ``gamma >= sigma^2`` opposite-sign collisions are sticky (§2.3).
     epsilon : float >= 0
-        Kernel regularisation of eq. (4.5); 0 means the exact kernel.
+        Kernel regularisation of eq. (4.5), ``K_eps(x) = x / (|x|^2 + eps^2)``; 0 means the exact
+        kernel ``K(x) = x / |x|^2``. Used by the particles and by both continuum solvers.
     mass_plus, mass_minus : float
         Species masses ``m_+``, ``m_-`` (>= 0, sum 1) of the initial data.
     centre_plus, centre_minus : (2,) floats; width : float > 0
-        Initial data ``rho^+-_0 = m_+- N(centre_+-, width^2 I)``.
+        The preset initial data ``rho^+-_0 = m_+- N(centre_+-, width^2 I)`` (``initial=None``).
+    kernel : None or callable
+        The interaction kernel. None (default) is the paper's K (``epsilon = 0``) or K_eps
+        (``epsilon > 0``). A callable ``phi`` gives the radially symmetric kernel
+        ``K(x) = phi(|x|) x`` (``x != 0``), ``K(0) := 0``: ``phi`` takes a NumPy array of distances
+        ``r > 0`` and returns finite reals of the same shape; the paper's K is ``phi(r) = 1/r^2``
+        and K_eps is ``phi(r) = 1/(r^2 + eps^2)``; ``phi > 0`` makes equal signs repel. It is used by
+        the particles (``force="direct"``, a NumPy sum, or ``"pm"``; the FMM sums the Coulomb kernel
+        only and is refused) and by both continuum solvers (its samples on the zero-padded grid,
+        with the singular cell set to 0 as for K). A custom kernel with ``epsilon > 0`` is refused,
+        and one is outside the paper's theorems (Thm 4.1, Thm 5.4): a UserWarning says so.
     """
 
+    species = SPECIES
+
     def __init__(self, sigma=1.0, gamma_bar=0.25, gamma=None, epsilon=0.0, mass_plus=0.5, mass_minus=0.5,
-                 centre_plus=(0.0, 0.0), centre_minus=(0.0, 0.0), width=0.5):
+                 centre_plus=(0.0, 0.0), centre_minus=(0.0, 0.0), width=0.5, kernel=None):
         self.sigma = check_positive("sigma", sigma)
         self.gamma_bar = check_in_range("gamma_bar", gamma_bar, 0.0, self.sigma**2 / 2, high_open=True)
         self.gamma = None if gamma is None else check_nonnegative("gamma", gamma)
@@ -148,44 +181,99 @@ class SignedCoulomb2D:
         self.mass_minus = check_in_range("mass_minus", mass_minus, 0.0, 1.0)
         if abs(self.mass_plus + self.mass_minus - 1.0) > 1e-12:
             raise ValueError(f"mass_plus + mass_minus must equal 1, got {self.mass_plus + self.mass_minus!r}")
-        self.centre_plus = check_finite_array("centre_plus", centre_plus, (2,))
-        self.centre_minus = check_finite_array("centre_minus", centre_minus, (2,))
+        self.centre_plus = _point("centre_plus", centre_plus)
+        self.centre_minus = _point("centre_minus", centre_minus)
         self.width = check_positive("width", width)
+        self.kernel = None if kernel is None else check_radial_profile(kernel, "kernel")
+        if self.kernel is not None:
+            if self.epsilon > 0:
+                raise ValueError(f"epsilon={self.epsilon} regularises the paper's kernel; a custom kernel carries its "
+                                 "own regularisation (give epsilon=0)")
+            warnings.warn("kernel: a custom interaction kernel is outside the paper's theorems (well-posedness "
+                          "Thm 4.1, mean-field limit Thm 5.4, both for K); the solvers compute it as given",
+                          UserWarning, stacklevel=2)
         self.domain = Domain.real(2)
 
     # --- parameters -------------------------------------------------------------------------
+    @property
     def params(self) -> dict:
+        """Every constructor argument under its name (``type(m)(**m.params)`` rebuilds the model)."""
         return {"sigma": self.sigma, "gamma_bar": self.gamma_bar, "gamma": self.gamma, "epsilon": self.epsilon,
                 "mass_plus": self.mass_plus, "mass_minus": self.mass_minus, "centre_plus": self.centre_plus,
-                "centre_minus": self.centre_minus, "width": self.width}
+                "centre_minus": self.centre_minus, "width": self.width, "kernel": self.kernel}
+
+    @property
+    def masses(self) -> dict:
+        """``{"+": m_+, "-": m_-}``."""
+        return {"+": self.mass_plus, "-": self.mass_minus}
+
+    def _paper_kernel_only(self, what):
+        if self.kernel is not None or self.epsilon > 0:
+            raise ValueError(f"{what} holds for the paper's exact kernel K only (kernel=None, epsilon=0); this "
+                             f"model has {'a custom kernel' if self.kernel is not None else f'epsilon={self.epsilon}'}")
 
     def particle_gamma(self, n: int) -> float:
         """gamma used for ``n`` particles: fixed ``gamma`` or the mean-field ``gamma_bar / n`` (5.1)."""
+        n = check_integer("n", n, minimum=1)
         return self.gamma if self.gamma is not None else self.gamma_bar / n
 
     def spread_dimension(self, n_plus: int, n_minus: int) -> float:
-        """Dimension of the squared Bessel process ``sigma^-2 sum |X^i - Xbar|^2`` (eq. (4.26), I = all)."""
+        """Dimension of the squared Bessel process ``sigma^-2 sum |X^i - Xbar|^2`` (eq. (4.26), I = all;
+        exact kernel K only)."""
+        self._paper_kernel_only("the squared Bessel law (4.26)")
+        n_plus = check_integer("n_plus", n_plus, minimum=0)
+        n_minus = check_integer("n_minus", n_minus, minimum=0)
         n = n_plus + n_minus
         g = self.particle_gamma(n)
         return 2 * (n - 1) + g * ((n_plus - n_minus) ** 2 - n) / self.sigma**2
 
     # --- particles --------------------------------------------------------------------------
-    def sample_particles(self, n, rng=None):
-        """``(positions (n, 2), signs (n,))``: N_+- = round(m_+- n) fixed, positions i.i.d.
-        from the normalised initial Gaussians (exchangeable w.r.t. b, a.s. distinct)."""
+    def sample_particles(self, n, rng=None, initial=None, *, grid=None):
+        """``(positions (n, 2), signs (n,))`` with ``N_+ = round(m_+ n)`` positive and ``N_- = n - N_+``
+        negative charges (exact counts), positions i.i.d. from each species' normalised initial density
+        (exchangeable w.r.t. b, a.s. distinct); the ``N_+`` positive charges come first.
+
+        ``initial=None``: the preset Gaussians ``m_+- N(centre_+-, width^2 I)``, sampled exactly.
+        ``initial={"+": f_plus, "-": f_minus}``: each value a callable density ``f(x, y)`` or a
+        :class:`~meanfield.measures.GridDensity`. A callable is cell-averaged on ``grid`` (default
+        ``default_grid(256, 1.0)``, a box of 6 standard deviations of the preset spread; give a larger
+        ``grid`` for data reaching further out: mass outside the box is not sampled) by a 2x2-point
+        Gauss rule and normalised to the species' mass (:func:`~meanfield.models.contract.density_on_grid`);
+        a GridDensity must carry the species' mass (on its own grid, ``grid`` is ignored). Positions are
+        then drawn from the piecewise-constant density (a cell by its mass, a uniform point in it:
+        :meth:`GridDensity.sample`).
+        """
         n = check_integer("n", n, minimum=2)
+        check_memory(40 * n, f"sample_particles(n={n})")
         rng = as_generator(rng)
         n_plus = round(self.mass_plus * n)
         n_minus = n - n_plus
-        xp = self.centre_plus + self.width * rng.standard_normal((n_plus, 2))
-        xm = self.centre_minus + self.width * rng.standard_normal((n_minus, 2))
+        if initial is None:
+            xp = self.centre_plus + self.width * rng.standard_normal((n_plus, 2))
+            xm = self.centre_minus + self.width * rng.standard_normal((n_minus, 2))
+        else:
+            dens = self._sampling_densities(initial, grid)
+            xp, xm = (dens[s].sample(k, rng).positions if k > 0 else np.empty((0, 2))
+                      for s, k in (("+", n_plus), ("-", n_minus)))
         signs = np.concatenate([np.ones(n_plus), -np.ones(n_minus)])
         return np.concatenate([xp, xm]), signs
 
-    def simulate_particles(self, x0, t_end, times=None, rng=None, dt=None, method=None, theta=0.25,
-                           dt_min_fraction=1e-3, force="auto", pm_grid=256, fmm_precision=2, collision_radius=None,
-                           resolve_noise=False, scheme=None, max_steps=DEFAULT_MAX_STEPS):
-        """Integrate eq. (1.1) from ``x0 = (positions, signs)`` through :func:`solvers.timestepping.integrate`.
+    def _sampling_densities(self, initial, grid):
+        """``{label: GridDensity}`` to sample from (:meth:`sample_particles`)."""
+        if isinstance(initial, Mapping):
+            own = [v.grid for v in initial.values() if isinstance(v, GridDensity)]
+            if own and grid is None and all(g == own[0] for g in own) and len(own) == len(initial):
+                grid = own[0]
+        grid = self.default_grid(256, 1.0) if grid is None else _check_grid(grid)
+        return initial_densities(initial, SPECIES, grid, self.masses)
+
+    def simulate_particles(self, state, t_end, times=None, rng=None, *, scheme=None, force="auto", dt=None,
+                           theta=0.25, dt_min_fraction=1e-3, pm_grid=256, fmm_precision=2, collision_radius=None,
+                           resolve_noise=False, max_steps=DEFAULT_MAX_STEPS, method=None):
+        """Integrate eq. (1.1) from ``state = (positions, signs)`` with the engine
+        :func:`meanfield.particles.coulomb_sde.simulate_charges` (through
+        :func:`solvers.timestepping.integrate`), the drift given to it as a value
+        (:func:`meanfield.particles.coulomb_forces.drift_function`, with the model's kernel).
 
         **Step control near close pairs** (:class:`~meanfield.particles.close_pair_step.ClosePairStep`,
         passed to the driver as its step rule): each step is shortened so that no particle's drift
@@ -199,15 +287,16 @@ class SignedCoulomb2D:
 
         Parameters
         ----------
-        x0 : (positions (n, 2), signs (n,) of +-1)
+        state : (positions (n, 2), signs (n,) of +-1), n >= 1
         t_end, times : final time and output times (default ``[t_end]``).
         rng : seed or numpy Generator.
+        scheme : ``"euler_maruyama"`` (default; strong order 1 for this additive noise) or
+            ``"stochastic_heun"`` (trapezoidal drift: strong order 1, order 2 on the drift).
+        method : ``"euler"`` or ``"heun"``, the older spelling of ``scheme`` (deprecated:
+            DeprecationWarning).
         dt : float > 0
             Base step (default ``0.01 * width^2 / sigma^2``, a hundredth of the diffusive time of the
             initial data); a ``dt`` that would need more than ``max_steps`` steps is refused.
-        scheme : ``"euler_maruyama"`` (default; strong order 1 for this additive noise) or
-            ``"stochastic_heun"`` (trapezoidal drift: strong order 1, order 2 on the drift).
-        method : ``"euler"`` or ``"heun"``, the older spelling of ``scheme``.
         theta : float in (0, 1]; dt_min_fraction : float in (0, 1]
             The close-pair rule's displacement fraction and floor (``dt * dt_min_fraction`` must be
             resolvable in float64 at ``t_end``).
@@ -218,10 +307,10 @@ class SignedCoulomb2D:
             with ``collision_radius``; for small N only, as the smallest distance among many
             particles forces the floor step).
         force : ``"direct"`` | ``"fmm"`` | ``"pm"`` | ``"auto"``
-            How the interaction sum is evaluated (:func:`particle_drift`): compiled O(N^2), pyfmmlib
-            fast multipole (exact kernel, relative error < ``FMM_TOLERANCE[fmm_precision]``),
-            particle-mesh (grid-scale regularisation, ``pm_grid`` cells a side), or direct below
-            ``FMM_CROSSOVER_N`` particles and FMM above.
+            How the interaction sum is evaluated (:func:`particle_drift`): compiled O(N^2) (NumPy for a
+            custom kernel), pyfmmlib fast multipole (exact kernel only, relative error <
+            ``FMM_TOLERANCE[fmm_precision]``), particle-mesh (grid-scale regularisation, ``pm_grid``
+            cells a side), or direct below ``FMM_CROSSOVER_N`` particles and FMM above (exact kernel).
         collision_radius : float > 0, optional
             Record in ``info["first_collision_time"]`` the first step time at which some pair is
             closer than it (``inf`` if never; checked at every step, including the short steps of the
@@ -236,70 +325,49 @@ class SignedCoulomb2D:
             rule made shorter than both ``dt`` and the time left to the next output),
             ``drift_evaluations``, the scheme with its declared orders and the step rule.
         """
-        pos, signs = x0
-        pos = check_finite_array("x0 positions", pos)
-        if pos.ndim != 2 or pos.shape[1] != 2:
-            raise ValueError(f"x0 positions must have shape (n, 2), got {pos.shape}")
-        signs = np.asarray(signs, dtype=float)
-        if signs.shape != (pos.shape[0],) or not np.all(np.abs(signs) == 1):
-            raise ValueError("x0 signs must be an array of +1/-1 of length n")
-        method, stepper = _sde_scheme(method, scheme)
-        if force not in FORCES:
-            raise ValueError(f"force must be one of {FORCES}, got {force!r}")
-        if force == "fmm" and self.epsilon > 0:
-            raise ValueError(f"force='fmm' evaluates the exact kernel only; epsilon={self.epsilon} needs "
-                             "force='direct' or 'pm'")
-        if force == "fmm" and fmm_precision not in FMM_TOLERANCE:
-            raise ValueError(f"fmm_precision must be one of {sorted(FMM_TOLERANCE)}, got {fmm_precision!r}")
-        if force == "pm":
-            pm_grid = check_integer("pm_grid", pm_grid, minimum=8)
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(f"state must be a pair (positions (n, 2), signs (n,)), got {type(state).__name__}")
+        pos, signs = check_charges(state[0], state[1], "state positions", "state signs")
+        if not np.all(np.abs(signs) == 1):
+            raise ValueError("state signs must be an array of +1/-1 of length n")
+        short, stepper = sde_stepper(scheme, method)
+        n = pos.shape[0]
+        force_used = resolve_force(force, n, self.epsilon, self.kernel, fmm_precision, pm_grid)
         if collision_radius is not None:
             collision_radius = check_positive("collision_radius", collision_radius)
         ts = check_times(t_end, times)
         theta = check_in_range("theta", theta, 0.0, 1.0, low_open=True)
         dt = 0.01 * self.width**2 / self.sigma**2 if dt is None else check_positive("dt", dt)
         dt_min_fraction = check_in_range("dt_min_fraction", dt_min_fraction, 0.0, 1.0, low_open=True)
-        step_budget("dt", dt, ts[-1], max_steps)
-        if dt * dt_min_fraction <= _STEP_RESOLUTION * max(1.0, ts[-1]):
-            raise ValueError(f"dt_min_fraction={dt_min_fraction!r} makes the floor step dt * dt_min_fraction = "
-                             f"{dt * dt_min_fraction:.3g} fall below the resolution of float64 at t_end={ts[-1]}")
+        max_steps = check_integer("max_steps", max_steps, minimum=1)
         rng = as_generator(rng)
-        n = pos.shape[0]
         gamma = self.particle_gamma(n)
-        if force == "auto":
-            force = "fmm" if (n >= FMM_CROSSOVER_N and self.epsilon == 0 and fmm_available()) else "direct"
-
-        evaluate = LastStateCache(
-            lambda y: particle_drift(y, signs, gamma, self.epsilon, force, pm_grid, fmm_precision))
-        problem = SDEProblem(drift=lambda t, y: evaluate(y)[0], diffusion=self.sigma)
-        rule = ClosePairStep(evaluate, dt, theta, dt_min_fraction, noise_sigma=self.sigma if resolve_noise else None,
-                             collision_radius=collision_radius, save_at=ts)
-        sol = _integrate_from_zero(stepper, problem, pos, ts, rule, rng=rng, max_steps=max_steps)
-        x = sol.states[-1]
-        t_coll = rule.first_collision_time
-        if collision_radius is not None and t_coll == np.inf and n > 1 \
-                and nearest_distances(x).min() <= collision_radius:
-            t_coll = ts[-1]
+        drift = drift_function(signs, gamma, self.epsilon, force_used, pm_grid, fmm_precision, self.kernel)
+        sol, rule, evaluate = simulate_charges(drift, pos, self.sigma, ts, rng, dt=dt, stepper=stepper, theta=theta,
+                                               dt_min_fraction=dt_min_fraction, resolve_noise=bool(resolve_noise),
+                                               collision_radius=collision_radius, max_steps=max_steps)
         lab = np.where(signs > 0, "+", "-")
         return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
                           info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
-                                "method": method, **stepper.describe(), **rule.describe(),
-                                "drift_evaluations": evaluate.evaluations, "epsilon": self.epsilon, "force": force,
-                                "first_collision_time": t_coll})
+                                "method": short, **stepper.describe(), **rule.describe(),
+                                "drift_evaluations": evaluate.evaluations, "epsilon": self.epsilon,
+                                "kernel": "custom" if self.kernel is not None else "paper", "force": force_used,
+                                "first_collision_time": rule.first_collision_time})
 
     # --- continuum --------------------------------------------------------------------------
     def default_grid(self, n=128, t_end=1.0, tail=6.0):
         """Square box holding the initial Gaussians and their diffusive spread to ``tail`` sds."""
         n = check_integer("n", n, minimum=8)
+        t_end = check_nonnegative("t_end", t_end)
+        tail = check_positive("tail", tail)
         s = np.sqrt(self.width**2 + self.sigma**2 * t_end)
         c = max(np.max(np.abs(self.centre_plus)), np.max(np.abs(self.centre_minus)))
         half = c + tail * s
         return UniformGrid((-half, -half), (half, half), (n, n), periodic=False)
 
-    def initial_density(self, grid: UniformGrid) -> np.ndarray:
-        """Cell averages of rho^+-_0 = m_+- N(c_+-, width^2 I); shape ``(2, *grid.shape)``.
-
-        Cell averages are exact (products of error-function differences)."""
+    def _preset_array(self, grid: UniformGrid) -> np.ndarray:
+        """Cell averages of the preset ``rho^+-_0 = m_+- N(c_+-, width^2 I)``, shape ``(2, *grid.shape)``;
+        exact (products of error-function differences)."""
         from scipy.special import ndtr
 
         out = []
@@ -311,31 +379,62 @@ class SignedCoulomb2D:
             out.append(m * np.outer(fac[0], fac[1]))
         return np.array(out)
 
+    def initial_density(self, grid: UniformGrid) -> dict:
+        """``{"+": GridDensity, "-": GridDensity}``: exact cell averages of the preset
+        ``rho^+-_0 = m_+- N(c_+-, width^2 I)`` on ``grid``."""
+        grid = _check_grid(grid)
+        arr = self._preset_array(grid)
+        return {s: GridDensity(arr[k], grid) for k, s in enumerate(SPECIES)}
+
+    def initial_array(self, grid: UniformGrid, initial=None) -> np.ndarray:
+        """The initial data as the solvers' state, shape ``(2, *grid.shape)`` (species in ``species``
+        order): the preset for ``initial=None``, else ``initial`` as in :meth:`solve_continuum`."""
+        grid = _check_grid(grid)
+        if initial is None:
+            return self._preset_array(grid)
+        if isinstance(initial, np.ndarray):
+            warnings.warn("initial as a (2, nx, ny) array is deprecated; pass {'+': GridDensity, '-': GridDensity} "
+                          "or callables", DeprecationWarning, stacklevel=3)
+            return self.check_density(initial, grid)
+        dens = initial_densities(initial, SPECIES, grid, self.masses)
+        return np.array([dens[s].values for s in SPECIES])
+
     def velocity(self, q, grid: UniformGrid, kernel_hat=None):
-        """Free-space ``K * q`` on the grid by zero padding (no periodic images)."""
+        """Free-space ``K * q`` on the grid by zero padding (no periodic images), the model's kernel."""
         if kernel_hat is None:
             kernel_hat = self.kernel_hat(grid)
         return np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in kernel_hat])
 
-    @staticmethod
-    def kernel_hat(grid: UniformGrid, epsilon=0.0):
-        """Transforms of both components of K (K_eps of eq. (4.5) if ``epsilon > 0``) sampled at
-        displacements, K(0) := 0 (odd kernel): :func:`~meanfield.particles.coulomb_forces.coulomb_kernel_hat`."""
-        return coulomb_kernel_hat(grid, epsilon)
+    def kernel_hat(self, grid: UniformGrid):
+        """Transforms of both components of the model's kernel (K, K_eps of eq. (4.5) if ``epsilon > 0``, or
+        the custom ``K(x) = kernel(|x|) x``) sampled at displacements, K(0) := 0 (odd kernel):
+        :func:`~meanfield.particles.coulomb_forces.kernel_hat`."""
+        return kernel_hat(_check_grid(grid), self.epsilon, self.kernel)
 
     def free_energy(self, rho, grid: UniformGrid) -> float:
-        """F = (sigma^2/2) sum_+- int rho log rho - (gamma_bar/2) int q (log|.| * q),  q = rho+ - rho-.
+        """F = (sigma^2/2) sum_+- int rho log rho - (gamma_bar/2) int q (Phi * q),  q = rho+ - rho-,
+        Phi = log|.| (K) or (1/2) log(|.|^2 + eps^2) (K_eps), the potential with grad Phi = K.
 
         [derived here, not in the paper] The corrected eq. (1.3) reads
         d_t rho^+- = div(rho^+- grad(dF/drho^+-)) with dF/drho^+- = (sigma^2/2) log rho^+- -+ gamma_bar psi,
-        psi = log|.| * q (K * q = grad psi), so F is non-increasing along solutions. The log
-        kernel's origin cell uses its exact cell average log(h) + c_0 (square cells)."""
-        rho = np.asarray(rho, dtype=float)
+        psi = Phi * q (K * q = grad psi), so F is non-increasing along solutions. The log
+        kernel's origin cell uses its exact cell average log(h) + c_0 (square cells). ``rho``: the
+        ``(2, ...)`` state or a dict ``{label: GridDensity}``. Refused for a custom kernel."""
+        if self.kernel is not None:
+            raise ValueError("free_energy needs the kernel's potential; it is defined for the paper's K and K_eps "
+                             "only (kernel=None)")
+        if isinstance(rho, Mapping):
+            rho = np.array([rho[s].values for s in SPECIES])
+        grid = _check_grid(grid)
+        rho = check_finite_array("rho", rho, (2, *grid.shape))
         q = rho[0] - rho[1]
         h = grid.spacing
+        e2 = self.epsilon**2
 
         def logk(x, y):
             r2 = x * x + y * y
+            if e2 > 0:
+                return 0.5 * np.log(r2 + e2)
             with np.errstate(divide="ignore"):
                 return np.where(r2 > 0, 0.5 * np.log(r2), np.log(np.sqrt(h[0] * h[1])) + _LOG_CELL_AVERAGE)
 
@@ -345,131 +444,172 @@ class SignedCoulomb2D:
         return float(self.sigma**2 / 2 * grid.integrate(ent.sum(axis=0)) - self.gamma_bar / 2 * grid.integrate(q * psi))
 
     def second_moment_rate(self) -> float:
-        """``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2``."""
+        """``d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 (m_+ + m_-) + gamma_bar (m_+ - m_-)^2`` (exact kernel
+        K only: in general the interaction term is ``gamma_bar int int |x-y|^2 phi(|x-y|) q(x) q(y)``)."""
+        self._paper_kernel_only("the second-moment law")
         m = self.mass_plus + self.mass_minus
         return 2 * self.sigma**2 * m + self.gamma_bar * (self.mass_plus - self.mass_minus) ** 2
 
     def check_density(self, rho0, grid):
-        rho0 = check_finite_array("rho0", rho0, (2, *grid.shape))
+        """``rho0`` of shape ``(2, *grid.shape)``, finite and non-negative (the solvers' state)."""
+        rho0 = check_finite_array("initial", rho0, (2, *grid.shape))
         if np.any(rho0 < 0):
-            raise ValueError(f"rho0 must be non-negative, found min {rho0.min()!r}")
+            raise ValueError(f"initial must be non-negative, found min {rho0.min()!r}")
         return rho0
 
-    def continuum_problem(self, grid: UniformGrid, method="spectral"):
+    def continuum_problem(self, grid: UniformGrid, scheme=None, *, method=None):
         """The corrected eq. (1.3) on ``grid`` as a problem for :func:`solvers.timestepping.integrate`.
 
         Returns ``(problem, velocity)``: ``velocity(rho)`` is ``K * (rho^+ - rho^-)`` (free space, by
-        zero padding), remembered for the last state it saw so that a step rule and the scheme's first
-        stage share one evaluation. The state is ``rho`` of shape ``(2, *grid.shape)`` in both cases.
+        zero padding, the model's kernel), remembered for the last state it saw so that a step rule
+        and the scheme's first stage share one evaluation. The state is ``rho`` of shape
+        ``(2, *grid.shape)`` in both cases.
 
-        ``method="spectral"``: a :class:`~solvers.timestepping.SemilinearProblem`, linear part
+        ``scheme="spectral"`` (default): a :class:`~solvers.timestepping.SemilinearProblem`, linear part
         ``-(sigma^2/2) |k|^2`` diagonal in the basis of the real 2-D FFT of each species (the box is
         treated as periodic for derivatives: data must be negligible at the walls), nonlinear part
         ``-+ gamma_bar i k . FFT(rho^+- v)`` with the 2/3-rule dealiasing of the flux products.
-        ``method="fv"``: an :class:`~solvers.timestepping.ODEProblem`, conservative upwind finite
+        ``scheme="finite_volume"``: an :class:`~solvers.timestepping.ODEProblem`, conservative upwind finite
         volumes with no-flux walls, face flux ``+-gamma_bar v_face rho_upwind - D (rho_R - rho_L)/h``.
+        ``method="spectral" | "fv"`` is the deprecated spelling of ``scheme``.
         """
-        if method not in _SCHEMES:
-            raise ValueError(f"method must be one of {tuple(_SCHEMES)}, got {method!r}")
+        grid = _check_grid(grid)
+        family, _ = _continuum_scheme(scheme, None, method)
         khat = self.kernel_hat(grid)
         velocity = LastStateCache(lambda rho: self.velocity(rho[0] - rho[1], grid, khat))
         D = self.sigma**2 / 2
-        if method == "spectral":
+        if family == "spectral":
             return _spectral_problem(grid, D, self.gamma_bar, velocity), velocity
         return _upwind_fv_problem(grid, D, self.gamma_bar, velocity), velocity
 
-    def solve_continuum(self, rho0=None, grid: UniformGrid | None = None, t_end=None, times=None, method="spectral",
-                        dt=None, cfl=0.5, resolution=128, scheme=None, max_steps=DEFAULT_MAX_STEPS):
+    def solve_continuum(self, t_end, times=None, initial=None, *, grid=None, resolution=128, scheme=None,
+                        stepper=None, dt=None, cfl=0.5, max_steps=DEFAULT_MAX_STEPS, method=None):
         """Solve the corrected eq. (1.3) and return the standard dataset (species "+", "-").
 
-        ``rho0`` (shape ``(2, *grid.shape)``) and ``grid`` default to the model's initial density on
-        ``default_grid(resolution, t_end)``, so that a study can ask for a run by settings alone.
+        ``initial``: None (the preset Gaussians, exact cell averages), or ``{"+": f, "-": g}`` with each
+        value a callable density ``f(x, y)`` (cell-averaged by a 2x2 Gauss rule and normalised to the
+        species' mass) or a :class:`~meanfield.measures.GridDensity` on the run's grid carrying the
+        species' mass (:func:`~meanfield.models.contract.initial_densities`). The deprecated
+        ``(2, *grid.shape)`` array of the old ``rho0`` is accepted with a DeprecationWarning.
+        ``grid`` defaults to the grid of GridDensity initial data, else ``default_grid(resolution, t_end)``.
 
-        ``method="spectral"``: pseudo-spectral, diffusion exact in Fourier space, 2/3-rule dealiasing
-        of the flux products, free-space K * q by zero padding (:meth:`continuum_problem`), advanced by
-        ``scheme="etd2rk"`` (default; Cox-Matthews ETD2RK, order 2) or ``"etdrk4"`` (order 4).
-        ``method="fv"``: positivity-preserving upwind finite volumes with no-flux walls, explicit
-        (forward) Euler (``scheme="forward_euler"``, the only one) under the positivity rule below.
-        Both conserve each species' mass to round-off.
+        ``scheme="spectral"`` (default): pseudo-spectral, diffusion exact in Fourier space, 2/3-rule
+        dealiasing of the flux products, free-space K * q by zero padding (:meth:`continuum_problem`),
+        advanced by ``stepper="etd2rk"`` (default; Cox-Matthews ETD2RK, order 2) or ``"etdrk4"``
+        (order 4). ``scheme="finite_volume"``: positivity-preserving upwind finite volumes with no-flux
+        walls, explicit (forward) Euler (``stepper="forward_euler"``, the only one) under the positivity
+        rule below. Both conserve each species' mass to round-off. Deprecated spellings (a
+        DeprecationWarning): ``method="spectral" | "fv"`` for ``scheme``, ``scheme="fv"``, and
+        ``scheme="etd2rk" | "etdrk4" | "forward_euler"`` for ``stepper``.
         Step rule (unless ``dt`` is given): spectral ``dt = cfl * h / max|v|`` (drift CFL; diffusion
         is exact); FV ``dt = cfl / (4 max|v|/h + 4 D / h^2)`` which keeps every cell
         non-negative for ``cfl <= 1`` (each cell loses at most that fraction of its mass through its
         four faces). The rule is evaluated at the start of each step. All stepping goes through
         :func:`solvers.timestepping.integrate`; the dataset's ``solver_*`` attributes record the
-        scheme, its declared order, the step rule and the number of steps. A fixed ``dt`` that needs
-        more than ``max_steps`` steps, or a rule whose first step does, is refused before stepping.
+        scheme, the stepper (``solver_stepper``), its declared order, the step rule and the number of
+        steps. A fixed ``dt`` that needs more than ``max_steps`` steps, or a rule whose first step does,
+        is refused before stepping, and so is a grid whose arrays would not fit in memory.
         """
-        if t_end is None:
-            raise ValueError("t_end is required")
-        if method not in _SCHEMES:
-            raise ValueError(f"method must be one of {tuple(_SCHEMES)}, got {method!r}")
-        scheme = next(iter(_SCHEMES[method])) if scheme is None else scheme
-        if scheme not in _SCHEMES[method]:
-            raise ValueError(f"scheme must be one of {tuple(_SCHEMES[method])} for method={method!r}, got {scheme!r}")
+        if isinstance(times, UniformGrid) or (t_end is not None and np.ndim(t_end) > 0):
+            raise TypeError("solve_continuum(rho0, grid, t_end) is the old signature; call "
+                            "solve_continuum(t_end, times, initial=..., grid=grid)")
+        family, stepper_name = _continuum_scheme(scheme, stepper, method)
         ts = check_times(t_end, times)
         cfl = check_in_range("cfl", cfl, 0.0, 1.0, low_open=True)
+        max_steps = check_integer("max_steps", max_steps, minimum=1)
         if dt is not None:
             dt = step_budget("dt", check_positive("dt", dt), ts[-1], max_steps)
         if grid is None:
-            if rho0 is not None:
-                raise ValueError("rho0 was given without its grid")
-            grid = self.default_grid(resolution, t_end)
-        if rho0 is None:
-            rho0 = self.initial_density(grid)
-        rho0 = self.check_density(rho0, grid)
-        problem, velocity = self.continuum_problem(grid, method)
+            if isinstance(initial, np.ndarray):
+                raise ValueError("initial was given as an array without its grid; pass grid=")
+            own = [v.grid for v in initial.values() if isinstance(v, GridDensity)] \
+                if isinstance(initial, Mapping) else []
+            if own:
+                grid = own[0]
+            else:
+                resolution = check_integer("resolution", resolution, minimum=8)
+                check_memory(_continuum_bytes(resolution, resolution, len(ts)),
+                             f"solve_continuum(resolution={resolution})")
+                grid = self.default_grid(resolution, ts[-1])
+        grid = _check_grid(grid)
+        check_memory(_continuum_bytes(*grid.shape, len(ts)), f"solve_continuum on a {grid.shape} grid")
+        rho0 = self.initial_array(grid, initial)
+        problem, velocity = self.continuum_problem(grid, family)
         D = self.sigma**2 / 2
         h = float(np.min(grid.spacing))
 
         def cfl_rule(_t, rho):
             vmax = self.gamma_bar * float(np.max(np.abs(velocity(rho)))) + 1e-300
-            if method == "spectral":
+            if family == "spectral":
                 return cfl * h / vmax
             return cfl / (4 * vmax / h + 4 * D / h**2)
 
         if dt is None:
             step_budget(f"cfl={cfl!r} gives a first step", cfl_rule(0.0, rho0), ts[-1], max_steps)
-        rule_name = "drift_cfl" if method == "spectral" else "fv_positivity"
+        rule_name = "drift_cfl" if family == "spectral" else "fv_positivity"
         step = dt if dt is not None else StepFunction(cfl_rule, rule_name)
-        stepper = _SCHEMES[method][scheme]()
-        sol = _integrate_from_zero(stepper, problem, rho0, ts, step, max_steps=max_steps)
+        integrator = _FAMILIES[family][stepper_name]()
+        sol = integrate_from_zero(integrator, problem, rho0, ts, step, max_steps=max_steps)
         out = np.array(sol.states)
         masses = grid.integrate(out)
         m2 = np.array([grid.integrate(r.sum(axis=0) * (grid.mesh()[0] ** 2 + grid.mesh()[1] ** 2)) for r in out])
-        return continuum_dataset(ts, out, grid, species=list(SPECIES), params=self.params(),
-                                 solver={"method": method, "dt": "cfl rule" if dt is None else dt, "cfl": cfl,
-                                         "steps": sol.steps, **sol.info},
+        info = dict(sol.info)
+        info.pop("scheme", None)
+        return continuum_dataset(ts, out, grid, species=list(SPECIES), params=self.params,
+                                 solver={"scheme": family, "stepper": stepper_name,
+                                         "dt": "cfl rule" if dt is None else dt, "cfl": cfl,
+                                         "steps": sol.steps, **info},
                                  mass=(("time", "species"), masses), second_moment=(("time",), m2))
 
 
 # --- wiring to the time-stepping layer ------------------------------------------------------
-_SCHEMES = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4}, "fv": {"forward_euler": ForwardEuler}}
-_SDE_SCHEMES = {"euler_maruyama": EulerMaruyama, "stochastic_heun": StochasticHeun}
-_SDE_METHODS = {"euler": "euler_maruyama", "heun": "stochastic_heun"}
-_STEP_RESOLUTION = 4 * np.finfo(float).eps  # a step below this times max(1, t) does not advance t
+_FAMILIES = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4}, "finite_volume": {"forward_euler": ForwardEuler}}
+_OLD_FAMILY = {"fv": "finite_volume"}  # deprecated spelling
+_STEPPER_FAMILY = {name: fam for fam, steppers in _FAMILIES.items() for name in steppers}
 
 
-def _sde_scheme(method, scheme):
-    """``(method name, stepper)`` from ``scheme`` (preferred) or its older spelling ``method``."""
-    if method is not None and method not in _SDE_METHODS:
-        raise ValueError(f"method must be 'euler' or 'heun', got {method!r}")
+def _continuum_bytes(nx, ny, n_times):
+    """Rough memory of a continuum run: the stored states and about 40 work arrays of the padded grid."""
+    return 8 * nx * ny * (2 * n_times + 160)
+
+
+def _continuum_scheme(scheme, stepper, method):
+    """``(discretisation family, stepper name)`` from ``scheme`` (``"spectral"`` default or
+    ``"finite_volume"``) and ``stepper``, accepting the deprecated ``method=`` and old ``scheme=``
+    spellings with a DeprecationWarning (:meth:`SignedCoulomb2D.solve_continuum`)."""
+    def deprecated(msg):
+        warnings.warn(msg, DeprecationWarning, stacklevel=4)
+
+    family = None
+    if method is not None:
+        if not isinstance(method, str) or method not in ("spectral", "fv", "finite_volume"):
+            raise ValueError(f"method must be 'spectral' or 'fv' (deprecated; use scheme='spectral' or "
+                             f"'finite_volume'), got {method!r}")
+        family = _OLD_FAMILY.get(method, method)
+        deprecated(f"method={method!r} is deprecated; use scheme={family!r}")
     if scheme is not None:
-        name = _SDE_METHODS.get(scheme, scheme)
-        if name not in _SDE_SCHEMES:
-            raise ValueError(f"scheme must be one of {tuple(_SDE_SCHEMES)} (or 'euler', 'heun'), got {scheme!r}")
-        if method is not None and _SDE_METHODS[method] != name:
-            raise ValueError(f"method={method!r} and scheme={scheme!r} disagree; give scheme only")
-    else:
-        name = _SDE_METHODS[method or "euler"]
-    method = next(k for k, v in _SDE_METHODS.items() if v == name)
-    return method, _SDE_SCHEMES[name]()
-
-
-def _integrate_from_zero(stepper, problem, y0, ts, step, **kw):
-    """:func:`integrate` from t = 0 to the last output time ``ts[-1]``; outputs at t = 0 only need no step."""
-    if ts[-1] == 0:
-        return Solution(times=ts, states=[np.array(y0, copy=True) for _ in ts])
-    return integrate(stepper, problem, y0, ts[-1], ts, step, **kw)
+        if not isinstance(scheme, str) or scheme not in (*_FAMILIES, *_OLD_FAMILY, *_STEPPER_FAMILY):
+            raise ValueError(f"scheme must be one of {tuple(_FAMILIES)}, got {scheme!r}")
+        if scheme in _STEPPER_FAMILY:  # the older meaning of scheme=: the time stepper
+            deprecated(f"scheme={scheme!r} names a time stepper; use stepper={scheme!r} (scheme= is now "
+                       f"{' or '.join(map(repr, _FAMILIES))})")
+            if stepper is not None and stepper != scheme:
+                raise ValueError(f"scheme={scheme!r} (old spelling of stepper) and stepper={stepper!r} disagree")
+            stepper = scheme
+            fam = family or _STEPPER_FAMILY[scheme]
+        else:
+            if scheme in _OLD_FAMILY:
+                deprecated(f"scheme={scheme!r} is deprecated; use scheme={_OLD_FAMILY[scheme]!r}")
+            fam = _OLD_FAMILY.get(scheme, scheme)
+            if family is not None and fam != family:
+                raise ValueError(f"method={method!r} and scheme={scheme!r} disagree; give scheme only")
+        family = fam
+    family = family or "spectral"
+    if stepper is None:
+        stepper = next(iter(_FAMILIES[family]))
+    if not isinstance(stepper, str) or stepper not in _FAMILIES[family]:
+        raise ValueError(f"stepper must be one of {tuple(_FAMILIES[family])} for scheme={family!r}, got {stepper!r}")
+    return family, stepper
 
 
 def _irfft2(x_hat, shape):

@@ -36,7 +36,7 @@ def fft_sequence(a, big, ah, bh):
 
 def measure(model, n):
     g = model.default_grid(n, 0.2)
-    rho = model.initial_density(g)
+    rho = model.initial_array(g)
     problem, _ = model.continuum_problem(g)
     stepper = ETD2RK()
     a = rho[0]

@@ -105,7 +105,7 @@ m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, mass_plus=0.7, mass_minus=0.3, cen
 for n, steps in ((256, 6), (512, 3)):
     g = m.default_grid(n, 0.2)
     problem, _ = m.continuum_problem(g)
-    compare(f"000 spectral ETD2RK {n}^2", ETD2RK(), problem, m.initial_density(g), 2.0**-12, steps)
+    compare(f"000 spectral ETD2RK {n}^2", ETD2RK(), problem, m.initial_array(g), 2.0**-12, steps)
 
 d = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4)
 problem, u0_hat, n, dt = d.lattice_problem(1 / 256)

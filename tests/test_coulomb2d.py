@@ -7,6 +7,7 @@ V11 second-moment law); paper eqs. (1.1), (1.3) with diffusion sigma^2/2.
 import numpy as np
 import pytest
 
+from meanfield.measures import GridDensity
 from meanfield.models.coulomb2d import SignedCoulomb2D, coulomb_drift
 from meanfield.rates import fit_rate
 
@@ -36,9 +37,10 @@ def test_negative_density_refused():
     m = _model()
     g = m.default_grid(16, 0.1)
     r = m.initial_density(g)
-    r[0, 3, 3] = -1e-3
-    with pytest.raises(ValueError, match="rho0"):
-        m.solve_continuum(r, g, 0.1)
+    bad = r["+"].values.copy()
+    bad[3, 3] = -1e-3
+    with pytest.raises(ValueError, match=r"initial\['\+'\] must be non-negative"):
+        m.solve_continuum(0.1, grid=g, initial={"+": GridDensity(bad, g), "-": r["-"]})
 
 
 # --- particles ---------------------------------------------------------------------------------
@@ -62,8 +64,8 @@ def test_drift_matches_naive_sum_and_is_antisymmetric():
 def test_same_seed_same_trajectory_bit_for_bit():
     m = _model()
     x0 = m.sample_particles(30, rng=3)
-    a = m.simulate_particles(x0, 0.05, rng=7, method="heun")
-    b = m.simulate_particles(x0, 0.05, rng=7, method="heun")
+    a = m.simulate_particles(x0, 0.05, rng=7, scheme="stochastic_heun")
+    b = m.simulate_particles(x0, 0.05, rng=7, scheme="stochastic_heun")
     assert np.array_equal(a.positions[-1], b.positions[-1])
 
 
@@ -115,18 +117,18 @@ def test_trajectory_measures_have_species_masses():
 
 
 # --- continuum -------------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["spectral", "fv"])
-def test_mass_conserved_to_roundoff(method):
+@pytest.mark.parametrize("scheme", ["spectral", "finite_volume"])
+def test_mass_conserved_to_roundoff(scheme):
     m = _model()
     g = m.default_grid(32, 0.2)
-    sol = m.solve_continuum(m.initial_density(g), g, 0.2, times=[0.1, 0.2], method=method)
+    sol = m.solve_continuum(0.2, grid=g, times=[0.1, 0.2], scheme=scheme)
     assert np.allclose(sol["mass"].values, [[0.7, 0.3]] * 2, rtol=0, atol=1e-13)
 
 
 def test_fv_keeps_positivity():
     m = _model(width=0.15)
     g = m.default_grid(32, 0.1)
-    sol = m.solve_continuum(m.initial_density(g), g, 0.1, method="fv")
+    sol = m.solve_continuum(0.1, grid=g, scheme="finite_volume")
     assert sol["density"].values.min() >= 0.0
 
 
@@ -135,7 +137,7 @@ def test_spectral_second_moment_law():
     m = _model()
     T = 0.2
     g = m.default_grid(64, T)
-    sol = m.solve_continuum(m.initial_density(g), g, T, times=[0, T], dt=T / 64)
+    sol = m.solve_continuum(T, grid=g, times=[0, T], dt=T / 64)
     rate = np.diff(sol["second_moment"].values)[0] / T
     assert rate == pytest.approx(m.second_moment_rate(), rel=1e-3)
     assert abs(rate - 2.0) > 0.05  # not the pure-diffusion rate: the interaction part gamma_bar*0.16 is resolved
@@ -146,8 +148,8 @@ def test_neutral_symmetric_data_is_heat_flow():
     m = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, width=0.5)
     T = 0.3
     g = m.default_grid(64, T, tail=8.0)
-    sol = m.solve_continuum(m.initial_density(g), g, T)
-    exact = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, width=np.sqrt(0.25 + T)).initial_density(g)
+    sol = m.solve_continuum(T, grid=g)
+    exact = SignedCoulomb2D(sigma=1.0, gamma_bar=0.4, width=np.sqrt(0.25 + T)).initial_array(g)
     assert np.abs(sol["density"].values[-1] - exact).max() < 1e-8 * exact.max()
 
 
@@ -155,11 +157,10 @@ def test_spectral_etd2_time_order():
     m = _model()
     T = 0.2
     g = m.default_grid(32, T)
-    r0 = m.initial_density(g)
-    ref = m.solve_continuum(r0, g, T, dt=T / 128)["density"].values[-1]
+    ref = m.solve_continuum(T, grid=g, dt=T / 128)["density"].values[-1]
     dts, errs = [], []
     for k in (4, 8, 16):
-        s = m.solve_continuum(r0, g, T, dt=T / k)["density"].values[-1]
+        s = m.solve_continuum(T, grid=g, dt=T / k)["density"].values[-1]
         dts.append(T / k)
         errs.append(np.abs(s - ref).max())
     fit = fit_rate(dts, errs)
@@ -175,9 +176,8 @@ def test_fv_and_spectral_agree_at_first_order():
     hs, gaps = [], []
     for n in (24, 48, 96):
         g = m.default_grid(n, T)
-        r0 = m.initial_density(g)
-        sp = m.solve_continuum(r0, g, T, dt=T / 32)["density"].values[-1]
-        fv = m.solve_continuum(r0, g, T, method="fv")["density"].values[-1]
+        sp = m.solve_continuum(T, grid=g, dt=T / 32)["density"].values[-1]
+        fv = m.solve_continuum(T, grid=g, scheme="finite_volume")["density"].values[-1]
         hs.append(g.spacing[0])
         gaps.append(np.abs(sp - fv).sum() * g.cell_volume)
     fit = fit_rate(hs, gaps)
@@ -188,7 +188,7 @@ def test_fv_and_spectral_agree_at_first_order():
 def test_dataset_measure_accessor():
     m = _model()
     g = m.default_grid(16, 0.05)
-    sol = m.solve_continuum(m.initial_density(g), g, 0.05)
+    sol = m.solve_continuum(0.05, grid=g)
     mu = sol.measure(0.05)
     assert mu["+"].mass == pytest.approx(0.7) and mu["-"].mass == pytest.approx(0.3)
 
@@ -214,14 +214,14 @@ def test_opposite_pair_separation_follows_bessel_law(runs, dt):
     assert abs(d2.mean() - (d0sq + 4 * (sigma**2 - gamma) * t)) < 4 * se
 
 
-@pytest.mark.parametrize("method", ["fv", "spectral"])
-def test_free_energy_non_increasing(method):
+@pytest.mark.parametrize("scheme", ["finite_volume", "spectral"])
+def test_free_energy_non_increasing(scheme):
     """Gradient-flow structure of the corrected (1.3): F = (sigma^2/2) sum int rho log rho
     - (gamma_bar/2) int q (log|.| * q) decreases along the solution."""
     m = _model(width=0.3)
     T = 0.1
     g = m.default_grid(32, T)
     ts = np.linspace(T / 10, T, 10)
-    sol = m.solve_continuum(m.initial_density(g), g, T, times=ts, method=method)
+    sol = m.solve_continuum(T, grid=g, times=ts, scheme=scheme)
     F = np.array([m.free_energy(r, g) for r in sol["density"].values])
     assert np.all(np.diff(F) < 0), F

@@ -139,10 +139,10 @@ def test_drift_integrators_orders_in_the_noise_free_limit():
     x = rng.standard_normal((8, 2))
     b = np.array([1, 1, 1, 1, -1, -1, -1, -1.0])
     T = 0.5
-    ref = m.simulate_particles((x, b), T, rng=0, dt=T / 512, method="heun", theta=1.0).positions[-1]
+    ref = m.simulate_particles((x, b), T, rng=0, dt=T / 512, scheme="stochastic_heun", theta=1.0).positions[-1]
     dts = [T / k for k in (8, 16, 32, 64)]
-    for method, band in (("euler", (0.9, 1.15)), ("heun", (1.85, 2.2))):
-        runs = [m.simulate_particles((x, b), T, rng=0, dt=d, method=method, theta=1.0) for d in dts]
+    for method, band in (("euler_maruyama", (0.9, 1.15)), ("stochastic_heun", (1.85, 2.2))):
+        runs = [m.simulate_particles((x, b), T, rng=0, dt=d, scheme=method, theta=1.0) for d in dts]
         assert all(r.info["capped_steps"] == 0 for r in runs)
         errs = [np.abs(r.positions[-1] - ref).max() for r in runs]
         fit = fit_rate(dts, errs)

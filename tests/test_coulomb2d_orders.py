@@ -57,10 +57,10 @@ def test_second_moment_law_error_is_discretisation_error():
     T2 = 0.2
     exact = m.second_moment_rate()
 
-    def rate(n, method="spectral", k=8):
+    def rate(n, scheme="spectral", k=8):
         g = m.default_grid(n, T2)
-        kw = dict(dt=T2 / k) if method == "spectral" else {}
-        sol = m.solve_continuum(m.initial_density(g), g, T2, times=[0, T2], method=method, **kw)
+        kw = dict(dt=T2 / k) if scheme == "spectral" else {}
+        sol = m.solve_continuum(T2, grid=g, times=[0, T2], scheme=scheme, **kw)
         return np.diff(sol["second_moment"].values)[0] / T2
 
     ns = (16, 32, 64)
@@ -74,5 +74,5 @@ def test_second_moment_law_error_is_discretisation_error():
     diffs = np.abs(np.diff(r))
     fit_t = fit_rate([T2 / k for k in ks[:-1]], diffs)
     assert 1.7 < fit_t.slope < 2.5, (fit_t, diffs)
-    dev_fv = [abs(rate(n, "fv") / exact - 1) for n in (32, 64)]
+    dev_fv = [abs(rate(n, "finite_volume") / exact - 1) for n in (32, 64)]
     assert 0.7 < np.log2(dev_fv[0] / dev_fv[1]) < 1.5, dev_fv

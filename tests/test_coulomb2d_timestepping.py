@@ -66,7 +66,8 @@ def test_particles_bit_identical_to_the_former_loop_with_capped_steps(heun):
     x, b = m.sample_particles(40, rng=3)
     x[1] = x[0] + [1e-3, 0.0]
     ts = [0.01, 0.025, 0.04]
-    tr = m.simulate_particles((x, b), 0.04, times=ts, rng=9, dt=4e-3, method="heun" if heun else "euler",
+    tr = m.simulate_particles((x, b), 0.04, times=ts, rng=9, dt=4e-3,
+                              scheme="stochastic_heun" if heun else "euler_maruyama",
                               force="direct")
     ref, steps, capped, _ = _reference_loop(m, (x, b), ts, 9, 4e-3, heun)
     assert capped > 0
@@ -90,27 +91,33 @@ def test_collision_time_and_noise_resolution_match_the_former_loop():
     assert hits > 0  # some runs do collide, so the time was compared
 
 
-@pytest.mark.parametrize("method, per_step", [("euler", 1), ("heun", 2)])
-def test_step_rule_reuses_the_drift_of_the_step(method, per_step):
+@pytest.mark.parametrize("scheme, per_step", [("euler_maruyama", 1), ("stochastic_heun", 2)])
+def test_step_rule_reuses_the_drift_of_the_step(scheme, per_step):
     """The rule and the scheme share the drift evaluation at the start state: one evaluation per
     Euler-Maruyama step, two per Heun step (the rule alone would add one more per step)."""
     m = _model()
-    tr = m.simulate_particles(m.sample_particles(30, rng=0), 0.03, rng=1, method=method)
+    tr = m.simulate_particles(m.sample_particles(30, rng=0), 0.03, rng=1, scheme=scheme)
     assert tr.info["steps"] > 5
     assert tr.info["drift_evaluations"] == per_step * tr.info["steps"]
 
 
 def test_scheme_is_the_preferred_spelling_of_method_and_is_recorded():
+    """scheme= names the SDE scheme; the old method="euler" | "heun" still works (DeprecationWarning)
+    and gives the same run bit for bit."""
     m = _model()
     x0 = m.sample_particles(20, rng=2)
-    a = m.simulate_particles(x0, 0.02, rng=5, method="heun")
+    with pytest.warns(DeprecationWarning, match="scheme='stochastic_heun'"):
+        a = m.simulate_particles(x0, 0.02, rng=5, method="heun")
     b = m.simulate_particles(x0, 0.02, rng=5, scheme="stochastic_heun")
+    with pytest.warns(DeprecationWarning, match="scheme='euler_maruyama'"):
+        ae = m.simulate_particles(x0, 0.02, rng=5, method="euler")
+    assert np.array_equal(ae.positions[-1], m.simulate_particles(x0, 0.02, rng=5).positions[-1])
     assert np.array_equal(a.positions[-1], b.positions[-1])
     assert b.info["method"] == "heun" and b.info["scheme"] == "stochastic_heun"
     assert b.info["strong_order"] == 1.0 and b.info["order"] == 2 and b.info["step_rule"] == "close_pair"
     e = m.simulate_particles(x0, 0.02, rng=5, scheme="euler_maruyama")
     assert e.info["method"] == "euler" and e.info["strong_order"] == 0.5
-    with pytest.raises(ValueError, match="disagree"):
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
         m.simulate_particles(x0, 0.02, method="euler", scheme="stochastic_heun")
     with pytest.raises(ValueError, match="scheme"):
         m.simulate_particles(x0, 0.02, scheme="rk4")
@@ -169,11 +176,11 @@ def _particles(**kw):
 
 
 def _spectral(**kw):
-    return _model().solve_continuum(t_end=0.1, resolution=32, **kw)
+    return _model().solve_continuum(**({"t_end": 0.1, "resolution": 32} | kw))
 
 
 def _fv(**kw):
-    return _model().solve_continuum(t_end=0.1, resolution=32, method="fv", **kw)
+    return _model().solve_continuum(**({"t_end": 0.1, "resolution": 32, "scheme": "finite_volume"} | kw))
 
 
 @pytest.mark.parametrize("run", [_particles, _spectral, _fv], ids=["particles", "spectral", "fv"])
@@ -191,44 +198,56 @@ def test_bad_steps_refused_naming_dt(run, dt):
     (_fv, dict(cfl=1e-300), "cfl"),
     (_spectral, dict(dt=1e-3, max_steps=50), "max_steps"),
     (_spectral, dict(scheme="rk4"), "scheme"),
-    (_fv, dict(scheme="etd2rk"), "scheme"),
+    (_fv, dict(stepper="etd2rk"), "stepper"),
+    (_spectral, dict(stepper="rk4"), "stepper"),
     (_spectral, dict(method="weno"), "method"),
+    (_spectral, dict(resolution=2**40), "resolution"),
 ])
 def test_settings_that_cannot_finish_refused_before_any_work(run, kw, name):
     with pytest.raises(ValueError, match=name):
         run(**kw)
 
 
+@pytest.mark.parametrize("run, kw, name", [
+    (_spectral, dict(resolution="64"), "resolution"), (_spectral, dict(cfl=None), "cfl"),
+    (_spectral, dict(dt=1j), "dt"), (_fv, dict(t_end="1"), "t_end"), (_particles, dict(theta="0.1"), "theta"),
+    (_particles, dict(dt=None, theta=complex(0.1, 0)), "theta"),
+])
+def test_non_numbers_refused_naming_the_argument(run, kw, name):
+    with pytest.raises(TypeError, match=name):
+        run(**kw)
+
+
 # --- continuum -----------------------------------------------------------------------------------
 def test_spectral_etdrk4_time_order_and_recorded_scheme():
-    """scheme="etdrk4": measured order in dt within 4 +- 0.3 (errors against dt = T/64), and
+    """stepper="etdrk4": measured order in dt within 4 +- 0.3 (errors against dt = T/64), and
     the dataset records the scheme, its declared order and the step rule."""
     m = _model()
     T = 0.2
     g = m.default_grid(32, T)
-    r0 = m.initial_density(g)
-    ref = m.solve_continuum(r0, g, T, dt=T / 64, scheme="etdrk4")["density"].values[-1]
+    ref = m.solve_continuum(T, grid=g, dt=T / 64, stepper="etdrk4")["density"].values[-1]
     ks = (2, 4, 8)
-    errs = [np.abs(m.solve_continuum(r0, g, T, dt=T / k, scheme="etdrk4")["density"].values[-1] - ref).max()
+    errs = [np.abs(m.solve_continuum(T, grid=g, dt=T / k, stepper="etdrk4")["density"].values[-1] - ref).max()
             for k in ks]
     fit = fit_rate([T / k for k in ks], errs)
     assert 3.7 < fit.slope < 4.3, (fit, errs)
-    sol = m.solve_continuum(r0, g, T, scheme="etdrk4")
-    assert sol.attrs["solver_scheme"] == "etdrk4" and sol.attrs["solver_order"] == 4
+    sol = m.solve_continuum(T, grid=g, stepper="etdrk4")
+    assert sol.attrs["solver_scheme"] == "spectral" and sol.attrs["solver_stepper"] == "etdrk4"
+    assert sol.attrs["solver_order"] == 4
     assert sol.attrs["solver_step_rule"] == "drift_cfl"
-    fv = m.solve_continuum(r0, g, 0.05, method="fv")
-    assert fv.attrs["solver_scheme"] == "forward_euler" and fv.attrs["solver_order"] == 1
+    fv = m.solve_continuum(0.05, grid=g, scheme="finite_volume")
+    assert fv.attrs["solver_scheme"] == "finite_volume" and fv.attrs["solver_stepper"] == "forward_euler"
+    assert fv.attrs["solver_order"] == 1
     assert fv.attrs["solver_step_rule"] == "fv_positivity" and fv.attrs["solver_steps"] > 1
-    fixed = m.solve_continuum(r0, g, T, dt=T / 4)
-    assert fixed.attrs["solver_scheme"] == "etd2rk" and fixed.attrs["solver_step_rule"] == "fixed"
+    fixed = m.solve_continuum(T, grid=g, dt=T / 4)
+    assert fixed.attrs["solver_stepper"] == "etd2rk" and fixed.attrs["solver_step_rule"] == "fixed"
     assert fixed.attrs["solver_steps"] == 4
 
 
 def test_output_at_time_zero_only_returns_the_initial_data():
     m = _model()
     g = m.default_grid(16, 0.1)
-    r0 = m.initial_density(g)
-    sol = m.solve_continuum(r0, g, 0.1, times=[0.0])
-    assert np.array_equal(sol["density"].values[0], r0)
+    sol = m.solve_continuum(0.1, grid=g, times=[0.0])
+    assert np.array_equal(sol["density"].values[0], m.initial_array(g))
     x0 = m.sample_particles(5, rng=0)
     assert np.array_equal(m.simulate_particles(x0, 0.1, times=[0.0]).positions[0], x0[0])

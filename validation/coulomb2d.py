@@ -99,14 +99,13 @@ def solver_errors(model, ns, n_ref, t_end):
         return a.reshape(s[0], s[1] // f, f, s[2] // f, f).mean(axis=(2, 4))
 
     gref = model.default_grid(n_ref, t_end)
-    ref = model.solve_continuum(model.initial_density(gref), gref, t_end, dt=t_end / 32)["density"].values[-1]
+    ref = model.solve_continuum(t_end, grid=gref, dt=t_end / 32)["density"].values[-1]
     hs, e_sp, e_fv = [], [], []
     for n in ns:
         g = model.default_grid(n, t_end)
-        r0 = model.initial_density(g)
         target = block(ref, n_ref // n)
-        sp = model.solve_continuum(r0, g, t_end, dt=t_end / 32)["density"].values[-1]
-        fv = model.solve_continuum(r0, g, t_end, method="fv")["density"].values[-1]
+        sp = model.solve_continuum(t_end, grid=g, dt=t_end / 32)["density"].values[-1]
+        fv = model.solve_continuum(t_end, grid=g, scheme="finite_volume")["density"].values[-1]
         hs.append(g.spacing[0])
         e_sp.append(float(np.abs(sp - target).sum() * g.cell_volume))
         e_fv.append(float(np.abs(fv - target).sum() * g.cell_volume))
@@ -128,7 +127,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     ns = [2**k for k in (range(6, 10) if quick else range(6, 14))]
     seeds = range(2 if quick else 5)
     grid = model.default_grid(64, t_end) if quick else model.default_grid(96, t_end, tail=4.0)
-    sol = model.solve_continuum(model.initial_density(grid), grid, t_end, times=[0.0, t_end], dt=t_end / 32)
+    sol = model.solve_continuum(t_end, times=[0.0, t_end], grid=grid, dt=t_end / 32)
 
     rows = []
     last = None
@@ -163,7 +162,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     rel = abs(rate / model.second_moment_rate() - 1)
     claims.append(Claim("pde_second_moment_law", "d/dt int|x|^2 Sigma = 2 sigma^2 m + gamma_bar (m+ - m-)^2",
                         f"relative error {rel:.2e}", bool(rel < 1e-3), rel, (0.0, 1e-3), "theory page of paper 000"))
-    fv = model.solve_continuum(model.initial_density(grid), grid, t_end, times=[0.0, t_end], method="fv")
+    fv = model.solve_continuum(t_end, times=[0.0, t_end], grid=grid, scheme="finite_volume")
     gap = float(np.abs(fv["density"].values[-1] - sol["density"].values[-1]).sum() * grid.cell_volume)
     claims.append(Claim("solvers_agree", "spectral ETD2RK and upwind FV agree", f"L1 gap {gap:.2e}",
                         bool(gap < 2e-2), gap, (0.0, 2e-2), "issue 5"))

@@ -26,17 +26,29 @@ Exact facts used by the tests:
   ``a = gamma / sigma^2`` (paper (2.6): ``|D|^2 / (2 sigma^2)`` is BESQ of dimension ``2 (1 - a)``, and by time
   reversal of the Bessel process its hitting time of 0 has that law).
 
-Particle forces (in :mod:`meanfield.particles.coulomb_forces`, re-exported here): compiled direct
-O(N^2) sum (:func:`coulomb_drift`), the 2-D Laplace fast multipole method of pyfmmlib
-(:func:`fmm_drift`, exact kernel to a requested tolerance), or particle-mesh
-(:func:`particle_mesh_drift`, a grid-scale regularisation); ``simulate_particles`` chooses with
-``force=``. Time stepping goes through :func:`solvers.timestepping.integrate`: the particles with
-Euler-Maruyama or stochastic Heun under the close-pair step rule
-(:mod:`meanfield.particles.close_pair_step`), the continuum with ETD2RK/ETDRK4 (spectral) or forward
-Euler (finite volumes) under a CFL rule.
+The kernel is open to the user: ``kernel=phi`` gives ``K(x) = phi(|x|) x`` (``K(0) := 0``; the paper's
+K is ``phi(r) = 1/r^2``), used by the particles and both continuum solvers; initial data of the
+user's own go in through ``initial=`` (callable densities or GridDensity per species). Theory page:
+docs/theory/000-signed-coulomb.md.
 
-Species labels are ``"+"`` and ``"-"``; empirical measures carry weight ``1/N`` per particle
-(so ``L^{N,+-}`` has mass ``N_+-/N``, as in §5 of the paper).
+This module holds the equations, parameters, presets and wiring; the engines live in
+:mod:`meanfield.particles`: the force evaluators in :mod:`meanfield.particles.coulomb_forces`
+(re-exported here: compiled direct O(N^2) sum :func:`coulomb_drift`, NumPy sum :func:`radial_drift`
+for a custom kernel, the 2-D Laplace fast multipole method of pyfmmlib :func:`fmm_drift`, exact
+kernel to a requested tolerance, or particle-mesh :func:`particle_mesh_drift`, a grid-scale
+regularisation; ``simulate_particles`` chooses with ``force=``), the SDE driver in
+:mod:`meanfield.particles.coulomb_sde` (Euler-Maruyama or stochastic Heun through
+:func:`solvers.timestepping.integrate` under the close-pair step rule of
+:mod:`meanfield.particles.close_pair_step`). The continuum goes through the same driver with
+ETD2RK/ETDRK4 (``scheme="spectral"``) or forward Euler (``scheme="finite_volume"``) under a CFL rule.
+
+Model contract (issue 15; :mod:`meanfield.models.contract`): ``species = ("+", "-")`` (this order in
+particle and continuum outputs), ``params`` (a property with every constructor argument),
+``initial_density(grid)`` (a dict of GridDensity), ``sample_particles(n, rng, initial)``,
+``simulate_particles(state, t_end, times, rng, *, scheme, force, ...)``,
+``solve_continuum(t_end, times, initial, *, grid | resolution, scheme, stepper, ...)``. Empirical
+measures carry weight ``1/N`` per particle (so ``L^{N,+-}`` has mass ``N_+-/N``, as in §5 of the
+paper).
 """
 
 from __future__ import annotations
@@ -412,8 +424,8 @@ class SignedCoulomb2D:
         return kernel_hat(_check_grid(grid), self.epsilon, self.kernel)
 
     def free_energy(self, rho, grid: UniformGrid) -> float:
-        """F = (sigma^2/2) sum_+- int rho log rho - (gamma_bar/2) int q (Phi * q),  q = rho+ - rho-,
-        Phi = log|.| (K) or (1/2) log(|.|^2 + eps^2) (K_eps), the potential with grad Phi = K.
+        """F = (sigma^2/2) sum_+- int rho log rho - (gamma_bar/2) int q (Phi * q),  q = rho+ - rho-, with
+        the potential ``Phi = log|.|`` (K) or ``Phi = (1/2) log(|.|^2 + eps^2)`` (K_eps), ``grad Phi = K``.
 
         [derived here, not in the paper] The corrected eq. (1.3) reads
         d_t rho^+- = div(rho^+- grad(dF/drho^+-)) with dF/drho^+- = (sigma^2/2) log rho^+- -+ gamma_bar psi,

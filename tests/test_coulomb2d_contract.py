@@ -380,3 +380,31 @@ def test_kernel_hat_of_the_coulomb_profile_is_the_built_in_transform():
     c = kernel_hat(g, kernel=lambda r: 1.0 / r**2)
     for u, v in zip(a, c, strict=True):
         assert np.abs(u - v).max() < 1e-12 * np.abs(u).max()
+
+
+def test_custom_kernel_second_moment_rate_follows_the_general_law():
+    """d/dt int |x|^2 (rho^+ + rho^-) = 2 sigma^2 m + gamma_bar int int |x-y|^2 phi(|x-y|) q(x) q(y) for any
+    radial kernel (the Coulomb profile makes the double integral (m_+ - m_-)^2). The spectral run's rate
+    at t = 0 (second-order one-sided difference over tau = 1e-3, 8 steps per tau) against the double
+    integral by a free-space convolution of the scalar |z|^2 phi(|z|): interaction part to 1e-3
+    relative at n = 64 (measured 1.9e-5), and 30 % away from the Coulomb value, so the law tells the
+    kernels apart."""
+    from solvers import fft
+
+    m = _model(kernel=gauss_phi)
+    g = m.default_grid(64, 0.1)
+    r0 = m.initial_array(g)
+    q = r0[0] - r0[1]
+
+    def w(x, y):
+        r2 = x * x + y * y
+        return np.where(r2 > 0, r2 * gauss_phi(np.sqrt(np.where(r2 > 0, r2, 1.0))), 0.0)
+
+    wq = fft.convolve_free_space(q, fft.free_space_kernel_hat(w, g.shape, g.spacing), g.cell_volume)
+    interaction = m.gamma_bar * g.integrate(q * wq)
+    tau = 1e-3
+    m2 = m.solve_continuum(2 * tau, times=[0, tau, 2 * tau], grid=g, dt=tau / 8).second_moment.values
+    rate = (4 * m2[1] - m2[2] - 3 * m2[0]) / (2 * tau)
+    assert abs(rate - 2 * m.sigma**2 - interaction) < 1e-3 * interaction
+    coulomb = m.gamma_bar * (m.mass_plus - m.mass_minus) ** 2
+    assert abs(interaction - coulomb) > 0.2 * coulomb

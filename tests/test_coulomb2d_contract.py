@@ -408,3 +408,17 @@ def test_custom_kernel_second_moment_rate_follows_the_general_law():
     assert abs(rate - 2 * m.sigma**2 - interaction) < 1e-3 * interaction
     coulomb = m.gamma_bar * (m.mass_plus - m.mass_minus) ** 2
     assert abs(interaction - coulomb) > 0.2 * coulomb
+
+
+@pytest.mark.parametrize("scheme", ["finite_volume", "spectral"])
+def test_free_energy_with_k_eps_non_increasing(scheme):
+    """With epsilon > 0 both solvers use K_eps and the free energy its potential (1/2) log(|x|^2 + eps^2):
+    F still decreases along the solution (gradient-flow structure of (1.3) with K_eps)."""
+    m = _model(width=0.3, epsilon=0.2)
+    T = 0.1
+    g = m.default_grid(32, T)
+    sol = m.solve_continuum(T, grid=g, times=np.linspace(T / 10, T, 10), scheme=scheme)
+    F = np.array([m.free_energy(sol.measure(t), g) for t in sol.time.values])
+    assert np.all(np.diff(F) < 0), F
+    with pytest.raises(ValueError, match="q must have shape"):
+        m.velocity(np.zeros((3, 3)), g)

@@ -413,9 +413,9 @@ class SignedCoulomb2D:
 
     def velocity(self, q, grid: UniformGrid, kernel_hat=None):
         """Free-space ``K * q`` on the grid by zero padding (no periodic images), the model's kernel."""
-        if kernel_hat is None:
-            kernel_hat = self.kernel_hat(grid)
-        return np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in kernel_hat])
+        grid = _check_grid(grid)
+        q = check_finite_array("q", q, grid.shape)
+        return _velocity(q, grid, self.kernel_hat(grid) if kernel_hat is None else kernel_hat)
 
     def kernel_hat(self, grid: UniformGrid):
         """Transforms of both components of the model's kernel (K, K_eps of eq. (4.5) if ``epsilon > 0``, or
@@ -488,7 +488,7 @@ class SignedCoulomb2D:
         grid = _check_grid(grid)
         family, _ = _continuum_scheme(scheme, None, method)
         khat = self.kernel_hat(grid)
-        velocity = LastStateCache(lambda rho: self.velocity(rho[0] - rho[1], grid, khat))
+        velocity = LastStateCache(lambda rho: _velocity(rho[0] - rho[1], grid, khat))
         D = self.sigma**2 / 2
         if family == "spectral":
             return _spectral_problem(grid, D, self.gamma_bar, velocity), velocity
@@ -622,6 +622,11 @@ def _continuum_scheme(scheme, stepper, method):
     if not isinstance(stepper, str) or stepper not in _FAMILIES[family]:
         raise ValueError(f"stepper must be one of {tuple(_FAMILIES[family])} for scheme={family!r}, got {stepper!r}")
     return family, stepper
+
+
+def _velocity(q, grid, kernel_hat):
+    """``K * q`` on ``grid`` from the kernel's transforms (:meth:`SignedCoulomb2D.velocity`, unchecked)."""
+    return np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in kernel_hat])
 
 
 def _irfft2(x_hat, shape):

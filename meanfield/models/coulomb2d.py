@@ -251,7 +251,7 @@ class SignedCoulomb2D:
         ``default_grid(256, 1.0)``, a box of 6 standard deviations of the preset spread; give a larger
         ``grid`` for data reaching further out: mass outside the box is not sampled) by a 2x2-point
         Gauss rule and normalised to the species' mass (:func:`~meanfield.models.contract.density_on_grid`);
-        a GridDensity must carry the species' mass (on its own grid, ``grid`` is ignored). Positions are
+        a GridDensity must carry the species' mass and live on ``grid`` (default: its own grid). Positions are
         then drawn from the piecewise-constant density (a cell by its mass, a uniform point in it:
         :meth:`GridDensity.sample`).
         """

@@ -72,7 +72,7 @@ from meanfield.models.base import (
     check_times,
     continuum_dataset,
 )
-from meanfield.models.contract import density_on_grid, initial_densities
+from meanfield.models.contract import initial_densities
 from meanfield.particles.annihilation_events1d import (
     active_velocity,
     callable_velocity,

@@ -88,10 +88,8 @@ from meanfield.particles.annihilation_potentials1d import (
     preset_v,
     preset_w,
 )
-from solvers import fft
-from solvers.finite_volume import divergence, upwind_flux
+from solvers.active_transport1d import cell_kernel_hat, solve_active_transport
 from solvers.grids import UniformGrid
-from solvers.timestepping import SSPRK3, ODEProblem, StepFunction, integrate, step_budget
 
 __all__ = ["Annihilation1D", "Potential1D", "potential"]
 
@@ -474,21 +472,18 @@ class Annihilation1D:
 
     # -- continuum ------------------------------------------------------------------------------
     def _toeplitz_hats(self, grid):
-        """Transforms of the cell-integrated kernels ``K(r) = ∫_{C_k} K'(x_j - y) dy = K(r + h/2) - K(r - h/2)``,
-        r = x_j - x_k, for V and W (None for W ≡ 0), from the potentials' values."""
+        """Transforms of the cell-integrated kernels of V and W (None for W ≡ 0) from the potentials'
+        values (:func:`solvers.active_transport1d.cell_kernel_hat`)."""
         h = grid.spacing[0]
-        n = grid.shape[0]
 
-        def cell_kernel(P):
-            if isinstance(self.V, str) and isinstance(P, Potential1D) and P.kind is not None:
-                kind = {"log": "log", "wall": "wall"}.get(P.name, P.name)
-                return lambda m: (potential(kind, m + h / 2, self.delta, self.V)
-                                  - potential(kind, m - h / 2, self.delta, self.V))
-            return lambda m: P.evaluate(m + h / 2) - P.evaluate(m - h / 2)
+        def value(P, given):
+            if isinstance(given, str) and P.kind is not None:  # presets by name: the calls of the old code
+                return lambda r: potential(given, r, self.delta, self.V)
+            return P.evaluate
 
         W = self.potential_w
-        v_hat = fft.free_space_kernel_hat(cell_kernel(self.potential_v), (n,), (h,))
-        w_hat = None if W.zero else fft.free_space_kernel_hat(cell_kernel(W), (n,), (h,))
+        v_hat = cell_kernel_hat(value(self.potential_v, self.V), grid)
+        w_hat = None if W.zero else cell_kernel_hat(value(W, self.W), grid)
         for name, hat in (("V", v_hat), ("W", w_hat)):
             if hat is not None and not np.all(np.isfinite(hat)):
                 raise ValueError(f"the cell-integrated kernel of {name} is not finite on this grid (h = {h:.3g}); "
@@ -572,40 +567,7 @@ class Annihilation1D:
             dens = self._user_densities(initial, (lo, hi), n, ts[-1])
             rho = np.stack([dens[s].values for s in SPECIES])
         v_hat, w_hat = self._toeplitz_hats(grid)
-        cache = {}
-
-        def velocities(r):
-            if cache.get("r") is r:
-                return cache["out"]
-            kappa = r[0] - r[1]
-            sig = np.stack([np.clip(kappa, 0, None), np.clip(-kappa, 0, None)])
-            padded = np.zeros((2, 2 * n))
-            padded[:, :n] = sig
-            s_hat = fft.rfftn(padded, ndim=1)
-            # v^± = -(V' * σ^± + W' * σ^∓) at centres: both species in one batched transform
-            prod = s_hat * v_hat
-            if w_hat is not None:
-                prod = prod + s_hat[::-1] * w_hat
-            centre = -fft.irfftn(prod, 2 * n, ndim=1)[:, :n]
-            faces = np.zeros((2, n + 1))
-            faces[:, 1:-1] = 0.5 * (centre[:, 1:] + centre[:, :-1])  # walls: zero flux
-            cache["r"], cache["out"] = r, (sig, faces)
-            return sig, faces
-
-        def rhs(_t, r):
-            sig, faces = velocities(r)
-            return np.stack([divergence([upwind_flux(sig[k], faces[k], grid, 0)], grid) for k in range(2)])
-
-        h = grid.spacing[0]
-
-        def cfl_rule(_t, r):  # dt = cfl h / max|v| on the faces (inf when nothing moves: the driver clips)
-            _, faces = velocities(r)
-            return cfl * h / max(float(np.abs(faces).max()), 1e-300)
-
-        step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho), ts[-1])
-        stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
-        out = integrate(stepper, ODEProblem(rhs), rho, ts[-1], ts, rule).states
-        out = np.array(out)
+        out, stepper, rule = solve_active_transport(rho, grid, v_hat, w_hat, ts, cfl)
         kappa = out[:, 0] - out[:, 1]
         active_plus = grid.integrate(np.clip(kappa, 0, None))
         active_minus = grid.integrate(np.clip(-kappa, 0, None))

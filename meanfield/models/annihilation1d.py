@@ -51,7 +51,8 @@ with the upwind flux; the nonlocal velocity uses exact cell integrals through th
 symmetry), a Toeplitz product done by zero-padded FFT (both species in one batched transform through
 :mod:`solvers.fft`, which runs such small transforms on one thread); SSP-RK3 (through
 :func:`solvers.timestepping.integrate`) under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves
-each species' mass to round-off. With W = -V this is the two-species form of (1.4).
+each species' mass to round-off. With W = -V this is the two-species form of (1.4). The scheme lives in
+:mod:`solvers.active_transport1d`; this module gives it the initial cells and the kernels.
 """
 
 from __future__ import annotations

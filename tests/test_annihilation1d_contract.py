@@ -131,7 +131,8 @@ def test_window_that_cuts_off_mass_is_refused_with_the_mass_outside():
         m.solve_continuum(0.5, resolution=64, window=(-1.2, 3.0), initial=PRESET)
     with pytest.raises(ValueError, match="window"):
         m.sample_particles(10, initial=PRESET, window=(-1.2, 3.0))
-    m.solve_continuum(0.1, resolution=64, window=(-1.5, 1.5))  # the hull itself loses nothing
+    with pytest.warns(RuntimeWarning, match="reached a wall"):  # the hull itself loses nothing, but is tight
+        m.solve_continuum(0.1, resolution=64, window=(-1.5, 1.5))
 
 
 def test_active_measures_at_a_time_the_run_never_reached():
@@ -282,3 +283,20 @@ def test_a_preset_given_as_a_value_is_the_preset_by_name():
                                   named.simulate_particles(state, 0.3).positions[-1])
     np.testing.assert_array_equal(value.solve_continuum(0.3, resolution=96).density.values,
                                   named.solve_continuum(0.3, resolution=96).density.values)
+
+
+def test_grid_density_initial_data_must_carry_the_species_mass_and_the_run_grid():
+    m = Annihilation1D()
+    grid = UniformGrid(-3.0, 3.0, 64, periodic=False)
+    d = m.initial_density(grid)
+    with pytest.raises(ValueError, match="mass"):
+        m.solve_continuum(0.1, initial={"+": GridDensity(2 * d["+"].values, grid), "-": d["-"]})
+    with pytest.raises(ValueError, match="resolution"):
+        m.solve_continuum(0.1, initial=d, resolution=128)
+    with pytest.raises(ValueError, match="window"):
+        m.solve_continuum(0.1, initial=d, window=(-4.0, 4.0))
+
+
+def test_mass_reaching_the_walls_warns():
+    with pytest.warns(RuntimeWarning, match="reached a wall"):
+        Annihilation1D().solve_continuum(1.0, resolution=64, window=(-1.5, 1.5))

@@ -20,8 +20,8 @@ Potentials (§1.2, Assumption 2.1): a preset name below, or a user
 particles use the force ``V'``, the finite volumes the exact cell integrals ``V(b) - V(a)`` of the same
 ``V``. User potentials are checked on a sample of points against Assumption 2.1 and an
 :class:`~meanfield.particles.annihilation_potentials1d.OutsideTheoremWarning` names what fails; their
-particle forces go through a NumPy pair sum (O(m²) per evaluation, no FMM: several times slower than the
-compiled presets). Presets (any other name is a ValueError):
+particle forces go through a NumPy pair sum (O(m²) per evaluation for m active particles and no FMM,
+so a run costs O(n³) where the presets' FMM gives O(n²); not timed here). Presets (any other name is a ValueError):
 
 * ``V = -log|r|`` ("log") or ``V = r coth r - log|2 sinh r|`` ("wall", dislocation walls, evaluated in
   the stable form ``2r/(e^{2r}-1) - log1p(-e^{-2r})``, free of the cancellation of the naive formula

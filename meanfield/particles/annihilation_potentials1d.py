@@ -9,8 +9,9 @@ The paper's potentials are presets: :data:`LOG` (``V = -log|r|``), :data:`WALL` 
 log|2 sinh r|``), :data:`NONE` (``W ≡ 0``), :func:`regularised` (``W_δ = ½ log(r² + δ²)``) and
 :func:`negative` (``W = -V``). A preset carries ``kind``, the index the compiled particle engine of
 :mod:`meanfield.particles.annihilation_forces1d` knows it by; a user potential (``kind=None``) is
-summed by a vectorised NumPy pair sum instead (O(m²) work and O(m) memory per row block for m active
-particles, several times slower than the compiled sum and without the fast multipole method).
+summed by a vectorised NumPy pair sum instead (O(m²) work per force evaluation for m active particles,
+memory bounded by row blocks; no fast multipole method, so the cost grows like that of the compiled
+direct sum, not like the FMM's O(m)).
 
 :func:`assumption_violations` checks on a sample of points what can be checked of Assumption 2.1: V and
 W even, V singular at 0 and non-increasing on (0, ∞), ``|r V'(r)|`` and ``|r W'(r)|`` bounded, W'

@@ -312,7 +312,7 @@ def _cmd_run(args) -> int:
 
     times = args.times or [args.t_end]
     if args.side == "particles":
-        rng = np.random.default_rng(args.seed)
+        rng = None if getattr(model, "deterministic", False) else np.random.default_rng(args.seed)
         state = model.sample_particles(args.n, rng=rng)
         traj = model.simulate_particles(state, t_end=args.t_end, times=times, rng=rng, **extra)
         io.save_trajectory(traj, args.out)

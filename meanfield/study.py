@@ -248,14 +248,20 @@ class Study:
     def sample(self, params, seed):
         """The pairing's sample run for ``(params, seed)``, exactly as the study's task makes it."""
         s = self._settings(params)
-        return s["pairing"].sample(self._model(s), s, self.t_end, self.times, self.rng(params, seed))
+        model = self._model(s)
+        return s["pairing"].sample(model, s, self.t_end, self.times, self._sample_rng(model, params, seed))
+
+    def _sample_rng(self, model, params, seed):
+        """:meth:`rng`, or None for a model whose particles are deterministic (``model.deterministic``:
+        its run methods refuse a generator)."""
+        return None if getattr(model, "deterministic", False) else self.rng(params, seed)
 
     def run_task(self, params, seed, reference) -> list[dict]:
         """Sample run for one parameter set and seed; distances to ``reference`` at each compared time
         and the observers' values at each output time."""
         s = self._settings(params)
         pairing, model = s["pairing"], self._model(s)
-        sample = pairing.sample(model, s, self.t_end, self.times, self.rng(params, seed))
+        sample = pairing.sample(model, s, self.t_end, self.times, self._sample_rng(model, params, seed))
         funcs = _metric_functions()
         compare = set(self._compare_times)
         base = {**params, "seed": int(seed)}

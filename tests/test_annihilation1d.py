@@ -80,7 +80,7 @@ def test_wall_potential_stable_formula():
 
 def test_continuum_masses_positivity_and_annihilated_mass():
     m = Annihilation1D()
-    sol = m.solve_continuum(400, 2.0, times=[0.2, 1.0, 2.0])
+    sol = m.solve_continuum(2.0, resolution=400, times=[0.2, 1.0, 2.0])
     grid_mass = sol.density.values.sum(axis=-1) * (sol.x.values[1] - sol.x.values[0])
     np.testing.assert_allclose(grid_mass, 0.5, rtol=1e-12)  # each species, to round-off
     assert sol.density.values.min() >= 0
@@ -88,15 +88,15 @@ def test_continuum_masses_positivity_and_annihilated_mass():
     assert np.all(np.diff(a) > 0)
     # before contact (t_c = 0.375) the exact A is 0; the upwind scheme's numerical diffusion gives
     # exponentially small overlaps that vanish under refinement
-    early = [m.solve_continuum(c, 0.2, window=(-3.0, 3.0)).annihilated_mass.values[-1] for c in (200, 400)]
+    early = [m.solve_continuum(0.2, resolution=c, window=(-3.0, 3.0)).annihilated_mass.values[-1] for c in (200, 400)]
     assert early[1] < 1e-2 * early[0] and early[1] < 1e-6
 
 
 def test_continuum_first_order_and_agreement_with_particles():
     m = Annihilation1D()
-    ref = m.solve_continuum(1600, 2.0).annihilated_mass.values[-1]
+    ref = m.solve_continuum(2.0, resolution=1600).annihilated_mass.values[-1]
     cells = [100, 200, 400]
-    errs = [abs(m.solve_continuum(c, 2.0).annihilated_mass.values[-1] - ref) for c in cells]
+    errs = [abs(m.solve_continuum(2.0, resolution=c).annihilated_mass.values[-1] - ref) for c in cells]
     fit = fit_rate([1 / c for c in cells], errs)
     assert 0.7 < fit.slope < 1.4, fit
     # notes §5.4 reference: A(2) ≈ 0.140 ± 0.001 (FV 3200 cells 0.1404; particles 400/species 0.1400)

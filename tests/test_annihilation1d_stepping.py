@@ -19,7 +19,7 @@ def _particles(**kw):
 
 
 def _continuum(**kw):
-    return Annihilation1D().solve_continuum(64, 1.0, **kw)
+    return Annihilation1D().solve_continuum(1.0, resolution=64, **kw)
 
 
 @pytest.mark.parametrize("value", BAD_STEPS)
@@ -39,7 +39,7 @@ def test_bad_end_times_are_refused(run, value):
         if run is _particles:
             m.simulate_particles(m.sample_particles(10), value)
         else:
-            m.solve_continuum(64, value)
+            m.solve_continuum(value, resolution=64)
 
 
 def test_tolerances_of_1e300_are_refused():
@@ -64,7 +64,7 @@ def test_bad_engine_arguments():
     with pytest.raises(RuntimeError, match="max_steps=5"):
         integrate_annihilation(x, b, [1.0], 0, 0, 0.3, max_steps=5)
     with pytest.raises(ValueError, match=r"cfl=1e-300: the initial step .* would need at least 8.06\d*e\+300 steps"):
-        m.solve_continuum(64, 1.0, cfl=1e-300)
+        m.solve_continuum(1.0, resolution=64, cfl=1e-300)
 
 
 def test_engine_takes_its_constants_from_the_controller():
@@ -87,6 +87,6 @@ def test_engine_takes_its_constants_from_the_controller():
 
 
 def test_continuum_records_scheme_order_and_step_rule():
-    sol = Annihilation1D().solve_continuum(64, 0.5, times=[0.25, 0.5])
+    sol = Annihilation1D().solve_continuum(0.5, resolution=64, times=[0.25, 0.5])
     assert sol.attrs["solver_scheme"] == "ssp_rk3" and sol.attrs["solver_order"] == 3
     assert sol.attrs["solver_step_rule"].startswith("cfl")

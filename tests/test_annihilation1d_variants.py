@@ -116,7 +116,7 @@ def test_several_blocks_continuum_invariants_and_particles():
     the annihilated mass of particles (n = 400) and FV agree."""
     m = Annihilation1D(centres=(-2.4, -0.8, 0.8, 2.4), radii=(0.5,) * 4)
     times = [0.5, 1.0, 1.5, 2.0]
-    sol = m.solve_continuum(800, 2.0, times=times)
+    sol = m.solve_continuum(2.0, resolution=800, times=times)
     h = float(sol.x.values[1] - sol.x.values[0])
     np.testing.assert_allclose(sol.density.values.sum(axis=-1) * h, 0.5, rtol=1e-12)
     assert sol.density.values.min() >= 0
@@ -144,7 +144,7 @@ def test_singular_and_wall_continuum_structure():
     times = [0.25, 0.5, 1.0]
     res = {}
     for kw in ({"W": "-V"}, {"V": "wall", "W": "regularised"}, {}):
-        sol = Annihilation1D(**kw).solve_continuum(300, 1.0, times=times)
+        sol = Annihilation1D(**kw).solve_continuum(1.0, resolution=300, times=times)
         h = float(sol.x.values[1] - sol.x.values[0])
         np.testing.assert_allclose(sol.density.values.sum(axis=-1) * h, 0.5, rtol=1e-12)
         assert sol.density.values.min() >= 0
@@ -180,11 +180,11 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="disjoint"):
         Annihilation1D(centres=(-1.0, 0.0, 1.0), radii=(0.4, 0.7, 0.4))
     with pytest.raises(ValueError, match="cfl"):
-        m.solve_continuum(64, 1.0, cfl=1.5)
+        m.solve_continuum(1.0, resolution=64, cfl=1.5)
     with pytest.raises(ValueError, match="window"):
-        m.solve_continuum(64, 1.0, window=(1.0, -1.0))
+        m.solve_continuum(1.0, resolution=64, window=(1.0, -1.0))
     with pytest.raises(ValueError, match="resolution"):
-        m.solve_continuum(8, 1.0)
+        m.solve_continuum(1.0, resolution=8)
 
 
 def test_weak_form_3_6_with_wall_v_and_regularised_w():

@@ -68,7 +68,7 @@ CASES = [
     (["run", "Newtonian1D", "continuum", "--t-end", "0.1", "--out", "{d}/c.nc"],
      "Newtonian1D.solve_continuum needs 'resolution'; give it with --resolution or --solver-arg resolution=VALUE"),
     (["run", "Annihilation1D", "continuum", "--method", "fv", "--t-end", "0.1", "--out", "{d}/c.nc"],
-     "--method: not a keyword of Annihilation1D.solve_continuum; valid: cfl, resolution, window"),
+     "--method: not a keyword of Annihilation1D.solve_continuum; valid: cfl, initial, resolution, scheme, window"),
     # missing / unreadable / garbage input files
     (["plot", "{d}/missing.npz", "--out", "{d}/x.png"], "{d}/missing.npz: no such file"),
     (["plot", "{d}/adir", "--out", "{d}/x.png"], "{d}/adir: is a folder, expected a file"),

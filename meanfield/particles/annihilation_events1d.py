@@ -65,6 +65,7 @@ from meanfield.particles.annihilation_forces1d import (
     V_KINDS,
     W_KINDS,
     active_velocity,
+    callable_velocity,
     fmm_order,
     velocity,
 )
@@ -116,7 +117,7 @@ def _adjacent_opposite(b):
 
 
 def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-11, max_steps=DEFAULT_MAX_STEPS,
-                           controller=None, forces="auto"):
+                           controller=None, forces="auto", kernels=None):
     """Solve Problem 4.1 from sorted distinct ``x`` with charges ``b`` = ±1, returning the states at
     ``times`` (increasing, ≥ 0). ``vkind``/``wkind`` index :data:`V_KINDS`/:data:`W_KINDS`.
 
@@ -124,6 +125,9 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
     of ``rtol``, ``atol``), whose tolerances, error norm and constants (safety, min/max factor, β)
     drive the steps; ``forces``: "auto", "direct" or "fmm" (:mod:`.annihilation_forces1d`);
     ``max_steps`` caps accepted + rejected steps (RuntimeError beyond, as when the step underflows).
+    ``kernels = (dV, dW)``: user force callables (dW None for W ≡ 0) summed by
+    :func:`~meanfield.particles.annihilation_forces1d.callable_velocity` instead of the compiled presets
+    ``vkind``/``wkind`` (then ``forces`` must be "auto" or "direct": no FMM for user potentials).
     """
     if controller is None:
         controller = default_controller(rtol, atol)
@@ -131,6 +135,9 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
         raise TypeError(f"controller must be a solvers.timestepping.PIController, got {controller!r}")
     if forces not in FORCE_METHODS:
         raise ValueError(f"forces must be one of {FORCE_METHODS}, got {forces!r}")
+    if kernels is not None and forces == "fmm":
+        raise ValueError("forces='fmm' needs preset potentials (compiled kernels); user potentials use the direct "
+                         "pair sum: give forces='auto' or 'direct'")
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     x = np.array(x, dtype=float)
@@ -148,11 +155,15 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
     run = AnnihilationRun(solver={**stepper.describe(), **controller.describe(), "beta": controller.beta,
                                   "safety": controller.safety, "min_factor": controller.min_factor,
                                   "max_factor": controller.max_factor, "forces": forces, "fmm_order": order})
+    if kernels is not None:
+        run.solver["forces"] = "python_direct"
     idx = np.arange(n)  # global indices of the active particles, in order
     xa, ba = x.copy(), b.copy()
 
     def force(y):
         run.force_evaluations += 1
+        if kernels is not None:
+            return callable_velocity(y, ba, n, *kernels)
         return velocity(y, ba, n, vkind, wkind, delta, forces, order)
 
     def dp_step(y, f0, h):

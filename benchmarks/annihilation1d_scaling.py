@@ -11,7 +11,7 @@ rtol 1e-8, atol 1e-11 (the defaults). Goal (issue 17): n = 10^4 in ≤ 30 s with
    1 + i b give both sums of (F) in one call — its strongest configuration for this job). Errors are
    max |v - v_direct| / ((1/n) Σ_j 1/|x_i - x_j|).
 2. Whole runs with the default forces ("auto": FMM above 300 active particles) and, up to
-   ``direct_max``, with forces="direct" (the engine as it was before the FMM): wall and CPU time,
+   ``direct_max``, with force="direct" (the engine as it was before the FMM): wall and CPU time,
    accepted / rejected steps, force evaluations, annihilations, the fitted exponent of CPU time in n.
    For n ≤ 2000 also the largest Jacobian eigenvalue at t = 0 and |λ|max · (mean step), with the lower
    bound of an implicit method's cost (one dense LU per annihilation ÷ our run; the explicit method
@@ -130,7 +130,7 @@ def run_table(model, ns, direct_max=DIRECT_MAX):
         for forces in ("auto", "direct"):
             if forces == "direct" and n > direct_max:
                 continue
-            tr, cpu, wall = cpu_timed(lambda s=state, f=forces: model.simulate_particles(s, 1.0, forces=f))
+            tr, cpu, wall = cpu_timed(lambda s=state, f=forces: model.simulate_particles(s, 1.0, force=f))
             st = tr.info["stats"]
             cost[forces].append((n, cpu))
             extra = ""
@@ -156,10 +156,10 @@ def accuracy_table(model, ns):
     for n in ns:
         state = model.sample_particles(n)
         ref = np.array([e[0] for e in model.simulate_particles(state, 1.0, rtol=1e-12, atol=1e-15,
-                                                               forces="direct").events])
+                                                               force="direct").events])
         row = [f"n = {n}: {ref.size} annihilations"]
         for forces in ("fmm", "direct"):
-            ev = np.array([e[0] for e in model.simulate_particles(state, 1.0, forces=forces).events])
+            ev = np.array([e[0] for e in model.simulate_particles(state, 1.0, force=forces).events])
             err = np.max(np.abs(ev - ref)) if ev.size == ref.size else np.inf
             row.append(f"{forces} {err:.2e}")
         print("  " + "; ".join(row), flush=True)
@@ -167,7 +167,7 @@ def accuracy_table(model, ns):
 
 def main(ns):
     model = Annihilation1D()
-    model.simulate_particles(model.sample_particles(400), 0.05, forces="fmm")  # compile
+    model.simulate_particles(model.sample_particles(400), 0.05, force="fmm")  # compile
     model.simulate_particles(model.sample_particles(40), 0.05)
     force_table(model, [1000, 10000, 100000])
     run_table(model, ns)

@@ -220,7 +220,7 @@ def test_the_preset_as_a_callable_gives_the_preset_trajectory():
     np.testing.assert_array_equal(mu.solve_continuum(0.3, resolution=128).density.values,
                                   m.solve_continuum(0.3, resolution=128).density.values)
     with pytest.raises(ValueError, match="fmm"):
-        mu.simulate_particles(state, 0.1, forces="fmm")
+        mu.simulate_particles(state, 0.1, force="fmm")
 
 
 def test_user_w_as_the_preset_regularised_callable():
@@ -300,3 +300,14 @@ def test_grid_density_initial_data_must_carry_the_species_mass_and_the_run_grid(
 def test_mass_reaching_the_walls_warns():
     with pytest.warns(RuntimeWarning, match="reached a wall"):
         Annihilation1D().solve_continuum(1.0, resolution=64, window=(-1.5, 1.5))
+
+
+def test_forces_is_the_deprecated_spelling_of_force():
+    """One keyword for the force evaluation across models (``force=``); ``forces=`` still works, warns,
+    and gives the same run."""
+    m = Annihilation1D()
+    state = m.sample_particles(60)
+    new = m.simulate_particles(state, 0.2, force="direct")
+    with pytest.warns(DeprecationWarning, match="force="):
+        old = m.simulate_particles(state, 0.2, forces="direct")
+    assert np.array_equal(new.positions[-1], old.positions[-1])

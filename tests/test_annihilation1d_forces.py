@@ -109,7 +109,7 @@ def test_fmm_run_matches_direct_run_event_by_event():
     same pairs, times within 1e-9 (the tolerance is 1e-8)."""
     m = Annihilation1D()
     state = m.sample_particles(600)
-    runs = [m.simulate_particles(state, 1.0, forces=f) for f in ("direct", "fmm")]
+    runs = [m.simulate_particles(state, 1.0, force=f) for f in ("direct", "fmm")]
     assert runs[1].info["solver"]["forces"] == "fmm" and runs[1].info["solver"]["fmm_order"] == 15
     (ed, ef) = ([e for e in r.events] for r in runs)
     assert len(ed) == len(ef) > 30

@@ -57,7 +57,7 @@ def test_bad_engine_arguments():
     with pytest.raises(TypeError, match="controller"):
         m.simulate_particles(state, 1.0, controller=(1e-8, 1e-11))
     with pytest.raises(ValueError, match="forces"):
-        m.simulate_particles(state, 1.0, forces="fast")
+        m.simulate_particles(state, 1.0, force="fast")
     x, b = state
     with pytest.raises(ValueError, match="max_steps"):
         integrate_annihilation(x, b, [1.0], 0, 0, 0.3, max_steps=0)

@@ -394,14 +394,15 @@ class Annihilation1D:
         return out
 
     def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11, *, controller=None,
-                           forces="auto"):
+                           force="auto", forces=None):
         """Event-driven solution of Problem 4.1 (Def. 4.2) by
         :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
         under a :class:`solvers.timestepping.PIController` (``controller``, default the engine's PI
         controller at ``rtol``/``atol``; ``rtol`` below 100 machine epsilons is refused), forces by
-        ``forces`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
+        ``force`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
         particles on), "direct" or "fmm"; user potentials use the NumPy pair sum ("auto"/"direct" only);
         at most :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps. ``rng`` must be None (deterministic).
+        ``forces=`` is the older spelling of ``force=`` (deprecated; the keyword of every model is ``force``).
 
         ``state = (x, b)``: strictly increasing finite positions and charges ±1. Returns a Trajectory of
         all particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
@@ -411,6 +412,9 @@ class Annihilation1D:
         the number L of alternating ± blocks of the initial state (Assumption 2.2 needs L bounded in n).
         """
         self._check_rng(rng, "simulate_particles")
+        if forces is not None:
+            warnings.warn("simulate_particles(forces=...) is deprecated; use force=", DeprecationWarning, stacklevel=2)
+            force = forces
         try:
             x0, b0 = state
         except (TypeError, ValueError):
@@ -442,7 +446,7 @@ class Annihilation1D:
         b_init = b_raw.astype(np.int64)
         kernels = self._kernels()
         vk, wk, delta = self._kinds_or_none if kernels is None else (0, 0, self.delta)
-        run = integrate_annihilation(x, b_init, ts, vk, wk, delta, controller=controller, forces=forces,
+        run = integrate_annihilation(x, b_init, ts, vk, wk, delta, controller=controller, forces=force,
                                      kernels=kernels)
         n = x.size
         species = [np.where(b_init > 0, "+", "-") for _ in ts]

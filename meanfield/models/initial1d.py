@@ -24,7 +24,7 @@ for a smooth callable density the tabulated CDF is accurate to O(h²) with ``h =
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -62,7 +62,7 @@ from meanfield.models.base import (
     continuum_dataset,
     interval_dataset,
 )
-from meanfield.models.initial1d import Profile1D, Quantile, profile_from
+from meanfield.models.initial1d import Profile1D, Quantile, profile_from  # noqa: F401 - Quantile re-exported
 from meanfield.particles.sticky_clusters1d import simulate_general_masses
 from meanfield.particles.sticky_events1d import (
     check_two_species_state,
@@ -73,7 +73,7 @@ from solvers.quantile_flow1d import solve_quantile_flow
 from solvers.timestepping import SSPRK2, SSPRK3, ForwardEuler, step_budget
 from solvers.upwind_cdf_velocity1d import FLUX_ORDERS, solve_upwind_cdf_velocity
 
-__all__ = ["Newtonian1D", "Quantile", "energy", "reconstruction_lm_power", "validate_particles"]
+__all__ = ["Newtonian1D", "energy", "reconstruction_lm_power", "validate_particles"]  # + Quantile, re-exported
 
 SPECIES = ("rho", "eta")
 # time steppers of the continuum solvers: SSP Runge-Kutta, SSP coefficient 1 (orders 3, 2, 1)

@@ -23,8 +23,8 @@ for a smooth callable density the tabulated CDF is accurate to O(h²) with ``h =
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -267,16 +267,7 @@ class Newtonian1D:
         ``{label: GridDensity}`` in ``species`` order; ``initial`` as in the class docstring."""
         if not isinstance(grid, UniformGrid) or grid.ndim != 1:
             raise ValueError(f"grid must be a one-dimensional UniformGrid, got {grid!r}")
-        edges = grid.edges[0]
-        dx = float(grid.spacing[0])
-        profiles = self.initial_profiles(initial)
-        out = {}
-        for s, p in profiles.items():
-            if p.grid_density is not None and p.grid_density.grid == grid:
-                out[s] = p.grid_density
-            else:
-                out[s] = GridDensity(np.diff(p.cdf(edges)) / dx, grid)
-        return out
+        return _cell_averages(self.initial_profiles(initial), grid)
 
     def sample_particles(self, n, rng=None, initial=None, sampling="midpoint", *, method=None):
         """N particles per species, each of mass 1/N: an atomisation of the initial data.
@@ -402,7 +393,8 @@ class Newtonian1D:
         flux : "upwind" (default) | "muscl"
             Face flux of ``"finite_volume"``: first-order donor cell or the second-order minmod
             MUSCL reconstruction (:mod:`solvers.finite_volume`).
-        method : deprecated name of ``scheme``.
+        method : str, optional
+            Deprecated name of ``scheme`` (a DeprecationWarning names the new keyword).
 
         Returns
         -------
@@ -464,7 +456,7 @@ class Newtonian1D:
         a = min(p.support[0] for p in profiles.values())
         b = max(p.support[1] for p in profiles.values())
         grid = UniformGrid([a], [b], (M,), periodic=False)
-        init = self.initial_density(grid, initial)
+        init = _cell_averages(profiles, grid)
         dx = float(grid.spacing[0])
         R, E, sol = solve_upwind_cdf_velocity(
             init["rho"].values, init["eta"].values, grid, lambda F, H: 2 * (F - H), lambda F, H: 2 * (H - F),
@@ -477,6 +469,20 @@ class Newtonian1D:
                                  solver={"method": "finite_volume", "cells": M, "cfl": cfl, "steps": sol.steps,
                                          "flux": flux, "flux_order": FLUX_ORDERS[flux], **user, **sol.info},
                                  energy=(("time",), en), centre_of_mass=(("time", "species"), com))
+
+
+def _cell_averages(profiles, grid):
+    """``{label: GridDensity}``: cell averages from CDF differences (exact), or the user's own
+    GridDensity when it lives on ``grid``."""
+    edges = grid.edges[0]
+    dx = float(grid.spacing[0])
+    out = {}
+    for s, p in profiles.items():
+        if p.grid_density is not None and p.grid_density.grid == grid:
+            out[s] = p.grid_density
+        else:
+            out[s] = GridDensity(np.diff(p.cdf(edges)) / dx, grid)
+    return out
 
 
 def _com_quantile(Q):

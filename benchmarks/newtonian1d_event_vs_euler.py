@@ -89,7 +89,7 @@ def main():
         tr = m.simulate_particles((x0, y0), T, [T], record_events=False)
         t_event = min(t_event, time.process_time() - t0)
     xe, ye = tr.info["x"][0], tr.info["y"][0]
-    sol = m.solve_continuum(4096, T, [T], method="quantile")
+    sol = m.solve_continuum(T, [T], resolution=4096, scheme="quantile")
     mf = sum(float(wasserstein(EmpiricalMeasure(p), sol.measure(T, sp), p=1)) for p, sp in ((xe, "rho"), (ye, "eta")))
     target = frac * mf
     euler_numba(x0[:8].copy(), y0[:8].copy(), 0.1, 0.05)  # compile outside the timing

@@ -24,20 +24,20 @@ def main():
     tol = float(sys.argv[1]) if len(sys.argv) > 1 else 1e-3
     m = Newtonian1D()
     T = 0.5
-    ref = m.solve_continuum(8192, T, [T], method="quantile")
+    ref = m.solve_continuum(T, [T], resolution=8192, scheme="quantile")
     res = {}
     for method in ("quantile", "finite_volume"):
         M = 16
         while True:
             t0 = time.process_time()
-            sol = m.solve_continuum(M, T, [T], method=method)
+            sol = m.solve_continuum(T, [T], resolution=M, scheme=method)
             wall = time.process_time() - t0
             err = w1(sol, ref, T)
             print(f"{method:14s} M={M:6d}: W1 = {err:.3e}, {wall:.4f} s")
             if err <= tol or M >= 8192:
                 for _ in range(5):
                     t0 = time.process_time()
-                    m.solve_continuum(M, T, [T], method=method)
+                    m.solve_continuum(T, [T], resolution=M, scheme=method)
                     wall = min(wall, time.process_time() - t0)
                 res[method] = (M, err, wall)
                 break

@@ -42,7 +42,7 @@ def test_table_figure_trajectory_dataset_writers_are_atomic(tmp_path, monkeypatc
 
     model = Newtonian1D()
     traj = model.simulate_particles(model.sample_particles(8, rng=0), t_end=0.1)
-    sol = model.solve_continuum(32, t_end=0.1, method="finite_volume")
+    sol = model.solve_continuum(0.1, resolution=32, scheme="finite_volume")
     table = pd.DataFrame({"n": [1, 2], "value": [0.5, 0.25]})
 
     def half_then_kill(self, target, *a, **kw):
@@ -77,7 +77,7 @@ def test_table_figure_trajectory_dataset_writers_are_atomic(tmp_path, monkeypatc
 
 def test_kill_while_writing_a_task_file_leaves_nothing_and_resumes(tmp_path, monkeypatch):
     study = Study(model="Newtonian1D", sweep={"n": [4, 8]}, t_end=0.1, seeds=[0, 1],
-                  sample_kwargs={"method": "random"}, continuum_kwargs={"resolution": 64})
+                  sample_kwargs={"sampling": "random"}, continuum_kwargs={"resolution": 64})
     writes = {"n": 0}
     original = Path.write_text
 
@@ -99,7 +99,7 @@ def test_kill_while_writing_a_task_file_leaves_nothing_and_resumes(tmp_path, mon
 
 
 def test_stale_temporaries_are_ignored_and_cleaned(tmp_path):
-    study = Study(model="Newtonian1D", sweep={"n": [4, 8]}, t_end=0.1, sample_kwargs={"method": "random"},
+    study = Study(model="Newtonian1D", sweep={"n": [4, 8]}, t_end=0.1, sample_kwargs={"sampling": "random"},
                   continuum_kwargs={"resolution": 64})
     study.run(store=tmp_path)
     name = study.task_key({"n": 4}, 0) + ".json"
@@ -121,7 +121,7 @@ def test_cli_study_killed_while_writing_outputs(tmp_path, monkeypatch, capsys):
     from matplotlib.figure import Figure
 
     toml = tmp_path / "s.toml"
-    toml.write_text('model = "Newtonian1D"\nt_end = 0.1\n[sample]\nmethod = "random"\n'
+    toml.write_text('model = "Newtonian1D"\nt_end = 0.1\n[sample]\nsampling = "random"\n'
                     '[continuum]\nresolution = 64\n[sweep]\nn = [4, 8]\n')
     out = tmp_path / "out"
 
@@ -142,7 +142,7 @@ def test_cli_study_killed_while_writing_outputs(tmp_path, monkeypatch, capsys):
 def test_sigterm_removes_the_temporary_file(tmp_path):
     """A real SIGTERM mid-write, in a child process running the CLI: exit 143, nothing partial left."""
     toml = tmp_path / "s.toml"
-    toml.write_text('model = "Newtonian1D"\nt_end = 0.1\n[sample]\nmethod = "random"\n'
+    toml.write_text('model = "Newtonian1D"\nt_end = 0.1\n[sample]\nsampling = "random"\n'
                     '[continuum]\nresolution = 64\n[sweep]\nn = [4, 8]\n')
     out = tmp_path / "out"
     script = textwrap.dedent(f"""
@@ -186,7 +186,7 @@ def test_interrupted_parallel_study_does_not_run_the_remaining_tasks(tmp_path, m
     """An interruption cancels the queued tasks instead of waiting for the whole study to finish."""
     from meanfield.store import StudyStore
 
-    settings = {"model": "Newtonian1D", "t_end": 0.1, "sample_kwargs": {"method": "random"},
+    settings = {"model": "Newtonian1D", "t_end": 0.1, "sample_kwargs": {"sampling": "random"},
                 "continuum_kwargs": {"resolution": 32}}
     Study(sweep={"n": [4]}, **settings).run()  # compiled once here, inherited by the forked workers
     study = Study(sweep={"n": list(range(4, 16))}, **settings)

@@ -76,7 +76,7 @@ def test_validate_writes_report_and_flags_failures(tmp_path, monkeypatch):
 def test_dataset_round_trip_unchanged(tmp_path):
     from meanfield.models import Newtonian1D
 
-    sol = Newtonian1D().solve_continuum(32, t_end=0.5, times=[0.25, 0.5], method="finite_volume")
+    sol = Newtonian1D().solve_continuum(0.5, [0.25, 0.5], resolution=32, scheme="finite_volume")
     io.save_dataset(sol, tmp_path / "s.nc")
     back = io.load_dataset(tmp_path / "s.nc")
     assert back.identical(sol) or back.equals(sol)
@@ -85,7 +85,7 @@ def test_dataset_round_trip_unchanged(tmp_path):
 
 def test_study_command_writes_tables_and_resumes(tmp_path):
     toml = tmp_path / "s.toml"
-    toml.write_text('model = "Newtonian1D"\nt_end = 0.5\nseeds = [0, 1]\n[sample]\nmethod = "random"\n'
+    toml.write_text('model = "Newtonian1D"\nt_end = 0.5\nseeds = [0, 1]\n[sample]\nsampling = "random"\n'
                     '[continuum]\nresolution = 128\n[sweep]\nn = [8, 32]\n')
     out = tmp_path / "out"
     assert main(["study", str(toml), "--out", str(out)]) == 0

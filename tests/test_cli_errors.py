@@ -12,7 +12,7 @@ import pytest
 
 from meanfield.cli import main
 
-_STUDY = ('model = "Newtonian1D"\nt_end = 0.1\n[sample]\nmethod = "random"\n[continuum]\nresolution = 64\n'
+_STUDY = ('model = "Newtonian1D"\nt_end = 0.1\n[sample]\nsampling = "random"\n[continuum]\nresolution = 64\n'
           "[sweep]\nn = [4, 8]\n")
 
 
@@ -64,7 +64,7 @@ CASES = [
     ([*_RUN_P, "--solver-arg", "rng=3", "--out", "{d}/p.npz"], "--solver-arg rng: set by the command itself"),
     ([*_RUN_C, "--solver-arg", "bogus=1", "--out", "{d}/c.nc"],
      "--solver-arg bogus: not a keyword of Newtonian1D.solve_continuum; "
-     "valid: cfl, dt_max, flux, method, resolution, scheme"),
+     "valid: cfl, dt_max, flux, initial, method, resolution, scheme, stepper"),
     (["run", "Newtonian1D", "continuum", "--t-end", "0.1", "--out", "{d}/c.nc"],
      "Newtonian1D.solve_continuum needs 'resolution'; give it with --resolution or --solver-arg resolution=VALUE"),
     (["run", "Annihilation1D", "continuum", "--method", "fv", "--t-end", "0.1", "--out", "{d}/c.nc"],

@@ -68,7 +68,7 @@ def test_quantile_flow_exact_for_separated_supports(profile):
     # notes §5.3: X(s,t) = X0(s) + 2 s t, Y(s,t) = Y0(s) - 2(1 - s) t until contact (gap/4)
     m = Newtonian1D((0.0, 1.0), (2.0, 3.0), profile=profile)
     ts = [0.1, 0.2, 0.25]
-    sol = m.solve_continuum(50, 0.25, ts, method="quantile")
+    sol = m.solve_continuum(0.25, ts, resolution=50, scheme="quantile")
     s = np.linspace(0, 1, 51)
     for k, t in enumerate(ts):
         np.testing.assert_allclose(sol.edges.values[k, 0], m.quantile0("rho", s) + 2 * s * t, atol=1e-13)
@@ -81,8 +81,8 @@ def test_quantile_flow_exact_for_separated_supports(profile):
 def test_structure_mass_positivity_com_energy_support():
     m = Newtonian1D()
     ts = np.linspace(0, 1.0, 11)
-    fv = m.solve_continuum(200, 1.0, ts, method="finite_volume")
-    q = m.solve_continuum(200, 1.0, ts, method="quantile")
+    fv = m.solve_continuum(1.0, ts, resolution=200, scheme="finite_volume")
+    q = m.solve_continuum(1.0, ts, resolution=200, scheme="quantile")
     dx = 1.5 / 200
     mass = fv.density.sum("x").values * dx
     np.testing.assert_allclose(mass, 1.0, rtol=0, atol=1e-13)
@@ -97,9 +97,10 @@ def test_structure_mass_positivity_com_energy_support():
 
 def test_quantile_space_order_two_overlapping():
     m = Newtonian1D()
-    ref = m.solve_continuum(1024, 0.5, [0.5], method="quantile")
+    ref = m.solve_continuum(0.5, [0.5], resolution=1024, scheme="quantile")
     Ms = [32, 64, 128, 256]
-    errs = [_w1_private(_cdf(m.solve_continuum(M, 0.5, [0.5], method="quantile"), 0.5, "rho"), _cdf(ref, 0.5, "rho"))
+    errs = [_w1_private(_cdf(m.solve_continuum(0.5, [0.5], resolution=M, scheme="quantile"), 0.5, "rho"),
+                        _cdf(ref, 0.5, "rho"))
             for M in Ms]
     fit = fit_rate(1 / np.array(Ms), errs)
     assert 1.8 <= fit.slope <= 2.2, fit
@@ -107,11 +108,11 @@ def test_quantile_space_order_two_overlapping():
 
 def test_finite_volume_space_order_one_and_agreement_with_quantile():
     m = Newtonian1D()
-    ref = m.solve_continuum(1024, 0.5, [0.5], method="quantile")
+    ref = m.solve_continuum(0.5, [0.5], resolution=1024, scheme="quantile")
     Ms = [64, 128, 256, 512]
     errs = []
     for M in Ms:
-        f = m.solve_continuum(M, 0.5, [0.5], method="finite_volume")
+        f = m.solve_continuum(0.5, [0.5], resolution=M, scheme="finite_volume")
         errs.append(sum(_w1_private(_cdf(f, 0.5, s), _cdf(ref, 0.5, s)) for s in ("rho", "eta")))
     fit = fit_rate(1.5 / np.array(Ms), errs)
     assert 0.85 <= fit.slope <= 1.15, fit
@@ -120,9 +121,9 @@ def test_finite_volume_space_order_one_and_agreement_with_quantile():
 
 def test_finite_volume_time_order_three():
     m = Newtonian1D()
-    ref = m.solve_continuum(64, 0.5, [0.5], method="finite_volume", cfl=0.05)
+    ref = m.solve_continuum(0.5, [0.5], resolution=64, cfl=0.05, scheme="finite_volume")
     cf = [0.8, 0.4, 0.2, 0.1]
-    errs = [np.abs(m.solve_continuum(64, 0.5, [0.5], method="finite_volume", cfl=c).density.values
+    errs = [np.abs(m.solve_continuum(0.5, [0.5], resolution=64, cfl=c, scheme="finite_volume").density.values
                    - ref.density.values).max() for c in cf]
     fit = fit_rate(cf, errs)
     assert 2.7 <= fit.slope <= 3.3, fit
@@ -132,7 +133,7 @@ def test_particles_agree_with_quantile_flow_first_order():
     # the particle system is the step-function Galerkin version of the quantile flow (notes §2.5);
     # with midpoint atomisation W1(particles, continuum) = O(1/N) (notes §5.5)
     m = Newtonian1D()
-    ref = m.solve_continuum(1024, 0.5, [0.5], method="quantile")
+    ref = m.solve_continuum(0.5, [0.5], resolution=1024, scheme="quantile")
     Ns = [32, 64, 128, 256]
     errs = []
     for n in Ns:
@@ -151,12 +152,12 @@ def test_separated_uniform_particles_exact_w1_formula():
     assert _w1_private(_empirical_cdf_pts(tr.info["x"][0]), exact) == pytest.approx((1 + 2 * t) / (4 * n), rel=1e-10)
 
 
-@pytest.mark.parametrize("kw, match", [({"method": "spectral"}, "method must be"), ({"cfl": 1.5}, "cfl must lie"),
+@pytest.mark.parametrize("kw, match", [({"scheme": "spectral"}, "scheme must be"), ({"cfl": 1.5}, "cfl must lie"),
                                        ({"resolution": 1}, "resolution must be"),
-                                       ({"scheme": "rk4"}, "scheme must be one of"),
-                                       ({"flux": "muscl"}, "flux is only used by method='finite_volume'"),
-                                       ({"method": "finite_volume", "flux": "weno"}, "flux must be one of"),
-                                       ({"method": "finite_volume", "flux": "muscl", "cfl": 0.6}, "cfl must lie")])
+                                       ({"stepper": "rk4"}, "stepper must be one of"),
+                                       ({"flux": "muscl"}, "flux is only used by scheme='finite_volume'"),
+                                       ({"scheme": "finite_volume", "flux": "weno"}, "flux must be one of"),
+                                       ({"scheme": "finite_volume", "flux": "muscl", "cfl": 0.6}, "cfl must lie")])
 def test_continuum_bad_input(kw, match):
     args = {"resolution": 16, "t_end": 0.1, **kw}
     with pytest.raises(ValueError, match=match):
@@ -175,9 +176,9 @@ def test_quantile_time_order_two_kinked_rhs():
     # node of X passes a node of Y): each kink crossing costs O(dt^2), so the global order is 2,
     # not 3 (measured 2.17, CI [2.01, 2.34], with 5 step sizes)
     m = Newtonian1D(profile="bump")
-    ref = m.solve_continuum(32, 0.5, [0.5], method="quantile", dt_max=1 / 16384, cfl=0.99)
+    ref = m.solve_continuum(0.5, [0.5], resolution=32, dt_max=1 / 16384, cfl=0.99, scheme="quantile")
     dts = [1 / 128, 1 / 256, 1 / 512, 1 / 1024]
-    errs = [np.abs(m.solve_continuum(32, 0.5, [0.5], method="quantile", dt_max=dt, cfl=0.99).edges.values
+    errs = [np.abs(m.solve_continuum(0.5, [0.5], resolution=32, dt_max=dt, cfl=0.99, scheme="quantile").edges.values
                    - ref.edges.values).max() for dt in dts]
     fit = fit_rate(dts, errs)
     assert 1.8 <= fit.slope <= 2.5, fit
@@ -187,7 +188,7 @@ def test_quantile_time_order_two_kinked_rhs():
 def test_dataset_netcdf_roundtrip_and_measure(method, tmp_path):
     import xarray as xr
 
-    sol = Newtonian1D().solve_continuum(32, 0.2, [0.1, 0.2], method=method)
+    sol = Newtonian1D().solve_continuum(0.2, [0.1, 0.2], resolution=32, scheme=method)
     p = tmp_path / "sol.nc"
     sol.to_netcdf(p)
     back = xr.load_dataset(p)
@@ -226,7 +227,7 @@ def test_particles_track_continuum_quantiles_at_midpoints_second_order():
     # slope (about -1.35 over the same N), so the band is asserted for uniform data only.
     m = Newtonian1D()
     T = 0.5
-    ref = m.solve_continuum(2048, T, [T], method="quantile")
+    ref = m.solve_continuum(T, [T], resolution=2048, scheme="quantile")
     s = np.linspace(0.0, 1.0, 2049)
     Xr, Yr = ref.edges.values[0, 0], ref.edges.values[0, 1]
     Ns = [32, 64, 128, 256]
@@ -252,14 +253,14 @@ def test_continuum_refuses_bad_dt_max_before_any_work(method, dt_max, monkeypatc
     monkeypatch.setattr(Newtonian1D, "quantile0", no_work)
     monkeypatch.setattr(Newtonian1D, "initial_density", no_work)
     with pytest.raises(ValueError, match="dt_max"):
-        Newtonian1D().solve_continuum(64, 1.0, method=method, dt_max=dt_max)
+        Newtonian1D().solve_continuum(1.0, resolution=64, dt_max=dt_max, scheme=method)
 
 
 def test_finite_volume_honours_dt_max_and_lands_on_output_times():
     m = Newtonian1D()
     dt = 1 / 1024  # below the CFL step 0.9 dx / 4 = 0.0053 at 64 cells
-    free = m.solve_continuum(64, 0.5, [0.1, 0.5], method="finite_volume")
-    capped = m.solve_continuum(64, 0.5, [0.1, 0.5], method="finite_volume", dt_max=dt)
+    free = m.solve_continuum(0.5, [0.1, 0.5], resolution=64, scheme="finite_volume")
+    capped = m.solve_continuum(0.5, [0.1, 0.5], resolution=64, dt_max=dt, scheme="finite_volume")
     assert free.attrs["solver_dt"] == 0.9 * (1.5 / 64) / 4
     assert capped.attrs["solver_dt"] == dt and capped.attrs["solver_step_rule"] == "fixed"
     # 0.1 = 102.4 dt and 0.4 = 409.6 dt: each output time is reached by one shortened step
@@ -270,7 +271,7 @@ def test_finite_volume_honours_dt_max_and_lands_on_output_times():
 
 @pytest.mark.parametrize("method", ["quantile", "finite_volume"])
 def test_solver_attributes_record_scheme_order_and_step_rule(method):
-    sol = Newtonian1D().solve_continuum(32, 0.2, [0.1, 0.2], method=method, scheme="ssp_rk2")
+    sol = Newtonian1D().solve_continuum(0.2, [0.1, 0.2], resolution=32, stepper="ssp_rk2", scheme=method)
     assert sol.attrs["solver_scheme"] == "ssp_rk2" and sol.attrs["solver_order"] == 2
     assert sol.attrs["solver_step_rule"] == ("quantile_cfl" if method == "quantile" else "fixed")
     assert sol.attrs["solver_steps"] > 0
@@ -291,7 +292,8 @@ def test_finite_volume_time_order_is_the_declared_order_of_each_scheme(scheme):
     m = Newtonian1D()
     dts = [1 / 512, 1 / 1024, 1 / 2048, 1 / 4096, 1 / 8192]
     diffs = _successive_differences(
-        lambda dt: m.solve_continuum(64, 0.5, [0.5], method="finite_volume", dt_max=dt, scheme=scheme).density.values,
+        lambda dt: m.solve_continuum(0.5, [0.5], resolution=64, dt_max=dt, stepper=scheme,
+                                     scheme="finite_volume").density.values,
         dts)
     fit = fit_rate(dts[:-1], diffs)
     assert abs(fit.slope - SCHEMES[scheme].order) <= 0.15, fit
@@ -306,8 +308,8 @@ def test_quantile_time_order_of_lower_order_schemes(scheme):
     m = Newtonian1D(profile="bump")
     dts = [1 / 128, 1 / 256, 1 / 512, 1 / 1024, 1 / 2048]
     diffs = _successive_differences(
-        lambda dt: m.solve_continuum(32, 0.5, [0.5], method="quantile", dt_max=dt, cfl=0.99,
-                                     scheme=scheme).edges.values, dts)
+        lambda dt: m.solve_continuum(0.5, [0.5], resolution=32, dt_max=dt, cfl=0.99, stepper=scheme,
+                                     scheme="quantile").edges.values, dts)
     fit = fit_rate(dts[:-1], diffs)
     assert abs(fit.slope - SCHEMES[scheme].order) <= 0.15, fit
 
@@ -317,11 +319,11 @@ def test_muscl_finite_volume_second_order_in_space_on_smooth_data():
     # flow falls at order 2 (measured 1.96); the donor-cell flux gives 1. On the discontinuous
     # uniform data MUSCL measures 1.31 (limiter at the jumps).
     m = Newtonian1D(profile="bump")
-    ref = m.solve_continuum(1024, 0.5, [0.5], method="quantile")
+    ref = m.solve_continuum(0.5, [0.5], resolution=1024, scheme="quantile")
     Ms = [32, 64, 128, 256]
     errs = []
     for M in Ms:
-        f = m.solve_continuum(M, 0.5, [0.5], method="finite_volume", flux="muscl")
+        f = m.solve_continuum(0.5, [0.5], resolution=M, flux="muscl", scheme="finite_volume")
         assert f.attrs["solver_flux"] == "muscl" and f.attrs["solver_cfl"] == 0.45
         assert f.density.values.min() >= 0
         np.testing.assert_allclose(f.density.sum("x").values * 1.5 / M, 1.0, rtol=0, atol=1e-13)

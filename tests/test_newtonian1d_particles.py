@@ -207,8 +207,8 @@ def test_symmetries_translation_and_scaling():
 
 
 def test_same_seed_same_result_and_measures():
-    x, y = MODEL.sample_particles(64, rng=7, method="random")
-    x2, y2 = MODEL.sample_particles(64, rng=7, method="random")
+    x, y = MODEL.sample_particles(64, rng=7, sampling="random")
+    x2, y2 = MODEL.sample_particles(64, rng=7, sampling="random")
     np.testing.assert_array_equal(x, x2)
     tr = MODEL.simulate_particles((x, y), t_end=0.5, times=[0.25, 0.5])
     m = tr.measure(0.5)
@@ -260,7 +260,7 @@ def test_lm_norms_of_ghost_reconstruction_non_increasing(support, seed):
 
     m = Newtonian1D(*support, profile="bump" if seed == 1 else "uniform")
     n = 96
-    x, y = m.sample_particles(n, method="paper")
+    x, y = m.sample_particles(n, sampling="paper")
     times = np.linspace(0, 2.0, 201)
     tr = m.simulate_particles((x, y), t_end=2.0, times=times, ghosts="support")
     X = np.concatenate([tr.info["x_ghost"][:, None], tr.info["x"]], 1)
@@ -276,7 +276,7 @@ def test_lm_norms_of_ghost_reconstruction_non_increasing(support, seed):
 
 
 def test_ghost_does_not_change_real_particles():
-    x, y = MODEL.sample_particles(50, method="paper")
+    x, y = MODEL.sample_particles(50, sampling="paper")
     a = MODEL.simulate_particles((x, y), t_end=1.0, times=[0.5, 1.0])
     b = MODEL.simulate_particles((x, y), t_end=1.0, times=[0.5, 1.0], ghosts="support")
     # equal to round-off: meeting times of pairs that become adjacent when a ghost passes are

@@ -38,7 +38,7 @@ def _studies():
     return {
         "particle_vs_continuum": Study(
             "Newtonian1D", {"n": [8, 16]}, 0.5, [0.25, 0.5], seeds=[0, 1], metrics=["W1", "BL"],
-            sample_kwargs={"method": "random"}, continuum_kwargs={"resolution": 64},
+            sample_kwargs={"sampling": "random"}, continuum_kwargs={"resolution": 64},
             observers=[ParticleCount(), TotalMass(on="both"), CentreOfMass(on="both")]),
         "sde_vs_continuum": Study(
             "Dislocations2D", {"n": [6, 12]}, 0.001, seeds=[0, 1], metrics=["BLsum"],
@@ -58,17 +58,17 @@ def _studies():
             pairing=P.ParticleVsExact(exact_separated)),
         "continuum_vs_continuum": Study(
             "Newtonian1D", {"continuum.resolution": [64, 128]}, 0.5, metrics=["W1"],
-            pairing=P.ContinuumVsContinuum({"method": "finite_volume"})),
+            pairing=P.ContinuumVsContinuum({"scheme": "finite_volume"})),
         "continuum_refinement": Study(
             "Newtonian1D", {"continuum.resolution": [32, 64]}, 0.5, metrics=["W1"],
-            continuum_kwargs={"method": "finite_volume"},
+            continuum_kwargs={"scheme": "finite_volume"},
             pairing=P.ContinuumVsContinuum(reference_kwargs={"resolution": 256})),
         "particles_from": Study(
             "Annihilation1D", {"n": [8, 12]}, 0.5, [0.25, 0.5], metrics=[], pairing=P.ParticlesFrom(interleaved),
             observers=[Observer("active", active_count)]),
         "particles_only": Study(
             "Newtonian1D", {"n": [8, 16]}, 0.5, [0.0, 0.25, 0.5], metrics=[], pairing=P.ParticlesOnly(),
-            sample_kwargs={"method": "random"}, observers=[Observer("energy", newtonian_energy)]),
+            sample_kwargs={"sampling": "random"}, observers=[Observer("energy", newtonian_energy)]),
     }
 
 
@@ -204,7 +204,7 @@ def test_pairing_settings_are_checked_before_any_work():
     with pytest.raises(ValueError, match=r"compares no measures; give metrics=\[\]"):
         Study("Newtonian1D", {"n": [4]}, 0.1, pairing=P.ParticlesOnly())
     with pytest.raises(ValueError, match=r"runs no particles; do not sweep 'n'"):
-        Study("Newtonian1D", {"n": [4]}, 0.1, pairing=P.ContinuumVsContinuum({"method": "finite_volume"}))
+        Study("Newtonian1D", {"n": [4]}, 0.1, pairing=P.ContinuumVsContinuum({"scheme": "finite_volume"}))
     with pytest.raises(ValueError, match=r"other key 'bogus' is not a keyword of Newtonian1D.solve_continuum"):
         Study("Newtonian1D", {"continuum.resolution": [8]}, 0.1, pairing=P.ContinuumVsContinuum({"bogus": 1}))
     with pytest.raises(ValueError, match=r"compare_times\[0\] = 0.3 is not one of the output times"):
@@ -226,9 +226,9 @@ def test_lambda_observer_refused_for_worker_processes():
 def test_pairing_and_observers_are_part_of_the_identity(tmp_path):
     base = dict(model="Newtonian1D", sweep={"n": [4]}, t_end=0.1, model_params=SEPARATED)
     cvc = dict(model="Newtonian1D", sweep={"continuum.resolution": [8]}, t_end=0.1)
-    Study(**cvc, pairing=P.ContinuumVsContinuum({"method": "finite_volume"})).run(store=tmp_path / "a")
+    Study(**cvc, pairing=P.ContinuumVsContinuum({"scheme": "finite_volume"})).run(store=tmp_path / "a")
     with pytest.raises(ValueError, match=r"pairing.other.cfl is \(not set\) there but 0.5 now"):
-        Study(**cvc, pairing=P.ContinuumVsContinuum({"method": "finite_volume", "cfl": 0.5})).run(store=tmp_path / "a")
+        Study(**cvc, pairing=P.ContinuumVsContinuum({"scheme": "finite_volume", "cfl": 0.5})).run(store=tmp_path / "a")
     Study(**base, pairing=P.ParticleVsExact(exact_separated)).run(store=tmp_path / "d")
     with pytest.raises(ValueError, match=r"pairing.solution is .*exact_separated#.* there but .*newtonian_energy#"):
         Study(**base, pairing=P.ParticleVsExact(newtonian_energy)).run(store=tmp_path / "d")

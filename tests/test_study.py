@@ -9,7 +9,7 @@ from meanfield.study import Study, fit_rates, load_study_file, plot_rates
 
 def _study(**kw):
     args = dict(model="Newtonian1D", sweep={"n": [8, 16, 32]}, t_end=0.5, times=[0.25, 0.5], seeds=[0, 1],
-                metrics=["W1"], sample_kwargs={"method": "random"}, continuum_kwargs={"resolution": 256})
+                metrics=["W1"], sample_kwargs={"sampling": "random"}, continuum_kwargs={"resolution": 256})
     args.update(kw)
     return Study(**args)
 

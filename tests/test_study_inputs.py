@@ -9,7 +9,7 @@ from meanfield.study import Study, load_study_file
 
 def _study(**kw):
     args = {"model": "Newtonian1D", "sweep": {"n": [4, 8]}, "t_end": 0.1, "seeds": [0, 1],
-            "sample_kwargs": {"method": "random"}, "continuum_kwargs": {"resolution": 64}}
+            "sample_kwargs": {"sampling": "random"}, "continuum_kwargs": {"resolution": 64}}
     args.update(kw)
     return Study(**args)
 
@@ -43,7 +43,7 @@ def _study(**kw):
          r"sweep key 'model.bogus': 'bogus' is not a parameter of Newtonian1D"),
         ({"continuum_kwargs": {"resolution": 64, "bogus": 1}},
          (r"continuum_kwargs key 'bogus': 'bogus' is not a keyword of Newtonian1D.solve_continuum; "
-          r"valid: cfl, dt_max, flux, method, resolution, scheme$")),
+          r"valid: cfl, dt_max, flux, initial, method, resolution, scheme, stepper$")),
         ({"sweep": {"n": [8], "continuum.bogus": [1]}}, r"not a keyword of Newtonian1D.solve_continuum"),
         ({"particle_kwargs": {"bogus": 1}},
          r"'bogus' is not a keyword of Newtonian1D.simulate_particles; valid: ghosts, masses, record_events$"),
@@ -92,7 +92,7 @@ _HEAD = 'model = "Newtonian1D"\nt_end = 0.1\n'
         ("seeds = [1, 1.7]\n[sweep]\nn = [8]\n", "line 3, key 'seeds'", r"seeds\[1\] = 1.7 is a float"),
         ("seeds = [2, 2]\n[sweep]\nn = [8]\n", "line 3, key 'seeds'", r"seeds repeats 2"),
         ("[continuum]\nresolution = 64\nbogus = 1\n[sweep]\nn = [8]\n", "line 5, key 'continuum.bogus'",
-         r"valid: cfl, dt_max, flux, method, resolution, scheme"),
+         r"valid: cfl, dt_max, flux, initial, method, resolution, scheme, stepper"),
         ("[model_params]\nprofil = 'bump'\n[sweep]\nn = [8]\n", "line 4, key 'model_params.profil'",
          r"not a parameter of Newtonian1D; valid: eta_support, profile, rho_support"),
         ("[sweep]\nn = [8]\n\"model.bogus\" = [1, 2]\n", "line 5, key 'sweep.model.bogus'",

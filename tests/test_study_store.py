@@ -11,7 +11,7 @@ from meanfield.study import Study
 
 def _args(**kw):
     args = dict(model="Newtonian1D", sweep={"n": [4, 8]}, t_end=0.2, times=[0.1, 0.2], seeds=[0, 1],
-                metrics=["W1"], sample_kwargs={"method": "random"}, continuum_kwargs={"resolution": 64})
+                metrics=["W1"], sample_kwargs={"sampling": "random"}, continuum_kwargs={"resolution": 64})
     args.update(kw)
     return args
 
@@ -54,7 +54,7 @@ def test_same_study_resumes_without_recomputing(tmp_path, monkeypatch):
         ({"t_end": 0.3, "times": [0.1, 0.3]}, "t_end", "0.2", "0.3"),
         ({"model_params": {"profile": "bump"}}, "model_params.profile", "(not set)", '"bump"'),
         ({"continuum_kwargs": {"resolution": 128}}, "continuum_kwargs.resolution", "64", "128"),
-        ({"sample_kwargs": {"method": "midpoint"}}, "sample_kwargs.method", '"random"', '"midpoint"'),
+        ({"sample_kwargs": {"sampling": "midpoint"}}, "sample_kwargs.sampling", '"random"', '"midpoint"'),
         ({"particle_kwargs": {"record_events": False}}, "particle_kwargs.record_events", "(not set)", "false"),
         ({"metrics": ["W1", "BL"]}, "metrics", '["W1"]', '["W1", "BL"]'),
         ({"seeds": [0, 2]}, "seeds", "[0, 1]", "[0, 2]"),
@@ -84,10 +84,9 @@ def test_package_version_and_defaults_are_part_of_the_identity(tmp_path, monkeyp
     with pytest.raises(ValueError, match=r'meanfield is "\d[^"]*" there but "9.9.9" now'):
         Study(**_args()).run(store=tmp_path)
     monkeypatch.undo()
-    defaults = Newtonian1D.solve_continuum.__defaults__
-    monkeypatch.setattr(Newtonian1D.solve_continuum, "__defaults__", tuple(
-        "finite_volume" if d == "quantile" else d for d in defaults))
-    with pytest.raises(ValueError, match=r'defaults.solve_continuum.method is "quantile" there but "finite_volume"'):
+    defaults = Newtonian1D.solve_continuum.__kwdefaults__
+    monkeypatch.setattr(Newtonian1D.solve_continuum, "__kwdefaults__", {**defaults, "scheme": "finite_volume"})
+    with pytest.raises(ValueError, match=r'defaults.solve_continuum.scheme is "quantile" there but "finite_volume"'):
         Study(**_args()).run(store=tmp_path)
 
 

@@ -109,17 +109,17 @@ def studies(quick: bool = True) -> dict:
     for case, supports in CASES.items():
         out[f"rates_{case}"] = Study(
             "Newtonian1D", {"n": ns}, 1.0, CURVE_TIMES, compare_times=TIMES, seeds=[0], metrics=METRICS,
-            model_params=supports, sample_kwargs={"method": "midpoint"}, particle_kwargs={"record_events": False},
-            continuum_kwargs={"resolution": m_ref, "method": "quantile"},
+            model_params=supports, sample_kwargs={"sampling": "midpoint"}, particle_kwargs={"record_events": False},
+            continuum_kwargs={"resolution": m_ref, "scheme": "quantile"},
             observers=[Observer("energy", energy, on="both"), Observer("total_centre_of_mass", total_centre_of_mass),
                        CentreOfMass(on="both")])
         out[f"fv_{case}"] = Study(
             "Newtonian1D", {"continuum.resolution": [m_ref]}, 1.0, TIMES, compare_times=[1.0], metrics=["W1"],
-            model_params=supports, continuum_kwargs={"method": "quantile"},
-            pairing=ContinuumVsContinuum({"method": "finite_volume", "resolution": m_ref // 4}))
+            model_params=supports, continuum_kwargs={"scheme": "quantile"},
+            pairing=ContinuumVsContinuum({"scheme": "finite_volume", "resolution": m_ref // 4}))
         out[f"ghosts_{case}"] = Study(
             "Newtonian1D", {"n": [ns[-1] // 4]}, 1.0, GHOST_TIMES, metrics=[], model_params=supports,
-            sample_kwargs={"method": "paper"}, particle_kwargs={"record_events": False, "ghosts": "support"},
+            sample_kwargs={"sampling": "paper"}, particle_kwargs={"record_events": False, "ghosts": "support"},
             pairing=ParticlesOnly(), observers=[Observer("phi_2", phi_2)])
     out["exact"] = Study(
         "Newtonian1D", {"n": [EXACT_N]}, EXACT_T, [EXACT_T], metrics=["W1"], model_params=CASES["separated"],

@@ -21,37 +21,48 @@ Remark 4.1). The energy is evaluated as F[Z] = int (F_rho - F_eta)^2 dx (theory 
 Continuum (system (5)): d_t rho + d_x(rho v) = 0, d_t eta - d_x(eta v) = 0 with
 v = 2 (F_rho - F_eta) (theory page 002). Two solvers:
 
-* ``method="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
+* ``scheme="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
   (theory page 002) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
-* ``method="finite_volume"``: conservative finite volumes with exact prefix-sum CDFs at faces
+* ``scheme="finite_volume"``: conservative finite volumes with exact prefix-sum CDFs at faces
   (:mod:`solvers.upwind_cdf_velocity1d`, theory page 002), donor-cell (``flux="upwind"``, first order,
   the default) or minmod MUSCL (``flux="muscl"``, second order on smooth data), on the hull of the
   initial supports, which the solution never leaves (Prop 4.1 continuum analogue, theory page 002).
 
 Both are advanced by :func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper,
-``scheme="ssp_rk3"`` (default), ``"ssp_rk2"`` or ``"forward_euler"``, under the solver's step rule;
+``stepper="ssp_rk3"`` (default), ``"ssp_rk2"`` or ``"forward_euler"``, under the solver's step rule;
 the output dataset's ``solver_*`` attributes record the scheme, its declared order, the step rule
 and the number of steps.
 
-Species labels: ``"rho"`` (x-particles) and ``"eta"`` (y-particles).
+Species labels, in this order (``Newtonian1D.species``): ``"rho"`` (x-particles) and ``"eta"``
+(y-particles). The model follows the contract of :mod:`meanfield.models.contract`: ``params``,
+``initial_density(grid)``, and ``initial=`` on ``sample_particles`` and ``solve_continuum`` taking a
+user's density, GridDensity or quantile function per species (:mod:`meanfield.models.initial1d`);
+the presets ``profile="uniform"|"bump"`` stay the defaults. Renamed keywords (issue 15): in
+``solve_continuum`` ``method=`` is now ``scheme=`` and the old ``scheme=`` (the time stepper)
+``stepper=``; in ``sample_particles`` ``method=`` is now ``sampling=``. The old names work for one
+release with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 
-from meanfield.measures import Domain, GridDensity
+from meanfield.measures import Domain, GridDensity, as_generator
 from meanfield.models.base import (
     Trajectory,
-    check_finite_array,
     check_in_range,
     check_integer,
+    check_memory,
+    check_real,
     check_times,
     continuum_dataset,
     interval_dataset,
 )
+from meanfield.models.initial1d import Profile1D, Quantile, profile_from  # noqa: F401 - Quantile re-exported
 from meanfield.particles.sticky_clusters1d import simulate_general_masses
 from meanfield.particles.sticky_events1d import (
     check_two_species_state,
@@ -62,7 +73,7 @@ from solvers.quantile_flow1d import solve_quantile_flow
 from solvers.timestepping import SSPRK2, SSPRK3, ForwardEuler, step_budget
 from solvers.upwind_cdf_velocity1d import FLUX_ORDERS, solve_upwind_cdf_velocity
 
-__all__ = ["Newtonian1D", "energy", "reconstruction_lm_power", "validate_particles"]
+__all__ = ["Newtonian1D", "energy", "reconstruction_lm_power", "validate_particles"]  # + Quantile, re-exported
 
 SPECIES = ("rho", "eta")
 # time steppers of the continuum solvers: SSP Runge-Kutta, SSP coefficient 1 (orders 3, 2, 1)
@@ -150,28 +161,57 @@ class _EventView(Sequence):
                 (int(self.i[k]), int(self.j[k])))
 
 
+def _renamed(old, old_value, new, new_value, new_default):
+    """The value of keyword ``new`` when the deprecated keyword ``old`` may have been used instead."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old}= is deprecated (it will be removed in the next release); use {new}= instead",
+                  DeprecationWarning, stacklevel=3)
+    if new_value != new_default and new_value != old_value:
+        raise TypeError(f"give {new}= only, not both {new}={new_value!r} and the deprecated {old}={old_value!r}")
+    return old_value
+
+
+def _support(name, value):
+    """A pair of finite reals (a, b) with a < b; TypeError/ValueError naming ``name`` otherwise."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (a, b) of real numbers, got {value!r}")
+    a, b = (check_real(f"{name}[{k}]", v) for k, v in enumerate(value))
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise ValueError(f"{name} must be finite, got {tuple(value)!r}")
+    if not b > a:
+        raise ValueError(f"{name} must be an interval (a, b) with a < b, got {tuple(value)!r}")
+    return a, b
+
+
 class Newtonian1D:
     """Two species with self-repulsion ``-|x|`` and cross-attraction ``+|x|`` (paper 002, system (5)/(6)).
 
     Parameters
     ----------
     rho_support, eta_support : (a, b) with a < b
-        Supports of the initial densities rho_0, eta_0 (used by ``initial_density``,
-        ``sample_particles`` and ``solve_continuum``). Default: overlapping [0, 1] and [0.5, 1.5].
+        Supports of the preset initial densities rho_0, eta_0 (used by ``initial_density``,
+        ``sample_particles`` and ``solve_continuum``), and the interval on which a user's callable
+        density is taken (``initial=``). Default: overlapping [0, 1] and [0.5, 1.5].
     profile : "uniform" | "bump"
-        Shape on the support: uniform, or the smooth bump (1 - cos(2 pi u)) / (b - a).
+        The preset shape on the support: uniform, or the smooth bump (1 - cos(2 pi u)) / (b - a).
 
+    Species, in this order: ``species = ("rho", "eta")`` (the x- and the y-particles); each has mass 1.
     The model has no interaction strength: both kernels have unit coefficient (theory page 002).
+
+    User initial data (``initial=`` of :meth:`sample_particles` and :meth:`solve_continuum`): a dict
+    ``{"rho": value, "eta": value}`` where each value is a callable density ``f(x)`` (taken on the
+    species' support and normalised to mass 1), a :class:`~meanfield.measures.GridDensity` (any 1-D
+    grid) or :class:`~meanfield.measures.IntervalDensity1D` of mass 1, a quantile function wrapped as
+    :class:`~meanfield.models.initial1d.Quantile` (the Lagrangian form, used exactly), or None for the
+    preset (:mod:`meanfield.models.initial1d`). ``initial=None`` is the preset for both species.
     """
 
+    species = SPECIES
+
     def __init__(self, rho_support=(0.0, 1.0), eta_support=(0.5, 1.5), profile="uniform"):
-        supports = []
-        for name, sup in (("rho_support", rho_support), ("eta_support", eta_support)):
-            a, b = check_finite_array(name, sup, shape=(2,))
-            if not b > a:
-                raise ValueError(f"{name} must be an interval (a, b) with a < b, got {tuple(sup)!r}")
-            supports.append((float(a), float(b)))
-        if profile not in _PROFILES:
+        supports = [_support("rho_support", rho_support), _support("eta_support", eta_support)]
+        if not isinstance(profile, str) or profile not in _PROFILES:
             raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
         self.supports = dict(zip(SPECIES, supports, strict=True))
         self.profile = profile
@@ -180,6 +220,7 @@ class Newtonian1D:
     # -- parameters ------------------------------------------------------------------------
     @property
     def params(self):
+        """Every constructor argument (plain values): ``type(m)(**m.params)`` rebuilds ``m``."""
         return {"rho_support": list(self.supports["rho"]), "eta_support": list(self.supports["eta"]),
                 "profile": self.profile}
 
@@ -189,43 +230,73 @@ class Newtonian1D:
         return a, b
 
     def cdf0(self, species, x):
+        """CDF of the preset initial datum of ``species`` (the implementation of the presets)."""
         a, b = self.supports[species]
         return _profile_cdf(self.profile, a, b, x)
 
     def quantile0(self, species, s):
+        """Quantile function of the preset initial datum of ``species`` (the implementation of the presets)."""
         a, b = self.supports[species]
         return _profile_quantile(self.profile, a, b, s)
 
     # -- initial data ----------------------------------------------------------------------
-    def initial_density(self, grid: UniformGrid):
-        """Cell averages of rho_0, eta_0 on ``grid`` (exact: CDF differences)."""
-        if grid.ndim != 1:
-            raise ValueError(f"grid must be one-dimensional, got ndim={grid.ndim}")
-        edges = grid.edges[0]
-        dx = float(grid.spacing[0])
-        return {s: GridDensity(np.diff(self.cdf0(s, edges)) / dx, grid) for s in SPECIES}
+    def initial_profiles(self, initial=None) -> dict:
+        """``{label: Profile1D}`` (CDF, quantile, support) of the initial data, in ``species`` order:
+        the presets for ``initial=None`` (or a species given as None), else the user's data
+        (:func:`meanfield.models.initial1d.profile_from`). Checked before any work."""
+        if initial is None:
+            initial = {}
+        elif not isinstance(initial, Mapping):
+            raise TypeError(f"initial must be None or a dict keyed by species {list(SPECIES)}, got "
+                            f"{type(initial).__name__}")
+        else:
+            unknown = [k for k in initial if k not in SPECIES]
+            if unknown:
+                raise ValueError(f"initial must be keyed by the species {list(SPECIES)}, got keys {list(initial)}")
+        out = {}
+        for s in SPECIES:
+            value = initial.get(s)
+            if value is None:
+                out[s] = Profile1D(partial(self.cdf0, s), partial(self.quantile0, s), self.supports[s])
+            else:
+                out[s] = profile_from(value, self.supports[s], s)
+        return out
 
-    def sample_particles(self, n, rng=None, method="midpoint"):
-        """N particles per species, each of mass 1/N.
+    def initial_density(self, grid: UniformGrid, initial=None):
+        """Cell averages of rho_0, eta_0 on the 1-D ``grid`` (exact: CDF differences), as
+        ``{label: GridDensity}`` in ``species`` order; ``initial`` as in the class docstring."""
+        if not isinstance(grid, UniformGrid) or grid.ndim != 1:
+            raise ValueError(f"grid must be a one-dimensional UniformGrid, got {grid!r}")
+        return _cell_averages(self.initial_profiles(initial), grid)
 
-        ``method="paper"``: the atomisation (65), x_i = i/N-quantile (sits half a cell right of
+    def sample_particles(self, n, rng=None, initial=None, sampling="midpoint", *, method=None):
+        """N particles per species, each of mass 1/N: an atomisation of the initial data.
+
+        ``sampling="paper"``: the atomisation (65), x_i = i/N-quantile (sits half a cell right of
         the midpoint quantiles the dynamics follows; theory page 002); ``"midpoint"``: (i - 1/2)/N
-        quantiles (default; theory page 002); ``"random"``: sorted i.i.d. samples drawn with ``rng``.
-        Returns ``(x, y)`` sorted arrays.
+        quantiles (default; theory page 002); ``"random"``: sorted i.i.d. samples drawn with ``rng``
+        (inverse-CDF sampling: the quantile function at sorted uniforms). The quantiles are those of
+        the preset, or of the user's ``initial`` data (class docstring): exact for a
+        :class:`~meanfield.models.initial1d.Quantile`, a GridDensity or an IntervalDensity1D, and of
+        the tabulated CDF of a callable density. ``rng`` (None, a seed or a Generator,
+        :func:`~meanfield.measures.as_generator`) is used by ``"random"`` only; the other
+        atomisations are deterministic and do not touch it (a study hands every run a generator).
+        ``method=`` is the deprecated name of ``sampling=``. Returns ``(x, y)`` sorted arrays.
         """
         n = check_integer("n", n, minimum=1)
-        if method not in ("paper", "midpoint", "random"):
-            raise ValueError(f"method must be 'paper', 'midpoint' or 'random', got {method!r}")
-        if method == "random":
-            from meanfield.measures import as_generator
-
+        sampling = _renamed("method", method, "sampling", sampling, "midpoint")
+        if sampling not in ("paper", "midpoint", "random"):
+            raise ValueError(f"sampling must be 'paper', 'midpoint' or 'random', got {sampling!r}")
+        check_memory(6 * 8 * n, f"sampling {n} particles per species")
+        profiles = self.initial_profiles(initial)
+        if sampling == "random":
             g = as_generator(rng)
             s = [np.sort(g.random(n)), np.sort(g.random(n))]
         else:
             k = np.arange(1, n + 1)
-            q = k / n if method == "paper" else (k - 0.5) / n
+            q = k / n if sampling == "paper" else (k - 0.5) / n
             s = [q, q]
-        return tuple(self.quantile0(sp, si) for sp, si in zip(SPECIES, s, strict=True))
+        return tuple(profiles[sp].quantile(si) for sp, si in zip(SPECIES, s, strict=True))
 
     # -- particles ---------------------------------------------------------------------------
     def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):
@@ -236,8 +307,10 @@ class Newtonian1D:
         (:mod:`meanfield.particles.sticky_events1d`); general masses, where stuck pairs move, same
         species can collide and larger clusters form (theory page 002), use the cluster engine
         (:mod:`meanfield.particles.sticky_clusters1d`: minimal-norm subgradient per cluster,
-        Remark 3.6). Both are exact event by event. The dynamics is deterministic; ``rng``
-        is accepted for API uniformity and unused. Returns a :class:`Trajectory` whose positions
+        Remark 3.6). Both are exact event by event. The dynamics is deterministic: ``rng`` is not
+        used (it is in the signature for the contract of :mod:`meanfield.models.contract`, whose
+        drivers hand every particle run a generator).
+        Returns a :class:`Trajectory` whose positions
         at each output time are ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
         ``traj.events`` lists ``(time, "cross"|"stick", (i, j))`` (0-based ranks); ``info`` holds
         the event arrays, counts and the final velocities.
@@ -247,10 +320,20 @@ class Newtonian1D:
         ("ghost" convention, theory page 002; equal masses only); they are returned in
         ``info["x_ghost"]``, ``info["y_ghost"]`` and are not part of the measures.
         """
+        if not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise TypeError(f"state must be a pair (x, y) of position arrays, got {type(state).__name__}")
         x, y = state
-        mx, my = (None, None) if masses is None else masses
+        if masses is None:
+            mx, my = None, None
+        elif isinstance(masses, (tuple, list)) and len(masses) == 2:
+            mx, my = masses
+        else:
+            raise TypeError(f"masses must be None or a pair (mx, my) of arrays, got {type(masses).__name__}")
         x, y, mx, my = validate_particles(x, y, mx, my)
         ts = check_times(t_end, times)
+        # outputs: x and y at every time, twice (engine arrays and concatenated positions), plus weights
+        check_memory(8 * (x.size + y.size) * (4 * ts.size + 16), f"a run of {x.size} + {y.size} particles with "
+                                                                f"{ts.size} output times")
         if isinstance(ghosts, str):
             if ghosts != "support":
                 raise ValueError(f"ghosts must be None, 'support' or a pair (x_0, y_0), got {ghosts!r}")
@@ -277,32 +360,41 @@ class Newtonian1D:
         return traj
 
     # -- continuum ---------------------------------------------------------------------------
-    def solve_continuum(self, resolution, t_end, times=None, method="quantile", cfl=None, dt_max=None,
-                        scheme="ssp_rk3", flux=None):
-        """Solve system (5) from rho_0, eta_0.
+    def solve_continuum(self, t_end, times=None, initial=None, *, resolution, scheme="quantile", stepper="ssp_rk3",
+                        cfl=None, dt_max=None, flux=None, method=None):
+        """Solve system (5) from rho_0, eta_0 (the presets, or ``initial``).
 
         Parameters
         ----------
+        t_end, times
+            Final time and output times (default ``[t_end]``); the driver lands on each exactly.
+        initial : dict, optional
+            User initial data per species (class docstring); None: the presets. ``"quantile"`` uses
+            the quantile functions at the nodes k/M (exact for a ``Quantile``), ``"finite_volume"``
+            the cell averages from the CDFs on the hull of the data's supports (a GridDensity on
+            exactly that grid is used as is).
         resolution : int >= 2
             Number of mass cells M per species (``"quantile"``) or of grid cells on the initial
             hull (``"finite_volume"``).
-        t_end, times
-            Final time and output times (default ``[t_end]``); the driver lands on each exactly.
-        method : "quantile" | "finite_volume"
+        scheme : "quantile" (default) | "finite_volume"
+            The discretisation (``"fv"`` is a deprecated spelling of ``"finite_volume"``).
+        stepper : "ssp_rk3" (default) | "ssp_rk2" | "forward_euler"
+            The SSP Runge–Kutta time stepper (orders 3, 2, 1); all have SSP coefficient 1, so the same
+            step rule keeps node order / positivity. The quantile flow measures time order 2 with
+            both SSP-RK3 and SSP-RK2 (its right-hand side has kinks, see
+            :mod:`solvers.quantile_flow1d`). (Before issue 15 this was ``scheme=``; a stepper name
+            given as ``scheme=`` still works with a DeprecationWarning.)
         cfl : float, optional
             Step-rule factor: in (0, 1) for ``"quantile"`` (default 0.5); in (0, 1] for the upwind
             flux (default 0.9) and (0, 1/2] for MUSCL (default 0.45), see the solver modules.
         dt_max : float, optional
             Caps the step (used to measure the time order); must be positive and finite, and a value
             that would need more than 10^7 steps to reach ``t_end`` is refused before any work.
-        scheme : "ssp_rk3" (default) | "ssp_rk2" | "forward_euler"
-            The SSP Runge–Kutta stepper (orders 3, 2, 1); all have SSP coefficient 1, so the same
-            step rule keeps node order / positivity. The quantile flow measures time order 2 with
-            both SSP-RK3 and SSP-RK2 (its right-hand side has kinks, see
-            :mod:`solvers.quantile_flow1d`).
         flux : "upwind" (default) | "muscl"
             Face flux of ``"finite_volume"``: first-order donor cell or the second-order minmod
             MUSCL reconstruction (:mod:`solvers.finite_volume`).
+        method : str, optional
+            Deprecated name of ``scheme`` (a DeprecationWarning names the new keyword).
 
         Returns
         -------
@@ -311,52 +403,86 @@ class Newtonian1D:
             centre of mass of each species as extra variables; the solver attributes record the
             scheme with its declared order, the step rule and the number of steps.
         """
-        M = check_integer("resolution", resolution, minimum=2)
         ts = check_times(t_end, times)
+        M = check_integer("resolution", resolution, minimum=2)
+        if isinstance(scheme, str) and scheme in SCHEMES:  # the stepper under its pre-issue-15 keyword
+            stepper = _renamed("scheme", scheme, "stepper", stepper, "ssp_rk3")
+            scheme = "quantile"
+        scheme = _renamed("method", method, "scheme", scheme, "quantile")
+        if scheme == "fv":
+            warnings.warn("scheme='fv' is deprecated; use scheme='finite_volume'", DeprecationWarning, stacklevel=2)
+            scheme = "finite_volume"
+        if scheme not in ("quantile", "finite_volume"):
+            raise ValueError(f"scheme must be 'quantile' or 'finite_volume', got {scheme!r}")
+        if not isinstance(stepper, str) or stepper not in SCHEMES:
+            raise ValueError(f"stepper must be one of {tuple(SCHEMES)}, got {stepper!r}")
         t_end = max(float(t_end), float(ts[-1]))
-        if method not in ("quantile", "finite_volume"):
-            raise ValueError(f"method must be 'quantile' or 'finite_volume', got {method!r}")
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {tuple(SCHEMES)}, got {scheme!r}")
         if dt_max is not None:
             dt_max = step_budget("dt_max", dt_max, ts[-1])
-        stepper = SCHEMES[scheme]()
-        if method == "quantile":
-            if flux is not None:
-                raise ValueError(f"flux is only used by method='finite_volume', got flux={flux!r}")
+        if scheme == "quantile" and flux is not None:
+            raise ValueError(f"flux is only used by scheme='finite_volume', got flux={flux!r}")
+        if scheme == "finite_volume":
+            flux = "upwind" if flux is None else flux
+            if not isinstance(flux, str) or flux not in FLUX_ORDERS:
+                raise ValueError(f"flux must be one of {tuple(FLUX_ORDERS)}, got {flux!r}")
+            limit = 1.0 if flux == "upwind" else 0.5
+            cfl = 0.9 * limit if cfl is None else check_in_range("cfl", cfl, 0, limit, low_open=True)
+        else:
             cfl = 0.5 if cfl is None else check_in_range("cfl", cfl, 0, 1, low_open=True, high_open=True)
+        # outputs (2 species x (M + 1) values per time, and their dataset copy) and the stepper's stages
+        check_memory(8 * 2 * (M + 1) * (3 * ts.size + 16), f"a continuum run with resolution={M} and "
+                                                           f"{ts.size} output times")
+        profiles = self.initial_profiles(initial)
+        stepper_ = SCHEMES[stepper]()
+        user = {} if initial is None else {"initial": "user"}
+        if scheme == "quantile":
             s = np.linspace(0.0, 1.0, M + 1)
-            X0, Y0 = self.quantile0("rho", s), self.quantile0("eta", s)
+            X0, Y0 = (profiles[sp].quantile(s) for sp in SPECIES)
+            for sp, Q in zip(SPECIES, (X0, Y0), strict=True):
+                if not np.all(np.diff(Q) > 0):
+                    raise ValueError(f"initial[{sp!r}]: its quantile function must be strictly increasing at the "
+                                     f"nodes k/{M} (a flat piece is a point mass, which the quantile solver "
+                                     "cannot resolve)")
             Xo, Yo, sol = solve_quantile_flow(
                 X0, Y0, lambda s, H: 2 * s - 2 * H, lambda s, F: 2 * s - 2 * F, ts, t_end, cfl=cfl,
-                dvdh=2.0, v_max=2.0, dt_max=np.inf if dt_max is None else dt_max, stepper=stepper)
+                dvdh=2.0, v_max=2.0, dt_max=np.inf if dt_max is None else dt_max, stepper=stepper_)
             edges = np.stack([Xo, Yo], axis=1)
             masses = np.full((2, M), 1.0 / M)
             en = np.array([_energy_quantile(Xo[k], Yo[k]) for k in range(ts.size)])
             com = np.stack([_com_quantile(Xo), _com_quantile(Yo)], axis=1)
             return interval_dataset(ts, edges, masses, species=SPECIES, params=self.params,
-                                    solver={"method": "quantile", "cells": M, "steps": sol.steps, **sol.info},
+                                    solver={"method": "quantile", "cells": M, "steps": sol.steps, **user, **sol.info},
                                     energy=(("time",), en), centre_of_mass=(("time", "species"), com))
-        flux = "upwind" if flux is None else flux
-        if flux not in FLUX_ORDERS:
-            raise ValueError(f"flux must be one of {tuple(FLUX_ORDERS)}, got {flux!r}")
-        limit = 1.0 if flux == "upwind" else 0.5
-        cfl = 0.9 * limit if cfl is None else check_in_range("cfl", cfl, 0, limit, low_open=True)
-        a, b = self.hull()
+        a = min(p.support[0] for p in profiles.values())
+        b = max(p.support[1] for p in profiles.values())
         grid = UniformGrid([a], [b], (M,), periodic=False)
-        init = self.initial_density(grid)
+        init = _cell_averages(profiles, grid)
         dx = float(grid.spacing[0])
         R, E, sol = solve_upwind_cdf_velocity(
             init["rho"].values, init["eta"].values, grid, lambda F, H: 2 * (F - H), lambda F, H: 2 * (H - F),
-            2.0, ts, t_end, cfl=cfl, dt_max=np.inf if dt_max is None else dt_max, flux=flux, stepper=stepper)
+            2.0, ts, t_end, cfl=cfl, dt_max=np.inf if dt_max is None else dt_max, flux=flux, stepper=stepper_)
         dens = np.stack([R, E], axis=1)
         xc = grid.centres[0]
         en = np.array([_energy_fv(R[k], E[k], dx) for k in range(ts.size)])
         com = np.stack([R @ xc * dx, E @ xc * dx], axis=1)
         return continuum_dataset(ts, dens, grid, species=SPECIES, params=self.params,
                                  solver={"method": "finite_volume", "cells": M, "cfl": cfl, "steps": sol.steps,
-                                         "flux": flux, "flux_order": FLUX_ORDERS[flux], **sol.info},
+                                         "flux": flux, "flux_order": FLUX_ORDERS[flux], **user, **sol.info},
                                  energy=(("time",), en), centre_of_mass=(("time", "species"), com))
+
+
+def _cell_averages(profiles, grid):
+    """``{label: GridDensity}``: cell averages from CDF differences (exact), or the user's own
+    GridDensity when it lives on ``grid``."""
+    edges = grid.edges[0]
+    dx = float(grid.spacing[0])
+    out = {}
+    for s, p in profiles.items():
+        if p.grid_density is not None and p.grid_density.grid == grid:
+            out[s] = p.grid_density
+        else:
+            out[s] = GridDensity(np.diff(p.cdf(edges)) / dx, grid)
+    return out
 
 
 def _com_quantile(Q):

@@ -47,8 +47,19 @@ _INF = np.inf
 
 
 # --- input checks (shared with the model and the general-mass engine) ----------------------
+def _floats(name, v):
+    """``v`` as a float array; TypeError naming ``name`` for strings, None, complex or objects."""
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers, got {v!r}") from None
+    if v is None or np.iscomplexobj(v):
+        raise TypeError(f"{name} must be an array of real numbers, got {v!r}")
+    return a
+
+
 def _positions(name, v):
-    a = np.asarray(v, dtype=float)
+    a = _floats(name, v)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
     if not np.all(np.isfinite(a)):
@@ -65,7 +76,7 @@ def _positions(name, v):
 def _masses(name, m, n):
     if m is None:
         return np.full(n, 1.0 / n)
-    m = np.asarray(m, dtype=float)
+    m = _floats(name, m)
     if m.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match the positions, got {m.shape}")
     if not np.all(np.isfinite(m)):

@@ -16,7 +16,7 @@ distance of the laws and is what the paper's proofs estimate.
   difference has no noise: ``d(X - X̄) = (F(X) - F̄(X̄)) dt``, so it is free of the noise's
   round-off; the force ``F̄`` is periodic, so it is evaluated at the lift). Step rule and random
   stream are those of
-  ``Dislocations2D.simulate_particles(method="sde")``, so the ``X`` block is that run bit for bit.
+  ``Dislocations2D.simulate_particles`` (scheme "euler_maruyama"), so the ``X`` block is that run bit for bit.
   The mean field ``ρ(t)`` comes from ``Dislocations2D.solve_continuum`` saved at every step's start
   time (no interpolation in time); its force is evaluated at the particles exactly, as the
   trigonometric polynomial the spectral solution is (the modes ``|k_j| ≤ K`` with ``K`` the smaller
@@ -97,6 +97,8 @@ def charged_state_on_torus(state):
     b = np.asarray(b0, dtype=float)
     if x.ndim != 2 or x.shape[1] != 2 or b.shape != (x.shape[0],) or not np.all(np.isin(b, (-1, 1))):
         raise ValueError("state must be (positions (n, 2), charges ±1 of shape (n,))")
+    if x.shape[0] < 1:
+        raise ValueError("state must hold at least one particle, got an empty state")
     if not np.all(np.isfinite(x)):
         raise ValueError("positions must be finite")
     return x, b
@@ -111,12 +113,12 @@ def kernel_constant(model, resolution=None):
     under-estimates a maximum between points by ``O(h²)`` relative (h ≤ δ/50 here)."""
     delta = model.delta
     if resolution is None:
-        resolution = model.fine_grid_size() if model.mollifier == "bump" else max(512, int(64 / delta))
+        resolution = model.fine_grid_size() if model.tabulated else max(512, int(64 / delta))
     m = check_integer("resolution", resolution, minimum=16)
     kx = np.fft.fftfreq(m, 1.0 / m)[:, None]
     ky = np.fft.rfftfreq(m, 1.0 / m)[None, :]
     v = model.potential_hat(kx, ky)
-    if model.mollifier == "bump":
+    if model.tabulated:
         v = v * (kx**2 + ky**2 < model.kernel_radius**2)
     scale = m * m
 
@@ -148,6 +150,8 @@ def sample_fixed_signs(model, n, n_plus=None, rng=None):
     positions independent with laws ``ρ°^±/|ρ°^±|`` (the setting of Theorem 1.5; κ of (17) is
     ``|½ - n_plus/n|`` for the model's data). Rejection sampling from the uniform law with the bound
     ``f^± ≤ ½(1 + |amplitude|)``. Returns ``(x (n, 2), b (n,))``."""
+    from meanfield.models.dislocations import preset_density
+
     n = check_integer("n", n, minimum=1)
     n_plus = n // 2 if n_plus is None else check_integer("n_plus", n_plus, minimum=0)
     if n_plus > n:
@@ -161,7 +165,7 @@ def sample_fixed_signs(model, n, n_plus=None, rng=None):
             if got.shape[0] >= count:
                 break
             cand = g.random((2 * count + 8, 2))
-            keep = g.random(cand.shape[0]) * bound < model.initial_density(cand[:, 0], cand[:, 1])[species]
+            keep = g.random(cand.shape[0]) * bound < preset_density(cand[:, 0], cand[:, 1], model.amplitude)[species]
             got = np.concatenate([got, cand[keep]])
         out.append(got[:count])
     return np.concatenate(out), np.where(np.arange(n) < n_plus, 1, -1)
@@ -217,7 +221,7 @@ def _mean_field_force(model, m, starts, kmax, t_end):
     times, so replicas with the same step share one mean-field solve."""
     key = (tuple(sorted(model.params.items())), m, kmax, starts.tobytes())
     if key not in _FORCE_CACHE:
-        mf = model.solve_continuum(m, t_end, times=starts)  # integrates up to the last start only
+        mf = model.solve_continuum(t_end, times=starts, resolution=m)  # integrates up to the last start only
         while len(_FORCE_CACHE) >= 4:
             _FORCE_CACHE.pop(next(iter(_FORCE_CACHE)))
         _FORCE_CACHE[key] = _MeanFieldForce(model, mf.density.values, starts, kmax)
@@ -261,7 +265,7 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
     rng : Generator or seed
         The Brownian increments (one standard normal draw of shape ``(n, 2)`` per step).
     dt : float, optional
-        Euler–Maruyama step; default the rule of ``simulate_particles(method="sde")``.
+        Euler–Maruyama step; default the rule of ``simulate_particles``.
     resolution : int
         Grid of the spectral (MF) solution (``solve_continuum``).
 
@@ -279,13 +283,13 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
         if ts[-1] / dt > 10**7:
             raise ValueError(f"dt={dt!r} would need {ts[-1] / dt:.4g} steps to reach t={ts[-1]}, more than 10^7")
     g = as_generator(rng)
-    modes = model.grad_potential_grid() if model.mollifier == "bump" else model._modes()
-    if dt is None:  # the rule of simulate_particles(method="sde"), computed the same way
+    modes = model.force_data()
+    if dt is None:  # the rule of simulate_particles, computed the same way
         fmax = float(np.abs(model.particle_force(x, b, modes)).max())
         dt = min(model.delta**2 * model.beta / 20, model.delta / (10 * max(fmax, 1e-12)))
     starts = _step_starts(ts, dt)
     kmax = m // 2 - 1
-    if model.mollifier == "gaussian":
+    if not model.tabulated:
         kmax = min(kmax, int(max(np.abs(modes[0]).max(), np.abs(modes[1]).max())))
     # no step at all (every output time is 0): the copies sit at the start, no mean field is needed
     force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1])) if starts.size else None

@@ -208,8 +208,13 @@ class Dislocations2D:
         return potential_hat(k1, k2, self.delta, self._kernel)
 
     def fine_grid_size(self, multiple_of=64):
-        """Tabulated kernel: the fine grid size ``M``, the least multiple of ``multiple_of`` with ``M ≥ 2R``."""
+        """Tabulated kernel: the fine grid size ``M``, the least multiple of ``multiple_of`` with ``M ≥ 2R``;
+        for a user profile also ``M ≥ 128/δ`` (the bump's ``δM ≈ 2δR ≈ 126`` points per core size, which
+        keeps the order-6 interpolation of the SDE force at round-off; a fast-decaying transform has a
+        small ``R``, e.g. ``R ≈ 13`` for the Gaussian profile at δ = 0.1, too coarse to interpolate on)."""
         r = self.kernel_radius
+        if isinstance(self._kernel, RadialMollifier):
+            r = max(r, 64.0 / self.delta)
         return int(multiple_of * np.ceil(2 * r / multiple_of))
 
     def grad_potential_grid(self, m=None):

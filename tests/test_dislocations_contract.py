@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from meanfield.measures import GridDensity
-from meanfield.models.contract import same_params
+from meanfield.models.contract import Model, same_params
 from meanfield.models.dislocations import Dislocations2D, bump, potential_hat, preset_density
 from meanfield.rates import fit_rate
 from solvers.grids import UniformGrid
@@ -44,7 +44,7 @@ def test_params_round_trip_and_species(kwargs):
     again = type(m)(**m.params)
     assert same_params(again.params, m.params)
     assert set(m.params) == {"delta", "beta", "amplitude", "c_prime", "mollifier", "kernel_tol", "mollifier_support"}
-    assert m.species == ("+", "-")
+    assert m.species == ("+", "-") and isinstance(m, Model)
     grid = m.continuum_grid(16)
     dens = m.initial_density(grid)
     assert list(dens) == ["+", "-"] and all(isinstance(d, GridDensity) for d in dens.values())

@@ -180,8 +180,13 @@ def test_run_methods_refuse_bad_input_before_any_work():
         m.solve_continuum(0.1, scheme="rk4")
     with pytest.raises(ValueError, match="eps and kmc belong to the lattice random walks"):
         m.simulate_particles(state, 0.1, eps=1 / 16)
-    with pytest.raises(ValueError, match="dt"):
-        m.solve_continuum(0.1, dt=0.0)
+    for dt in (0.0, float("nan"), "0.1", 1e-12):
+        with pytest.raises((TypeError, ValueError), match="dt"):
+            m.solve_continuum(0.1, dt=dt)
+        with pytest.raises((TypeError, ValueError), match="dt"):
+            m.solve_lattice(1 / 16, 0.1, dt=dt)
+        with pytest.raises((TypeError, ValueError), match="dt"):
+            m.simulate_particles(state, 0.1, dt=dt)
 
 
 @pytest.mark.parametrize("bad, match", [

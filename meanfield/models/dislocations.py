@@ -334,6 +334,8 @@ class Dislocations2D:
         the sites and scaled to mass ½), or per-site masses of shape ``(2, N, N)`` (species +, -),
         non-negative with each species' total ½ (relative 1e-9), as :meth:`lattice_initial_masses` gives."""
         ts = check_times(t_end, times)
+        if dt is not None:  # refused before any work: not positive and finite, or more than 10^7 steps
+            dt = step_budget("dt", dt, ts[-1])
         problem, u0, n, dt = self.lattice_problem(eps, dt, initial=initial)
         stepper = ETDRK4()
         states = integrate(stepper, problem, u0, t_end, ts, dt).states
@@ -424,8 +426,8 @@ class Dislocations2D:
             raise ValueError(f"scheme must be one of {SCHEMES_CONTINUUM}, got {scheme!r}")
         n = check_integer("resolution", resolution, minimum=8)
         ts = check_times(t_end, times)
-        if dt is not None:
-            dt = check_positive("dt", dt)
+        if dt is not None:  # refused before any work: not positive and finite, or more than 10^7 steps
+            dt = step_budget("dt", dt, ts[-1])
         check_memory(40 * 2 * 8 * float(n) ** 2, f"solve_continuum with resolution={n}")
         if initial is None:
             s = np.arange(n) / n
@@ -564,6 +566,8 @@ class Dislocations2D:
             dt = step_budget("dt", dt, ts[-1])
         g = as_generator(rng)
         modes = self.force_data()
+        if not self.tabulated:  # the Fourier sum holds four (n, K) complex arrays
+            check_memory(4 * 16 * float(x.shape[0]) * modes[0].size, f"the SDE force of {x.shape[0]} particles")
         if dt is None:
             fmax = float(np.abs(self.particle_force(x, b, modes)).max())
             dt = min(self.delta**2 * self.beta / 20, self.delta / (10 * max(fmax, 1e-12)))

@@ -647,9 +647,9 @@ class Dislocations2D:
         """Independent replicas of (RW_n^ε), eq. (8), one per state in ``states``.
 
         The replicas are cut into at most ``BLOCKS`` consecutive blocks of equal walker count, each
-        with its own child generator (``Generator.spawn``) and one compiled call for the whole block;
-        the blocks do not depend on ``workers`` (threads; the kernel releases the GIL), so neither
-        does the result. Returns one :class:`Trajectory` per replica: positions wrapped into
+        with its own child generator (``Generator.spawn``) and one compiled call for the whole block
+        (:func:`meanfield.particles.lattice_kmc.run_replicas`); the blocks do not depend on ``workers``
+        (threads; the kernel releases the GIL), so neither does the result. Returns one :class:`Trajectory` per replica: positions wrapped into
         ``[0, 1)²`` at the output times, ``info["unwrapped"]`` the positions in ``εZ²`` without
         reduction mod 1, ``info["jumps"]``, ``info["candidates"]`` (thinning: proposals) and, with
         ``track_rate``, ``info["integrated_rate"] = ∫_0^{t_end} Λ(X_s) ds`` (the compensator of the
@@ -666,45 +666,21 @@ class Dislocations2D:
         if not parsed:
             raise ValueError("states must hold at least one replica")
         tables = self.lattice_force_tables(eps)
-        blocks, start = [], 0
-        size = -(-len(parsed) // self.BLOCKS)
-        while start < len(parsed):  # consecutive replicas with the same n, at most `size` per block
-            stop = start + 1
-            while stop < len(parsed) and stop - start < size and parsed[stop][1].size == parsed[start][1].size:
-                stop += 1
-            blocks.append((start, stop))
-            start = stop
-        children = as_generator(rng).spawn(len(blocks))
+        runs = lattice_kmc.run_replicas([p[0] for p in parsed], [p[1] for p in parsed], tables, self.beta, ts,
+                                        as_generator(rng), kmc, track_rate, workers, self.BLOCKS)
         h = 1.0 / sites
         torus = Domain.torus(2, 1.0)
-
-        def run(k):
-            lo, hi = blocks[k]
-            idx = np.stack([parsed[r][0] for r in range(lo, hi)])
-            b = np.stack([parsed[r][1] for r in range(lo, hi)])
-            a, c, st = lattice_kmc.run_kmc(idx[..., 0], idx[..., 1], b, tables, self.beta, ts, children[k], kmc,
-                                           track_rate)
-            out = []
-            for r in range(hi - lo):
-                unwrapped = [np.stack([a[r, j], c[r, j]], 1) * h for j in range(ts.size)]
-                labels = np.where(b[r] > 0, "+", "-")
-                n = b.shape[1]
-                info = {"eps": h, "kmc": kmc, "jumps": int(st[r, 0]), "candidates": int(st[r, 1]),
-                        "unwrapped": unwrapped}
-                if track_rate:
-                    info["integrated_rate"] = float(st[r, 2])
-                out.append(Trajectory(ts, [np.mod(u, 1.0) for u in unwrapped], torus,
-                                      [np.full(n, 1.0 / n)] * ts.size, [labels] * ts.size, info=info))
-            return out
-
-        if workers == 1 or len(blocks) == 1:
-            results = [run(k) for k in range(len(blocks))]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers) as pool:
-                results = list(pool.map(run, range(len(blocks))))
-        return [tr for block in results for tr in block]
+        out = []
+        for (_, b), (a, c, st) in zip(parsed, runs, strict=True):
+            unwrapped = [np.stack([a[j], c[j]], 1) * h for j in range(ts.size)]
+            labels = np.where(b > 0, "+", "-")
+            n = b.size
+            info = {"eps": h, "kmc": kmc, "jumps": int(st[0]), "candidates": int(st[1]), "unwrapped": unwrapped}
+            if track_rate:
+                info["integrated_rate"] = float(st[2])
+            out.append(Trajectory(ts, [np.mod(u, 1.0) for u in unwrapped], torus,
+                                  [np.full(n, 1.0 / n)] * ts.size, [labels] * ts.size, info=info))
+        return out
 
     BLOCKS = 16
 

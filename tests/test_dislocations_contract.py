@@ -89,6 +89,21 @@ def test_initial_callable_grid_density_and_masses_equal_the_preset_on_the_lattic
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
+def test_couplings_take_initial_data():
+    """The couplings' mean fields from ``initial=``: the preset's formula gives the default coupling
+    (X to the last bit, the McKean–Vlasov copies to round-off)."""
+    m = Dislocations2D()
+    state = m.sample_particles(8, rng=0)
+    a = m.couple_sde_mean_field(state, 0.002, rng=1, resolution=16)
+    b = m.couple_sde_mean_field(state, 0.002, rng=1, resolution=16, initial=PRESET)
+    assert np.array_equal(a.x[-1], b.x[-1])
+    np.testing.assert_allclose(b.x_bar[-1], a.x_bar[-1], rtol=0, atol=1e-13)
+    walkers = [m.sample_lattice_particles(8, 1 / 16, rng=2)]
+    a = m.couple_walkers_mean_field(walkers, 1 / 16, 0.005, rng=3)[0]
+    b = m.couple_walkers_mean_field(walkers, 1 / 16, 0.005, rng=3, initial=PRESET)[0]
+    assert np.array_equal(a.x[-1], b.x[-1]) and np.array_equal(a.x_bar[-1], b.x_bar[-1])
+
+
 def test_custom_initial_data_lattice_converges_to_continuum_at_order_eps_squared():
     """Theorem 1.3 with user data none of the presets covers (band stated before the run: 1.8–2.2)."""
     m = Dislocations2D(delta=0.1)

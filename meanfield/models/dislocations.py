@@ -912,20 +912,21 @@ class Dislocations2D:
         return float(total.max() / (2 * beta * h * h))
 
     # -- the propagation-of-chaos couplings (Lemmas 4.2 and 5.2) ---------------------------------
-    def couple_sde_mean_field(self, state, t_end, times=None, rng=None, dt=None, resolution=64):
+    def couple_sde_mean_field(self, state, t_end, times=None, rng=None, dt=None, resolution=64, initial=None):
         """Lemma 4.2's coupling: (SDE_n) and n McKean–Vlasov copies (64) driven by the same Brownian
         increments, the copies' drift from the (MF) solution; returns a ``CoupledPaths`` whose
         ``mean_distance()`` is ``(1/n) Σ|X_i − X̄_i|``. The ``X`` block equals
-        ``simulate_particles(state, ..., rng=rng, dt=dt)`` bit for bit.
+        ``simulate_particles(state, ..., rng=rng, dt=dt)`` bit for bit. ``initial``: the (MF) initial
+        data (as in :meth:`solve_continuum`; None: the preset).
         See :func:`meanfield.particles.dislocation_couplings.couple_sde_mean_field`."""
         from meanfield.particles import dislocation_couplings
 
-        return dislocation_couplings.couple_sde_mean_field(self, state, t_end, times, rng, dt, resolution)
+        return dislocation_couplings.couple_sde_mean_field(self, state, t_end, times, rng, dt, resolution, initial)
 
-    def couple_walkers_mean_field(self, states, eps, t_end, times=None, rng=None, cell_dt=None):
+    def couple_walkers_mean_field(self, states, eps, t_end, times=None, rng=None, cell_dt=None, initial=None):
         """Lemma 5.2's coupling: (RW_n^ε) and n independent walkers with the MF^ε rates (10), random time
         changes (74)–(75) of the same unit Poisson processes; one ``CoupledPaths`` per state.
-        See :func:`meanfield.particles.dislocation_couplings.couple_walkers_mean_field`."""
+        ``initial``: the MF^ε initial data (as in :meth:`solve_lattice`; None: the preset). See :func:`meanfield.particles.dislocation_couplings.couple_walkers_mean_field`."""
         from meanfield.particles import dislocation_couplings
 
-        return dislocation_couplings.couple_walkers_mean_field(self, states, eps, t_end, times, rng, cell_dt)
+        return dislocation_couplings.couple_walkers_mean_field(self, states, eps, t_end, times, rng, cell_dt, initial)

@@ -215,10 +215,13 @@ def _trig_sum(ex, ey, coef):
 _FORCE_CACHE: dict = {}
 
 
-def _mean_field_force(model, m, starts, kmax, t_end):
+def _mean_field_force(model, m, starts, kmax, t_end, initial=None):
     """The (MF) force at the step start times ``starts`` (:class:`_MeanFieldForce`), from one
     ``solve_continuum`` run; the last few are kept, keyed by the model's parameters, the grid and the
-    times, so replicas with the same step share one mean-field solve."""
+    times, so replicas with the same step share one mean-field solve (user ``initial`` data: not cached)."""
+    if initial is not None:
+        mf = model.solve_continuum(t_end, times=starts, initial=initial, resolution=m)
+        return _MeanFieldForce(model, mf.density.values, starts, kmax)
     key = (tuple(sorted(model.params.items())), m, kmax, starts.tobytes())
     if key not in _FORCE_CACHE:
         mf = model.solve_continuum(t_end, times=starts, resolution=m)  # integrates up to the last start only
@@ -253,7 +256,7 @@ def _step_starts(ts, dt):
     return np.array(recorder.starts)
 
 
-def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, resolution=64):
+def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, resolution=64, initial=None):
     """Lemma 4.2's coupling: (SDE_n) and the McKean–Vlasov process (64) with the same Brownian motions.
 
     Parameters
@@ -268,6 +271,9 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
         Euler–Maruyama step; default the rule of ``simulate_particles``.
     resolution : int
         Grid of the spectral (MF) solution (``solve_continuum``).
+    initial : dict, optional
+        The (MF) initial data (``solve_continuum``'s ``initial=``; None: the preset). The state
+        should be drawn from them (e.g. ``model.sample_particles(n, initial=initial)``).
 
     Returns
     -------
@@ -292,7 +298,7 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
     if not model.tabulated:
         kmax = min(kmax, int(max(np.abs(modes[0]).max(), np.abs(modes[1]).max())))
     # no step at all (every output time is 0): the copies sit at the start, no mean field is needed
-    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1])) if starts.size else None
+    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1]), initial) if starts.size else None
     n = x.shape[0]
 
     def drift(t, y):  # blocks: X (wrapped), the lift of X̄, the difference of the lifts X - X̄
@@ -315,10 +321,11 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
 
 
 # -- Lemma 5.2: RW_n^ε and the independent MF^ε walkers ----------------------------------------------
-def mean_field_lattice_cells(model, eps, t_end, cell_dt=None):
+def mean_field_lattice_cells(model, eps, t_end, cell_dt=None, initial=None):
     """The field ``G = ∇V_δ * (ρ_ε⁺ - ρ_ε⁻)`` of the MF^ε solution (lattice sum, eq. (10)) at the
     midpoints of ``K = ceil(t_end/cell_dt)`` equal cells of ``[0, t_end]``; returns
-    ``(fields (K, 2, N, N), edges (K + 1,))``. ``cell_dt`` defaults to ``min(t_end, 0.1)/40``."""
+    ``(fields (K, 2, N, N), edges (K + 1,))``. ``cell_dt`` defaults to ``min(t_end, 0.1)/40``;
+    ``initial``: the MF^ε initial data (``Dislocations2D.solve_lattice``; None: the preset)."""
     t_end = check_positive("t_end", t_end)
     cell_dt = min(t_end, 0.1) / 40 if cell_dt is None else check_positive("cell_dt", cell_dt)
     cells = int(np.ceil(t_end / cell_dt * (1 - 1e-12)))
@@ -327,14 +334,14 @@ def mean_field_lattice_cells(model, eps, t_end, cell_dt=None):
     edges = t_end * np.arange(cells + 1) / cells
     mids = 0.5 * (edges[:-1] + edges[1:])
     sites = model._sites(eps)
-    dens = model.solve_lattice(eps, t_end, times=mids).density.values  # (K, 2, N, N)
+    dens = model.solve_lattice(eps, t_end, times=mids, initial=initial).density.values  # (K, 2, N, N)
     ghat = model.grad_potential_hat(sites)
     sig = fft.rfftn(dens[:, 0] - dens[:, 1], ndim=2)
     fields = np.stack([fft.irfftn(gh * sig, (sites, sites), ndim=2) for gh in ghat], 1)
     return fields, edges
 
 
-def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, cell_dt=None):
+def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, cell_dt=None, initial=None):
     """Lemma 5.2's coupling: (RW_n^ε) and ``n`` independent walkers with the MF^ε rates (10), both
     random time changes of the same unit-rate Poisson processes (eqs. (74)–(75)); one replica per
     state in ``states`` (each ``(positions (n, 2) on εZ², b (n,))``; positions shared by both).
@@ -356,7 +363,7 @@ def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, c
         raise ValueError("all replicas must have the same number of walkers")
     idx = np.stack([p[0] for p in parsed])
     b = np.stack([p[1] for p in parsed])
-    fields, edges = mean_field_lattice_cells(model, eps, float(ts[-1]), cell_dt)
+    fields, edges = mean_field_lattice_cells(model, eps, float(ts[-1]), cell_dt, initial)
     out = coupled_kmc.run_coupled(idx[..., 0], idx[..., 1], b, model.lattice_force_tables(eps), model.beta, fields,
                                   edges, ts, as_generator(rng))
     h = 1.0 / sites

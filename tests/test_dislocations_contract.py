@@ -289,6 +289,10 @@ def test_user_profiles_checked():
         Dislocations2D(mollifier=lambda r: 1.0)
     with pytest.raises(TypeError, match="mollifier must be one of"):
         Dislocations2D(mollifier=3)
+    with pytest.raises(ValueError, match="mollifier_support is for a callable profile"):
+        Dislocations2D(mollifier="bump", mollifier_support=2.0)
+    with pytest.raises(ValueError, match=r"mollifier_support=1000000000.0 would need .* GiB"):
+        Dislocations2D(mollifier=gauss_profile, mollifier_support=1e9)
     with pytest.warns(UserWarning, match="negative values"):
         Dislocations2D(mollifier=lambda r: (1 - 0.5 * r**2) * np.exp(-(r**2)), mollifier_support=7.0)
     # cut at R = 3 the profile jumps by e^{-4.5}/(2π): warned, then refused (its transform decays too slowly)

@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import scipy.special as _special
 
-from meanfield.models.base import check_positive
+from meanfield.models.base import check_memory, check_positive
 
 __all__ = ["MOLLIFIERS", "RadialMollifier", "RadialTable", "bump", "bump_hat", "bump_hat_quadrature", "bump_tail",
            "check_mollifier", "kernel_cutoff", "mollifier_hat", "potential_hat", "radial_hat_quadrature",
@@ -216,6 +216,9 @@ class RadialMollifier:
         self.support = check_positive("mollifier_support", support)
         panels = int(np.ceil(_PANELS * max(1.0, self.support)))
         self.panels = panels
+        # the largest arrays: J_0 at (chunk of s values) x (quadrature nodes), twice for the doubled rule
+        check_memory(3 * 8 * (_DEGREE + 1) * _CHUNK * 2 * panels * _NODES,
+                     f"the transform of the mollifier with mollifier_support={support!r}")
         try:
             r, raw = _radial_rule(profile, self.support, panels, _NODES)
             values = np.asarray(profile(r), dtype=float)

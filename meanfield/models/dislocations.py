@@ -178,6 +178,10 @@ class Dislocations2D:
         self.kernel_tol = check_positive("kernel_tol", kernel_tol)
         self.mollifier_support = check_positive("mollifier_support", mollifier_support)
         self.amplitude = check_in_range("amplitude", amplitude, -0.5, 0.5, low_open=True, high_open=True)
+        if not callable(self.mollifier) or isinstance(self.mollifier, RadialMollifier):
+            if self.mollifier_support != 1.0:
+                raise ValueError(f"mollifier_support is for a callable profile (mollifier=phi); with mollifier="
+                                 f"{self.mollifier!r} it must keep its default 1.0, got {mollifier_support!r}")
         if isinstance(self.mollifier, str):
             self._kernel = self.mollifier
         elif isinstance(self.mollifier, RadialMollifier):

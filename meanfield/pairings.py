@@ -25,9 +25,9 @@ The pairings here:
 pairing                    sample run                                  reference run
 ========================== =========================================== =======================================
 :class:`ParticleVsContinuum` ``sample_particles`` → ``simulate_particles`` ``solve_continuum`` (species by species)
-:class:`SDEVsContinuum`    the same with ``method=<SDE scheme>``        ``solve_continuum``
+:class:`SDEVsContinuum`    the same with ``scheme=<SDE scheme>``        ``solve_continuum``
 :class:`ActiveParts`       particles; their active parts                the continuum's ``[ρ⁺ − ρ⁻]_±``
-:class:`LatticeVsLattice`  lattice walkers (``method="rw"``, ``eps``)   the lattice ODE ``solve_lattice(eps)``
+:class:`LatticeVsLattice`  lattice walkers ``simulate_random_walks``    the lattice ODE ``solve_lattice(eps)``
 :class:`MassClasses`       particles grouped into mass classes          the continuum's classes
 :class:`ParticleVsExact`   particles                                    an exact solution (a function)
 :class:`ContinuumVsContinuum` ``solve_continuum`` with other settings   ``solve_continuum``
@@ -158,22 +158,23 @@ class ParticleVsContinuum(Pairing):
 
 @dataclass(frozen=True)
 class SDEVsContinuum(Pairing):
-    """A particle system integrated as an SDE, ``simulate_particles(..., method=method)``, against
-    ``solve_continuum``: e.g. ``SDEVsContinuum("sde")`` for the dislocations' (SDE_n) or
-    ``SDEVsContinuum("heun")`` for the signed charges' stochastic Heun scheme."""
+    """A particle system integrated as an SDE, ``simulate_particles(..., scheme=scheme)``, against
+    ``solve_continuum``: e.g. ``SDEVsContinuum("euler_maruyama")`` for the dislocations' (SDE_n) or
+    ``SDEVsContinuum("stochastic_heun")`` for the signed charges' stochastic Heun scheme. The scheme
+    names are the models' ``scheme=`` spellings."""
 
-    method: str = "sde"
-    reserved: ClassVar[dict] = {"particles": {"method"}}
+    scheme: str = "euler_maruyama"
+    reserved: ClassVar[dict] = {"particles": {"scheme"}}
     reference_fields: ClassVar[tuple] = ()
 
     def sample(self, model, settings, t_end, times, rng):
         state = model.sample_particles(settings["n"], rng=rng, **settings["sample"])
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, method=self.method,
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, scheme=self.scheme,
                                         **settings["particles"])
 
     def check(self, model_cls, owner):
-        if not isinstance(self.method, str):
-            raise ValueError(f"SDEVsContinuum.method must be a scheme name string, got {self.method!r}")
+        if not isinstance(self.scheme, str):
+            raise ValueError(f"SDEVsContinuum.scheme must be a scheme name string, got {self.scheme!r}")
 
 
 @dataclass(frozen=True)
@@ -241,23 +242,25 @@ class LatticeVsLattice(Pairing):
     """Random walkers on the lattice ``εZ²`` against the lattice ODE on the same lattice.
 
     Sample: ``model.sample_lattice_particles(n, eps, rng=rng, **sample)`` then
-    ``model.simulate_particles(state, ..., method="rw", eps=eps, **particles)`` (exact kinetic Monte
+    ``model.simulate_random_walks(state, eps, t_end, times, rng, **particles)`` (exact kinetic Monte
     Carlo); reference: ``model.solve_lattice(eps, t_end, times, **continuum)``. Sweep the spacing with
     ``pairing.eps``.
     """
 
     eps: float = 1.0 / 16
-    sections: ClassVar[dict] = {"sample": "sample_lattice_particles", "particles": "simulate_particles",
+    sections: ClassVar[dict] = {"sample": "sample_lattice_particles", "particles": "simulate_random_walks",
                                 "continuum": "solve_lattice"}
-    reserved: ClassVar[dict] = {"sample": {"eps"}, "particles": {"method", "eps"}, "continuum": {"eps"}}
+    # simulate_random_walks(state, eps, t_end, times, rng, ...): all but its keywords are set here
+    reserved: ClassVar[dict] = {"sample": {"eps"}, "particles": {"state", "eps", "t_end", "times", "rng"},
+                                "continuum": {"eps"}}
 
     def reference(self, model, settings, t_end, times):
         return model.solve_lattice(self.eps, t_end=t_end, times=times, **settings["continuum"])
 
     def sample(self, model, settings, t_end, times, rng):
         state = model.sample_lattice_particles(settings["n"], self.eps, rng=rng, **settings["sample"])
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, method="rw", eps=self.eps,
-                                        **settings["particles"])
+        return model.simulate_random_walks(state, self.eps, t_end=t_end, times=times, rng=rng,
+                                           **settings["particles"])
 
     def check(self, model_cls, owner):
         eps = self.eps

@@ -60,7 +60,7 @@ def test_lattice_mean_field_converges_to_mf_at_order_eps_squared():
     """Theorem 1.3: ‖f_ε - f‖_{L²(ν_ε)} = O(ε²)."""
     m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4)
     t_end = 0.05
-    ref = m.solve_continuum(128, t_end).density.values[-1]
+    ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
         n = int(round(1 / eps))

@@ -117,7 +117,7 @@ def test_bump_lattice_mean_field_conserves_mass_and_converges_at_order_eps_squar
     ‖f_ε - f‖_{L²(ν_ε)} = O(ε²) against the spectral MF with the same kernel."""
     m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4, mollifier="bump")
     t_end = 0.05
-    ref = m.solve_continuum(128, t_end).density.values[-1]
+    ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
         n = int(round(1 / eps))
@@ -129,12 +129,12 @@ def test_bump_lattice_mean_field_conserves_mass_and_converges_at_order_eps_squar
     assert 1.9 < fit.slope < 2.1, fit
     # the check sees the kernel: the Gaussian MF lies farther (3.1e-5) from the bump MF than the bump
     # MF^ε at ε = 1/64 does (1.3e-5), so a solver with the other kernel would break the rate
-    gauss = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4).solve_continuum(128, t_end).density.values[-1]
+    gauss = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4).solve_continuum(t_end, resolution=128).density.values[-1]
     assert np.sqrt(np.mean((gauss - ref) ** 2)) > 2 * errors[-1]
 
 
 def test_bump_bad_input():
-    with pytest.raises(ValueError, match=r"mollifier must be one of \('gaussian', 'bump'\), got 'tophat'"):
+    with pytest.raises(ValueError, match=r"mollifier must be one of \('gaussian', 'bump'\) or a callable radial profile phi\(r\), got 'tophat'"):
         Dislocations2D(mollifier="tophat")
     with pytest.raises(ValueError, match="kernel_tol"):
         Dislocations2D(mollifier="bump", kernel_tol=1e-16)

@@ -28,7 +28,7 @@ def _torus_gap(a, b):
 # -- Lemma 4.2: SDE_n and the McKean–Vlasov copies ---------------------------------------------------
 @pytest.mark.parametrize("mollifier, dt", [("gaussian", None), ("gaussian", 7e-4), ("bump", None)])
 def test_sde_block_is_the_plain_sde_run_bit_for_bit(mollifier, dt):
-    """Same seed: the X block of the coupled run is simulate_particles(method="sde") to the last bit
+    """Same seed: the X block of the coupled run is simulate_particles (the SDE) to the last bit
     (default step and a step that must be shortened onto the output times); the lifts agree with it
     mod 1 and X̄ starts where X starts."""
     m = Dislocations2D(delta=0.2, beta=1.0, mollifier=mollifier)
@@ -52,7 +52,7 @@ def test_mean_field_force_is_the_spectral_field():
     the grid; between grid points, the trigonometric polynomial summed mode by mode."""
     m = Dislocations2D(delta=0.1, beta=1.0)
     size = 32
-    dens = m.solve_continuum(size, 0.01, times=[0.0, 0.01]).density.values
+    dens = m.solve_continuum(0.01, times=[0.0, 0.01], resolution=size).density.values
     force = dc._MeanFieldForce(m, dens, [0.0, 0.01], size // 2 - 1)
     k = np.fft.fftfreq(size, 1.0 / size)
     k1, k2 = np.meshgrid(k, k, indexing="ij")
@@ -80,7 +80,7 @@ def test_mean_field_copies_follow_the_mean_field():
     t, n = 0.05, 1600
     cp = dc.couple_sde_mean_field(m, dc.sample_fixed_signs(m, n, rng=3), t, rng=4)
     size = 64
-    dens = m.solve_continuum(size, t, times=[0.0, t]).density.values
+    dens = m.solve_continuum(t, times=[0.0, t], resolution=size).density.values
     s = np.arange(size) / size
     pts = np.stack(np.meshgrid(s, s, indexing="ij"), -1).reshape(-1, 2)
     modes = np.array([(1, 0), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2)], float)

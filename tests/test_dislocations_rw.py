@@ -10,7 +10,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from meanfield.models.dislocations import Dislocations2D, potential_hat
+from meanfield.models.dislocations import Dislocations2D, potential_hat, preset_density
 from meanfield.particles import lattice_kmc
 from meanfield.rates import fit_rate
 
@@ -147,8 +147,8 @@ def test_same_seed_same_result_and_independent_of_workers():
                 np.testing.assert_array_equal(pa, pb)
         c = m.simulate_walkers(starts, eps, 0.02, times=[0.01, 0.02], rng=8, kmc=kmc)
         assert any(not np.array_equal(ta.positions[-1], tc.positions[-1]) for ta, tc in zip(a, c, strict=True))
-    one = m.simulate_particles(starts[0], 0.02, method="rw", eps=eps, rng=3)
-    two = m.simulate_particles(starts[0], 0.02, method="rw", eps=eps, rng=3)
+    one = m.simulate_random_walks(starts[0], eps, 0.02, rng=3)
+    two = m.simulate_random_walks(starts[0], eps, 0.02, rng=3)
     np.testing.assert_array_equal(one.positions[-1], two.positions[-1])
     assert set(one.measure(0.02)) == {"+", "-"}
 
@@ -235,15 +235,15 @@ def test_lattice_generator_is_consistent_with_the_continuum_one_at_order_eps_squ
     m = Dislocations2D(delta=0.2, beta=2.0, amplitude=0.45)
     big = 128
     s = np.arange(big) / big
-    ref = m.continuum_generator(m.initial_density(*np.meshgrid(s, s, indexing="ij")))
+    ref = m.continuum_generator(preset_density(*np.meshgrid(s, s, indexing="ij"), m.amplitude))
     epss, errs = [1 / 16, 1 / 32, 1 / 64], []
     for eps in epss:
         n, x, y = m.lattice(eps)
-        errs.append(np.abs(m.lattice_generator(m.initial_density(x, y), eps) - ref[:, :: big // n, :: big // n]).max())
+        errs.append(np.abs(m.lattice_generator(preset_density(x, y, m.amplitude), eps) - ref[:, :: big // n, :: big // n]).max())
     assert 1.9 < fit_rate(epss, errs).slope < 2.1
     # the generators conserve each species' mass: lattice exactly, continuum spectrally
     n, x, y = m.lattice(1 / 32)
-    assert np.abs(m.lattice_generator(m.initial_density(x, y), 1 / 32).sum(axis=(1, 2))).max() < 1e-9
+    assert np.abs(m.lattice_generator(preset_density(x, y, m.amplitude), 1 / 32).sum(axis=(1, 2))).max() < 1e-9
     assert np.abs(ref.mean(axis=(1, 2))).max() < 1e-9
 
 
@@ -252,7 +252,7 @@ def test_lattice_generator_matches_the_split_form_of_the_solver():
     m = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.45)
     eps, dt = 1 / 16, 1e-7
     _n, x, y = m.lattice(eps)
-    f0 = m.initial_density(x, y)
+    f0 = preset_density(x, y, m.amplitude)
     f1 = m.solve_lattice(eps, dt, dt=dt).density.values[-1]
     np.testing.assert_allclose((f1 - f0) / dt, m.lattice_generator(f0, eps), rtol=0, atol=1e-4 * 2000)
 
@@ -261,7 +261,7 @@ def test_continuum_free_energy_decreases():
     """(MF) is a gradient flow of ½∫∫V_δ σσ + β^{-1}Σ_± ∫ f^± log f^±: non-increasing."""
     m = Dislocations2D(delta=0.2, beta=0.5, amplitude=0.45)
     res = 32
-    sol = m.solve_continuum(res, 0.25, times=[0.0, 0.0625, 0.125, 0.1875, 0.25], dt=1 / 32).density.values
+    sol = m.solve_continuum(0.25, times=[0.0, 0.0625, 0.125, 0.1875, 0.25], resolution=res, dt=1 / 32).density.values
     k1 = np.fft.fftfreq(res, 1 / res)[:, None]
     k2 = np.fft.fftfreq(res, 1 / res)[None, :]
     vhat = potential_hat(k1, k2, m.delta)
@@ -276,21 +276,21 @@ def test_rw_bad_input():
     m = Dislocations2D(delta=0.1, beta=1.0)
     x, b = m.sample_lattice_particles(4, 1 / 16, rng=0)
     with pytest.raises(ValueError, match=r"1/eps must be an integer"):
-        m.simulate_particles((x, b), 0.1, method="rw", eps=0.03)
-    with pytest.raises(ValueError, match=r"eps .* is required"):
+        m.simulate_random_walks((x, b), 0.03, 0.1)
+    with pytest.raises(ValueError, match=r"eps .* is required"), pytest.warns(DeprecationWarning, match="simulate_random_walks"):
         m.simulate_particles((x, b), 0.1, method="rw")
     with pytest.raises(ValueError, match="delta"):
-        Dislocations2D(delta=0.01).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
+        Dislocations2D(delta=0.01).simulate_random_walks((x, b), 1 / 16, 0.1)
     with pytest.raises(ValueError, match=r"beta=4\.0 exceeds Assumption 2"):
-        Dislocations2D(delta=0.1, beta=4.0).simulate_particles((x, b), 0.1, method="rw", eps=1 / 16)
+        Dislocations2D(delta=0.1, beta=4.0).simulate_random_walks((x, b), 1 / 16, 0.1)
     with pytest.raises(ValueError, match=r"beta=4\.0 exceeds Assumption 2"):
         Dislocations2D(delta=0.1, beta=4.0).solve_lattice(1 / 16, 0.1)
     with pytest.raises(ValueError, match="delta must lie in"):
         Dislocations2D(delta=1.5)
     with pytest.raises(ValueError, match="lattice points"):
-        m.simulate_particles((x + 0.01, b), 0.1, method="rw", eps=1 / 16)
+        m.simulate_random_walks((x + 0.01, b), 1 / 16, 0.1)
     with pytest.raises(ValueError, match="kmc must be one of"):
-        m.simulate_particles((x, b), 0.1, method="rw", eps=1 / 16, kmc="gillespie")
+        m.simulate_random_walks((x, b), 1 / 16, 0.1, kmc="gillespie")
     with pytest.raises(ValueError, match="method must be"):
         m.simulate_particles((x, b), 0.1, method="kmc")
     with pytest.raises(ValueError, match="sign_product"):

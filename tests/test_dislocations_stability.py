@@ -8,7 +8,7 @@ independence of ε (measured: λ_ε converges like ε², 16 → 64 changes it by
 import numpy as np
 import pytest
 
-from meanfield.models.dislocations import Dislocations2D
+from meanfield.models.dislocations import Dislocations2D, preset_density
 
 
 def _point_mass(n):
@@ -23,7 +23,7 @@ def test_sparse_operator_is_the_mf_eps_generator():
     on ρ only through ρ⁺ − ρ⁻ — a check on a generic vector w in both blocks; columns sum to 0 (mass)."""
     m = Dislocations2D(delta=0.1, beta=1.0)
     n, x, y = m.lattice(1 / 32)
-    rho = m.initial_density(x, y)
+    rho = preset_density(x, y, m.amplitude)
     a = m.stability_operator(rho, 1 / 32)
     assert a.shape == (2 * n * n, 2 * n * n) and a.nnz == 2 * 5 * n * n
     scale = np.abs(m.lattice_generator(rho, 1 / 32)).max() + np.abs(a).max()
@@ -38,7 +38,7 @@ def test_sparse_operator_is_the_mf_eps_generator():
 def test_lanczos_top_eigenvalue_equals_dense_and_is_below_the_explicit_bound(kind):
     m = Dislocations2D(delta=0.1, beta=1.0)
     n, x, y = m.lattice(1 / 16)
-    rho = m.initial_density(x, y) if kind == "initial" else _point_mass(n)
+    rho = preset_density(x, y, m.amplitude) if kind == "initial" else _point_mass(n)
     lam, bound = m.stability_constant(1 / 16, rho)
     a = m.stability_operator(rho, 1 / 16).toarray()
     dense = np.linalg.eigvalsh(0.5 * (a + a.T)).max()
@@ -54,7 +54,7 @@ def test_stability_constant_is_independent_of_eps(kind):
     m = Dislocations2D(delta=0.1, beta=1.0)
     lams = []
     for n in (16, 32, 64):
-        rho = m.initial_density(*m.lattice(1 / n)[1:]) if kind == "initial" else _point_mass(n)
+        rho = preset_density(*m.lattice(1 / n)[1:], m.amplitude) if kind == "initial" else _point_mass(n)
         lams.append(m.stability_constant(1 / n, rho)[0])
     lams = np.array(lams)
     assert np.all(np.isfinite(lams)) and lams.min() > 0

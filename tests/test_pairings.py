@@ -42,7 +42,7 @@ def _studies():
             observers=[ParticleCount(), TotalMass(on="both"), CentreOfMass(on="both")]),
         "sde_vs_continuum": Study(
             "Dislocations2D", {"n": [6, 12]}, 0.001, seeds=[0, 1], metrics=["BLsum"],
-            continuum_kwargs={"resolution": 16}, pairing=P.SDEVsContinuum("sde"), observers=[CentreOfMass()]),
+            continuum_kwargs={"resolution": 16}, pairing=P.SDEVsContinuum("euler_maruyama"), observers=[CentreOfMass()]),
         "lattice_vs_lattice": Study(
             "Dislocations2D", {"n": [6, 12], "pairing.eps": [1 / 10, 1 / 16]}, 0.002, seeds=[0, 1],
             metrics=["BLsum"], pairing=P.LatticeVsLattice(), observers=[ParticleCount()]),
@@ -279,3 +279,28 @@ def test_run_studies_on_one_pool_gives_each_study_its_table(in_process_tables, t
     again = run_studies({name: _studies()[name] for name in names}, store=tmp_path)  # all stored: nothing to do
     for name in names:
         pd.testing.assert_frame_equal(again[name], in_process_tables[name], check_exact=True, obj=name)
+
+
+def test_sde_and_lattice_pairings_call_the_named_methods_with_the_new_keywords():
+    """SDEVsContinuum passes its scheme as ``scheme=``; LatticeVsLattice runs ``simulate_random_walks``:
+    the sample runs equal the direct calls bit for bit."""
+    from meanfield.models.dislocations import Dislocations2D
+
+    model = Dislocations2D()
+    settings = {"n": 6, "sample": {}, "particles": {}, "continuum": {}}
+    got = P.SDEVsContinuum("euler_maruyama").sample(model, settings, 0.002, [0.002], np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    ref = model.simulate_particles(model.sample_particles(6, rng=rng), 0.002, [0.002], rng=rng, scheme="euler_maruyama")
+    assert np.array_equal(got.positions[-1], ref.positions[-1])
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        P.SDEVsContinuum("heun").sample(model, settings, 0.002, [0.002], 0)
+    got = P.LatticeVsLattice(eps=1 / 16).sample(model, settings, 0.01, [0.01], np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    ref = model.simulate_random_walks(model.sample_lattice_particles(6, 1 / 16, rng=rng), 1 / 16, 0.01, [0.01], rng)
+    assert np.array_equal(got.positions[-1], ref.positions[-1])
+    with pytest.raises(ValueError, match=r"'eps' is set by the study itself"):
+        Study("Dislocations2D", {"n": [4]}, 0.01, metrics=["BLsum"], particle_kwargs={"eps": 0.1},
+              pairing=P.LatticeVsLattice())
+    study = Study("Dislocations2D", {"n": [4]}, 0.01, metrics=["BLsum"], particle_kwargs={"kmc": "direct"},
+                  pairing=P.LatticeVsLattice())
+    assert study.particle_kwargs == {"kmc": "direct"}

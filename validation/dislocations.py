@@ -74,7 +74,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
     model = Dislocations2D(delta=0.1, beta=1.0, amplitude=0.4)
     t_end = 0.05
     n_ref = 128 if quick else 512  # spectral: 128² already resolves |k| ≤ 42, where φ̂_δ < 1e-15
-    ref = model.solve_continuum(n_ref, t_end).density.values[-1]
+    ref = model.solve_continuum(t_end, resolution=n_ref).density.values[-1]
     epss = [1 / 16, 1 / 32, 1 / 64, 1 / 128] + ([] if quick else [1 / 256])
     rows, worst_mass, min_density, finals = [], 0.0, np.inf, {}
     for eps in epss:
@@ -99,7 +99,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
               min_density > 0, min_density, (0, np.inf), "eq. (11): a master equation (ours)"),
     ]
     # SDE_n -> MF in the dual BL norm ("sum" convention of the paper)
-    mf = model.solve_continuum(64, t_end).measure(t_end)
+    mf = model.solve_continuum(t_end, resolution=64).measure(t_end)
     coarse = UniformGrid((-0.5 / 64,) * 2, (1 - 0.5 / 64,) * 2, (16, 16))
     cont = {s: GridDensity(mf[s].values.reshape(16, 4, 16, 4).mean(axis=(1, 3)), coarse) for s in "+-"}
     ns = [50, 100, 200, 400] if quick else [50, 100, 200, 400, 800, 1600]
@@ -487,7 +487,7 @@ def _lattice_measures(pos, b, n, sites):
 def _reference_atoms(model, t_end, m):
     """The (MF) solution at ``t_end`` on an ``m²`` grid as atoms at the grid points ``j/m`` with the masses
     ``f(j/m)/m²`` (the spectral solution's cell masses), per species."""
-    f = model.solve_continuum(m, t_end).density.values[-1]
+    f = model.solve_continuum(t_end, resolution=m).density.values[-1]
     s = np.arange(m) / m
     pts = np.stack(np.meshgrid(s, s, indexing="ij"), -1).reshape(-1, 2)
     torus = Domain.torus(2, 1.0)
@@ -609,7 +609,7 @@ def _bump(t_end, quick):
     model = Dislocations2D(delta=0.25, beta=1.0, amplitude=0.4, mollifier="bump")
     size = SIZES["quick" if quick else "full"]
     n_ref, epss = size["bump_reference"], size["bump_eps"]
-    ref = model.solve_continuum(n_ref, t_end).density.values[-1]
+    ref = model.solve_continuum(t_end, resolution=n_ref).density.values[-1]
     rows, drift = [], 0.0
     for eps in epss:
         n = round(1 / eps)
@@ -618,7 +618,7 @@ def _bump(t_end, quick):
         err = np.sqrt(eps**2 * np.sum((f[-1] - ref[:, :: n_ref // n, :: n_ref // n]) ** 2))
         rows.append({"eps": eps, "l2_error": float(err)})
     fit = fit_rate(epss, [r["l2_error"] for r in rows])
-    gauss = Dislocations2D(delta=0.25, beta=1.0, amplitude=0.4).solve_continuum(n_ref // 2, t_end).density.values[-1]
+    gauss = Dislocations2D(delta=0.25, beta=1.0, amplitude=0.4).solve_continuum(t_end, resolution=n_ref // 2).density.values[-1]
     kernel_gap = float(np.sqrt(np.mean(np.sum((gauss - ref[:, ::2, ::2]) ** 2, axis=0))))
     claims = [Claim(
         "bump_rate_mfeps_to_mf",

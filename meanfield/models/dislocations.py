@@ -29,7 +29,7 @@ All four models of the paper are here:
   ETDRK4 with 2/3 dealiasing of the product.
 * (SDE_n), eq. (9): ``dX_i = F_i dt + sqrt(2/β) dB_i`` on T² with (6)
   ``F_i = -(b_i/n) Σ_j b_j ∇V_δ(X_i - X_j)``, evaluated exactly (to the series truncation
-  ``e^{-2π²δ²|k|²} < 1e-13``) as a Fourier sum ``-b_i Σ_k 2πik V̂_k e^{2πik·X_i} S_k``,
+  ``e^{-2π²δ²|k|²} < 1e-13``) as a Fourier sum (:mod:`meanfield.particles.dislocation_forces`) ``-b_i Σ_k 2πik V̂_k e^{2πik·X_i} S_k``,
   ``S_k = (1/n) Σ_j b_j e^{-2πik·X_j}``: O(n K²) work, no table, and ``∇V_δ(0) = 0`` makes the
   self-term vanish; Euler–Maruyama with a stated step. With the bump (whose series is far too long
   for this) the pair forces are interpolated on the fine grid of ``∇V_δ`` (order-6 Lagrange,
@@ -42,19 +42,27 @@ All four models of the paper are here:
   table of ``∇V_δ``: thinning takes O(1 + βε G_b n) expected work per jump (a candidate below the
   smallest acceptance probability is accepted without a force sum), the direct method O(n):
   :mod:`meanfield.particles.lattice_kmc`.
-  ``simulate_particles(..., method="rw", eps=...)``; replicas by :meth:`Dislocations2D.simulate_walkers`.
+  :meth:`Dislocations2D.simulate_random_walks`; replicas by :meth:`Dislocations2D.simulate_walkers`.
 
 * Lemma 3.1 (stability): :meth:`Dislocations2D.stability_operator` is ``A_ε[ρ_ε]`` (the display
   before (54)) as a sparse 5-point stencil, and :meth:`Dislocations2D.stability_constant` the top
   eigenvalue of its symmetric part in ``L²(𝒱_ε)`` (shift-invert Lanczos), which the lemma bounds by
   ``Cβδ^{-2}`` uniformly in ε; measured ε-independent (converging like ε²) in the tests.
 
+The contract (:mod:`meanfield.models.contract`): ``species = ("+", "-")``; ``params`` holds every
+constructor argument; ``initial_density(grid)`` gives ``{"+": GridDensity, "-": GridDensity}``;
+every run method with initial data (``solve_continuum``, ``solve_lattice``, ``sample_particles``,
+``sample_lattice_particles``) takes ``initial=`` (a dict of callables ``f(x, y)`` or GridDensity,
+mass ½ per species; per-site masses for the lattice); ``simulate_particles`` is (SDE_n) with
+``scheme="euler_maruyama"`` and ``simulate_random_walks`` is (RW_n^ε). A user mollifier is a
+callable radial profile (``mollifier=phi``, :class:`~meanfield.models.dislocation_kernels.RadialMollifier`).
+
 Parameter ranges (checked before any work, ``ValueError`` naming the parameter): ``0 < δ ≤ 1``,
 ``β > 0``; for the lattice models ``1/ε ∈ N``, ``ε ≤ δ`` and Assumption 2's upper bound
 ``β ≤ C' δ/ε``. The paper leaves the constant ``C'`` free; we fix ``C' = 1`` by default (keyword
 ``c_prime``), which keeps the exponent ``½βε|F|`` of (8) below ``½ δ‖∇V_δ‖_∞ ≈ 0.04`` for the
 Gaussian kernel (theory page 003), ≈ 0.1 for the bump (``δ‖∇V_δ‖_∞ = 0.193`` measured at δ = 0.1).
-``mollifier`` must be "gaussian" or "bump"; ``kernel_tol`` in ``[1e-13, 0.55)``.
+``mollifier`` must be "gaussian", "bump" or a callable profile; ``kernel_tol`` in ``[1e-13, 0.55)``.
 
 Theorem 1.3: ``‖f_ε - f‖_{L²(ν_ε)} = O(ε²)``, measured in the tests and in the validation.
 """
@@ -62,149 +70,48 @@ Theorem 1.3: ``‖f_ε - f‖_{L²(ν_ε)} = O(ε²)``, measured in the tests an
 from __future__ import annotations
 
 import functools
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
-import scipy.special as _special
 
-from meanfield.measures import Domain, as_generator
-from meanfield.models.base import (Trajectory, check_in_range, check_integer, check_positive, check_times,
-                                   continuum_dataset)
-from meanfield.particles import lattice_kmc, periodic_interp
+from meanfield.measures import Domain, GridDensity, as_generator
+from meanfield.models.base import (Trajectory, check_finite_array, check_in_range, check_integer, check_memory,
+                                   check_positive, check_times, continuum_dataset)
+from meanfield.models.contract import initial_densities
+from meanfield.models.dislocation_kernels import (MOLLIFIERS, RadialMollifier, bump, bump_hat,  # noqa: F401
+                                                 bump_hat_quadrature, bump_tail, check_mollifier, kernel_cutoff,
+                                                 mollifier_hat, potential_hat, radial_mollifier)
+from meanfield.particles import dislocation_forces, lattice_kmc, periodic_interp
 from meanfield.particles.dislocation_couplings import charged_state_on_torus
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
 
-__all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS"]
+__all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS",
+           "RadialMollifier", "preset_density"]
+
+SPECIES = ("+", "-")
+SPECIES_MASS = 0.5  # mass of each species: ρ = (f⁺, f⁻) is a probability measure on T²_± (theory page 003)
+SAMPLE_RESOLUTION = 256  # grid on which sample_particles puts a user density before sampling it
+SCHEMES_SDE = ("euler_maruyama",)
+SCHEMES_CONTINUUM = ("etdrk4",)
 
 
-MOLLIFIERS = ("gaussian", "bump")
+def preset_density(x, y, amplitude):
+    """The paper-style preset ``(f^+, f^-)`` at points ``x, y`` (densities w.r.t. Lebesgue measure on T²,
+    mass ½ each): ``f^± = ½(1 ± amplitude·g_±/1.5)``, ``g_+ = cos2πx sin2πy + ½ sin4πx``,
+    ``g_- = sin2π(x + y) - ½ cos2πy`` (theory page 003, "Initial data"); shape ``(2, *x.shape)``."""
+    a = amplitude
+    g_plus = np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y) + 0.5 * np.sin(4 * np.pi * x)
+    g_minus = np.sin(2 * np.pi * (x + y)) - 0.5 * np.cos(2 * np.pi * y)
+    return 0.5 * np.stack([1 + a * g_plus / 1.5, 1 - a * g_minus / 1.5])
 
 
-def check_mollifier(mollifier):
-    """The mollifier's name, checked: one of :data:`MOLLIFIERS`."""
-    if mollifier not in MOLLIFIERS:
-        raise ValueError(f"mollifier must be one of {MOLLIFIERS}, got {mollifier!r}")
-    return mollifier
-
-
-# -- the paper's compactly supported bump (§1.2.1, the paragraph after Assumption 1) -------------------
-# The paper asks for φ_δ ≥ 0 smooth, vanishing off B_δ(0), φ_δ(x) = δ^{-2} φ_1(x/δ), ∫_Q φ_δ = 1, and
-# names no particular φ_1; we take the standard bump  φ_1(x) = C exp(-1/(1 - |x|²)) for |x| < 1, 0 else
-# [our choice of the admissible family], with C fixed by ∫ φ_1 = 1: 2π C ∫_0^1 e^{-1/(1-r²)} r dr
-# = π C ∫_0^1 e^{-1/u} du = π C (e^{-1} - E_1(1)), so C = 1/(π (e^{-1} - E_1(1))) ≈ 2.14357.
-BUMP_CONSTANT = 1.0 / (np.pi * (np.exp(-1.0) - float(_special.exp1(1.0))))
-_BUMP_PANELS, _BUMP_NODES = 40, 30  # composite Gauss–Legendre rule of the radial transform
-_BUMP_SMAX = 160.0       # beyond, |φ̂_1(s)| < 1e-17 (below the quadrature's round-off floor 4e-16)
-_BUMP_PANEL = 1.0        # Chebyshev panels of width 1 in s, degree 24
-_BUMP_DEGREE = 24
-
-
-def bump(r):
-    """``φ_1(r) = C exp(-1/(1 - r²))`` for ``r < 1``, 0 otherwise (the radial profile; ∫_{R²} φ_1 = 1)."""
-    r = np.asarray(r, dtype=float)
-    inside = r < 1
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        val = BUMP_CONSTANT * np.exp(-1.0 / (1.0 - np.where(inside, r, 0.0) ** 2))
-    return np.where(inside, val, 0.0)
-
-
-def bump_hat_quadrature(s, panels=_BUMP_PANELS, nodes=_BUMP_NODES):
-    """``φ̂_1(s) = 2π ∫_0^1 φ_1(r) J_0(2π s r) r dr`` (the 2-D Fourier transform of the radial bump at
-    ``|ξ| = s``, convention ``φ̂(ξ) = ∫ φ(x) e^{-2πiξ·x} dx``) by composite Gauss–Legendre quadrature
-    (``panels`` equal panels of [0, 1], ``nodes`` nodes each; a single rule of high order loses
-    accuracy in its weights, ~1e-13). The weights are rescaled to sum to 1 exactly, i.e. ``φ̂_1(0) = 1``
-    (the constant C to round-off). Absolute error at round-off (≲ 1e-16) for ``s ≤ 160`` with the
-    defaults: the results change by < 1e-16 from (40, 30) to (80, 40) nodes."""
-    x, w = np.polynomial.legendre.leggauss(int(nodes))
-    a = np.arange(int(panels)) / panels
-    r = (a[:, None] + 0.5 * (x[None, :] + 1) / panels).ravel()
-    weights = 2 * np.pi * bump(r) * r * np.tile(0.5 * w / panels, int(panels))
-    weights /= weights.sum()
-    s = np.asarray(s, dtype=float)
-    return (_special.j0(2 * np.pi * np.multiply.outer(s.ravel(), r)) @ weights).reshape(s.shape)
-
-
-@functools.lru_cache(maxsize=1)
-def _bump_table():
-    """Chebyshev coefficients of ``φ̂_1`` on the panels ``[p, p+1]``, ``p = 0..159`` (shape (160, 25)),
-    from the quadrature at the panels' Chebyshev points; and the tail function of its envelope."""
-    panels = int(round(_BUMP_SMAX / _BUMP_PANEL))
-    deg = _BUMP_DEGREE
-    t = np.cos(np.pi * (np.arange(deg + 1) + 0.5) / (deg + 1))  # Chebyshev points of the first kind
-    s = (np.arange(panels)[:, None] + 0.5 * (t[None, :] + 1)) * _BUMP_PANEL
-    vals = bump_hat_quadrature(s)
-    tj = np.cos(np.outer(np.arange(deg + 1), np.arccos(t)))  # T_j(t_k)
-    coef = 2.0 / (deg + 1) * vals @ tj.T
-    coef[:, 0] *= 0.5
-    # envelope Env(s) = max_{s' ≥ s} |φ̂_1(s')| sampled every 0.01 (the oscillation period in s is ≥ 1)
-    # and its tail integral ∫_s^∞ Env (zero beyond _BUMP_SMAX), by the upper Riemann sum
-    ss = np.arange(0.0, _BUMP_SMAX + 1e-9, 0.01)
-    env = np.maximum.accumulate(np.abs(_bump_hat_eval(ss, coef))[::-1])[::-1]
-    tail = np.concatenate([np.cumsum(env[::-1])[::-1][1:], [0.0]]) * 0.01 + env * 0.01
-    return coef, ss, tail
-
-
-def _bump_hat_eval(s, coef):
-    s = np.asarray(s, dtype=float)
-    idx = np.minimum(np.floor(s / _BUMP_PANEL), coef.shape[0] - 1).astype(np.intp)
-    t = 2.0 * (s / _BUMP_PANEL - idx) - 1.0
-    b1 = np.zeros_like(s)
-    b2 = np.zeros_like(s)
-    for j in range(coef.shape[1] - 1, 0, -1):  # Clenshaw
-        b1, b2 = coef[idx, j] + 2 * t * b1 - b2, b1
-    out = coef[idx, 0] + t * b1 - b2
-    return np.where(s < _BUMP_SMAX, out, 0.0)
-
-
-def bump_hat(s):
-    """``φ̂_1(s)`` at ``s = |ξ| ≥ 0`` from the Chebyshev table of :func:`bump_hat_quadrature` (agreement
-    with it ≤ 1e-15 absolute; ``φ̂_1(0) = 1``); 0 for ``s ≥ 160``, where ``|φ̂_1| < 1e-17``."""
-    return _bump_hat_eval(s, _bump_table()[0])
-
-
-def bump_tail(s):
-    """``∫_s^∞ Env(u) du`` with ``Env(u) = max_{u' ≥ u} |φ̂_1(u')|``: the bound of the dropped Fourier tail
-    (see :func:`kernel_cutoff`)."""
-    _, ss, tail = _bump_table()
-    return float(np.interp(s, ss, tail, right=0.0))
-
-
-def kernel_cutoff(delta, tol):
-    """Radius ``R`` such that dropping the modes ``|k| ≥ R`` of the bump kernel's ``∇V_δ`` changes it by
-    at most ``tol/δ`` everywhere (``tol`` relative to the Assumption-1 scale ``1/δ`` of ``‖∇V_δ‖_∞``;
-    measured ``δ‖∇V_δ‖_∞ ≈ 0.07``).
-
-    Bound: ``|2πik V̂_δ(k)| = |φ̂_1(δ|k|)| / (2π|k|) ≤ e(|k|)`` with ``e(r) = Env(δr)/(2πr)`` decreasing,
-    and a decreasing radial function summed over ``k ∈ Z², |k| ≥ R`` is at most its integral over
-    ``|x| ≥ R - √2``; so the dropped sum is ``≤ ∫_{R-√2}^∞ Env(δr) dr = δ^{-1} ∫_{δ(R-√2)}^∞ Env``.
-    ``R = S/δ + √2`` with ``∫_S^∞ Env ≤ tol``."""
-    _, ss, tail = _bump_table()
-    if not tail[0] > tol >= 1e-13:
-        raise ValueError(f"kernel_tol must lie in [1e-13, {tail[0]:.3g}), got {tol!r}")
-    s = ss[np.argmax(tail <= tol)]
-    return s / delta + np.sqrt(2.0)
-
-
-def mollifier_hat(k1, k2, delta, mollifier="gaussian"):
-    """``φ̂_δ(k) = φ̂_1(δ|k|)``: Gaussian ``exp(-2π²δ²|k|²)`` (theory page 003, our choice) or the bump (above)."""
-    k2sum = np.asarray(k1, float) ** 2 + np.asarray(k2, float) ** 2
-    if check_mollifier(mollifier) == "gaussian":
-        return np.exp(-2 * np.pi**2 * delta**2 * k2sum)
-    return bump_hat(delta * np.sqrt(k2sum))
-
-
-def potential_hat(k1, k2, delta, mollifier="gaussian"):
-    """``V̂_δ(k) = φ̂_δ(k) / (4π²|k|²)`` at integer wavevectors, 0 at ``k = 0`` (theory page 003, sign corrected);
-    ``mollifier`` "gaussian" (default) or "bump" (the paper's compactly supported mollifier)."""
-    k2sum = np.asarray(k1, float) ** 2 + np.asarray(k2, float) ** 2
-    if check_mollifier(mollifier) == "gaussian":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.exp(-2 * np.pi**2 * delta**2 * k2sum) / (4 * np.pi**2 * k2sum)
-        return np.where(k2sum == 0, 0.0, out)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = bump_hat(delta * np.sqrt(k2sum)) / (4 * np.pi**2 * k2sum)
-    return np.where(k2sum == 0, 0.0, out)
+def _deprecated_keyword(old, new, value):
+    warnings.warn(f"{old} is deprecated and will be removed in the next release; {new}", DeprecationWarning,
+                  stacklevel=3)
+    return value
 
 
 @functools.lru_cache(maxsize=4)
@@ -222,6 +129,9 @@ def _grad_grid(delta, m, radius, mollifier):
 class Dislocations2D:
     """Positive and negative screw dislocations on T² (theory page 003).
 
+    Species labels, in this order: ``species = ("+", "-")`` (Burgers vector ``b = +1`` and ``b = -1``);
+    every output (``Trajectory.measure``, ``sol.measure``, ``initial_density``) uses them, mass ½ each.
+
     Parameters
     ----------
     delta : float
@@ -229,76 +139,147 @@ class Dislocations2D:
     beta : float
         Inverse temperature β > 0.
     amplitude : float
-        Initial data ``f^± = ½(1 + amplitude·g_±)`` with smooth zero-mean ``g_±`` (``|amplitude| < 1/2``
-        keeps them positive): ``ρ = (f⁺, f⁻)`` is a probability measure on ``T²_±`` (mass ½ per
-        species), the normalisation of (10)–(12) and of the particles' weights 1/n.
+        The preset initial data (:func:`preset_density`) ``f^± = ½(1 + amplitude·g_±)`` with smooth
+        zero-mean ``g_±`` (``|amplitude| < 1/2`` keeps them positive): ``ρ = (f⁺, f⁻)`` is a
+        probability measure on ``T²_±`` (mass ½ per species), the normalisation of (10)–(12) and of
+        the particles' weights 1/n. Every run method takes other data through ``initial=``.
     c_prime : float
         The constant ``C'`` of Assumption 2, ``β ≤ C' δ/ε``, enforced by the lattice models (default 1).
-    mollifier : {"gaussian", "bump"}
+    mollifier : {"gaussian", "bump"} or callable
         ``φ_δ`` in ``V_δ = V * φ_δ``: the Gaussian ``φ̂_δ(k) = exp(-2π²δ²|k|²)`` (default, theory page 003, our
-        choice) or the compactly supported radial bump ``φ_δ(x) = δ^{-2} φ_1(x/δ)`` of the paper's
+        choice), the compactly supported radial bump ``φ_δ(x) = δ^{-2} φ_1(x/δ)`` of the paper's
         §1.2.1 (the paragraph after Assumption 1: smooth, ≥ 0, supported in ``B_δ(0)``, unit mass),
-        ``φ_1(x) = C exp(-1/(1-|x|²))`` (:func:`bump`). Every solver uses the chosen kernel.
+        ``φ_1(x) = C exp(-1/(1-|x|²))`` (:func:`bump`), or a user radial profile ``φ_1(r)`` (a
+        callable vectorised over an array of radii; normalised to unit mass, zero beyond
+        ``mollifier_support``; its Hankel transform is computed once by quadrature and checked,
+        :class:`~meanfield.models.dislocation_kernels.RadialMollifier`). Every solver uses the
+        chosen kernel; the bump and a user profile take the same (tabulated) path.
     kernel_tol : float
-        Bump only: the series of ``∇V_δ`` is truncated to ``|k| < R`` with the dropped tail bounded by
-        ``kernel_tol/δ`` (:func:`kernel_cutoff`; default 1e-10, i.e. ≈ 1.4e-9 relative to
+        Bump and user profiles: the series of ``∇V_δ`` is truncated to ``|k| < R`` with the dropped
+        tail bounded by ``kernel_tol/δ`` (:func:`kernel_cutoff`; default 1e-10, i.e. ≈ 1.4e-9 relative to
         ``‖∇V_δ‖_∞ ≈ 0.07/δ``). Lattice values (MF^ε, RW) are point values of that truncated series,
         subsampled from its inverse FFT on a fine grid of ``M = pN ≥ 2R`` points per axis (the
         aliases folded in exactly); the SDE force interpolates (order-6 Lagrange) on a fine grid of
         ``M ≥ 2R`` points per axis (``R ≈ 63/δ`` at the default, so ``M = 1280`` for δ = 0.1; memory
-        16 M² bytes), interpolation error measured in the tests.
+        16 M² bytes), interpolation error measured in the tests. Unused by the Gaussian.
+    mollifier_support : float
+        A user profile only: the radius ``R_φ`` beyond which ``φ_1`` is taken as zero (default 1, the
+        paper's ``supp φ_1 ⊂ B_1``); a profile that is not negligible beyond it is warned about.
     """
 
-    def __init__(self, delta=0.1, beta=1.0, amplitude=0.4, c_prime=1.0, mollifier="gaussian", kernel_tol=1e-10):
+    species = SPECIES
+
+    def __init__(self, delta=0.1, beta=1.0, amplitude=0.4, c_prime=1.0, mollifier="gaussian", kernel_tol=1e-10,
+                 mollifier_support=1.0):
         self.mollifier = check_mollifier(mollifier)
         self.delta = check_in_range("delta", delta, 0.0, 1.0, low_open=True)
         self.beta = check_positive("beta", beta)
         self.c_prime = check_positive("c_prime", c_prime)
         self.kernel_tol = check_positive("kernel_tol", kernel_tol)
-        if self.mollifier == "bump":
-            self.kernel_radius = kernel_cutoff(self.delta, self.kernel_tol)
-        if not abs(amplitude) < 0.5:
-            raise ValueError(f"amplitude must lie in (-0.5, 0.5) to keep the densities positive, got {amplitude!r}")
-        self.amplitude = float(amplitude)
+        self.mollifier_support = check_positive("mollifier_support", mollifier_support)
+        self.amplitude = check_in_range("amplitude", amplitude, -0.5, 0.5, low_open=True, high_open=True)
+        if not callable(self.mollifier) or isinstance(self.mollifier, RadialMollifier):
+            if self.mollifier_support != 1.0:
+                raise ValueError(f"mollifier_support is for a callable profile (mollifier=phi); with mollifier="
+                                 f"{self.mollifier!r} it must keep its default 1.0, got {mollifier_support!r}")
+        if isinstance(self.mollifier, str):
+            self._kernel = self.mollifier
+        elif isinstance(self.mollifier, RadialMollifier):
+            self._kernel = self.mollifier
+        else:
+            self._kernel = radial_mollifier(self.mollifier, self.mollifier_support)
+        if self.tabulated:
+            cutoff = kernel_cutoff if self._kernel == "bump" else self._kernel.cutoff
+            self.kernel_radius = cutoff(self.delta, self.kernel_tol)
+
+    @property
+    def tabulated(self):
+        """True for the bump and a user profile: ``∇V_δ`` from a truncated series on a fine grid."""
+        return not (isinstance(self._kernel, str) and self._kernel == "gaussian")
 
     @property
     def params(self):
-        out = {"delta": self.delta, "beta": self.beta, "amplitude": self.amplitude, "c_prime": self.c_prime,
-               "mollifier": self.mollifier}
-        if self.mollifier == "bump":
-            out["kernel_tol"] = self.kernel_tol
-        return out
+        """Every constructor argument (a user profile is kept as the callable itself)."""
+        return {"delta": self.delta, "beta": self.beta, "amplitude": self.amplitude, "c_prime": self.c_prime,
+                "mollifier": self.mollifier, "kernel_tol": self.kernel_tol,
+                "mollifier_support": self.mollifier_support}
 
     # -- kernel ---------------------------------------------------------------------------------
     INTERP_ORDER = 6
 
     def potential_hat(self, k1, k2):
         """``V̂_δ(k)`` with this model's mollifier (:func:`potential_hat`)."""
-        return potential_hat(k1, k2, self.delta, self.mollifier)
+        return potential_hat(k1, k2, self.delta, self._kernel)
 
     def fine_grid_size(self, multiple_of=64):
-        """Bump kernel: the fine grid size ``M``, the least multiple of ``multiple_of`` with ``M ≥ 2R``."""
+        """Tabulated kernel: the fine grid size ``M``, the least multiple of ``multiple_of`` with ``M ≥ 2R``;
+        for a user profile also ``M ≥ 128/δ`` (the bump's ``δM ≈ 2δR ≈ 126`` points per core size, which
+        keeps the order-6 interpolation of the SDE force at round-off; a fast-decaying transform has a
+        small ``R``, e.g. ``R ≈ 13`` for the Gaussian profile at δ = 0.1, too coarse to interpolate on)."""
         r = self.kernel_radius
+        if isinstance(self._kernel, RadialMollifier):
+            r = max(r, 64.0 / self.delta)
         return int(multiple_of * np.ceil(2 * r / multiple_of))
 
     def grad_potential_grid(self, m=None):
-        """Bump kernel: ``∇V_δ`` at the points ``(j/M, l/M)`` (shape (2, M, M), read-only, cached): the
-        series over ``|k| < R`` (:func:`kernel_cutoff`) by one inverse FFT; ``M`` defaults to
-        :meth:`fine_grid_size`. Exact point values of the truncated series (round-off)."""
-        if self.mollifier != "bump":
-            raise ValueError("grad_potential_grid is for mollifier='bump' (the Gaussian kernel is summed exactly)")
+        """Tabulated kernel (bump, user profile): ``∇V_δ`` at the points ``(j/M, l/M)`` (shape (2, M, M),
+        read-only, cached): the series over ``|k| < R`` (:func:`kernel_cutoff`) by one inverse FFT;
+        ``M`` defaults to :meth:`fine_grid_size`. Exact point values of the truncated series (round-off)."""
+        if not self.tabulated:
+            raise ValueError("grad_potential_grid is for mollifier='bump' or a user profile (the Gaussian kernel "
+                             "is summed exactly)")
         m = self.fine_grid_size() if m is None else check_integer("m", m, minimum=2)
         if m < 2 * self.kernel_radius:
             raise ValueError(f"m={m} must be >= 2R = {2 * self.kernel_radius:.1f} (no aliased mode)")
-        return _grad_grid(self.delta, m, self.kernel_radius, self.mollifier)
+        check_memory(5 * 8 * m * m, f"the fine grid of grad V_delta ({m}^2 points)")
+        return _grad_grid(self.delta, m, self.kernel_radius, self._kernel)
 
     # -- data ----------------------------------------------------------------------------------
-    def initial_density(self, x, y):
-        """``(f^+, f^-)`` at points ``x, y`` (densities w.r.t. Lebesgue measure on T²)."""
-        a = self.amplitude
-        g_plus = np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y) + 0.5 * np.sin(4 * np.pi * x)
-        g_minus = np.sin(2 * np.pi * (x + y)) - 0.5 * np.cos(2 * np.pi * y)
-        return 0.5 * np.stack([1 + a * g_plus / 1.5, 1 - a * g_minus / 1.5])
+    def initial_density(self, grid, y=None):
+        """The preset initial densities on ``grid`` (a 2-D periodic :class:`~solvers.grids.UniformGrid`
+        of the unit torus): ``{"+": GridDensity, "-": GridDensity}``, the values of
+        :func:`preset_density` at the cell centres (mass ½ each to round-off on a grid of ≥ 5 cells
+        per axis: the data are trigonometric polynomials of degree 2).
+
+        The old call ``initial_density(x, y)`` (the array of :func:`preset_density` at points) still
+        works for one release, with a DeprecationWarning."""
+        if y is not None:
+            warnings.warn("initial_density(x, y) is deprecated: use initial_density(grid) (a dict of GridDensity) "
+                          "or meanfield.models.dislocations.preset_density(x, y, amplitude)", DeprecationWarning,
+                          stacklevel=2)
+            return preset_density(grid, y, self.amplitude)
+        grid = self._check_torus_grid("grid", grid)
+        return {s: GridDensity.from_function(lambda x, y, k=k: preset_density(x, y, self.amplitude)[k], grid)
+                for k, s in enumerate(self.species)}
+
+    @staticmethod
+    def _check_torus_grid(name, grid):
+        if not isinstance(grid, UniformGrid):
+            raise TypeError(f"{name} must be a solvers.grids.UniformGrid, got {type(grid).__name__}")
+        length = np.asarray(grid.upper, float) - np.asarray(grid.lower, float)
+        if grid.ndim != 2 or not all(grid.periodic) or not np.allclose(length, 1.0, rtol=0, atol=1e-12):
+            raise ValueError(f"{name} must be a 2-D periodic grid of the unit torus (side 1), got {grid}")
+        return grid
+
+    def continuum_grid(self, resolution=64):
+        """The grid of :meth:`solve_continuum`: ``resolution²`` cells centred on the points ``j/resolution``
+        (a GridDensity given as ``initial=`` must live on it)."""
+        n = check_integer("resolution", resolution, minimum=8)
+        return UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)
+
+    def lattice_grid(self, eps):
+        """The grid of :meth:`solve_lattice`: one cell of side ε centred on each site of ``Λ_ε``."""
+        n = self._sites(eps)
+        h = 1.0 / n
+        return UniformGrid(-0.5 * h, 1.0 - 0.5 * h, (n, n), periodic=True)
+
+    def _initial_values(self, initial, grid):
+        """Densities ``(f⁺, f⁻)`` at the cell centres of ``grid`` from user ``initial`` (module
+        :mod:`meanfield.models.contract`): a callable ``f(x, y)`` per species is evaluated at the
+        centres (one-point rule, so the preset's own formula reproduces the preset to round-off) and
+        scaled to mass ½; a GridDensity must live on ``grid`` with mass ½."""
+        dens = initial_densities(initial, self.species, grid, {s: SPECIES_MASS for s in self.species}, quadrature=1)
+        return np.stack([dens[s].values for s in self.species])
 
     def _grid(self, n):
         return UniformGrid(0.0, 1.0, (n, n), periodic=True)
@@ -312,7 +293,8 @@ class Dislocations2D:
         return n, x, y
 
     def _sites(self, eps):
-        """``N = 1/ε`` after checking the lattice parameters (paper §1.2.6 and Assumption 2)."""
+        """``N = 1/ε`` after checking the lattice parameters (paper §1.2.6 and Assumption 2) and the memory
+        of a lattice run (about 40 arrays of ``2N²`` floats) before any allocation."""
         n = 1.0 / check_positive("eps", eps)
         if abs(n - round(n)) > 1e-9 * n:
             raise ValueError(f"1/eps must be an integer, got eps={eps!r} (1/eps = {n})")
@@ -323,14 +305,16 @@ class Dislocations2D:
         if self.beta > bound * (1 + 1e-12):
             raise ValueError(f"beta={self.beta} exceeds Assumption 2's bound beta <= C' delta/eps = {bound:g} "
                              f"(C'={self.c_prime}, delta={self.delta}, eps=1/{n}); allowed range (0, {bound:g}]")
+        check_memory(40 * 2 * 8 * float(n) ** 2, f"a lattice run with eps={eps!r} ({n}^2 sites)")
         return n
 
     def grad_potential_hat(self, n):
         """Fourier coefficients (rfft layout, n×n grid) of ``∇V_δ`` sampled at the n×n lattice: the
         series folded over its aliases ``k + n m``, so the samples are exact point values. Gaussian:
-        ``|m| ≤ 2`` (the rest is below round-off). Bump: all aliases with ``|k + nm| < R``, by
-        subsampling :meth:`grad_potential_grid` on ``M = pn ≥ 2R`` (dropped tail ≤ ``kernel_tol/δ``)."""
-        if self.mollifier == "bump":
+        ``|m| ≤ 2`` (the rest is below round-off). Tabulated (bump, user profile): all aliases with
+        ``|k + nm| < R``, by subsampling :meth:`grad_potential_grid` on ``M = pn ≥ 2R`` (dropped tail
+        ≤ ``kernel_tol/δ``)."""
+        if self.tabulated:
             p = int(np.ceil(2 * self.kernel_radius / n))
             g = self.grad_potential_grid(p * n)[:, ::p, ::p]
             return [np.fft.rfftn(gi) / (n * n) for gi in g]
@@ -347,27 +331,51 @@ class Dislocations2D:
         return out
 
     # -- MF^ε -----------------------------------------------------------------------------------
-    def solve_lattice(self, eps, t_end, times=None, dt=None):
-        """(MF^ε) on ``Λ_ε``; returns the standard dataset (species "+", "-", densities at the sites)."""
+    def solve_lattice(self, eps, t_end, times=None, initial=None, dt=None):
+        """(MF^ε), eqs. (10)–(11), on ``Λ_ε``; returns the standard dataset (species "+", "-", densities at
+        the sites, on :meth:`lattice_grid`). ``initial``: None (the preset sampled at the sites), a
+        dict ``{label: callable f(x, y) or GridDensity on lattice_grid(eps)}`` (a callable is taken at
+        the sites and scaled to mass ½), or per-site masses of shape ``(2, N, N)`` (species +, -),
+        non-negative with each species' total ½ (relative 1e-9), as :meth:`lattice_initial_masses` gives."""
         ts = check_times(t_end, times)
-        problem, u0, n, dt = self.lattice_problem(eps, dt)
+        if dt is not None:  # refused before any work: not positive and finite, or more than 10^7 steps
+            dt = step_budget("dt", dt, ts[-1])
+        problem, u0, n, dt = self.lattice_problem(eps, dt, initial=initial)
         stepper = ETDRK4()
         states = integrate(stepper, problem, u0, t_end, ts, dt).states
         dens = np.array([fft.irfftn(s, (n, n), ndim=2) for s in states])
         h = 1.0 / n
         grid = UniformGrid(-0.5 * h, 1.0 - 0.5 * h, (n, n), periodic=True)  # cells centred on the sites
-        return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
+        return continuum_dataset(ts, dens, grid, species=list(self.species), params=self.params,
                                  solver={"method": "lattice_etdrk4", "eps": h, "dt": dt, **stepper.describe()})
 
-    def lattice_problem(self, eps, dt=None):
+    def _lattice_densities(self, eps, initial=None):
+        """Initial densities ``(f⁺, f⁻)`` at the sites of ``Λ_ε`` (shape (2, N, N)); see :meth:`solve_lattice`."""
+        n, x, y = self.lattice(eps)
+        if initial is None:
+            return preset_density(x, y, self.amplitude)
+        if isinstance(initial, (np.ndarray, list, tuple)):
+            masses = check_finite_array("initial (per-site masses)", initial, shape=(2, n, n))
+            if masses.min() < 0:
+                raise ValueError(f"initial (per-site masses) must be non-negative; its minimum is {masses.min():.3g}")
+            totals = masses.sum(axis=(1, 2))
+            if np.any(np.abs(totals - SPECIES_MASS) > 1e-9 * SPECIES_MASS):
+                raise ValueError(f"initial (per-site masses) must give each species mass {SPECIES_MASS}, got "
+                                 f"{totals.tolist()}")
+            return masses * (n * n)
+        return self._initial_values(initial, self.lattice_grid(eps))
+
+    def lattice_problem(self, eps, dt=None, initial=None):
         """(MF^ε) as a semilinear problem for :func:`solvers.timestepping.integrate` (module docstring:
         the lattice Laplacian is the linear part, diagonal in Fourier space; the state is the real-FFT
-        of the densities), the Fourier coefficients of the lattice samples of the initial densities
-        and the step; returns ``(problem, u0_hat, N, dt)``. Per ETDRK4 step: 4 evaluations of
-        the flux part, each 7 real 2-D FFTs of size N² (2 inverse for ``f^±``, 1 forward for σ, 2
-        inverse for ``∇V_δ * σ``, 2 forward for the flux difference)."""
-        n, x, y = self.lattice(eps)
-        f0 = self.initial_density(x, y)
+        of the densities), the Fourier coefficients of the initial densities (``initial`` as in
+        :meth:`solve_lattice`) and the step; returns ``(problem, u0_hat, N, dt)``. Per ETDRK4 step: 4
+        evaluations of the flux part, each 7 real 2-D FFTs of size N² (2 inverse for ``f^±``, 1
+        forward for σ, 2 inverse for ``∇V_δ * σ``, 2 forward for the flux difference)."""
+        n = self._sites(eps)
+        if dt is not None:
+            dt = check_positive("dt", dt)
+        f0 = self._lattice_densities(eps, initial)
         ghat = self.grad_potential_hat(n)
         beta, h = self.beta, 1.0 / n
         kx = np.fft.fftfreq(n, 1.0 / n)[:, None]
@@ -390,7 +398,7 @@ class Dislocations2D:
                     out += np.roll(flux, direction, axis=1 + axis) - flux
             return fft.rfftn(out, ndim=2)
 
-        dt = self._step(f0, ghat, n, h) if dt is None else check_positive("dt", dt)
+        dt = self._step(f0, ghat, n, h) if dt is None else dt
         problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
         return problem, fft.rfftn(f0, ndim=2), n, dt
 
@@ -403,15 +411,34 @@ class Dislocations2D:
         return min(0.5 * h / max(fmax, 1e-12), h)
 
     # -- MF -------------------------------------------------------------------------------------
-    def solve_continuum(self, resolution=64, t_end=None, times=None, dt=None):
-        """(MF) by pseudo-spectral ETDRK4 on a ``resolution²`` grid whose points are ``j/resolution``."""
-        if t_end is None:
-            raise ValueError("t_end is required")
+    def solve_continuum(self, t_end, times=None, initial=None, *, resolution=64, dt=None, scheme="etdrk4"):
+        """(MF), eq. (12), by pseudo-spectral ETDRK4 (``scheme="etdrk4"``, the only one) with 2/3
+        dealiasing on a ``resolution²`` grid whose points are ``j/resolution`` (the cell centres of
+        :meth:`continuum_grid`). ``initial``: None (the preset, :func:`preset_density`) or a dict
+        ``{label: callable f(x, y) or GridDensity on continuum_grid(resolution)}``; a callable is taken
+        at the grid points and scaled to mass ½ (error if its integral is not positive and finite).
+
+        The old call ``solve_continuum(resolution, t_end, times)`` (an integer first argument with a
+        scalar second one) still works for one release, with a DeprecationWarning."""
+        if (isinstance(t_end, (int, np.integer)) and not isinstance(t_end, (bool, np.bool_)) and t_end >= 8
+                and times is not None and np.ndim(times) == 0 and not isinstance(times, str)
+                and (initial is None or isinstance(initial, (list, tuple, np.ndarray)))):
+            warnings.warn("solve_continuum(resolution, t_end, times) is deprecated: call "
+                          "solve_continuum(t_end, times, resolution=...)", DeprecationWarning, stacklevel=2)
+            resolution, t_end, times, initial = t_end, times, initial, None
+        if scheme not in SCHEMES_CONTINUUM:
+            raise ValueError(f"scheme must be one of {SCHEMES_CONTINUUM}, got {scheme!r}")
         n = check_integer("resolution", resolution, minimum=8)
         ts = check_times(t_end, times)
-        s = np.arange(n) / n
-        x, y = np.meshgrid(s, s, indexing="ij")
-        f0 = self.initial_density(x, y)
+        if dt is not None:  # refused before any work: not positive and finite, or more than 10^7 steps
+            dt = step_budget("dt", dt, ts[-1])
+        check_memory(40 * 2 * 8 * float(n) ** 2, f"solve_continuum with resolution={n}")
+        if initial is None:
+            s = np.arange(n) / n
+            x, y = np.meshgrid(s, s, indexing="ij")
+            f0 = preset_density(x, y, self.amplitude)
+        else:
+            f0 = self._initial_values(initial, self.continuum_grid(n))
         kx = np.fft.fftfreq(n, 1.0 / n)[:, None]
         ky = np.fft.rfftfreq(n, 1.0 / n)[None, :]
         vhat = self.potential_hat(kx, ky)
@@ -428,13 +455,13 @@ class Dislocations2D:
             div = 2j * np.pi * (kx * flux_hat[0] + ky * flux_hat[1])
             return -div * keep
 
-        dt = self._step(f0, ghat, n, 1.0 / n) if dt is None else check_positive("dt", dt)
+        dt = self._step(f0, ghat, n, 1.0 / n) if dt is None else dt
         stepper = ETDRK4()
         problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
         states = integrate(stepper, problem, fft.rfftn(f0, ndim=2), t_end, ts, dt).states
         dens = np.array([fft.irfftn(st, (n, n), ndim=2) for st in states])
         grid = UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)
-        return continuum_dataset(ts, dens, grid, species=["+", "-"], params=self.params,
+        return continuum_dataset(ts, dens, grid, species=list(self.species), params=self.params,
                                  solver={"method": "spectral_etdrk4", "resolution": n, "dt": dt, **stepper.describe()})
 
     # -- SDE_n -----------------------------------------------------------------------------------
@@ -445,71 +472,106 @@ class Dislocations2D:
         keep = (k1**2 + k2**2 > 0) & (potential_hat(k1, k2, self.delta) * 4 * np.pi**2 * (k1**2 + k2**2) > tol)
         return k1[keep].astype(float), k2[keep].astype(float), potential_hat(k1[keep], k2[keep], self.delta)
 
+    def force_data(self):
+        """What :meth:`particle_force` needs, built once per run: the fine grid of ``∇V_δ`` (tabulated
+        kernel) or the Fourier modes ``(k1, k2, V̂)`` (Gaussian)."""
+        return self.grad_potential_grid() if self.tabulated else self._modes()
+
     def particle_force(self, x, b, modes=None):
         """(6): ``F_i = -(b_i/n) Σ_j b_j ∇V_δ(x_i - x_j)``. Gaussian: by the Fourier sum (module
-        docstring). Bump: pairwise, ``∇V_δ`` interpolated (Lagrange, order :attr:`INTERP_ORDER`) on
-        :meth:`grad_potential_grid` (:func:`meanfield.particles.periodic_interp.pair_fields`)."""
-        if self.mollifier == "bump":
+        docstring). Tabulated (bump, user profile): pairwise, ``∇V_δ`` interpolated (Lagrange, order
+        :attr:`INTERP_ORDER`) on :meth:`grad_potential_grid`
+        (:func:`meanfield.particles.periodic_interp.pair_fields`)."""
+        if self.tabulated:
             table = self.grad_potential_grid() if modes is None else modes
             return -np.asarray(b, float)[:, None] * periodic_interp.pair_fields(x, b, table, self.INTERP_ORDER)
-        k1, k2, v = self._modes() if modes is None else modes
-        # e^{2πik·x} = e^{2πik_1x_1} e^{2πik_2x_2} from per-axis powers (few exps); elementwise sums instead
-        # of complex BLAS products (which measured ~90x slower here on a loaded 2-core machine)
-        kmax = int(max(np.abs(k1).max(), np.abs(k2).max()))
-        ks = np.arange(-kmax, kmax + 1)
-        ex = np.exp(2j * np.pi * np.outer(x[:, 0], ks))
-        ey = np.exp(2j * np.pi * np.outer(x[:, 1], ks))
-        phase = ex[:, k1.astype(int) + kmax] * ey[:, k2.astype(int) + kmax]  # (n, K)
-        s = (b[:, None] * phase.conj()).mean(axis=0)  # S_k
-        common = phase * (v * s)[None, :]
-        return -b[:, None] * np.stack([(common.imag * (-2 * np.pi * k1)).sum(1), (common.imag * (-2 * np.pi * k2)).sum(1)], 1)
+        return dislocation_forces.fourier_force(x, b, *(self._modes() if modes is None else modes))
 
-    def sample_particles(self, n, rng=None):
-        """``n`` i.i.d. particles from ρ° on T²_± (rejection sampling); returns ``(x (n, 2), b (n,))``."""
-        n = check_integer("n", n, minimum=2)
+    def sample_particles(self, n, rng=None, initial=None):
+        """``n`` i.i.d. particles from ρ° on T²_± (each sign with probability ½); returns
+        ``(x (n, 2), b (n,))``.
+
+        ``initial=None``: the preset, by rejection sampling. ``initial`` a dict ``{label: callable
+        f(x, y) or GridDensity}``: a callable is averaged onto a ``SAMPLE_RESOLUTION²`` (256²) grid of
+        the torus (2-point Gauss rule per axis, scaled to mass ½) and a GridDensity (any 2-D periodic
+        grid of the unit torus, mass ½) is used as it is; the positions are then drawn from that
+        piecewise-constant density (cell by its mass, uniform inside the cell), so a callable's
+        samples are exact up to its variation within a cell of side 1/256."""
+        n = check_integer("n", n, minimum=1)
+        check_memory(64 * 8 * float(n), f"sample_particles(n={n})")
         g = as_generator(rng)
+        if initial is not None:
+            dens = self._sampling_densities(initial)
+            sp = g.integers(0, 2, n)
+            x = np.empty((n, 2))
+            for k, s in enumerate(self.species):
+                sel = sp == k
+                if np.any(sel):
+                    x[sel] = np.mod(dens[s].sample(int(sel.sum()), rng=g).positions, 1.0)
+            return x, np.where(sp == 0, 1, -1)
         xs, bs = [], []
         bound = 0.5 * (1 + 1.5 * abs(self.amplitude) / 1.5) * 2
         while sum(len(v) for v in xs) < n:
             cand = g.random((2 * n, 2))
             sp = g.integers(0, 2, 2 * n)
-            dens = self.initial_density(cand[:, 0], cand[:, 1])[sp, np.arange(2 * n)]
+            dens = preset_density(cand[:, 0], cand[:, 1], self.amplitude)[sp, np.arange(2 * n)]
             ok = g.random(2 * n) * bound < dens
             xs.append(cand[ok])
             bs.append(np.where(sp[ok] == 0, 1, -1))
         return np.concatenate(xs)[:n], np.concatenate(bs)[:n]
 
-    def simulate_particles(self, state, t_end, times=None, rng=None, dt=None, method="sde", eps=None,
-                           kmc="thinning"):
-        """Run the particles from ``state = (positions (n, 2), charges ±1 (n,))``.
+    def _sampling_densities(self, initial):
+        """``{label: GridDensity}`` to sample from (see :meth:`sample_particles`)."""
+        if isinstance(initial, Mapping):
+            grids = [d.grid for d in initial.values() if isinstance(d, GridDensity)]
+            grid = self._check_torus_grid("initial (GridDensity)", grids[0]) if grids else None
+        else:
+            grid = None
+        quadrature = 2
+        if grid is None:
+            grid = UniformGrid(0.0, 1.0, (SAMPLE_RESOLUTION, SAMPLE_RESOLUTION), periodic=True)
+        return initial_densities(initial, self.species, grid, {s: SPECIES_MASS for s in self.species}, quadrature)
 
-        ``method="sde"``: (SDE_n), eq. (9), by Euler–Maruyama (:class:`solvers.timestepping.EulerMaruyama`
-        through :func:`solvers.timestepping.integrate`, positions wrapped onto the torus after each
-        step, one ``rng`` draw of shape (n, 2) per step); ``dt`` defaults to
-        ``min(δ²β/20, δ/(10 max|F|))`` so that a step's drift and noise move a particle a small
-        fraction of the core size δ. A ``dt`` that is not positive and finite, or that would need
-        more than 10^7 steps, is refused before any work. ``info`` holds ``dt``, the step count,
-        the scheme and its declared orders.
-        ``method="rw"``: (RW_n^ε), eq. (8), on ``Λ_ε`` (``eps`` required; the positions must be
-        lattice points ``εZ²``) by exact kinetic Monte Carlo, ``kmc="thinning"`` or ``"direct"``
-        (:meth:`simulate_walkers`, one replica).
+    def simulate_particles(self, state, t_end, times=None, rng=None, *, scheme="euler_maruyama", dt=None,
+                           method=None, eps=None, kmc=None):
+        """(SDE_n), eq. (9), from ``state = (positions (n, 2), charges ±1 (n,))``.
 
+        ``scheme="euler_maruyama"`` (the only one): :class:`solvers.timestepping.EulerMaruyama` through
+        :func:`solvers.timestepping.integrate`, positions wrapped onto the torus after each step, one
+        ``rng`` draw of shape (n, 2) per step; ``dt`` defaults to ``min(δ²β/20, δ/(10 max|F|))`` so
+        that a step's drift and noise move a particle a small fraction of the core size δ. A ``dt``
+        that is not positive and finite, or that would need more than 10^7 steps, is refused before
+        any work. ``info`` holds ``dt``, the step count, the scheme and its declared orders.
         Species "+"/"-", weight 1/n; positions wrapped into ``[0, 1)²``.
+
+        The lattice random walks (RW_n^ε) are :meth:`simulate_random_walks`. Deprecated for one
+        release (DeprecationWarning): ``method="sde"`` (now ``scheme="euler_maruyama"``) and
+        ``method="rw", eps=..., kmc=...`` (now ``simulate_random_walks(state, eps, ..., kmc=...)``).
         """
-        if method == "rw":
-            if dt is not None:
-                raise ValueError("dt is not used by method='rw' (the jump process is simulated exactly)")
-            return self.simulate_walkers([state], eps, t_end, times, rng=rng, kmc=kmc)[0]
-        if method != "sde":
-            raise ValueError(f"method must be 'sde' or 'rw', got {method!r}")
-        if eps is not None:
-            raise ValueError("eps is only used by method='rw'")
+        if method is not None:
+            if method == "rw":
+                _deprecated_keyword("simulate_particles(method='rw')",
+                                    "use simulate_random_walks(state, eps, t_end, times, rng, kmc=...)", None)
+                if dt is not None:
+                    raise ValueError("dt is not used by the random walks (the jump process is simulated exactly)")
+                return self.simulate_random_walks(state, eps, t_end, times, rng, kmc="thinning" if kmc is None else kmc)
+            if method != "sde":
+                raise ValueError(f"method must be 'sde' or 'rw' (deprecated: use scheme= for the SDE and "
+                                 f"simulate_random_walks for the lattice walkers), got {method!r}")
+            _deprecated_keyword("simulate_particles(method='sde')", "use scheme='euler_maruyama'", None)
+        if eps is not None or kmc is not None:
+            raise ValueError("eps and kmc belong to the lattice random walks: use simulate_random_walks(state, eps, "
+                             "t_end, times, rng, kmc=...)")
+        if scheme not in SCHEMES_SDE:
+            raise ValueError(f"scheme must be one of {SCHEMES_SDE}, got {scheme!r}")
         x, b = charged_state_on_torus(state)
         ts = check_times(t_end, times)
         if dt is not None:  # refused before the kernel tables are built
             dt = step_budget("dt", dt, ts[-1])
         g = as_generator(rng)
-        modes = self.grad_potential_grid() if self.mollifier == "bump" else self._modes()
+        modes = self.force_data()
+        if not self.tabulated:  # the Fourier sum holds four (n, K) complex arrays
+            check_memory(4 * 16 * float(x.shape[0]) * modes[0].size, f"the SDE force of {x.shape[0]} particles")
         if dt is None:
             fmax = float(np.abs(self.particle_force(x, b, modes)).max())
             dt = min(self.delta**2 * self.beta / 20, self.delta / (10 * max(fmax, 1e-12)))
@@ -522,30 +584,40 @@ class Dislocations2D:
         labels = np.where(b > 0, "+", "-")
         return Trajectory(ts, out, Domain.torus(2, 1.0), [np.full(n, 1.0 / n)] * len(ts), [labels] * len(ts),
                           info={"dt": dt, "steps": sol.steps, **stepper.describe(),
-                                "modes": modes[0].size if self.mollifier == "gaussian" else None,
-                                "fine_grid": modes.shape[-1] if self.mollifier == "bump" else None})
+                                "modes": None if self.tabulated else modes[0].size,
+                                "fine_grid": modes.shape[-1] if self.tabulated else None})
 
     # -- RW_n^ε ----------------------------------------------------------------------------------
+    def simulate_random_walks(self, state, eps, t_end, times=None, rng=None, kmc="thinning"):
+        """(RW_n^ε), eq. (8): ``n`` signed walkers on ``Λ_ε`` from ``state = (positions (n, 2) on εZ²,
+        charges ±1)`` (e.g. from :meth:`sample_lattice_particles`), by exact kinetic Monte Carlo,
+        ``kmc="thinning"`` or ``"direct"`` (:mod:`meanfield.particles.lattice_kmc`); one replica of
+        :meth:`simulate_walkers`. Species "+"/"-", weight 1/n; positions wrapped into ``[0, 1)²``."""
+        return self.simulate_walkers([state], eps, t_end, times, rng=rng, kmc=kmc)[0]
+
     def lattice_force_tables(self, eps):
         """``(G_1, G_2)``: ``∇V_δ`` at every lattice vector ``(a, c) ε`` (exact point values of the
         series, aliases folded in), the look-up table of the walkers' forces (6)."""
         n = self._sites(eps)
         return lattice_kmc.force_tables(self.grad_potential_hat(n), n)
 
-    def lattice_initial_masses(self, eps):
-        """``ρ_ε°``: the masses ``ε² f^{±}(ℓ)`` of the lattice samples of the initial densities,
-        renormalised to total mass 1 (theory page 003, initial-conditions remark), shape ``(2, N, N)``."""
-        n, x, y = self.lattice(eps)
-        m = self.initial_density(x, y) / n**2
+    def lattice_initial_masses(self, eps, initial=None):
+        """``ρ_ε°``: the masses ``ε² f^{±}(ℓ)`` of the initial densities at the sites (``initial`` as in
+        :meth:`solve_lattice`; None: the preset), renormalised to total mass 1 (theory page 003,
+        initial-conditions remark), shape ``(2, N, N)``."""
+        n = self._sites(eps)
+        m = self._lattice_densities(eps, initial) / n**2
         return m / m.sum()
 
-    def sample_lattice_particles(self, n, eps, rng=None, n_plus=None):
-        """``n`` walkers ``(ℓ_i, b_i)`` on ``Λ_{ε,±}`` from ``ρ_ε°``; returns ``(positions (n, 2) on
-        εZ² ∩ [0, 1)², b (n,))``. By default i.i.d. with the sign drawn with the species (Remark 1.7);
-        with ``n_plus`` the signs are fixed (``n_plus`` positive walkers first) and the positions are
-        independent with laws ``∝ ρ_ε^{°,±}``, as in Theorem 1.6 (mass discrepancy κ of (19))."""
+    def sample_lattice_particles(self, n, eps, rng=None, initial=None, n_plus=None):
+        """``n`` walkers ``(ℓ_i, b_i)`` on ``Λ_{ε,±}`` from ``ρ_ε°`` (:meth:`lattice_initial_masses`,
+        ``initial`` as in :meth:`solve_lattice`); returns ``(positions (n, 2) on εZ² ∩ [0, 1)², b (n,))``.
+        By default i.i.d. with the sign drawn with the species (Remark 1.7); with ``n_plus`` the
+        signs are fixed (``n_plus`` positive walkers first) and the positions are independent with
+        laws ``∝ ρ_ε^{°,±}``, as in Theorem 1.6 (mass discrepancy κ of (19))."""
         n = check_integer("n", n, minimum=1)
-        m = self.lattice_initial_masses(eps)
+        check_memory(64 * 8 * float(n), f"sample_lattice_particles(n={n})")
+        m = self.lattice_initial_masses(eps, initial)
         sites = m.shape[1]
         g = as_generator(rng)
         if n_plus is None:
@@ -571,7 +643,7 @@ class Dislocations2D:
             raise ValueError("positions must be finite and there must be at least one walker")
         idx = np.rint(x * sites)
         if np.abs(x * sites - idx).max() > 1e-6:
-            raise ValueError(f"positions must be lattice points of eps Z^2 (eps = 1/{sites}) for method='rw'")
+            raise ValueError(f"positions must be lattice points of eps Z^2 (eps = 1/{sites}) for the random walks")
         return idx.astype(np.int64), b.astype(float)
 
     def simulate_walkers(self, states, eps, t_end, times=None, rng=None, kmc="thinning", workers=1,
@@ -579,9 +651,9 @@ class Dislocations2D:
         """Independent replicas of (RW_n^ε), eq. (8), one per state in ``states``.
 
         The replicas are cut into at most ``BLOCKS`` consecutive blocks of equal walker count, each
-        with its own child generator (``Generator.spawn``) and one compiled call for the whole block;
-        the blocks do not depend on ``workers`` (threads; the kernel releases the GIL), so neither
-        does the result. Returns one :class:`Trajectory` per replica: positions wrapped into
+        with its own child generator (``Generator.spawn``) and one compiled call for the whole block
+        (:func:`meanfield.particles.lattice_kmc.run_replicas`); the blocks do not depend on ``workers``
+        (threads; the kernel releases the GIL), so neither does the result. Returns one :class:`Trajectory` per replica: positions wrapped into
         ``[0, 1)²`` at the output times, ``info["unwrapped"]`` the positions in ``εZ²`` without
         reduction mod 1, ``info["jumps"]``, ``info["candidates"]`` (thinning: proposals) and, with
         ``track_rate``, ``info["integrated_rate"] = ∫_0^{t_end} Λ(X_s) ds`` (the compensator of the
@@ -598,45 +670,21 @@ class Dislocations2D:
         if not parsed:
             raise ValueError("states must hold at least one replica")
         tables = self.lattice_force_tables(eps)
-        blocks, start = [], 0
-        size = -(-len(parsed) // self.BLOCKS)
-        while start < len(parsed):  # consecutive replicas with the same n, at most `size` per block
-            stop = start + 1
-            while stop < len(parsed) and stop - start < size and parsed[stop][1].size == parsed[start][1].size:
-                stop += 1
-            blocks.append((start, stop))
-            start = stop
-        children = as_generator(rng).spawn(len(blocks))
+        runs = lattice_kmc.run_replicas([p[0] for p in parsed], [p[1] for p in parsed], tables, self.beta, ts,
+                                        as_generator(rng), kmc, track_rate, workers, self.BLOCKS)
         h = 1.0 / sites
         torus = Domain.torus(2, 1.0)
-
-        def run(k):
-            lo, hi = blocks[k]
-            idx = np.stack([parsed[r][0] for r in range(lo, hi)])
-            b = np.stack([parsed[r][1] for r in range(lo, hi)])
-            a, c, st = lattice_kmc.run_kmc(idx[..., 0], idx[..., 1], b, tables, self.beta, ts, children[k], kmc,
-                                           track_rate)
-            out = []
-            for r in range(hi - lo):
-                unwrapped = [np.stack([a[r, j], c[r, j]], 1) * h for j in range(ts.size)]
-                labels = np.where(b[r] > 0, "+", "-")
-                n = b.shape[1]
-                info = {"eps": h, "kmc": kmc, "jumps": int(st[r, 0]), "candidates": int(st[r, 1]),
-                        "unwrapped": unwrapped}
-                if track_rate:
-                    info["integrated_rate"] = float(st[r, 2])
-                out.append(Trajectory(ts, [np.mod(u, 1.0) for u in unwrapped], torus,
-                                      [np.full(n, 1.0 / n)] * ts.size, [labels] * ts.size, info=info))
-            return out
-
-        if workers == 1 or len(blocks) == 1:
-            results = [run(k) for k in range(len(blocks))]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers) as pool:
-                results = list(pool.map(run, range(len(blocks))))
-        return [tr for block in results for tr in block]
+        out = []
+        for (_, b), (a, c, st) in zip(parsed, runs, strict=True):
+            unwrapped = [np.stack([a[j], c[j]], 1) * h for j in range(ts.size)]
+            labels = np.where(b > 0, "+", "-")
+            n = b.size
+            info = {"eps": h, "kmc": kmc, "jumps": int(st[0]), "candidates": int(st[1]), "unwrapped": unwrapped}
+            if track_rate:
+                info["integrated_rate"] = float(st[2])
+            out.append(Trajectory(ts, [np.mod(u, 1.0) for u in unwrapped], torus,
+                                  [np.full(n, 1.0 / n)] * ts.size, [labels] * ts.size, info=info))
+        return out
 
     BLOCKS = 16
 
@@ -825,7 +873,7 @@ class Dislocations2D:
         ``A_ε[ρ_ε]`` (:meth:`stability_operator`) in ``L²(𝒱_ε)``, i.e. the best constant in
         ``(A_ε[ρ_ε]g, g) ≤ λ_ε ‖g‖²``. ``𝒱_ε`` has the equal weight ε² at every site, so the adjoint
         is the transpose. The lemma bounds it by ``C β δ^{-2}`` uniformly in ε (C not given).
-        ``rho`` defaults to the lattice samples of :meth:`initial_density`.
+        ``rho`` defaults to the lattice samples of the preset (:func:`preset_density`).
 
         Computed per sign b (the operator is block diagonal) by Lanczos (``eigsh``) in shift-invert
         mode about ``σ = bound + 1``, where ``bound`` is the explicit upper bound
@@ -838,7 +886,7 @@ class Dislocations2D:
         n = self._sites(eps)
         if rho is None:
             _, x, y = self.lattice(eps)
-            rho = self.initial_density(x, y)
+            rho = preset_density(x, y, self.amplitude)
         bound = self.stability_bound(rho, eps)  # also checks rho's shape
         a = self.stability_operator(rho, eps)
         sym = (0.5 * (a + a.T)).tocsc()
@@ -868,20 +916,21 @@ class Dislocations2D:
         return float(total.max() / (2 * beta * h * h))
 
     # -- the propagation-of-chaos couplings (Lemmas 4.2 and 5.2) ---------------------------------
-    def couple_sde_mean_field(self, state, t_end, times=None, rng=None, dt=None, resolution=64):
+    def couple_sde_mean_field(self, state, t_end, times=None, rng=None, dt=None, resolution=64, initial=None):
         """Lemma 4.2's coupling: (SDE_n) and n McKean–Vlasov copies (64) driven by the same Brownian
         increments, the copies' drift from the (MF) solution; returns a ``CoupledPaths`` whose
         ``mean_distance()`` is ``(1/n) Σ|X_i − X̄_i|``. The ``X`` block equals
-        ``simulate_particles(state, ..., rng=rng, dt=dt)`` bit for bit.
+        ``simulate_particles(state, ..., rng=rng, dt=dt)`` bit for bit. ``initial``: the (MF) initial
+        data (as in :meth:`solve_continuum`; None: the preset).
         See :func:`meanfield.particles.dislocation_couplings.couple_sde_mean_field`."""
         from meanfield.particles import dislocation_couplings
 
-        return dislocation_couplings.couple_sde_mean_field(self, state, t_end, times, rng, dt, resolution)
+        return dislocation_couplings.couple_sde_mean_field(self, state, t_end, times, rng, dt, resolution, initial)
 
-    def couple_walkers_mean_field(self, states, eps, t_end, times=None, rng=None, cell_dt=None):
+    def couple_walkers_mean_field(self, states, eps, t_end, times=None, rng=None, cell_dt=None, initial=None):
         """Lemma 5.2's coupling: (RW_n^ε) and n independent walkers with the MF^ε rates (10), random time
         changes (74)–(75) of the same unit Poisson processes; one ``CoupledPaths`` per state.
-        See :func:`meanfield.particles.dislocation_couplings.couple_walkers_mean_field`."""
+        ``initial``: the MF^ε initial data (as in :meth:`solve_lattice`; None: the preset). See :func:`meanfield.particles.dislocation_couplings.couple_walkers_mean_field`."""
         from meanfield.particles import dislocation_couplings
 
-        return dislocation_couplings.couple_walkers_mean_field(self, states, eps, t_end, times, rng, cell_dt)
+        return dislocation_couplings.couple_walkers_mean_field(self, states, eps, t_end, times, rng, cell_dt, initial)

@@ -16,7 +16,7 @@ distance of the laws and is what the paper's proofs estimate.
   difference has no noise: ``d(X - X̄) = (F(X) - F̄(X̄)) dt``, so it is free of the noise's
   round-off; the force ``F̄`` is periodic, so it is evaluated at the lift). Step rule and random
   stream are those of
-  ``Dislocations2D.simulate_particles(method="sde")``, so the ``X`` block is that run bit for bit.
+  ``Dislocations2D.simulate_particles`` (scheme "euler_maruyama"), so the ``X`` block is that run bit for bit.
   The mean field ``ρ(t)`` comes from ``Dislocations2D.solve_continuum`` saved at every step's start
   time (no interpolation in time); its force is evaluated at the particles exactly, as the
   trigonometric polynomial the spectral solution is (the modes ``|k_j| ≤ K`` with ``K`` the smaller
@@ -97,6 +97,8 @@ def charged_state_on_torus(state):
     b = np.asarray(b0, dtype=float)
     if x.ndim != 2 or x.shape[1] != 2 or b.shape != (x.shape[0],) or not np.all(np.isin(b, (-1, 1))):
         raise ValueError("state must be (positions (n, 2), charges ±1 of shape (n,))")
+    if x.shape[0] < 1:
+        raise ValueError("state must hold at least one particle, got an empty state")
     if not np.all(np.isfinite(x)):
         raise ValueError("positions must be finite")
     return x, b
@@ -111,12 +113,12 @@ def kernel_constant(model, resolution=None):
     under-estimates a maximum between points by ``O(h²)`` relative (h ≤ δ/50 here)."""
     delta = model.delta
     if resolution is None:
-        resolution = model.fine_grid_size() if model.mollifier == "bump" else max(512, int(64 / delta))
+        resolution = model.fine_grid_size() if model.tabulated else max(512, int(64 / delta))
     m = check_integer("resolution", resolution, minimum=16)
     kx = np.fft.fftfreq(m, 1.0 / m)[:, None]
     ky = np.fft.rfftfreq(m, 1.0 / m)[None, :]
     v = model.potential_hat(kx, ky)
-    if model.mollifier == "bump":
+    if model.tabulated:
         v = v * (kx**2 + ky**2 < model.kernel_radius**2)
     scale = m * m
 
@@ -148,6 +150,8 @@ def sample_fixed_signs(model, n, n_plus=None, rng=None):
     positions independent with laws ``ρ°^±/|ρ°^±|`` (the setting of Theorem 1.5; κ of (17) is
     ``|½ - n_plus/n|`` for the model's data). Rejection sampling from the uniform law with the bound
     ``f^± ≤ ½(1 + |amplitude|)``. Returns ``(x (n, 2), b (n,))``."""
+    from meanfield.models.dislocations import preset_density
+
     n = check_integer("n", n, minimum=1)
     n_plus = n // 2 if n_plus is None else check_integer("n_plus", n_plus, minimum=0)
     if n_plus > n:
@@ -161,7 +165,7 @@ def sample_fixed_signs(model, n, n_plus=None, rng=None):
             if got.shape[0] >= count:
                 break
             cand = g.random((2 * count + 8, 2))
-            keep = g.random(cand.shape[0]) * bound < model.initial_density(cand[:, 0], cand[:, 1])[species]
+            keep = g.random(cand.shape[0]) * bound < preset_density(cand[:, 0], cand[:, 1], model.amplitude)[species]
             got = np.concatenate([got, cand[keep]])
         out.append(got[:count])
     return np.concatenate(out), np.where(np.arange(n) < n_plus, 1, -1)
@@ -211,13 +215,16 @@ def _trig_sum(ex, ey, coef):
 _FORCE_CACHE: dict = {}
 
 
-def _mean_field_force(model, m, starts, kmax, t_end):
+def _mean_field_force(model, m, starts, kmax, t_end, initial=None):
     """The (MF) force at the step start times ``starts`` (:class:`_MeanFieldForce`), from one
     ``solve_continuum`` run; the last few are kept, keyed by the model's parameters, the grid and the
-    times, so replicas with the same step share one mean-field solve."""
+    times, so replicas with the same step share one mean-field solve (user ``initial`` data: not cached)."""
+    if initial is not None:
+        mf = model.solve_continuum(t_end, times=starts, initial=initial, resolution=m)
+        return _MeanFieldForce(model, mf.density.values, starts, kmax)
     key = (tuple(sorted(model.params.items())), m, kmax, starts.tobytes())
     if key not in _FORCE_CACHE:
-        mf = model.solve_continuum(m, t_end, times=starts)  # integrates up to the last start only
+        mf = model.solve_continuum(t_end, times=starts, resolution=m)  # integrates up to the last start only
         while len(_FORCE_CACHE) >= 4:
             _FORCE_CACHE.pop(next(iter(_FORCE_CACHE)))
         _FORCE_CACHE[key] = _MeanFieldForce(model, mf.density.values, starts, kmax)
@@ -249,7 +256,7 @@ def _step_starts(ts, dt):
     return np.array(recorder.starts)
 
 
-def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, resolution=64):
+def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, resolution=64, initial=None):
     """Lemma 4.2's coupling: (SDE_n) and the McKean–Vlasov process (64) with the same Brownian motions.
 
     Parameters
@@ -261,9 +268,12 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
     rng : Generator or seed
         The Brownian increments (one standard normal draw of shape ``(n, 2)`` per step).
     dt : float, optional
-        Euler–Maruyama step; default the rule of ``simulate_particles(method="sde")``.
+        Euler–Maruyama step; default the rule of ``simulate_particles``.
     resolution : int
         Grid of the spectral (MF) solution (``solve_continuum``).
+    initial : dict, optional
+        The (MF) initial data (``solve_continuum``'s ``initial=``; None: the preset). The state
+        should be drawn from them (e.g. ``model.sample_particles(n, initial=initial)``).
 
     Returns
     -------
@@ -279,16 +289,16 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
         if ts[-1] / dt > 10**7:
             raise ValueError(f"dt={dt!r} would need {ts[-1] / dt:.4g} steps to reach t={ts[-1]}, more than 10^7")
     g = as_generator(rng)
-    modes = model.grad_potential_grid() if model.mollifier == "bump" else model._modes()
-    if dt is None:  # the rule of simulate_particles(method="sde"), computed the same way
+    modes = model.force_data()
+    if dt is None:  # the rule of simulate_particles, computed the same way
         fmax = float(np.abs(model.particle_force(x, b, modes)).max())
         dt = min(model.delta**2 * model.beta / 20, model.delta / (10 * max(fmax, 1e-12)))
     starts = _step_starts(ts, dt)
     kmax = m // 2 - 1
-    if model.mollifier == "gaussian":
+    if not model.tabulated:
         kmax = min(kmax, int(max(np.abs(modes[0]).max(), np.abs(modes[1]).max())))
     # no step at all (every output time is 0): the copies sit at the start, no mean field is needed
-    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1])) if starts.size else None
+    force_bar = _mean_field_force(model, m, starts, kmax, float(ts[-1]), initial) if starts.size else None
     n = x.shape[0]
 
     def drift(t, y):  # blocks: X (wrapped), the lift of X̄, the difference of the lifts X - X̄
@@ -311,10 +321,11 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
 
 
 # -- Lemma 5.2: RW_n^ε and the independent MF^ε walkers ----------------------------------------------
-def mean_field_lattice_cells(model, eps, t_end, cell_dt=None):
+def mean_field_lattice_cells(model, eps, t_end, cell_dt=None, initial=None):
     """The field ``G = ∇V_δ * (ρ_ε⁺ - ρ_ε⁻)`` of the MF^ε solution (lattice sum, eq. (10)) at the
     midpoints of ``K = ceil(t_end/cell_dt)`` equal cells of ``[0, t_end]``; returns
-    ``(fields (K, 2, N, N), edges (K + 1,))``. ``cell_dt`` defaults to ``min(t_end, 0.1)/40``."""
+    ``(fields (K, 2, N, N), edges (K + 1,))``. ``cell_dt`` defaults to ``min(t_end, 0.1)/40``;
+    ``initial``: the MF^ε initial data (``Dislocations2D.solve_lattice``; None: the preset)."""
     t_end = check_positive("t_end", t_end)
     cell_dt = min(t_end, 0.1) / 40 if cell_dt is None else check_positive("cell_dt", cell_dt)
     cells = int(np.ceil(t_end / cell_dt * (1 - 1e-12)))
@@ -323,14 +334,14 @@ def mean_field_lattice_cells(model, eps, t_end, cell_dt=None):
     edges = t_end * np.arange(cells + 1) / cells
     mids = 0.5 * (edges[:-1] + edges[1:])
     sites = model._sites(eps)
-    dens = model.solve_lattice(eps, t_end, times=mids).density.values  # (K, 2, N, N)
+    dens = model.solve_lattice(eps, t_end, times=mids, initial=initial).density.values  # (K, 2, N, N)
     ghat = model.grad_potential_hat(sites)
     sig = fft.rfftn(dens[:, 0] - dens[:, 1], ndim=2)
     fields = np.stack([fft.irfftn(gh * sig, (sites, sites), ndim=2) for gh in ghat], 1)
     return fields, edges
 
 
-def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, cell_dt=None):
+def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, cell_dt=None, initial=None):
     """Lemma 5.2's coupling: (RW_n^ε) and ``n`` independent walkers with the MF^ε rates (10), both
     random time changes of the same unit-rate Poisson processes (eqs. (74)–(75)); one replica per
     state in ``states`` (each ``(positions (n, 2) on εZ², b (n,))``; positions shared by both).
@@ -352,7 +363,7 @@ def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, c
         raise ValueError("all replicas must have the same number of walkers")
     idx = np.stack([p[0] for p in parsed])
     b = np.stack([p[1] for p in parsed])
-    fields, edges = mean_field_lattice_cells(model, eps, float(ts[-1]), cell_dt)
+    fields, edges = mean_field_lattice_cells(model, eps, float(ts[-1]), cell_dt, initial)
     out = coupled_kmc.run_coupled(idx[..., 0], idx[..., 1], b, model.lattice_force_tables(eps), model.beta, fields,
                                   edges, ts, as_generator(rng))
     h = 1.0 / sites

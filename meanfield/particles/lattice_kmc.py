@@ -57,7 +57,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["fields", "force_tables", "pair_table", "run_kmc", "total_rate"]
+__all__ = ["fields", "force_tables", "pair_table", "replica_blocks", "run_kmc", "run_replicas", "total_rate"]
 
 THINNING, DIRECT = 0, 1
 METHODS = {"thinning": THINNING, "direct": DIRECT}
@@ -463,3 +463,45 @@ def total_rate(a, c, b, tables, beta):
     n, eps = len(b), 1.0 / tables[0].shape[0]
     force = -np.asarray(b, float)[:, None] / n * s
     return float(np.sum(2 * np.cosh(0.5 * beta * eps * force)) / (beta * eps * eps))
+
+
+def replica_blocks(sizes, max_blocks):
+    """Cut replicas (walker counts ``sizes``, in order) into at most ``max_blocks`` runs of consecutive
+    replicas with the same count, at most ``ceil(len/max_blocks)`` each; returns ``[(start, stop)]``."""
+    blocks, start = [], 0
+    size = -(-len(sizes) // max_blocks)
+    while start < len(sizes):
+        stop = start + 1
+        while stop < len(sizes) and stop - start < size and sizes[stop] == sizes[start]:
+            stop += 1
+        blocks.append((start, stop))
+        start = stop
+    return blocks
+
+
+def run_replicas(positions, signs, tables, beta, t_out, rng, method="thinning", track_rate=False, workers=1,
+                 max_blocks=16):
+    """Independent replicas of (RW_n^ε) with different walker counts: replica ``r`` starts at the
+    integer lattice coordinates ``positions[r]`` (shape ``(n_r, 2)``) with signs ``signs[r]``.
+
+    The replicas are cut into blocks (:func:`replica_blocks`), each with its own child generator
+    (``rng.spawn``) and one :func:`run_kmc` call; the blocks do not depend on ``workers`` (threads: the
+    kernel releases the GIL), so neither does the result. Returns one ``(a (T, n_r), c (T, n_r),
+    stats (4,))`` per replica, as :func:`run_kmc` gives them."""
+    blocks = replica_blocks([s.size for s in signs], max_blocks)
+    children = rng.spawn(len(blocks))
+
+    def run(k):
+        lo, hi = blocks[k]
+        idx = np.stack(positions[lo:hi])
+        b = np.stack(signs[lo:hi])
+        return run_kmc(idx[..., 0], idx[..., 1], b, tables, beta, t_out, children[k], method, track_rate)
+
+    if workers == 1 or len(blocks) == 1:
+        results = [run(k) for k in range(len(blocks))]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(run, range(len(blocks))))
+    return [(a[r], c[r], st[r]) for a, c, st in results for r in range(a.shape[0])]

@@ -458,7 +458,7 @@ class Annihilation1D:
                           "force_evaluations": run.force_evaluations},
                 "solver": run.solver}
         return Trajectory(ts, run.positions, self.domain, [np.full(n, 1.0 / n) for _ in ts], species, events,
-                          info=info)
+                          info=info, labels=self.species)
 
     def active_measures(self, traj, t):
         """``[κ_n(t)]_±`` = the active particles only (Lemma 4.6(i)), as {"+", "-"} measures of mass N_±/n

@@ -134,7 +134,8 @@ class Trajectory:
     ``positions[k]`` is an ``(n_k, d)`` (or ``(n_k,)``) array at ``times[k]``; ``weights[k]``
     the matching weights (``None`` for ``1/n``); ``species[k]`` an array of species labels per
     particle or ``None`` for a single species. Particle counts may change between times
-    (annihilation, coagulation).
+    (annihilation, coagulation). ``labels`` is the model's ``species`` tuple: ``measure(t)`` returns
+    its dict in that order (labels without particles at ``t`` are left out); without it, sorted.
     """
 
     times: np.ndarray
@@ -144,6 +145,7 @@ class Trajectory:
     species: list | None = None
     events: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    labels: tuple | None = None
 
     def _k(self, t):
         return _time_index(self.times, t)
@@ -151,7 +153,7 @@ class Trajectory:
     def measure(self, t, species=None):
         """Empirical measure at output time ``t``.
 
-        For multi-species trajectories returns ``{label: EmpiricalMeasure}`` (labels sorted),
+        For multi-species trajectories returns ``{label: EmpiricalMeasure}`` (in ``labels`` order),
         or only the one asked for with ``species=label``.
         """
         k = self._k(t)
@@ -162,7 +164,13 @@ class Trajectory:
                 raise ValueError("this trajectory has a single species; do not pass species")
             return EmpiricalMeasure(pos, w, self.domain)
         lab = np.asarray(self.species[k])
-        labels = sorted(set(lab.tolist())) if species is None else [species]
+        present = set(lab.tolist())
+        if species is not None:
+            labels = [species]
+        elif self.labels is not None:
+            labels = [s for s in self.labels if s in present] + sorted(present - set(self.labels))
+        else:
+            labels = sorted(present)
         out = {}
         for s in labels:
             sel = lab == s

@@ -360,7 +360,7 @@ class SignedCoulomb2D:
                                                collision_radius=collision_radius, max_steps=max_steps)
         lab = np.where(signs > 0, "+", "-")
         return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
-                          info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
+                          labels=self.species, info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
                                 "method": short, **stepper.describe(), **rule.describe(),
                                 "drift_evaluations": evaluate.evaluations, "epsilon": self.epsilon,
                                 "kernel": "custom" if self.kernel is not None else "paper", "force": force_used,

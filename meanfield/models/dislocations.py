@@ -583,7 +583,7 @@ class Dislocations2D:
         out = sol.states
         labels = np.where(b > 0, "+", "-")
         return Trajectory(ts, out, Domain.torus(2, 1.0), [np.full(n, 1.0 / n)] * len(ts), [labels] * len(ts),
-                          info={"dt": dt, "steps": sol.steps, **stepper.describe(),
+                          labels=self.species, info={"dt": dt, "steps": sol.steps, **stepper.describe(),
                                 "modes": None if self.tabulated else modes[0].size,
                                 "fine_grid": modes.shape[-1] if self.tabulated else None})
 
@@ -683,7 +683,8 @@ class Dislocations2D:
             if track_rate:
                 info["integrated_rate"] = float(st[2])
             out.append(Trajectory(ts, [np.mod(u, 1.0) for u in unwrapped], torus,
-                                  [np.full(n, 1.0 / n)] * ts.size, [labels] * ts.size, info=info))
+                                  [np.full(n, 1.0 / n)] * ts.size, [labels] * ts.size, info=info,
+                                  labels=self.species))
         return out
 
     BLOCKS = 16

@@ -353,7 +353,8 @@ class Newtonian1D:
         w = np.concatenate([mx, my])
         lab = np.array(["rho"] * x.size + ["eta"] * y.size)
         traj = Trajectory(ts, pos, self.domain, weights=[w] * ts.size, species=[lab] * ts.size,
-                          events=_EventView(r["event_time"], r["event_kind"], r["event_i"], r["event_j"]))
+                          events=_EventView(r["event_time"], r["event_kind"], r["event_i"], r["event_j"]),
+                          labels=self.species)
         traj.info.update({k: r[k] for k in r if k not in ("x", "y")})
         traj.info.update({"x": r["x"], "y": r["y"], "mx": mx, "my": my,
                           "energy": np.array([energy(r["x"][k], r["y"][k], mx, my) for k in range(ts.size)])})

@@ -716,8 +716,6 @@ class CoagulationDiffusion:
             scheme = _OLD_SCHEMES[scheme]
         if not isinstance(scheme, str) or scheme not in REACTION_SCHEMES:
             raise ValueError(f"scheme must be one of {sorted(REACTION_SCHEMES)}, got {scheme!r}")
-        if t_end is None:
-            raise ValueError("t_end is required")
         ts = check_times(t_end, times)
         if dt is not None:
             dt = check_positive("dt", dt)

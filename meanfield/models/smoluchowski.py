@@ -23,15 +23,23 @@ this module uses the corrected value, which is what the particle system is teste
   ``B_R`` in ``d = 3``; ``F(a) → 4π R`` (Smoluchowski's ``4π (D_1 + D_2) R``) as ``a → ∞``.
 * Continuum: the homogeneous system (Dormand–Prince 5(4) with error control) and the full system
   on a periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
-  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step with ``scheme=``), both advanced by
+  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step: ``scheme="ssprk3"|"rk4"|"dp54"``), both advanced by
   the package's one time-stepping driver (:func:`solvers.timestepping.integrate`). Mass truncation
   ``n ≤ M`` is **conservative** (a collision whose product would exceed ``M`` does not happen, so
   ``Σ n f_n`` is conserved exactly). The coagulation sums cost O(M²) per point (compiled loop) or,
   for kernels that are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative,
   or any tabulated kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass
-  (:class:`SeparableKernel`, checked and summed through its factors in O(r M) memory: no ``M × M``
-  matrix is formed). In free space (``domain="free"``) the PDE is solved on the periodic box
+  (:class:`~meanfield.models.coagulation_sums.SeparableKernel`, checked and summed through its factors
+  in O(r M) memory: no ``M × M`` matrix is formed); ``sums="auto"|"direct"|"fft"`` chooses, and the
+  sums themselves live in :mod:`meanfield.models.coagulation_sums`. In free space (``domain="free"``) the PDE is solved on the periodic box
   ``[0, L)^3`` standing for ``R^3``, refused when the Gaussian wrap-around estimate exceeds 1e-3.
+* Physics open to the user (theory page 004, "The model's interface"), the paper's choices as
+  defaults: the kernel ``K`` (``kernel=``: an ``(M, M)`` table, a SeparableKernel or a callable
+  ``K(n, m)``; checked symmetric, non-negative and finite), used by the homogeneous system, the PDE
+  and the particles (hazard factor ``κ = (d(n)+d(m)) F^{-1}(K/(d(n)+d(m)))``, refused above the
+  diffusion-limited rate); the diffusivity ``d(m)`` (a number, ``M`` values or a callable) in the
+  PDE and the particles; the interaction profile ``V`` of the cell problem (``interaction=``,
+  :meth:`CoagulationDiffusion.capture`). Initial data through ``initial=`` on every run method.
 * The kinetic scaling ``N ε^{d-2} = Z`` (§1.3) is :func:`kinetic_scaling`; a particle number whose
   ε is not small (ε > L/3 on the torus, or reaction ranges overlapping on average in the densest
   initial region) is refused.
@@ -66,10 +74,11 @@ from solvers.grids import UniformGrid
 from solvers.timestepping import (RK4, JumpSplitting, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
                                   SDEProblem, SemilinearProblem, SplitProblem, StrangSplitting, Substeps, integrate)
 
-__all__ = ["CoagulationDiffusion", "SeparableKernel", "capture_function", "capture_function_uniform_ball",
-           "coagulation_operator", "coagulation_rates", "invert_capture", "kinetic_scaling", "solve_homogeneous"]
+__all__ = ["CoagulationDiffusion", "capture_function", "capture_function_uniform_ball", "coagulation_rates",
+           "invert_capture", "kinetic_scaling", "solve_homogeneous"]
 
-_REEXPORTED = (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD)  # kept importable from this module
+# the coagulation sums live in meanfield.models.coagulation_sums; these names stay importable from here
+_REEXPORTED = (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD, SeparableKernel, coagulation_operator)
 
 
 # --- the kinetic scaling N ε^{d-2} = Z (§1.3) ----------------------------------------------------

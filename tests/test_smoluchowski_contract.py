@@ -177,6 +177,8 @@ def test_old_keywords_warn_and_give_the_same_numbers():
         solve_homogeneous(np.ones((3, 3)), np.eye(3)[0], 1.0, method="direct")
     with pytest.raises(TypeError, match="sums= only"):
         model.solve_homogeneous(1e-3, sums="fft", method="direct")
+    with pytest.raises(TypeError, match=r"t_end first.*solve_continuum\(0.002, resolution=4\)"):
+        model.solve_continuum(4, 2e-3)  # the old positional (resolution, t_end) call is not silently misread
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         model.solve_continuum(2e-3, resolution=4)  # the new spelling is silent
@@ -391,3 +393,11 @@ def test_interaction_profile_sets_the_capture_function_and_the_kernel():
     assert float(ball.capture(1.0)) == pytest.approx(0.912921, rel=5e-6)
     with pytest.raises(ValueError, match="non-negative"):
         ball.capture(-1.0)
+    assert ball.capacity() == 4 * np.pi and smooth.capacity() == pytest.approx(4 * np.pi, rel=1e-3)  # support tabulated
+    # a user kernel with a user profile: the particles' κ from inverting the shooting (the flat
+    # profile is the ball, so κ must be the ball's to the shooting's accuracy)
+    k = ball.kernel()
+    user = CoagulationDiffusion(max_mass=3, diffusivity=lambda m: 1.0 / m, interaction=lambda r: np.where(r <= 1, 2.0, 0.0),
+                                kernel=k)
+    reach = np.add.outer(np.arange(1, 4), np.arange(1, 4)) <= 3
+    np.testing.assert_allclose(user.reaction_strengths()[reach], ball.reaction_strengths()[reach], rtol=1e-5)

@@ -79,9 +79,13 @@ class SeparableKernel:
     """
 
     def __init__(self, a, b):
-        a = np.atleast_2d(np.asarray(a, dtype=float))
-        b = np.atleast_2d(np.asarray(b, dtype=float))
-        if a.shape != b.shape or a.ndim != 2 or a.shape[1] < 1:
+        try:
+            a = np.atleast_2d(np.asarray(a, dtype=float))
+            b = np.atleast_2d(np.asarray(b, dtype=float))
+        except (TypeError, ValueError):
+            raise TypeError(f"a and b must be arrays of real numbers of shape (rank, M), got {type(a).__name__} and "
+                            f"{type(b).__name__}") from None
+        if a.shape != b.shape or a.ndim != 2 or a.shape[1] < 1 or a.shape[0] < 1:
             raise ValueError(f"a and b must both have shape (rank, M), got {a.shape} and {b.shape}")
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             raise ValueError("the factors a and b must be finite")
@@ -325,9 +329,9 @@ SUMS = ("auto", "direct", "fft")
 
 def sums_keyword(sums, method, default="auto", where="sums"):
     """``sums`` after the deprecated alias ``method=`` (one release): a DeprecationWarning naming the
-    new keyword; both given is an error."""
+    new keyword; both given with different values (``sums`` not None nor its default) is an error."""
     if method is not None:
-        if sums is not None and sums != method:
+        if sums is not None and sums != default and sums != method:
             raise TypeError(f"give sums= only (method= is its deprecated name), got sums={sums!r} and "
                             f"method={method!r}")
         warnings.warn(f"{where}: the keyword method= is deprecated, use sums= (the coagulation-sum algorithm)",
@@ -336,7 +340,7 @@ def sums_keyword(sums, method, default="auto", where="sums"):
     return default if sums is None else sums
 
 
-def coagulation_operator(f, kernel, sums=None, *, method=None):
+def coagulation_operator(f, kernel, sums="direct", *, method=None):
     """Right-hand side ``Q(f)`` of the coagulation terms (module docstring) for ``f`` of shape
     ``(M, ...)``. ``sums="direct"`` (default): compiled O(M²) loop over the table ``kernel`` of shape
     ``(M, M)`` (a :class:`SeparableKernel` is tabulated for it); ``"fft"``: O(M log M) sums for a

@@ -104,8 +104,9 @@ def kinetic_scaling(n=None, epsilon=None, total_density=1.0, dim=3):
 # --- the kernel: cell problem (1.7)/(6.1) ------------------------------------------------------
 def capture_function_uniform_ball(a, radius=1.0):
     """``F(a)`` for ``V`` uniform on ``B_R ⊂ R^3`` (∫V = 1): ``4π R (1 − tanh x / x)``."""
-    a = np.asarray(a, dtype=float)
-    if np.any(a < 0):
+    a = _real_array("a", a)
+    radius = check_positive("radius", radius)
+    if np.any(a < 0) or np.any(np.isnan(a)):
         raise ValueError(f"a must be non-negative, got {a!r}")
     x = radius * np.sqrt(3 * a / (4 * np.pi * radius**3))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -120,9 +121,10 @@ def capture_function(a, profile, radius=1.0):
     ``w'' + (2/r) w' = a V w``, ``w(0) = 1``, ``w'(0) = 0``; outside the support ``w = A − B/r`` and
     ``F = 4π B / A``.
     """
-    a = float(a)
-    if a < 0:
-        raise ValueError(f"a must be non-negative, got {a!r}")
+    a = check_nonnegative("a", a)
+    radius = check_positive("radius", radius)
+    if not callable(profile):
+        raise TypeError(f"profile must be a callable radial profile V(r), got {profile!r}")
     r = np.linspace(0, radius, 4001)
     mass = np.trapezoid(4 * np.pi * r**2 * profile(r), r)
     if not mass > 0:
@@ -156,27 +158,31 @@ def coagulation_rates(masses, diffusivity, alpha, capture, pair_sum="ordered"):
 
 
 # --- capture function of a model's V and its inverse (the particles' reaction strengths) ----------------
-def invert_capture(capture, target, a_max=1e12):
+def invert_capture(capture, target, top=None, a_max=1e12):
     """``a`` with ``capture(a) = target`` for each entry of ``target ≥ 0`` (``F`` is increasing from 0 to
     the capacity of the support of ``V``, Thm 6.2), by bracketing and Brent's method on the distinct
-    values; ValueError when ``target`` is not below ``F(a_max)`` (no finite reaction strength gives it)."""
+    values. ``top``: a bound ``F < top`` (default ``F(a_max)``); ValueError for a target not below it or
+    not reached by ``a ≤ a_max`` (no finite reaction strength gives it)."""
     from scipy.optimize import brentq
 
     target = np.asarray(target, dtype=float)
     values, where = np.unique(target, return_inverse=True)
-    top = float(capture(a_max))
+    top = float(capture(a_max)) if top is None else float(top)
     out = np.empty(values.size)
     for k, y in enumerate(values):
         if y == 0.0:
             out[k] = 0.0
             continue
-        if not y < top:
+        if not (np.isfinite(y) and 0 < y < top):
             raise ValueError(f"no reaction strength gives F(a) = {y:.6g}: F is bounded by the capacity of the support of "
                              f"V, F(a) < {top:.6g} (diffusion-limited rate)")
         hi = max(y, 1.0)
         while float(capture(hi)) < y:
-            hi *= 16
-        out[k] = brentq(lambda a: float(capture(a)) - y, 0.0, min(hi, a_max), xtol=1e-14, rtol=4 * np.finfo(float).eps,
+            if hi >= a_max:
+                raise ValueError(f"no reaction strength a <= {a_max:.3g} gives F(a) = {y:.6g} (F({a_max:.3g}) = "
+                                 f"{float(capture(a_max)):.6g}): too close to the diffusion-limited rate")
+            hi = min(16 * hi, a_max)
+        out[k] = brentq(lambda a: float(capture(a)) - y, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
                         maxiter=500)
     return out[where].reshape(target.shape)
 
@@ -203,7 +209,7 @@ def _check_f0(f0, size=None):
     return arr
 
 
-def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, sums=None, *, method=None):
+def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, sums="auto", *, method=None):
     """Homogeneous system ``df_n/dt = Q(f)_n`` (standard form, conservative truncation at ``M = len(f0)``;
     theory page 004, eqs. (1.1)–(1.3) without diffusion) by Dormand–Prince 5(4) with error control
     (:class:`DormandPrince54` under the classical controller, :class:`PIController` with ``beta=0``).
@@ -421,6 +427,15 @@ class CoagulationDiffusion:
             raise ValueError(f"a must be finite and non-negative, got {a!r}")
         return self._capture(a)
 
+    def capacity(self):
+        """``F(∞)``, the capacity of the support of ``V`` (Thm 6.2; eq. (6.4)): ``4π R``, ``R`` the radius of
+        the support (``4π`` for the unit ball). The diffusion-limited rate is ``(d(n) + d(m)) F(∞)``."""
+        if isinstance(self.interaction, str):
+            return 4 * np.pi
+        r = np.linspace(0, 1, 4001)
+        support = r[np.broadcast_to(np.asarray(self._profile(r), dtype=float), r.shape) > 0]
+        return 4 * np.pi * float(support.max())
+
     def reaction_strengths(self):
         """``κ(n, m)``, the hazard factor of an unordered pair (``λ = κ V_ε``, the ordered-pair factor
         included) for the masses ``1..M``, zero for pairs whose product would exceed ``M``. From ``α``
@@ -435,7 +450,10 @@ class CoagulationDiffusion:
         reach = (np.add.outer(np.arange(1, big_m + 1), np.arange(1, big_m + 1)) <= big_m)
         target = np.where(reach, k / dsum, 0.0)
         try:
-            a = invert_capture(self._capture, target)
+            if isinstance(self.interaction, str):  # the ball: closed form, any a
+                a = invert_capture(self._capture, target)
+            else:  # shooting overflows for a >> 1e6; F < 4π (radius of the support of V)
+                a = invert_capture(self._capture, target, top=self.capacity(), a_max=1e6)
         except ValueError as err:
             raise ValueError(f"kernel is not realisable by the particles: {err}; K(n, m) must stay below "
                              "(d(n) + d(m)) F(∞)") from None
@@ -656,7 +674,7 @@ class CoagulationDiffusion:
                                 "total_mass": int(final.sum())})
 
     # -- continuum ---------------------------------------------------------------------------
-    def solve_homogeneous(self, t_end, times=None, initial=None, *, sums=None, method=None):
+    def solve_homogeneous(self, t_end, times=None, initial=None, *, sums="auto", method=None):
         """Spatially uniform densities ``f_n(t)`` (per unit volume of the box): the system (1.1)–(1.3)
         without diffusion, by :func:`solve_homogeneous`. ``initial``: the class densities
         ``f_1(0), …, f_M(0)`` (a vector of ``M`` non-negative numbers); None: ``Z / L^3`` times the
@@ -686,7 +704,7 @@ class CoagulationDiffusion:
         return float(1 - erf(self.box / (2 * np.sqrt(2) * sigma)) ** 3)
 
     def solve_continuum(self, t_end, times=None, initial=None, *, resolution=16, dt=None, reaction_substeps=1,
-                        scheme="ssprk3", sums=None, method=None):
+                        scheme="ssprk3", sums="auto", method=None):
         """Coagulation–diffusion (theory page 004, eqs. (1.1)–(1.3) in the standard form) on the periodic
         box by Strang splitting (module docstring). For ``domain="free"`` the box stands for R^3
         (attribute ``wrap_around_estimate``, see :meth:`wrap_around_estimate`).
@@ -715,6 +733,10 @@ class CoagulationDiffusion:
         mass ``1..M``; the attributes ``solver_scheme``, ``solver_order``, ``solver_a``, ``solver_b``
         and ``solver_step_rule`` record the steppers and their declared orders.
         """
+        if isinstance(t_end, (int, np.integer)) and not isinstance(t_end, bool) and np.ndim(times) == 0 \
+                and times is not None:
+            raise TypeError(f"solve_continuum takes t_end first: solve_continuum({t_end!r}, {times!r}) reads as the "
+                            f"old (resolution, t_end) call; write solve_continuum({times!r}, resolution={t_end!r})")
         sums = sums_keyword(sums, method, "auto", "CoagulationDiffusion.solve_continuum")
         if not isinstance(sums, str) or sums not in ("auto", "direct", "fft"):
             raise ValueError(f"sums must be 'auto', 'direct' or 'fft', got {sums!r}")

@@ -68,7 +68,7 @@ from meanfield.models.base import (Trajectory, check_integer, check_memory, chec
 from meanfield.models.coagulation_sums import (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD, SeparableKernel, as_kernel,
                                                choose_sums, coagulation_operator, loss_rate, sums_keyword)
 from meanfield.models.contract import density_on_grid
-from meanfield.particles.coagulation import CoagulationSweep
+from meanfield.particles.coagulation import CoagulationSweep, profile_mass
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import (RK4, JumpSplitting, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
@@ -619,8 +619,7 @@ class CoagulationDiffusion:
         return np.asarray(self._alpha(m[:, None], m[None, :]), dtype=float)
 
     def _profile_mass(self):
-        r = np.linspace(0, 1, 4001)
-        return float(np.trapezoid(4 * np.pi * r**2 * self._profile(r), r))
+        return profile_mass(self._profile)
 
     def _check_state(self, state):
         if not isinstance(state, (tuple, list)) or len(state) != 2:
@@ -655,9 +654,8 @@ class CoagulationDiffusion:
         dt = self.step_rule(n) if dt is None else check_positive("dt", dt)
         kappa = self.reaction_strengths()
         g = as_generator(rng)
-        r = np.linspace(0, 1, 2049)
-        sweep = CoagulationSweep(eps, kappa, r**2, self._profile(r) / self._profile_mass(), g,
-                                 box=self.box if self.domain_kind == "torus" else None, particles=n)
+        sweep = CoagulationSweep.from_profile(eps, kappa, self._profile, g,
+                                              box=self.box if self.domain_kind == "torus" else None, particles=n)
         # dx = sqrt(2 d(m)) dB per coordinate (generator d(m) Δ); the mass column does not move
         dcoef = np.sqrt(2 * self._dvals * 1.0)
         xyz = np.array([1.0, 1.0, 1.0, 0.0])

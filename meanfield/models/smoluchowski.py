@@ -258,7 +258,8 @@ class CoagulationDiffusion:
         Reaction strength ``α(n, m)`` of the generator (1.6) (symmetric, non-negative); it sets the
         paper's kernel (eqs. (1.7)–(1.8), corrected as on theory page 004) when ``kernel`` is None,
         and is not used otherwise.
-    pair_sum : "ordered" (paper (1.6) literally, κ = 2α) or "unordered" (κ = α).
+    pair_sum : "ordered" (paper (1.6) literally, κ = 2α) or "unordered" (κ = α); like ``alpha``, used
+        only by the paper's kernel (``kernel`` None).
     interaction : "ball" (V uniform on the unit ball, closed-form kernel) or a callable radial
         profile ``V(r)`` supported in the unit ball (need not be normalised; kernel by ODE shooting of
         the cell problem (1.7)/(6.1), :meth:`capture`). Used by the kernel and by the particles.

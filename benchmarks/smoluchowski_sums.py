@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from _timing import best_time
 
-from meanfield.models.smoluchowski import SeparableKernel, coagulation_operator
+from meanfield.models.coagulation_sums import SeparableKernel, coagulation_operator
 from meanfield.rates import fit_rate
 
 

@@ -95,20 +95,21 @@ def test_operator_conserves_mass_and_keeps_positivity():
 def test_pde_mass_positivity_heat_equation_and_uniform_reduction():
     model = CoagulationDiffusion(max_mass=6, diffusivity=0.01, alpha=20.0, initial_profile="gaussian",
                                  total_density=10.0)
-    sol = model.solve_continuum(16, t_end=0.02, times=[0.0, 0.01, 0.02])
+    sol = model.solve_continuum(0.02, resolution=16, times=[0.0, 0.01, 0.02])
     total = sol["total_mass"].values
     np.testing.assert_allclose(total, model.total_density, rtol=1e-12)  # Σ n ∫ f_n, to round-off
     # the spectral heat step is not positivity preserving: the Gibbs undershoot of the bump
     # (width 2 cells at 16^3) is 2.7e-8 of the maximum and disappears once resolved
     assert float(sol.density.min()) > -1e-7 * float(sol.density.max())
-    resolved = model.solve_continuum(32, t_end=0.02, times=[0.02])
+    resolved = model.solve_continuum(0.02, resolution=32, times=[0.02])
     assert float(resolved.density.min()) >= 0.0
     # d(m) constant: rho = Σ n f_n solves the heat equation exactly (the reaction conserves Σ n f_n pointwise)
     from solvers import fft
     from solvers.grids import UniformGrid
 
     grid = UniformGrid(0, 1, (16,) * 3)
-    rho0 = (np.arange(1, 7)[:, None, None, None] * model.initial_density(grid)).sum(axis=0)
+    h0 = np.array([d.values for d in model.initial_density(grid).values()])  # in species order 1..6
+    rho0 = (np.arange(1, 7)[:, None, None, None] * h0).sum(axis=0)
     k2 = sum(k**2 for k in grid.wavenumber_mesh(real=True))
     heat = fft.irfftn(fft.rfftn(rho0) * np.exp(-0.01 * k2 * 0.02), grid.shape)
     rho = (np.arange(1, 7)[:, None, None, None] * sol.density.values[-1]).sum(axis=0)
@@ -116,7 +117,7 @@ def test_pde_mass_positivity_heat_equation_and_uniform_reduction():
     # uniform data reproduce the homogeneous solution
     uniform = CoagulationDiffusion(max_mass=6, diffusivity=0.01, alpha=20.0)
     _, hom = uniform.solve_homogeneous(0.02)
-    pde = uniform.solve_continuum(4, t_end=0.02, dt=2e-4).density.values[-1].mean(axis=(1, 2, 3))
+    pde = uniform.solve_continuum(0.02, resolution=4, dt=2e-4).density.values[-1].mean(axis=(1, 2, 3))
     np.testing.assert_allclose(pde, hom[-1], rtol=1e-5)
 
 
@@ -125,10 +126,10 @@ def test_strang_splitting_second_order():
     sub-stepped so that only the splitting error is left."""
     d = lambda m: 0.05 / m  # noqa: E731
     model = CoagulationDiffusion(max_mass=4, diffusivity=d, alpha=50.0, initial_profile="gaussian")
-    ref = model.solve_continuum(8, t_end=0.05, dt=0.05 / 256, reaction_substeps=4).density.values[-1]
+    ref = model.solve_continuum(0.05, resolution=8, dt=0.05 / 256, reaction_substeps=4).density.values[-1]
     dts, errs = [0.05 / 4, 0.05 / 8, 0.05 / 16, 0.05 / 32], []
     for dt in dts:
-        out = model.solve_continuum(8, t_end=0.05, dt=dt, reaction_substeps=32).density.values[-1]
+        out = model.solve_continuum(0.05, resolution=8, dt=dt, reaction_substeps=32).density.values[-1]
         errs.append(np.abs(out - ref).max())
     fit = fit_rate(dts, errs)
     assert 1.8 < fit.slope < 2.3, fit

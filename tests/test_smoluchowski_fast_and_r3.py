@@ -66,7 +66,7 @@ def test_fft_solver_exact_solutions_mass_and_positivity(kind, c, times):
     kernel up to t = 0.9, before gelation at t = 1; Σ n f_n conserved to round-off; f >= 0 to round-off."""
     f0 = np.zeros(BIG_M)
     f0[0] = 1.0
-    ts, f = solve_homogeneous(getattr(SeparableKernel, kind)(BIG_M, c), f0, times[-1], times, method="fft")
+    ts, f = solve_homogeneous(getattr(SeparableKernel, kind)(BIG_M, c), f0, times[-1], times, sums="fft")
     n = np.arange(1, BIG_M + 1)
     for t, row in zip(ts, f):
         np.testing.assert_allclose(row[:20], _exact(kind, t), rtol=1e-8)
@@ -78,8 +78,8 @@ def test_auto_method_takes_fft_for_large_separable_kernels_and_agrees_with_direc
     f0 = np.zeros(300)
     f0[:3] = (0.5, 0.3, 0.2)
     k = SeparableKernel.additive(300).matrix()
-    _, a = solve_homogeneous(k, f0, 0.8, method="auto")
-    _, d = solve_homogeneous(k, f0, 0.8, method="direct")
+    _, a = solve_homogeneous(k, f0, 0.8, sums="auto")
+    _, d = solve_homogeneous(k, f0, 0.8, sums="direct")
     np.testing.assert_allclose(a, d, rtol=1e-8, atol=1e-14 * a.max())
 
 
@@ -120,9 +120,9 @@ def test_bad_input_is_refused_before_any_work():
         free.simulate_particles(free.sample_particles(60, rng=0), 1e-4)
     assert free.check_kinetic_regime(200) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="too small to stand for R\\^3"):  # σ² = 0.01 + 2·0.1: faces at 1.1σ
-        free.solve_continuum(8, t_end=0.1)
-    with pytest.raises(ValueError, match="method"):
-        model.solve_homogeneous(1e-3, method="gpu")
+        free.solve_continuum(0.1, resolution=8)
+    with pytest.raises(ValueError, match="sums"):
+        model.solve_homogeneous(1e-3, sums="gpu")
     with pytest.raises(ValueError, match="kernel must have shape"):
         solve_homogeneous(np.ones((3, 3)), np.ones(4), 1.0)
 
@@ -196,12 +196,11 @@ def test_free_space_kinetics_follow_the_inhomogeneous_pde_with_the_corrected_ker
               bump_width=0.2)
     model = CoagulationDiffusion(**kw)
     assert model.wrap_around_estimate(t_end) < 1e-5
-    sol = model.solve_continuum(16, t_end=t_end, times=[t_end])
+    sol = model.solve_continuum(t_end, resolution=16, times=[t_end])
     m0_pde = float(sol.density.values[-1].sum() * (2.0 / 16) ** 3)
-    literal = CoagulationDiffusion(**{**kw, "pair_sum": "unordered"})
-    k_unordered = literal.kernel()
-    literal.kernel = lambda: 2 * k_unordered  # β = (d+d) F(α'), K = 2β
-    m0_literal = float(literal.solve_continuum(16, t_end=t_end, times=[t_end]).density.values[-1].sum() * (2.0 / 16) ** 3)
+    k_unordered = CoagulationDiffusion(**{**kw, "pair_sum": "unordered"}).kernel()
+    literal = CoagulationDiffusion(**kw, kernel=2 * k_unordered)  # β = (d+d) F(α'), K = 2β
+    m0_literal = float(literal.solve_continuum(t_end, resolution=16, times=[t_end]).density.values[-1].sum() * (2.0 / 16) ** 3)
     m0 = np.mean([len(model.simulate_particles(model.sample_particles(500, rng=s), t_end, rng=50 + s).positions[-1])
                   * 10 / 500 for s in range(3)])
     assert abs(m0 - m0_pde) / m0_pde < 0.06
@@ -213,8 +212,8 @@ def test_pde_reaction_step_with_fft_sums_equals_the_compiled_loop():
     FFT sums reproduces the compiled loop to round-off, in R^3 mode with inhomogeneous data."""
     model = CoagulationDiffusion(max_mass=12, diffusivity=1.0, alpha=20.0, domain="free", initial_profile="bump",
                                  box=2.0, bump_width=0.25)
-    a = model.solve_continuum(8, t_end=1e-3, times=[1e-3], method="fft")
-    b = model.solve_continuum(8, t_end=1e-3, times=[1e-3], method="direct")
+    a = model.solve_continuum(1e-3, resolution=8, times=[1e-3], sums="fft")
+    b = model.solve_continuum(1e-3, resolution=8, times=[1e-3], sums="direct")
     assert a.attrs["solver_coagulation_sums"] == "fft" and b.attrs["solver_coagulation_sums"] == "direct"
     np.testing.assert_allclose(a.density.values, b.density.values, rtol=0, atol=1e-13 * float(b.density.max()))
     np.testing.assert_allclose(a["total_mass"].values, 10.0, rtol=1e-13)

@@ -64,7 +64,7 @@ def _fft_claims():
     f0[0] = 1.0
     sep = SeparableKernel.additive(big_m)
     t0 = time.perf_counter()
-    _, f = solve_homogeneous(sep, f0, 1.0, [1.0], method="fft")
+    _, f = solve_homogeneous(sep, f0, 1.0, [1.0], sums="fft")
     wall = time.perf_counter() - t0
     k = np.arange(1, 21)
     th = 1 - np.exp(-1.0)
@@ -93,13 +93,12 @@ def _r3_part(outdir, quick):
     model = CoagulationDiffusion(**kw)
     times = [R3_T / 4, R3_T / 2, 3 * R3_T / 4, R3_T]
     res = 16 if quick else 24
-    sol = model.solve_continuum(res, t_end=R3_T, times=[0.0] + times)
+    sol = model.solve_continuum(R3_T, resolution=res, times=[0.0] + times)
     cell = (model.box / res) ** 3
     pde_classes = sol.density.values.sum(axis=(2, 3, 4)) * cell  # (time, mass) ∫ f_n
-    literal = CoagulationDiffusion(**{**kw, "pair_sum": "unordered"})
-    k_unordered = literal.kernel()
-    literal.kernel = lambda: 2 * k_unordered  # the literal (1.7)-(1.8): β = (d+d) F(α'), K = 2β
-    lit = literal.solve_continuum(res, t_end=R3_T, times=[R3_T]).density.values[-1].sum() * cell
+    k_unordered = CoagulationDiffusion(**{**kw, "pair_sum": "unordered"}).kernel()
+    literal = CoagulationDiffusion(**kw, kernel=2 * k_unordered)  # the literal (1.7)-(1.8): β = (d+d) F(α'), K = 2β
+    lit = literal.solve_continuum(R3_T, resolution=res, times=[R3_T]).density.values[-1].sum() * cell
     # f_1(T) as weighted atoms on R^3 (cells carrying < 1e-3 of the largest cell mass dropped; their
     # mass is reported and bounds the change of the BL value)
     grid = UniformGrid(0.0, model.box, (res,) * 3, periodic=False)
@@ -258,7 +257,7 @@ def run(outdir: pathlib.Path, quick: bool = True) -> PaperReport:
         "asymptotic 3-D sampling rate is N^-1/3, small N decay faster)",
         f"slope {fit_bl}", fit_bl.slope < -0.15, fit_bl.slope, (-np.inf, -0.15), "Thm 1.1; theory page 004"))
 
-    sol = model.solve_continuum(8, t_end=T_END, times=[0.0, T_END])
+    sol = model.solve_continuum(T_END, resolution=8, times=[0.0, T_END])
     drift = float(np.max(np.abs(sol["total_mass"].values - model.total_density)))
     claims.append(Claim("pde_mass", "Σ n ∫ f_n is conserved by the coagulation-diffusion solver",
                         f"max drift {drift:.1e}", drift < 1e-11, drift, (0, 1e-11), "theory page 004"))

@@ -23,15 +23,23 @@ this module uses the corrected value, which is what the particle system is teste
   ``B_R`` in ``d = 3``; ``F(a) → 4π R`` (Smoluchowski's ``4π (D_1 + D_2) R``) as ``a → ∞``.
 * Continuum: the homogeneous system (Dormand–Prince 5(4) with error control) and the full system
   on a periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
-  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step with ``scheme=``), both advanced by
+  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step: ``scheme="ssprk3"|"rk4"|"dp54"``), both advanced by
   the package's one time-stepping driver (:func:`solvers.timestepping.integrate`). Mass truncation
   ``n ≤ M`` is **conservative** (a collision whose product would exceed ``M`` does not happen, so
   ``Σ n f_n`` is conserved exactly). The coagulation sums cost O(M²) per point (compiled loop) or,
   for kernels that are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative,
   or any tabulated kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass
-  (:class:`SeparableKernel`, checked and summed through its factors in O(r M) memory: no ``M × M``
-  matrix is formed). In free space (``domain="free"``) the PDE is solved on the periodic box
+  (:class:`~meanfield.models.coagulation_sums.SeparableKernel`, checked and summed through its factors
+  in O(r M) memory: no ``M × M`` matrix is formed); ``sums="auto"|"direct"|"fft"`` chooses, and the
+  sums themselves live in :mod:`meanfield.models.coagulation_sums`. In free space (``domain="free"``) the PDE is solved on the periodic box
   ``[0, L)^3`` standing for ``R^3``, refused when the Gaussian wrap-around estimate exceeds 1e-3.
+* Physics open to the user (theory page 004, "The model's interface"), the paper's choices as
+  defaults: the kernel ``K`` (``kernel=``: an ``(M, M)`` table, a SeparableKernel or a callable
+  ``K(n, m)``; checked symmetric, non-negative and finite), used by the homogeneous system, the PDE
+  and the particles (hazard factor ``κ = (d(n)+d(m)) F^{-1}(K/(d(n)+d(m)))``, refused above the
+  diffusion-limited rate); the diffusivity ``d(m)`` (a number, ``M`` values or a callable) in the
+  PDE and the particles; the interaction profile ``V`` of the cell problem (``interaction=``,
+  :meth:`CoagulationDiffusion.capture`). Initial data through ``initial=`` on every run method.
 * The kinetic scaling ``N ε^{d-2} = Z`` (§1.3) is :func:`kinetic_scaling`; a particle number whose
   ε is not small (ε > L/3 on the torus, or reaction ranges overlapping on average in the densest
   initial region) is refused.
@@ -48,21 +56,29 @@ this module uses the corrected value, which is what the particle system is teste
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
+
 import numpy as np
-from numba import njit
 from scipy.integrate import solve_ivp
 
-from meanfield.measures import Domain, as_generator
-from meanfield.models.base import (Trajectory, check_integer, check_nonnegative, check_positive, check_times,
-                                   continuum_dataset)
-from meanfield.particles.coagulation import CoagulationSweep
+from meanfield.measures import Domain, GridDensity, as_generator
+from meanfield.models.base import (Trajectory, check_integer, check_memory, check_nonnegative, check_positive,
+                                   check_times, continuum_dataset)
+from meanfield.models.coagulation_sums import (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD, SeparableKernel, as_kernel,
+                                               choose_sums, coagulation_operator, loss_rate, sums_keyword)
+from meanfield.models.contract import density_on_grid
+from meanfield.particles.coagulation import CoagulationSweep, profile_mass
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import (RK4, JumpSplitting, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
                                   SDEProblem, SemilinearProblem, SplitProblem, StrangSplitting, Substeps, integrate)
 
-__all__ = ["CoagulationDiffusion", "SeparableKernel", "capture_function", "capture_function_uniform_ball",
-           "coagulation_operator", "coagulation_rates", "kinetic_scaling", "solve_homogeneous"]
+__all__ = ["CoagulationDiffusion", "capture_function", "capture_function_uniform_ball", "coagulation_rates",
+           "invert_capture", "kinetic_scaling", "solve_homogeneous"]
+
+# the coagulation sums live in meanfield.models.coagulation_sums; these names stay importable from here
+_REEXPORTED = (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD, SeparableKernel, coagulation_operator)
 
 
 # --- the kinetic scaling N ε^{d-2} = Z (§1.3) ----------------------------------------------------
@@ -88,8 +104,9 @@ def kinetic_scaling(n=None, epsilon=None, total_density=1.0, dim=3):
 # --- the kernel: cell problem (1.7)/(6.1) ------------------------------------------------------
 def capture_function_uniform_ball(a, radius=1.0):
     """``F(a)`` for ``V`` uniform on ``B_R ⊂ R^3`` (∫V = 1): ``4π R (1 − tanh x / x)``."""
-    a = np.asarray(a, dtype=float)
-    if np.any(a < 0):
+    a = _real_array("a", a)
+    radius = check_positive("radius", radius)
+    if np.any(a < 0) or np.any(np.isnan(a)):
         raise ValueError(f"a must be non-negative, got {a!r}")
     x = radius * np.sqrt(3 * a / (4 * np.pi * radius**3))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -104,9 +121,10 @@ def capture_function(a, profile, radius=1.0):
     ``w'' + (2/r) w' = a V w``, ``w(0) = 1``, ``w'(0) = 0``; outside the support ``w = A − B/r`` and
     ``F = 4π B / A``.
     """
-    a = float(a)
-    if a < 0:
-        raise ValueError(f"a must be non-negative, got {a!r}")
+    a = check_nonnegative("a", a)
+    radius = check_positive("radius", radius)
+    if not callable(profile):
+        raise TypeError(f"profile must be a callable radial profile V(r), got {profile!r}")
     r = np.linspace(0, radius, 4001)
     mass = np.trapezoid(4 * np.pi * r**2 * profile(r), r)
     if not mass > 0:
@@ -138,350 +156,73 @@ def coagulation_rates(masses, diffusivity, alpha, capture, pair_sum="ordered"):
     return dsum * capture(kappa / dsum)
 
 
-# --- coagulation operator with conservative truncation -----------------------------------------
-@njit(cache=True)
-def _coagulation(f, kernel, out):
-    """``out[n] = ½ Σ_{m<n} K f_m f_{n-m} − f_n Σ_{m ≤ M-n} K(n, m) f_m`` (0-based masses n+1);
-    ``f`` has shape ``(M, P)`` (P points in space)."""
-    big_m, points = f.shape
-    out[:] = 0.0
-    for i in range(big_m):
-        for j in range(i, big_m):
-            s = i + j + 1  # index of mass (i+1)+(j+1)
-            if s >= big_m:
-                break
-            k = kernel[i, j]
-            for p in range(points):
-                rate = k * f[i, p] * f[j, p]
-                if i == j:
-                    # ½ K f_i f_i gained, f_i loses K f_i f_i (ordered sum counts (i, i) once)
-                    out[s, p] += 0.5 * rate
-                    out[i, p] -= rate
-                else:
-                    out[s, p] += rate
-                    out[i, p] -= rate
-                    out[j, p] -= rate
-    return out
+
+# --- capture function of a model's V and its inverse (the particles' reaction strengths) ----------------
+def invert_capture(capture, target, top=None, a_max=1e12):
+    """``a`` with ``capture(a) = target`` for each entry of ``target ≥ 0`` (``F`` is increasing from 0 to
+    the capacity of the support of ``V``, Thm 6.2), by bracketing and Brent's method on the distinct
+    values. ``top``: a bound ``F < top`` (default ``F(a_max)``); ValueError for a target not below it or
+    not reached by ``a ≤ a_max`` (no finite reaction strength gives it)."""
+    from scipy.optimize import brentq
+
+    target = np.asarray(target, dtype=float)
+    values, where = np.unique(target, return_inverse=True)
+    top = float(capture(a_max)) if top is None else float(top)
+    out = np.empty(values.size)
+    for k, y in enumerate(values):
+        if y == 0.0:
+            out[k] = 0.0
+            continue
+        if not (np.isfinite(y) and 0 < y < top):
+            raise ValueError(f"no reaction strength gives F(a) = {y:.6g}: F is bounded by the capacity of the support of "
+                             f"V, F(a) < {top:.6g} (diffusion-limited rate)")
+        hi = max(y, 1.0)
+        while float(capture(hi)) < y:
+            if hi >= a_max:
+                raise ValueError(f"no reaction strength a <= {a_max:.3g} gives F(a) = {y:.6g} (F({a_max:.3g}) = "
+                                 f"{float(capture(a_max)):.6g}): too close to the diffusion-limited rate")
+            hi = min(16 * hi, a_max)
+        out[k] = brentq(lambda a: float(capture(a)) - y, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+                        maxiter=500)
+    return out[where].reshape(target.shape)
 
 
-def _columns(terms):
-    """``(i, j, c)`` triples as three arrays (int, int, float) for the compiled kernels."""
-    return (np.array([t[0] for t in terms], dtype=np.int64), np.array([t[1] for t in terms], dtype=np.int64),
-            np.array([t[2] for t in terms], dtype=float))
+# reaction steppers of the coagulation–diffusion splitting (``scheme=`` of solve_continuum): one spelling
+# across models; the old names "ssp_rk3" and "dp5" keep working for one release with a DeprecationWarning
+REACTION_SCHEMES = {"ssprk3": SSPRK3, "rk4": RK4, "dp54": DormandPrince54}
+_OLD_SCHEMES = {"ssp_rk3": "ssprk3", "dp5": "dp54"}
 
 
-class SeparableKernel:
-    """A kernel that is a finite sum of products, ``K(n, m) = Σ_r a_r(n) b_r(m)`` (masses 1..M).
-
-    For such kernels the coagulation sums cost O(M log M) per point instead of O(M²): the gain
-    ``½ Σ_{i+j=n} K(i, j) f_i f_j = ½ Σ_r ((a_r f) * (b_r f))_n`` is a sum of discrete convolutions
-    (FFT), and the conservatively truncated loss ``f_n Σ_{m ≤ M-n} K(n, m) f_m =
-    f_n Σ_r a_r(n) C_r(M-n)`` uses the prefix sums ``C_r(k) = Σ_{m ≤ k} b_r(m) f_m``.
-    The classical exactly solvable kernels are of this form: constant (rank 1), additive
-    ``n + m`` (rank 2) and multiplicative ``n m`` (rank 1); :meth:`from_matrix` finds such a form
-    for any tabulated kernel of low numerical rank (e.g. the paper's kernel when ``d`` and ``α`` are
-    constant, which is constant), or says there is none.
-    """
-
-    def __init__(self, a, b):
-        a = np.atleast_2d(np.asarray(a, dtype=float))
-        b = np.atleast_2d(np.asarray(b, dtype=float))
-        if a.shape != b.shape or a.ndim != 2 or a.shape[1] < 1:
-            raise ValueError(f"a and b must both have shape (rank, M), got {a.shape} and {b.shape}")
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            raise ValueError("the factors a and b must be finite")
-        self.a, self.b = a, b
-        self._plan = None
-
-    @property
-    def max_mass(self):
-        return self.a.shape[1]
-
-    @property
-    def rank(self):
-        return self.a.shape[0]
-
-    def matrix(self):
-        """The tabulated kernel ``K[n-1, m-1]``."""
-        return self.a.T @ self.b
-
-    def check(self, rtol=1e-12):
-        """Refuse (ValueError) a kernel that is not symmetric or not non-negative, without forming
-        the ``M × M`` matrix.
-
-        Symmetry in O(r² M) time and O(r M) memory: with the reduced QR factorisation
-        ``[a_1 … a_r b_1 … b_r] = Q [R_a R_b]`` (``Q`` of orthonormal columns), ``K = Q R_a R_bᵀ Qᵀ``,
-        so ``K = Kᵀ`` exactly when the ``2r × 2r`` core ``S = R_a R_bᵀ`` is symmetric; refused when
-        ``‖S − Sᵀ‖_F > rtol ‖S‖_F`` (``‖S‖_F = ‖K‖_F``). Non-negativity: immediate when every factor
-        is non-negative (constant, additive, multiplicative kernels); otherwise ``min K`` is taken
-        over blocks of rows (O(r M²) time, O(M) memory per row of the block)."""
-        big_m = self.max_mass
-        q_r = np.linalg.qr(np.concatenate([self.a, self.b]).T, mode="r")  # R of [a_1..a_r b_1..b_r]
-        core = q_r[:, : self.rank] @ q_r[:, self.rank :].T
-        norm = np.linalg.norm(core)
-        if np.linalg.norm(core - core.T) > rtol * norm:
-            raise ValueError(f"kernel must be symmetric: the separable form has ‖K - Kᵀ‖_F / ‖K‖_F = "
-                             f"{np.linalg.norm(core - core.T) / norm:.3g} > {rtol}")
-        if np.all(self.a >= 0) and np.all(self.b >= 0):
-            return self
-        block = max(1, 2**20 // big_m)
-        for start in range(0, big_m, block):
-            low = float((self.a[:, start : start + block].T @ self.b).min())
-            if low < 0:
-                raise ValueError(f"kernel must be non-negative: the separable form has K = {low:.3g} < 0 in rows "
-                                 f"{start + 1}..{min(start + block, big_m)}")
-        return self
-
-    def fft_plan(self):
-        """The factors grouped for the FFT sums (computed once per kernel): the distinct factor
-        vectors up to scale, ``v_0 … v_{k-1}`` (``a_r = α_r v_{i_r}``, ``b_r = β_r v_{j_r}``), the
-        gain as ``½ Σ_{i ≤ j} c_ij (v_i f) * (v_j f)`` (``c_ij`` summing ``α_r β_r`` over the terms of
-        that unordered pair, so ``K = n + m`` needs two transforms and a constant or ``n m`` kernel
-        one), the loss as ``f_n Σ_{(i, j)} d_ij v_i(n) C_j(M - 1 - n)``, ``C_j`` the prefix sums of
-        ``v_j f``, and the weights ``|α_r β_r|`` of the round-off bound. Returns a dict."""
-        if self._plan is not None:
-            return self._plan
-        vectors = []
-
-        def find(v):
-            top = float(np.abs(v).max())
-            if top == 0.0:
-                return None, 0.0
-            for i, w in enumerate(vectors):
-                k = int(np.argmax(np.abs(w)))
-                s = v[k] / w[k]
-                if np.abs(v - s * w).max() <= 4 * np.finfo(float).eps * top:
-                    return i, float(s)
-            s = top if v[np.flatnonzero(v)[0]] > 0 else -top
-            vectors.append(v / s)  # normalised: max |v| = 1 (a constant factor becomes exactly 1)
-            return len(vectors) - 1, s
-
-        gain, loss, bound = {}, {}, []
-        for a, b in zip(self.a, self.b):
-            (i, sa), (j, sb) = find(a), find(b)
-            if i is None or j is None:
-                continue
-            c = sa * sb
-            gain[(min(i, j), max(i, j))] = gain.get((min(i, j), max(i, j)), 0.0) + 0.5 * c
-            loss[(i, j)] = loss.get((i, j), 0.0) + c
-            bound.append((i, j, abs(c)))
-        vecs = np.array(vectors).reshape(len(vectors), self.max_mass)
-        loss = [(i, j, c) for (i, j), c in loss.items() if c != 0.0]
-        self._plan = {"vectors": vecs, "ones": [bool(np.all(v == 1.0)) for v in vecs],
-                      "gain": [(i, j, c) for (i, j), c in gain.items() if c != 0.0],
-                      "loss": _columns(loss), "bound": _columns(bound)}
-        return self._plan
-
-    @classmethod
-    def constant(cls, max_mass, c=1.0):
-        """``K = c``."""
-        m = check_integer("max_mass", max_mass, minimum=1)
-        return cls(np.full((1, m), check_nonnegative("c", c)), np.ones((1, m)))
-
-    @classmethod
-    def additive(cls, max_mass, c=1.0):
-        """``K(n, m) = c (n + m)``."""
-        m = check_integer("max_mass", max_mass, minimum=1)
-        n = np.arange(1, m + 1, dtype=float)
-        c = check_nonnegative("c", c)
-        return cls([c * n, c * np.ones(m)], [np.ones(m), n])
-
-    @classmethod
-    def multiplicative(cls, max_mass, c=1.0):
-        """``K(n, m) = c n m`` (gelation at ``c M_1 t = 1`` for monodisperse data)."""
-        m = check_integer("max_mass", max_mass, minimum=1)
-        n = np.arange(1, m + 1, dtype=float)
-        return cls(check_nonnegative("c", c) * n[None], n[None])
-
-    @classmethod
-    def from_matrix(cls, kernel, max_rank=4, rtol=1e-13):
-        """Exact low-rank form of a tabulated kernel by fully pivoted cross approximation, or ``None``
-        if its residual after ``max_rank`` terms exceeds ``rtol · max|K|`` (cost O(max_rank M²))."""
-        k = np.array(kernel, dtype=float)
-        if k.ndim != 2 or k.shape[0] != k.shape[1]:
-            raise ValueError(f"kernel must be a square matrix, got shape {k.shape}")
-        scale = float(np.abs(k).max())
-        if scale == 0.0:
-            return cls.constant(k.shape[0], 0.0)
-        a, b = [], []
-        for _ in range(max_rank + 1):
-            flat = int(np.argmax(np.abs(k)))
-            i, j = divmod(flat, k.shape[1])
-            pivot = k[i, j]
-            if abs(pivot) <= rtol * scale:
-                return cls(a, b)
-            if len(a) == max_rank:
-                return None
-            a.append(k[:, j].copy())
-            b.append(k[i, :] / pivot)
-            k -= np.outer(a[-1], b[-1])
-        return None
+def _check_f0(f0, size=None):
+    """A 1-D array of non-negative finite class densities (masses 1..M), ``size`` entries if given."""
+    if isinstance(f0, (str, bytes)) or f0 is None:
+        raise TypeError(f"initial class densities must be a 1-D array of real numbers, got {f0!r}")
+    try:
+        arr = np.asarray(f0, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"initial class densities must be a 1-D array of real numbers, got {f0!r}") from None
+    if arr.ndim != 1 or arr.size < 1 or (size is not None and arr.size != size):
+        want = f"{size} entries (masses 1..{size})" if size is not None else "masses 1..M"
+        raise ValueError(f"initial class densities must be a 1-D array of {want}, got shape {arr.shape}")
+    if np.any(arr < 0) or not np.all(np.isfinite(arr)):
+        raise ValueError("initial class densities must be finite and non-negative")
+    return arr
 
 
-def _as_kernel(kernel, size=None):
-    """``(matrix or None, separable form or None)`` from an array or a :class:`SeparableKernel`, checked
-    finite, non-negative and symmetric; a separable kernel is checked through its factors
-    (:meth:`SeparableKernel.check`) and its ``M × M`` matrix is not formed."""
-    want = f"({size}, {size})" if size is not None else "(M, M)"
-    if isinstance(kernel, SeparableKernel):
-        if size is not None and kernel.max_mass != size:
-            raise ValueError(f"kernel must have shape {want}, got {(kernel.max_mass,) * 2}")
-        return None, kernel.check()
-    mat = np.asarray(kernel, dtype=float)
-    if mat.ndim != 2 or mat.shape[0] != mat.shape[1] or (size is not None and mat.shape[0] != size):
-        raise ValueError(f"kernel must have shape {want}, got {mat.shape}")
-    if not np.all(np.isfinite(mat)) or np.any(mat < 0) or not np.allclose(mat, mat.T, rtol=1e-12, atol=0):
-        raise ValueError("kernel must be finite, non-negative and symmetric")
-    return mat, None
-
-
-@njit(cache=True)
-def _fft_sums_finish(ft, vectors, conv, bound_i, bound_j, bound_w, loss_i, loss_j, loss_c, out):
-    """The O(M) part of the FFT sums, fused, per point ``p``: prefix sums ``C_j`` and norms of
-    ``v_j f``; the gain ``conv[p, n-1]`` kept where it exceeds the round-off bound
-    ``2 eps Σ w |v_i f|_2 |v_j f|_2`` (see :func:`_coagulation_fft`); minus the conservatively
-    truncated loss ``f_n Σ c v_i(n) C_j(M-2-n)`` (0-based ``n``)."""
-    points, big_m = ft.shape
-    k = vectors.shape[0]
-    cum = np.empty((k, big_m))
-    norm2 = np.empty(k)
-    eps = np.finfo(np.float64).eps
-    for p in range(points):
-        for j in range(k):
-            s = 0.0
-            s2 = 0.0
-            for m in range(big_m):
-                x = vectors[j, m] * ft[p, m]
-                s += x
-                s2 += x * x
-                cum[j, m] = s
-            norm2[j] = s2
-        noise = 0.0
-        for t in range(bound_w.size):
-            noise += bound_w[t] * np.sqrt(norm2[bound_i[t]]) * np.sqrt(norm2[bound_j[t]])
-        noise *= 2 * eps
-        out[p, 0] = 0.0
-        for n in range(1, big_m):
-            g = conv[p, n - 1]
-            out[p, n] = g if abs(g) > noise else 0.0
-        for n in range(big_m - 1):
-            part = 0.0
-            for t in range(loss_c.size):
-                part += loss_c[t] * vectors[loss_i[t], n] * cum[loss_j[t], big_m - 2 - n]
-            out[p, n] -= ft[p, n] * part
-    return out
-
-
-def _coagulation_fft(f, sep):
-    """Conservative coagulation sums through the separable form (see :class:`SeparableKernel` and
-    :meth:`SeparableKernel.fft_plan`), ``f`` of shape ``(M, P)``, any signs (Runge–Kutta stages may
-    dip below 0 in the far tail): one real FFT per distinct factor vector and one inverse FFT per
-    point, then one fused O(M) pass (:func:`_fft_sums_finish`). FFT round-off is absolute, below
-    ``2·eps·Σ_r |a_r f|_2 |b_r f|_2`` per entry (measured: about a third of that at M = 2048); gain
-    entries of modulus below that bound are pure noise and are set to 0 (clipping only the negative
-    ones would pile positive noise up in the tail, where the exact gain is ~1e-180, and carry mass
-    there). Otherwise the same sums as the compiled loop."""
-    from scipy import fft as sfft
-
-    big_m, points = f.shape
-    plan = sep.fft_plan()
-    if big_m == 1 or not plan["gain"]:
-        return np.zeros_like(f)
-    length = sfft.next_fast_len(2 * big_m - 1, real=True)
-    ft = f.reshape(1, big_m) if points == 1 else np.ascontiguousarray(f.T)  # (P, M): mass axis contiguous
-    vecs = plan["vectors"]
-    padded = np.zeros((vecs.shape[0], points, length))  # v_i f, zero-padded for the linear convolution
-    for i, ones in enumerate(plan["ones"]):
-        if ones:
-            padded[i, :, :big_m] = ft
-        else:
-            np.multiply(vecs[i], ft, out=padded[i, :, :big_m])
-    spec = sfft.rfft(padded, axis=-1)
-    if len(plan["gain"]) == 1 and plan["gain"][0][0] == plan["gain"][0][1]:
-        i, _, c = plan["gain"][0]
-        acc = np.square(spec[i], out=spec[i])
-        acc *= c
-    else:
-        acc = sum(c * (np.square(spec[i]) if i == j else spec[i] * spec[j]) for i, j, c in plan["gain"])
-    # index k of the convolution is total mass k + 2, i.e. 0-based index k + 1
-    conv = sfft.irfft(acc, n=length, axis=-1)
-    out = np.empty_like(ft)
-    _fft_sums_finish(ft, vecs, conv, *plan["bound"], *plan["loss"], out)
-    return out.T if points == 1 else np.ascontiguousarray(out.T)
-
-
-# measured crossovers of the FFT sums over the compiled loop (benchmarks/smoluchowski_sums.py): about
-# M = 256 for one point (homogeneous system), about M = 512 for many points at once (the PDE's reaction step)
-FFT_MIN_MASSES = 256
-FFT_MIN_MASSES_FIELD = 512
-
-
-def coagulation_operator(f, kernel, method="direct"):
-    """Right-hand side of the coagulation terms for ``f`` of shape ``(M, ...)`` (conservative
-    truncation, standard form). ``method="direct"``: compiled O(M²) loop; ``"fft"``: O(M log M) sums
-    for a separable kernel (a :class:`SeparableKernel`, or an array of low numerical rank)."""
-    f = np.asarray(f, dtype=float)
-    flat = np.ascontiguousarray(f.reshape(f.shape[0], -1))
-    if method == "direct":
-        mat = kernel.matrix() if isinstance(kernel, SeparableKernel) else kernel
-        out = np.empty_like(flat)
-        _coagulation(flat, np.ascontiguousarray(mat, dtype=float), out)
-    elif method == "fft":
-        sep = kernel if isinstance(kernel, SeparableKernel) else SeparableKernel.from_matrix(kernel)
-        if sep is None:
-            raise ValueError("method='fft' needs a separable kernel (Σ_r a_r(n) b_r(m) of rank ≤ 4); "
-                             "this kernel is not: use method='direct'")
-        out = _coagulation_fft(flat, sep)
-    else:
-        raise ValueError(f"method must be 'direct' or 'fft', got {method!r}")
-    return out.reshape(f.shape)
-
-
-def _choose_method(mat, sep, method, big_m, field=False):
-    """``(method, operand)`` for :func:`coagulation_operator`: "auto" takes the FFT sums when the
-    kernel is separable and ``M ≥ FFT_MIN_MASSES`` (``FFT_MIN_MASSES_FIELD`` when the sums are
-    evaluated on a spatial grid, ``field=True``), else the compiled loop. ``mat`` may be None when
-    ``sep`` is given (the matrix is then formed only for the compiled loop)."""
-    if method not in ("auto", "direct", "fft"):
-        raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
-    threshold = FFT_MIN_MASSES_FIELD if field else FFT_MIN_MASSES
-    if method != "direct" and sep is None and (method == "fft" or big_m >= threshold):
-        sep = SeparableKernel.from_matrix(mat)
-    if method == "fft" and sep is None:
-        raise ValueError("method='fft' needs a separable kernel (Σ_r a_r(n) b_r(m) of rank ≤ 4); "
-                         "this kernel is not: use method='direct' or 'auto'")
-    if method == "fft" or (method == "auto" and sep is not None and big_m >= threshold):
-        return "fft", sep
-    return "direct", sep.matrix() if mat is None else mat
-
-
-def _loss_rate(f, kernel):
-    big_m = f.shape[0]
-    flat = f.reshape(big_m, -1)
-    mask = (np.add.outer(np.arange(big_m), np.arange(big_m)) + 1) < big_m
-    return (kernel * mask) @ flat  # per mass and point
-
-
-# reaction steppers of the coagulation–diffusion splitting (``scheme=`` of solve_continuum)
-REACTION_SCHEMES = {"ssp_rk3": SSPRK3, "rk4": RK4, "dp5": DormandPrince54}
-
-
-def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, method="auto"):
-    """Homogeneous system ``df_n/dt = coagulation(f)_n`` (standard form, conservative truncation at
-    ``M = len(f0)``) by Dormand–Prince 5(4) with error control (:class:`DormandPrince54` under the
-    classical controller, :class:`PIController` with ``beta=0``). ``kernel``: array ``(M, M)`` or a
-    :class:`SeparableKernel`; ``method``: "direct" (compiled O(M²) loop), "fft" (O(M log M), separable
-    kernels) or "auto" (see :func:`_choose_method`). Returns ``(times, f)``, f of shape
-    ``(len(times), M)``."""
+def solve_homogeneous(kernel, f0, t_end, times=None, rtol=1e-10, atol=1e-14, sums="auto", *, method=None):
+    """Homogeneous system ``df_n/dt = Q(f)_n`` (standard form, conservative truncation at ``M = len(f0)``;
+    theory page 004, eqs. (1.1)–(1.3) without diffusion) by Dormand–Prince 5(4) with error control
+    (:class:`DormandPrince54` under the classical controller, :class:`PIController` with ``beta=0``).
+    ``kernel``: array ``(M, M)`` or a :class:`SeparableKernel`; ``sums``: "direct" (compiled O(M²) loop),
+    "fft" (O(M log M), separable kernels) or "auto" (default; see
+    :func:`~meanfield.models.coagulation_sums.choose_sums`); ``method=`` is its deprecated name.
+    Returns ``(times, f)``, f of shape ``(len(times), M)``."""
+    sums = sums_keyword(sums, method, "auto", "solve_homogeneous")
     rule = PIController(rtol, atol, beta=0.0)  # refuses tolerances float64 cannot deliver, before any work
     ts = check_times(t_end, times)
-    f0 = np.asarray(f0, dtype=float)
-    if f0.ndim != 1 or f0.size < 1:
-        raise ValueError(f"f0 must be a 1-D array of densities of masses 1..M, got shape {f0.shape}")
-    if np.any(f0 < 0) or not np.all(np.isfinite(f0)):
-        raise ValueError("f0 must be finite and non-negative")
-    mat, sep = _as_kernel(kernel, f0.size)
-    how, operand = _choose_method(mat, sep, method, f0.size)
+    f0 = _check_f0(f0)
+    mat, sep = as_kernel(kernel, f0.size)
+    how, operand = choose_sums(mat, sep, sums, f0.size)
     problem = ODEProblem(lambda t, y: coagulation_operator(y[:, None], operand, how)[:, 0])
     sol = integrate(DormandPrince54(), problem, f0, max(ts[-1], float(t_end)), None if times is None else ts, rule)
     return sol.times, np.array(sol.states)
@@ -492,28 +233,41 @@ def _no_drift(t, y):
     return 0.0
 
 
+def _ball_profile(r):
+    """``V`` uniform on the unit ball, ``∫V = 1``."""
+    return np.where(r <= 1.0, 3 / (4 * np.pi), 0.0)
+
+
 class CoagulationDiffusion:
     """Coagulating Brownian particles in the periodic box ``[0, L)^3`` or in free space ``R^3``, and
-    their Smoluchowski limit (see the module docstring for the equations and the convention).
+    their Smoluchowski limit (see the module docstring for the equations and the convention, and
+    theory page 004).
+
+    Species are the mass classes, labelled ``"1", "2", …, "M"`` in increasing mass (:attr:`species`);
+    particle and continuum outputs use these labels.
 
     Parameters
     ----------
     max_mass : int
         ``M``: masses ``1..M`` (conservative truncation; particles never exceed ``M`` either).
-    diffusivity : callable or float
-        ``d(m)`` (generator ``d(m) Δ``, so ``E|Δx|^2 = 6 d(m) t``); a float means constant.
-    alpha : callable or float
-        Reaction strength ``α(n, m)`` (symmetric).
-    pair_sum : "ordered" (paper (1.6) literally, κ = 2α) or "unordered" (κ = α).
+    diffusivity : float, array of length M, or callable
+        ``d(m)`` (generator ``d(m) Δ``, eq. (1.5), so ``E|Δx|^2 = 6 d(m) t``): a number (constant), the
+        values ``d(1), …, d(M)``, or a function of the mass array; positive and finite. Used by the
+        PDE (heat flow of each class) and by the particles (Brownian increments).
+    alpha : float or callable
+        Reaction strength ``α(n, m)`` of the generator (1.6) (symmetric, non-negative); it sets the
+        paper's kernel (eqs. (1.7)–(1.8), corrected as on theory page 004) when ``kernel`` is None,
+        and is not used otherwise.
+    pair_sum : "ordered" (paper (1.6) literally, κ = 2α) or "unordered" (κ = α); like ``alpha``, used
+        only by the paper's kernel (``kernel`` None).
     interaction : "ball" (V uniform on the unit ball, closed-form kernel) or a callable radial
-        profile supported in the unit ball (kernel by ODE shooting).
+        profile ``V(r)`` supported in the unit ball (need not be normalised; kernel by ODE shooting of
+        the cell problem (1.7)/(6.1), :meth:`capture`). Used by the kernel and by the particles.
     box : float
         Side ``L`` of the periodic box. In free space (``domain="free"``) the box only carries the
         continuum solver: the whole-space PDE is solved on the periodic box ``[0, L)^3``, which is
         faithful while the densities are negligible at its faces (the solver reports
         the Gaussian wrap-around estimate).
-    domain : "torus" (particles on ``[0, L)^3``, periodic) or "free" (particles in ``R^3``, the
-        paper's setting; needs ``initial_profile="bump"``, data of fast decay).
     initial_mass_fractions : sequence
         Number fractions of masses 1, 2, ... in the initial data (default monodisperse).
     total_density : float
@@ -521,42 +275,86 @@ class CoagulationDiffusion:
     initial_profile : "uniform", "gaussian" (centred bump of width ``box/8`` on a uniform floor) or
         "bump" (the Gaussian alone, centred at ``(L/2, L/2, L/2)``, standard deviation
         ``bump_width``, default ``box/8``; periodised on the torus).
+    domain : "torus" (particles on ``[0, L)^3``, periodic) or "free" (particles in ``R^3``, the
+        paper's setting; needs ``initial_profile="bump"``, data of fast decay).
     bump_width : float, optional
         Standard deviation of the "bump" profile.
+    kernel : None, array (M, M), SeparableKernel or callable, optional
+        The standard-form coagulation kernel ``K(n, m)`` (``K = 2β`` of the paper's (1.1)–(1.3)). None
+        (default): the paper's kernel ``K = (d(n) + d(m)) F(κ / (d(n) + d(m)))`` from the capture
+        function of ``V`` (theory page 004). A symmetric non-negative finite ``(M, M)`` table, a
+        :class:`SeparableKernel` (summed by FFT, never expanded to ``M × M``), or a function
+        ``K(n, m)`` of broadcast mass arrays. Used by the homogeneous system, the PDE and the
+        particles: their pair hazard is ``κ(n, m) V_ε``, ``κ = (d(n)+d(m)) F^{-1}(K / (d(n)+d(m)))``
+        (the inverse of the cell problem, :func:`invert_capture`), which exists only below the
+        diffusion-limited rate ``K < (d(n)+d(m)) F(∞)`` (``F(∞) = 4π`` for the ball); the particles
+        refuse a kernel above it.
     """
 
     def __init__(self, max_mass=8, diffusivity=1.0, alpha=100.0, pair_sum="ordered", interaction="ball", box=1.0,
                  initial_mass_fractions=(1.0,), total_density=10.0, initial_profile="uniform", domain="torus",
-                 bump_width=None):
+                 bump_width=None, kernel=None):
         self.max_mass = check_integer("max_mass", max_mass, minimum=1)
+        big_m = self.max_mass
         self.box = check_positive("box", box)
         self.total_density = check_positive("total_density", total_density)
         if pair_sum not in ("ordered", "unordered"):
             raise ValueError(f"pair_sum must be 'ordered' or 'unordered', got {pair_sum!r}")
         self.pair_sum = pair_sum
-        self._d = diffusivity if callable(diffusivity) else (lambda m, c=float(diffusivity): np.full(np.shape(m), c))
-        self._alpha = alpha if callable(alpha) else (lambda n, m, c=float(alpha): np.full(np.broadcast(n, m).shape, c))
-        masses = np.arange(1, self.max_mass + 1)
-        dvals = np.asarray(self._d(masses), dtype=float)
+        separable = isinstance(kernel, SeparableKernel)
+        check_memory(8.0 * big_m * (4 if separable else 4 * big_m), f"the mass-class tables of max_mass={big_m}")
+        masses = np.arange(1, big_m + 1)
+        # diffusivity: a number, M values, or a function d(m)
+        if callable(diffusivity):
+            self._d = diffusivity
+            dvals = np.broadcast_to(np.asarray(diffusivity(masses), dtype=float), (big_m,)).copy()
+            self._diffusivity = diffusivity
+        elif np.ndim(diffusivity) == 0:
+            c = check_positive("diffusivity", diffusivity)
+            self._d = lambda m, c=c: np.full(np.shape(m), c)
+            dvals = self._d(masses)
+            self._diffusivity = c
+        else:
+            dvals = _real_array("diffusivity", diffusivity)
+            if dvals.shape != (big_m,):
+                raise ValueError(f"diffusivity must be a number, a callable or an array of max_mass={big_m} values "
+                                 f"d(1..{big_m}), got shape {dvals.shape}")
+            table = dvals.copy()
+            self._d = lambda m, t=table: t[np.asarray(m, dtype=np.intp) - 1]
+            self._diffusivity = table.copy()
         if np.any(~np.isfinite(dvals)) or np.any(dvals <= 0):
-            raise ValueError(f"diffusivity must be positive for masses 1..{self.max_mass}, got {dvals}")
-        avals = np.asarray(self._alpha(masses[:, None], masses[None, :]), dtype=float)
-        if not np.all(np.isfinite(avals)) or np.any(avals < 0) or not np.allclose(avals, avals.T):
-            raise ValueError(f"alpha must be finite, non-negative and symmetric on masses 1..{self.max_mass}; got "
-                             f"min {avals.min():.3g}, max |α(n,m) - α(m,n)| {np.abs(avals - avals.T).max():.3g}")
-        if interaction == "ball":
+            raise ValueError(f"diffusivity must be positive for masses 1..{big_m}, got {dvals}")
+        self._dvals = dvals
+        # alpha: the reaction strength of the paper's kernel (a table only when that kernel is used)
+        if callable(alpha):
+            self._alpha = alpha
+            self._alpha_arg = alpha
+        else:
+            c = check_nonnegative("alpha", alpha)
+            self._alpha = lambda n, m, c=c: np.full(np.broadcast(n, m).shape, c)
+            self._alpha_arg = c
+        if kernel is None and callable(alpha):
+            avals = np.asarray(self._alpha(masses[:, None], masses[None, :]), dtype=float)
+            if not np.all(np.isfinite(avals)) or np.any(avals < 0) or not np.allclose(avals, avals.T):
+                raise ValueError(f"alpha must be finite, non-negative and symmetric on masses 1..{big_m}; got "
+                                 f"min {avals.min():.3g}, max |α(n,m) - α(m,n)| {np.abs(avals - avals.T).max():.3g}")
+        # interaction V: the ball or a radial profile
+        if isinstance(interaction, str) and interaction == "ball":
             self._capture = capture_function_uniform_ball
-            self._profile = lambda r: np.where(r <= 1.0, 3 / (4 * np.pi), 0.0)
+            self._profile = _ball_profile
         elif callable(interaction):
+            _check_profile(interaction)
             prof = interaction
             self._capture = np.vectorize(lambda a: capture_function(a, prof))
             self._profile = prof
         else:
             raise ValueError(f"interaction must be 'ball' or a radial profile callable, got {interaction!r}")
-        frac = np.asarray(initial_mass_fractions, dtype=float)
-        if frac.ndim != 1 or frac.size > self.max_mass or np.any(frac < 0) or frac.sum() <= 0:
-            raise ValueError(f"initial_mass_fractions must be ≤ {self.max_mass} non-negative numbers, got {frac}")
-        self.fractions = np.zeros(self.max_mass)
+        self.interaction = interaction
+        frac = _real_array("initial_mass_fractions", initial_mass_fractions)
+        if frac.ndim != 1 or frac.size > big_m or np.any(frac < 0) or not np.all(np.isfinite(frac)) or frac.sum() <= 0:
+            raise ValueError(f"initial_mass_fractions must be ≤ {big_m} non-negative numbers, got {frac}")
+        self._fractions_arg = tuple(float(x) for x in frac)
+        self.fractions = np.zeros(big_m)
         self.fractions[: frac.size] = frac / frac.sum()
         if initial_profile not in ("uniform", "gaussian", "bump"):
             raise ValueError(f"initial_profile must be 'uniform', 'gaussian' or 'bump', got {initial_profile!r}")
@@ -572,25 +370,102 @@ class CoagulationDiffusion:
                              f"got {bump_width!r}")
         self.domain_kind = domain
         self.domain = Domain.torus(3, self.box) if domain == "torus" else Domain.real(3)
+        # the coagulation kernel: checked now (symmetry, non-negativity, finiteness, shape (M, M))
+        self._kernel_arg = kernel
+        self._operand = None
+        if kernel is not None:
+            if callable(kernel) and not separable:
+                try:
+                    table = np.asarray(kernel(masses[:, None], masses[None, :]), dtype=float)
+                except (TypeError, ValueError) as err:
+                    raise ValueError(f"kernel(n, m) must give real numbers on the mass arrays 1..{big_m}: {err}") from None
+                kernel_table = np.broadcast_to(table, (big_m, big_m)).copy()
+                mat, _ = as_kernel(kernel_table, big_m)
+                self._operand = mat
+            else:
+                mat, sep = as_kernel(kernel, big_m)
+                self._operand = sep if mat is None else mat.copy()
+
+    # -- the contract: labels and parameters -------------------------------------------------
+    @property
+    def species(self):
+        """The mass-class labels ``("1", …, str(max_mass))``, in increasing mass."""
+        return tuple(str(m) for m in range(1, self.max_mass + 1))
 
     @property
     def params(self):
-        return {"max_mass": self.max_mass, "pair_sum": self.pair_sum, "box": self.box,
-                "total_density": self.total_density, "initial_profile": self.initial_profile,
-                "domain": self.domain_kind, "bump_width": self.bump_width}
+        """Every constructor argument (user callables and kernels as given, arrays as arrays)."""
+        return {"max_mass": self.max_mass, "diffusivity": self._diffusivity, "alpha": self._alpha_arg,
+                "pair_sum": self.pair_sum, "interaction": self.interaction, "box": self.box,
+                "initial_mass_fractions": self._fractions_arg, "total_density": self.total_density,
+                "initial_profile": self.initial_profile, "domain": self.domain_kind, "bump_width": self.bump_width,
+                "kernel": self._kernel_arg}
 
     # -- kernel ------------------------------------------------------------------------------
+    def coagulation_kernel(self):
+        """The standard-form kernel as the solvers use it: the ``(M, M)`` table, or the
+        :class:`SeparableKernel` given as ``kernel=`` (not expanded)."""
+        if self._operand is None:
+            self._operand = coagulation_rates(self.max_mass, lambda m: np.asarray(self._d(m), float),
+                                              lambda n, m: np.asarray(self._alpha(n, m), float), self._capture,
+                                              self.pair_sum)
+        return self._operand
+
     def kernel(self):
-        """Standard-form ``K[n-1, m-1]``; the paper's ``β`` is ``K / 2``."""
-        return coagulation_rates(self.max_mass, lambda m: np.asarray(self._d(m), float),
-                                 lambda n, m: np.asarray(self._alpha(n, m), float), self._capture, self.pair_sum)
+        """Standard-form ``K[n-1, m-1]`` as an ``(M, M)`` table (a :class:`SeparableKernel` is tabulated,
+        after a memory check); the paper's ``β`` is ``K / 2``."""
+        k = self.coagulation_kernel()
+        if isinstance(k, SeparableKernel):
+            check_memory(8.0 * self.max_mass**2, f"the ({self.max_mass}, {self.max_mass}) table of the kernel")
+            return k.matrix()
+        return k.copy()
+
+    def capture(self, a):
+        """The capture function ``F(a) = a ∫ V (1 + u_a)`` of this model's ``V`` (cell problem (1.7)/(6.1),
+        theory page 004): closed form for the ball, radial ODE shooting for a profile."""
+        a = np.asarray(a, dtype=float)
+        if not np.all(np.isfinite(a)) or np.any(a < 0):
+            raise ValueError(f"a must be finite and non-negative, got {a!r}")
+        return self._capture(a)
+
+    def capacity(self):
+        """``F(∞)``, the capacity of the support of ``V`` (Thm 6.2; eq. (6.4)): ``4π R``, ``R`` the radius of
+        the support (``4π`` for the unit ball). The diffusion-limited rate is ``(d(n) + d(m)) F(∞)``."""
+        if isinstance(self.interaction, str):
+            return 4 * np.pi
+        r = np.linspace(0, 1, 4001)
+        support = r[np.broadcast_to(np.asarray(self._profile(r), dtype=float), r.shape) > 0]
+        return 4 * np.pi * float(support.max())
+
+    def reaction_strengths(self):
+        """``κ(n, m)``, the hazard factor of an unordered pair (``λ = κ V_ε``, the ordered-pair factor
+        included) for the masses ``1..M``, zero for pairs whose product would exceed ``M``. From ``α``
+        for the paper's kernel; from a user kernel by inverting ``K = (d(n)+d(m)) F(κ/(d(n)+d(m)))``
+        (ValueError where ``K`` is at or above the diffusion-limited rate)."""
+        if self._kernel_arg is None:
+            return (2.0 if self.pair_sum == "ordered" else 1.0) * self._kappa_alpha()
+        big_m = self.max_mass
+        check_memory(8.0 * 4 * big_m**2, f"the ({big_m}, {big_m}) reaction-strength table of the particles")
+        k = self.kernel()
+        dsum = self._dvals[:, None] + self._dvals[None, :]
+        reach = (np.add.outer(np.arange(1, big_m + 1), np.arange(1, big_m + 1)) <= big_m)
+        target = np.where(reach, k / dsum, 0.0)
+        try:
+            if isinstance(self.interaction, str):  # the ball: closed form, any a
+                a = invert_capture(self._capture, target)
+            else:  # shooting overflows for a >> 1e6; F < 4π (radius of the support of V)
+                a = invert_capture(self._capture, target, top=self.capacity(), a_max=1e6)
+        except ValueError as err:
+            raise ValueError(f"kernel is not realisable by the particles: {err}; K(n, m) must stay below "
+                             "(d(n) + d(m)) F(∞)") from None
+        return dsum * a
 
     def epsilon(self, n):
         """Reaction range from the kinetic scaling ``N ε^{d-2} = Z`` (§1.3): ``ε = Z / N`` in d = 3."""
         return kinetic_scaling(n=n, total_density=self.total_density)
 
     def peak_density(self):
-        """``max_x Σ_n h_n(x)`` of the initial data (``∫ = Z``)."""
+        """``max_x Σ_n h_n(x)`` of the preset initial data (``∫ = Z``)."""
         if self.initial_profile == "uniform":
             return self.total_density / self.box**3
         c = self.box / 2
@@ -630,18 +505,91 @@ class CoagulationDiffusion:
         g = 0.5 / self.box**3 + 0.5 * bump / ((2 * np.pi) ** 1.5 * w**3)
         return g
 
-    def initial_density(self, grid: UniformGrid):
-        """``h_n = Z · fraction_n · shape`` on the grid, shape ``(M, *grid.shape)``."""
+    def continuum_grid(self, resolution=16):
+        """The grid of :meth:`solve_continuum`: ``resolution^3`` cells on the periodic box ``[0, L)^3``
+        (it also stands for ``R^3`` when ``domain="free"``). A GridDensity given as ``initial=`` lives
+        on it."""
+        resolution = check_integer("resolution", resolution, minimum=2)
+        return UniformGrid(0.0, self.box, (resolution,) * 3, periodic=True)
+
+    def _preset_array(self, grid):
+        """``h_n = Z · fraction_n · shape`` (point values, normalised on the grid), shape ``(M, *grid.shape)``."""
         shape = self._shape_density(*grid.mesh())
         shape = shape / grid.integrate(shape)  # exactly Z · fraction_n on the grid
         return self.total_density * self.fractions[:, None, None, None] * shape[None]
 
-    def sample_particles(self, n, rng=None):
-        """``n`` i.i.d. particles from ``h_n / Z``; returns ``(positions (n, 3), masses (n,))``."""
+    def initial_density(self, grid: UniformGrid):
+        """The preset initial data ``{label: GridDensity}`` on ``grid``, one per mass class in
+        :attr:`species` order: ``h_n = Z · fraction_n · shape`` (point values of the profile, scaled so
+        that ``∫ h_n = Z · fraction_n`` on the grid; zero for classes absent initially)."""
+        if not isinstance(grid, UniformGrid) or grid.ndim != 3:
+            raise ValueError(f"grid must be a 3-D solvers.grids.UniformGrid, got {grid!r}")
+        values = self._preset_array(grid)
+        return {label: GridDensity(values[k], grid) for k, label in enumerate(self.species)}
+
+    def _class_masses(self):
+        return {label: self.total_density * float(self.fractions[k]) for k, label in enumerate(self.species)}
+
+    def _initial_parts(self, initial):
+        """``initial`` as ``[(label, class indices, value, mass)]``: one value for every class (label "",
+        normalised to ``Z`` and split by the mass fractions) or a dict naming every class of positive
+        initial mass (each normalised to ``Z · fraction_n``)."""
+        if not isinstance(initial, Mapping):
+            return [("", np.flatnonzero(self.fractions > 0), initial, self.total_density)]
+        keys = {str(k): v for k, v in initial.items()}
+        unknown = sorted(set(keys) - set(self.species))
+        if unknown:
+            raise ValueError(f"initial names mass classes {unknown} not among the species '1'..'{self.max_mass}'")
+        masses = self._class_masses()
+        missing = [s for s in self.species if masses[s] > 0 and s not in keys]
+        if missing:
+            raise ValueError(f"initial must give every mass class of positive initial mass (initial_mass_fractions); "
+                             f"missing {missing}")
+        return [(s, np.array([int(s) - 1]), keys[s], masses[s]) for s in self.species if s in keys]
+
+    def _initial_array(self, grid, initial):
+        """The initial densities on the run's grid, shape ``(M, *grid.shape)``: the preset (``initial``
+        None) or the user's data (callables averaged over cells and normalised, GridDensities on the
+        grid with the class mass; :func:`~meanfield.models.contract.density_on_grid`)."""
+        if initial is None:
+            return self._preset_array(grid)
+        out = np.zeros((self.max_mass,) + grid.shape)
+        for label, idx, value, mass in self._initial_parts(initial):
+            dens = density_on_grid(value, grid, mass, label)
+            for k in idx:
+                out[k] = dens.values * self.fractions[k] if not label else dens.values
+        return out
+
+    def sample_particles(self, n, rng=None, initial=None, *, resolution=64):
+        """``n`` i.i.d. particles from ``h_n / Z``; returns ``(positions (n, 3), masses (n,))``.
+
+        Masses are drawn from the initial mass fractions. ``initial`` None: positions from the preset
+        profile. Otherwise the same forms as :meth:`solve_continuum` (one value for every class, or a
+        dict by class label): a callable density is averaged over the cells of the
+        ``resolution^3`` grid of the box (:meth:`continuum_grid`) and each particle is drawn from that
+        piecewise-constant density (a cell with probability its mass, uniform inside it); a
+        GridDensity is sampled on its own grid (its mass must be the class's, ``Z`` for one value)."""
         n = check_integer("n", n, minimum=2)
+        check_memory(8.0 * 5 * n, f"a particle state of n={n}")
         g = as_generator(rng)
+        parts = None
+        if initial is not None:
+            parts = self._initial_parts(initial)  # checked before any draw
+            grid = self.continuum_grid(resolution)
+            dens = []
+            for label, idx, value, mass in parts:
+                on = value.grid if isinstance(value, GridDensity) else grid
+                if mass > 0:
+                    dens.append((idx, density_on_grid(value, on, mass, label)))
         masses = g.choice(np.arange(1, self.max_mass + 1), size=n, p=self.fractions)
-        if self.initial_profile == "uniform":
+        if parts is not None:
+            pos = np.empty((n, 3))
+            for idx, d in dens:
+                sel = np.flatnonzero(np.isin(masses, idx + 1))
+                if sel.size:
+                    pos[sel] = d.sample(sel.size, rng=g).positions
+            pos = self.domain.wrap(pos)
+        elif self.initial_profile == "uniform":
             pos = g.random((n, 3)) * self.box
         elif self.initial_profile == "bump":
             pos = self.box / 2 + g.normal(scale=self.bump_width, size=(n, 3))
@@ -659,43 +607,58 @@ class CoagulationDiffusion:
         """``dt`` with ``sqrt(2 d_max dt) ≤ displacement·ε`` and ``λ_max dt ≤ hazard``."""
         eps = self.epsilon(n)
         dmax = float(np.max(self._d(np.arange(1, self.max_mass + 1))))
-        kappa = (2.0 if self.pair_sum == "ordered" else 1.0) * float(np.max(self._kappa_alpha()))
+        if self._kernel_arg is None:
+            kappa = (2.0 if self.pair_sum == "ordered" else 1.0) * float(np.max(self._kappa_alpha()))
+        else:
+            kappa = float(np.max(self.reaction_strengths()))
         vmax = float(self._profile(np.linspace(0, 1, 201)).max()) / self._profile_mass()
-        return min(displacement**2 * eps**2 / (2 * dmax), hazard * eps**2 / (kappa * vmax))
+        move = displacement**2 * eps**2 / (2 * dmax)
+        return move if kappa == 0.0 else min(move, hazard * eps**2 / (kappa * vmax))
 
     def _kappa_alpha(self):
         m = np.arange(1, self.max_mass + 1)
         return np.asarray(self._alpha(m[:, None], m[None, :]), dtype=float)
 
     def _profile_mass(self):
-        r = np.linspace(0, 1, 4001)
-        return float(np.trapezoid(4 * np.pi * r**2 * self._profile(r), r))
+        return profile_mass(self._profile)
 
-    def simulate_particles(self, state, t_end, times=None, rng=None, dt=None):
-        """Brownian motion + pair reactions (module docstring). ``state = (positions, masses)``."""
+    def _check_state(self, state):
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError("state must be (positions of shape (n, 3), integer masses of shape (n,)), got "
+                            f"{type(state).__name__}")
         pos0, m0 = state
-        pos = self.domain.wrap(np.array(pos0, dtype=float))
+        try:
+            pos = np.array(pos0, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError("state positions must be an (n, 3) array of real numbers") from None
         m_arr = np.asarray(m0)
+        if pos.ndim != 2 or pos.shape[1] != 3 or m_arr.shape != (pos.shape[0],):
+            raise ValueError(f"state must be (positions of shape (n, 3), integer masses of shape (n,)), got shapes "
+                             f"{pos.shape} and {m_arr.shape}")
+        if pos.shape[0] == 0:
+            raise ValueError("state is empty (no particles): nothing to simulate")
         if m_arr.dtype.kind not in "iuf" or not np.all(np.isfinite(m_arr)) or np.any(m_arr != np.round(m_arr)):
             raise ValueError(f"masses must be integers in 1..{self.max_mass}, got non-integer values")
         mass = m_arr.astype(np.int64)
-        if pos.ndim != 2 or pos.shape[1] != 3 or mass.shape != (pos.shape[0],):
-            raise ValueError("state must be (positions of shape (n, 3), integer masses of shape (n,))")
         if not np.all(np.isfinite(pos)):
             raise ValueError("positions must be finite")
         if np.any(mass < 1) or np.any(mass > self.max_mass) or not np.array_equal(mass, np.asarray(m0)):
             raise ValueError(f"masses must be integers in 1..{self.max_mass}")
+        return self.domain.wrap(pos), mass
+
+    def simulate_particles(self, state, t_end, times=None, rng=None, dt=None):
+        """Brownian motion + pair reactions (module docstring). ``state = (positions, masses)``."""
+        pos, mass = self._check_state(state)
         n = pos.shape[0]
         ts = check_times(t_end, times)
         eps = self.check_kinetic_regime(n)
         dt = self.step_rule(n) if dt is None else check_positive("dt", dt)
+        kappa = self.reaction_strengths()
         g = as_generator(rng)
-        kappa = (2.0 if self.pair_sum == "ordered" else 1.0) * self._kappa_alpha()
-        r = np.linspace(0, 1, 2049)
-        sweep = CoagulationSweep(eps, kappa, r**2, self._profile(r) / self._profile_mass(), g,
-                                 box=self.box if self.domain_kind == "torus" else None, particles=n)
+        sweep = CoagulationSweep.from_profile(eps, kappa, self._profile, g,
+                                              box=self.box if self.domain_kind == "torus" else None, particles=n)
         # dx = sqrt(2 d(m)) dB per coordinate (generator d(m) Δ); the mass column does not move
-        dcoef = np.sqrt(2 * np.asarray(self._d(np.arange(1, self.max_mass + 1)), float) * 1.0)
+        dcoef = np.sqrt(2 * self._dvals * 1.0)
         xyz = np.array([1.0, 1.0, 1.0, 0.0])
         problem = SDEProblem(_no_drift, lambda t, y: dcoef[y[:, 3].astype(np.intp) - 1, None] * xyz)
         stepper = JumpSplitting(EulerMaruyama(), sweep)
@@ -710,38 +673,55 @@ class CoagulationDiffusion:
                                 "total_mass": int(final.sum())})
 
     # -- continuum ---------------------------------------------------------------------------
-    def solve_homogeneous(self, t_end, times=None, method="auto"):
-        """Spatially uniform densities ``f_n(t)`` (per unit volume of the box) from the initial mass
-        fractions (see :func:`solve_homogeneous` for ``method``)."""
-        f0 = self.total_density / self.box**3 * self.fractions
-        return solve_homogeneous(self.kernel(), f0, t_end, times, method=method)
+    def solve_homogeneous(self, t_end, times=None, initial=None, *, sums="auto", method=None):
+        """Spatially uniform densities ``f_n(t)`` (per unit volume of the box): the system (1.1)–(1.3)
+        without diffusion, by :func:`solve_homogeneous`. ``initial``: the class densities
+        ``f_1(0), …, f_M(0)`` (a vector of ``M`` non-negative numbers); None: ``Z / L^3`` times the
+        initial mass fractions. ``sums``: "auto", "direct" or "fft" (``method=`` is its deprecated
+        name). Returns ``(times, f)``."""
+        sums = sums_keyword(sums, method, "auto", "CoagulationDiffusion.solve_homogeneous")
+        if initial is None:
+            f0 = self.total_density / self.box**3 * self.fractions
+        else:
+            f0 = _check_f0(initial, self.max_mass)
+        return solve_homogeneous(self.coagulation_kernel(), f0, t_end, times, sums=sums)
 
-    def wrap_around_estimate(self, t_end):
-        """For ``domain="free"``: the fraction of a Gaussian of variance ``w² + 2 d_max t`` per axis
-        (the bump spread by the fastest diffusion; coagulation only sharpens the profiles) that lies
+    def wrap_around_estimate(self, t_end, sigma0=None):
+        """For ``domain="free"``: the fraction of a Gaussian of variance ``σ0² + 2 d_max t`` per axis
+        (the data spread by the fastest diffusion; coagulation only sharpens the profiles) that lies
         beyond the box faces, ``1 - erf(L / (2 sqrt(2) σ))^3``: the size of the periodic-box error of
-        the continuum solution in R^3. 0 on the torus."""
+        the continuum solution in R^3. ``σ0``: the preset's ``bump_width`` by default (for user data,
+        :meth:`solve_continuum` passes the largest per-axis standard deviation of ``Σ_n f_n``). 0 on
+        the torus."""
         from scipy.special import erf
 
         if self.domain_kind == "torus":
             return 0.0
         dmax = float(np.max(self._d(np.arange(1, self.max_mass + 1))))
-        sigma = np.sqrt(self.bump_width**2 + 2 * dmax * float(t_end))
+        s0 = self.bump_width if sigma0 is None else sigma0
+        sigma = np.sqrt(s0**2 + 2 * dmax * float(t_end))
         return float(1 - erf(self.box / (2 * np.sqrt(2) * sigma)) ** 3)
 
-    def solve_continuum(self, resolution=16, t_end=None, times=None, dt=None, reaction_substeps=1, method="auto",
-                        scheme="ssp_rk3"):
-        """Coagulation–diffusion on the periodic box by Strang splitting (module docstring). For
-        ``domain="free"`` the box stands for R^3 (attribute ``wrap_around_estimate``, see
-        :meth:`wrap_around_estimate`); ``method`` chooses the coagulation sums as in
-        :func:`solve_homogeneous`.
+    def solve_continuum(self, t_end, times=None, initial=None, *, resolution=16, dt=None, reaction_substeps=1,
+                        scheme="ssprk3", sums="auto", method=None):
+        """Coagulation–diffusion (theory page 004, eqs. (1.1)–(1.3) in the standard form) on the periodic
+        box by Strang splitting (module docstring). For ``domain="free"`` the box stands for R^3
+        (attribute ``wrap_around_estimate``, see :meth:`wrap_around_estimate`).
+
+        ``initial``: None (the preset, :meth:`initial_density`); one callable density ``f(x, y, z)``
+        or GridDensity for all classes (normalised to ``Z`` and split by the initial mass fractions);
+        or a dict ``{label: callable or GridDensity}`` naming every class of positive initial mass
+        (each normalised to ``Z · fraction_n``). Callables are averaged over the cells of
+        :meth:`continuum_grid` (2-point Gauss rule per axis); a GridDensity must live on that grid.
 
         One step of length ``h`` is ``H(h/2) ∘ R(h) ∘ H(h/2)``: ``H`` the exact heat flow
         ``f̂_n ← exp(−d(n)|k|² t) f̂_n`` per mass in Fourier space, ``R`` the reaction ``df/dt =
-        coagulation(f)`` advanced by ``reaction_substeps`` steps of the stepper ``scheme``:
-        "ssp_rk3" (default; Shu–Osher SSP-RK3, a convex combination of forward-Euler steps, so
-        positive under the step rule below), "rk4" (classical RK4) or "dp5" (Dormand–Prince 5 at
-        fixed step; RK4 and DP5 are more accurate per step but not positivity preserving).
+        Q(f)`` advanced by ``reaction_substeps`` steps of the stepper ``scheme``: "ssprk3" (default;
+        Shu–Osher SSP-RK3, a convex combination of forward-Euler steps, so positive under the step
+        rule below), "rk4" (classical RK4) or "dp54" (Dormand–Prince 5 at fixed step; RK4 and DP5 are
+        more accurate per step but not positivity preserving); the old names "ssp_rk3" and "dp5" are
+        deprecated. ``sums``: the coagulation-sum algorithm, "auto", "direct" or "fft" (see
+        :func:`~meanfield.models.coagulation_sums.choose_sums`; ``method=`` is its deprecated name).
 
         Step rule (unless ``dt`` given): ``dt = 0.5 / max(loss rate)`` at the start, which makes each
         forward-Euler stage of the reaction positive (the spectral heat step is exact in Fourier space
@@ -752,28 +732,44 @@ class CoagulationDiffusion:
         mass ``1..M``; the attributes ``solver_scheme``, ``solver_order``, ``solver_a``, ``solver_b``
         and ``solver_step_rule`` record the steppers and their declared orders.
         """
+        if isinstance(t_end, (int, np.integer)) and not isinstance(t_end, bool) and np.ndim(times) == 0 \
+                and times is not None:
+            raise TypeError(f"solve_continuum takes t_end first: solve_continuum({t_end!r}, {times!r}) reads as the "
+                            f"old (resolution, t_end) call; write solve_continuum({times!r}, resolution={t_end!r})")
+        sums = sums_keyword(sums, method, "auto", "CoagulationDiffusion.solve_continuum")
+        if not isinstance(sums, str) or sums not in ("auto", "direct", "fft"):
+            raise ValueError(f"sums must be 'auto', 'direct' or 'fft', got {sums!r}")
         reaction_substeps = check_integer("reaction_substeps", reaction_substeps, minimum=1)
-        if scheme not in REACTION_SCHEMES:
+        if isinstance(scheme, str) and scheme in _OLD_SCHEMES:
+            warnings.warn(f"scheme={scheme!r} is deprecated, use scheme={_OLD_SCHEMES[scheme]!r}", DeprecationWarning,
+                          stacklevel=2)
+            scheme = _OLD_SCHEMES[scheme]
+        if not isinstance(scheme, str) or scheme not in REACTION_SCHEMES:
             raise ValueError(f"scheme must be one of {sorted(REACTION_SCHEMES)}, got {scheme!r}")
-        if t_end is None:
-            raise ValueError("t_end is required")
         ts = check_times(t_end, times)
         if dt is not None:
             dt = check_positive("dt", dt)
-        resolution = check_integer("resolution", resolution, minimum=2)
-        wrap = self.wrap_around_estimate(ts[-1])
+        grid = self.continuum_grid(resolution)
+        resolution = grid.shape[0]
+        cells = self.max_mass * resolution**3
+        check_memory(8.0 * cells * (len(ts) + 12), f"solve_continuum with max_mass={self.max_mass} and "
+                                                     f"resolution={resolution} ({len(ts)} output times)")
+        f = self._initial_array(grid, initial)
+        sigma0 = None if initial is None else _spread(f.sum(axis=0), grid)
+        wrap = self.wrap_around_estimate(ts[-1], sigma0)
         if wrap > 1e-3:
             raise ValueError(f"box = {self.box} is too small to stand for R^3 up to t_end = {ts[-1]}: the Gaussian "
                              f"wrap-around estimate is {wrap:.2g} > 1e-3 (see wrap_around_estimate); use a larger box")
-        grid = UniformGrid(0.0, self.box, (resolution,) * 3, periodic=True)
-        f = self.initial_density(grid)
-        kernel = self.kernel()
-        how, operand = _choose_method(kernel, None, method, self.max_mass, field=True)
+        kernel = self.coagulation_kernel()
+        if isinstance(kernel, SeparableKernel):
+            how, operand = choose_sums(None, kernel, sums, self.max_mass, field=True)
+        else:
+            how, operand = choose_sums(kernel, None, sums, self.max_mass, field=True)
         if dt is None:
-            dt = check_positive("dt", 0.5 / max(float(_loss_rate(f, kernel).max()), 1e-300))
+            dt = check_positive("dt", 0.5 / max(float(loss_rate(f, kernel).max()), 1e-300))
         kx, ky, kz = grid.wavenumber_mesh(real=True)
         k2 = kx**2 + ky**2 + kz**2
-        dvals = np.asarray(self._d(np.arange(1, self.max_mass + 1)), float)
+        dvals = self._dvals
         heat = SemilinearProblem(-dvals[:, None, None, None] * k2[None], forward=lambda u: fft.rfftn(u, ndim=3),
                                  inverse=lambda u: fft.irfftn(u, grid.shape, ndim=3))
         reaction = ODEProblem(lambda t, u: coagulation_operator(u, operand, how))
@@ -785,9 +781,43 @@ class CoagulationDiffusion:
         out = np.array(sol.states)
         masses = np.arange(1, self.max_mass + 1)
         total = (masses[None, :, None, None, None] * out).sum(axis=1)
-        name = "strang_spectral_sspRK3" if scheme == "ssp_rk3" else f"strang_spectral_{scheme}"
-        return continuum_dataset(ts, out, grid, species=[str(m) for m in masses], params=self.params,
+        name = "strang_spectral_sspRK3" if scheme == "ssprk3" else f"strang_spectral_{scheme}"
+        return continuum_dataset(ts, out, grid, species=list(self.species), params=self.params,
                                  solver={"method": name, **sol.info, "dt": dt, "resolution": resolution,
                                          "reaction_substeps": reaction_substeps, "coagulation_sums": how,
-                                         "wrap_around_estimate": self.wrap_around_estimate(ts[-1])},
+                                         "wrap_around_estimate": wrap,
+                                         "initial": "preset" if initial is None else "user"},
                                  total_mass=(("time",), grid.integrate(total)))
+
+
+def _spread(rho, grid):
+    """The largest per-axis standard deviation of the density ``rho`` on ``grid`` (about its mean)."""
+    w = rho / rho.sum()
+    sig = 0.0
+    for c in grid.mesh():
+        mean = float((w * c).sum())
+        sig = max(sig, float(np.sqrt((w * (c - mean) ** 2).sum())))
+    return sig
+
+
+def _real_array(name, value):
+    """``value`` as a float array; TypeError naming ``name`` for strings, None, complex or non-numbers."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be real numbers, got {value!r}")
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got {value!r} (dtype {arr.dtype})")
+    return arr.astype(float)
+
+
+def _check_profile(profile):
+    """A radial profile ``V(r)`` on ``[0, 1]``: finite, non-negative, positive integral ``∫ 4π r² V``."""
+    r = np.linspace(0, 1, 4001)
+    try:
+        v = np.broadcast_to(np.asarray(profile(r), dtype=float), r.shape)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"interaction profile V(r) must give real numbers on an array of radii in [0, 1]: {err}") from None
+    if not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise ValueError("interaction profile V(r) must be finite and non-negative on [0, 1]")
+    if not np.trapezoid(4 * np.pi * r**2 * v, r) > 0:
+        raise ValueError("interaction profile V(r) must have a positive integral on the unit ball")

@@ -26,7 +26,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["CoagulationSweep", "reaction_sweep"]
+__all__ = ["CoagulationSweep", "profile_mass", "reaction_sweep", "tabulate_profile"]
+
+
+def profile_mass(profile):
+    """``∫ V = ∫_0^1 4π r² V(r) dr`` of a radial profile on the unit ball (trapezoid rule, 4001 radii)."""
+    r = np.linspace(0, 1, 4001)
+    return float(np.trapezoid(4 * np.pi * r**2 * profile(r), r))
+
+
+def tabulate_profile(profile, samples=2049):
+    """The sweep's table of the interaction: squared radii ``r²`` (``r`` in units of ε on ``[0, 1]``) and
+    ``V(r) / ∫V`` (normalised to ``∫V = 1``, :func:`profile_mass`)."""
+    r = np.linspace(0, 1, samples)
+    return r**2, profile(r) / profile_mass(profile)
 
 
 @njit(cache=True)
@@ -159,6 +172,12 @@ class CoagulationSweep:
     """
 
     name = "coagulation_sweep"
+
+    @classmethod
+    def from_profile(cls, epsilon, kappa, profile, rng, box=None, particles=2):
+        """The sweep for a radial profile ``V(r)`` on the unit ball (tabulated by :func:`tabulate_profile`)."""
+        v_r2, v = tabulate_profile(profile)
+        return cls(epsilon, kappa, v_r2, v, rng, box=box, particles=particles)
 
     def __init__(self, epsilon, kappa, v_r2, v, rng, box=None, particles=2):
         if not isinstance(rng, np.random.Generator):

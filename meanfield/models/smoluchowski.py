@@ -668,7 +668,7 @@ class CoagulationDiffusion:
         final = sol.states[-1][:, 3].astype(np.int64)
         return Trajectory(ts, [s[:, :3] for s in sol.states], self.domain,
                           [np.full(s.shape[0], weight) for s in sol.states],
-                          [s[:, 3].astype(np.int64).astype(str) for s in sol.states], events=[],
+                          [s[:, 3].astype(np.int64).astype(str) for s in sol.states], events=[], labels=self.species,
                           info={**sol.info, "dt": dt, "epsilon": eps, "events": sweep.events,
                                 "total_mass": int(final.sum())})
 

@@ -78,10 +78,9 @@ def resolve_floors(floors, pairing, continuum_keys=()) -> tuple:
     """
     reasons = _reasons(pairing)
     if isinstance(floors, str) and floors == "auto":
-        chosen = [f for f in FLOORS if reasons[f] is None]
-        if "grid" in continuum_keys and "discretisation" in chosen:
-            chosen.remove("discretisation")
-        return tuple(chosen)
+        if reasons["discretisation"] is not None:  # not particles against solve_continuum
+            return ()
+        return ("sampling",) if "grid" in continuum_keys else FLOORS
     if isinstance(floors, (str, bytes)) or not isinstance(floors, (list, tuple)):
         raise ValueError(f"floors must be 'auto' or a list of names from {FLOORS}, got {floors!r}")
     for f in floors:

@@ -37,7 +37,7 @@ import numpy as np
 
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D, as_generator
 
-__all__ = ["COLUMNS", "FLOORS", "REFINEMENT", "atoms", "floor_seed", "refined_continuum", "resolve_floors",
+__all__ = ["COLUMNS", "FLOORS", "REFINEMENT", "atoms", "floor_seed", "refinable", "refined_continuum", "resolve_floors",
            "sample_like", "sampling_floor"]
 
 FLOORS = ("sampling", "discretisation")
@@ -66,13 +66,23 @@ def _reasons(pairing) -> dict:
     return {"sampling": sampling, "discretisation": discretisation}
 
 
-def resolve_floors(floors, pairing, continuum_keys=()) -> tuple:
+def refinable(model_cls) -> bool:
+    """Does ``model_cls.solve_continuum`` take a ``resolution`` keyword (the one the finer run doubles)?"""
+    try:
+        params = inspect.signature(model_cls.solve_continuum).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return "resolution" in params
+
+
+def resolve_floors(floors, pairing, continuum_keys=(), model_cls=None) -> tuple:
     """The floors a study shows, in :data:`FLOORS` order.
 
     ``floors="auto"`` (the default of a study): both floors for pairings of particles against a
     ``solve_continuum`` reference (ParticleVsContinuum, SDEVsContinuum, ActiveParts, MassClasses), the
     discretisation floor left out when the continuum is given on a ``grid`` (``continuum_keys``:
-    the study's continuum keyword names, fixed or swept), none for the other pairings. Otherwise a
+    the study's continuum keyword names, fixed or swept) or ``model_cls.solve_continuum`` takes no
+    ``resolution`` (:func:`refinable`), none for the other pairings. Otherwise a
     list of names from :data:`FLOORS` (``()`` for none); a floor the pairing cannot have is refused
     (ValueError naming it and why).
     """
@@ -80,7 +90,8 @@ def resolve_floors(floors, pairing, continuum_keys=()) -> tuple:
     if isinstance(floors, str) and floors == "auto":
         if reasons["discretisation"] is not None:  # not particles against solve_continuum
             return ()
-        return ("sampling",) if "grid" in continuum_keys else FLOORS
+        coarse_only = "grid" in continuum_keys or (model_cls is not None and not refinable(model_cls))
+        return ("sampling",) if coarse_only else FLOORS
     if isinstance(floors, (str, bytes)) or not isinstance(floors, (list, tuple)):
         raise ValueError(f"floors must be 'auto' or a list of names from {FLOORS}, got {floors!r}")
     for f in floors:

@@ -176,7 +176,7 @@ class Study:
 
         keys = set(self.continuum_kwargs) | {k.split(".", 1)[1] for k in self.sweep if k.startswith("continuum.")}
         try:
-            self._floors = resolve_floors(self.floors, self.pairing, keys)
+            self._floors = resolve_floors(self.floors, self.pairing, keys, self._model_cls)
         except ValueError as exc:
             raise StudyInputError("floors", str(exc)) from None
 

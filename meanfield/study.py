@@ -179,6 +179,8 @@ class Study:
             self._floors = resolve_floors(self.floors, self.pairing, keys, self._model_cls)
         except ValueError as exc:
             raise StudyInputError("floors", str(exc)) from None
+        if not self._compare_times or not self.metrics:  # no distances, so nothing to put floors beside
+            self._floors = ()
 
     def __getstate__(self):
         state = dict(self.__dict__)

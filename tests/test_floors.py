@@ -166,6 +166,7 @@ def test_floors_are_part_of_the_identity(tmp_path):
     assert auto["floors"] == ["sampling", "discretisation"] and auto["floor_refinement"] == 2
     assert sampling["floors"] == ["sampling"] and "floor_refinement" not in sampling
     assert "floors" not in none  # a study without floors keeps the identity it had before floors existed
+    assert "floors" not in _annihilation(compare_times=[]).identity()  # no distances: no floors, no finer run
     assert len({json.dumps(i, sort_keys=True) for i in (auto, sampling, none)}) == 3
     small = dict(sweep={"n": [8], "continuum.resolution": [100]})
     _annihilation(**small, floors=[]).run(store=tmp_path)

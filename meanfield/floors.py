@@ -13,7 +13,7 @@ measure and the continuum solution at resolution ``h``. Two numbers tell a reade
   bounded-Lipschitz distance in any dimension up to log factors (Dudley 1969; Fournier–Guillin
   2015 for W_p). Deterministic atomisations (002's midpoint placement, 001's quantile placement)
   do beat it: their floor is the discretisation of the initial data, not sampling. See
-  docs/theory/studies.md.
+  docs/theory/distances.md (floors of a convergence study).
 * the **discretisation floor** ``d(ρ_h(t), ρ_{h/2}(t))``: the same continuum run at the study's
   resolution against one at ``REFINEMENT`` times the resolution (the time step, when given as
   ``dt`` or ``dt_max``, divided by the same factor). For a scheme of order ``p`` it is

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D
-from meanfield.models.base import _time_index
+from meanfield.models.base import Trajectory, _time_index
 
 __all__ = ["plot_continuum", "plot_trajectory", "plot_output", "plot_rate", "draw_measure"]
 
@@ -62,7 +62,7 @@ def _times(available, times) -> list:
         return [float(t) for t in available]
     out = []
     for t in np.atleast_1d(np.asarray(times, dtype=float)):
-        _time_index(available, t)
+        _time_index(available, float(t))
         out.append(float(t))
     return out
 
@@ -205,11 +205,11 @@ def plot_output(path, times=None) -> Figure:
     from meanfield import io
 
     path = Path(path)
-    if path.suffix == ".npz":
-        return plot_trajectory(io.load_trajectory(path), times=times)
-    ds = io.load_dataset(path)
+    run = io.load_trajectory(path) if path.suffix == ".npz" else io.load_dataset(path)
     try:
-        return plot_continuum(ds, times=times)
+        if isinstance(run, Trajectory):
+            return plot_trajectory(run, times=times)
+        return plot_continuum(run, times=times)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
 

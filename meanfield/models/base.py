@@ -224,11 +224,12 @@ PARAMS_ATTR = "meanfield_params"  # JSON record of the model parameters, read by
 MODEL_ATTR = "meanfield_model"  # class name of the model that made the output
 
 
-@lru_cache(maxsize=1)
-def git_revision() -> str | None:
-    """The commit of the meanfield source tree when it is a git checkout (``-dirty`` appended when it
-    has uncommitted changes), else None; never fails (no git, not a checkout, timeout)."""
-    root = Path(__file__).resolve().parents[2]
+@lru_cache(maxsize=8)
+def git_revision(root=None) -> str | None:
+    """The commit of the meanfield source tree (or of the folder ``root``) when it is the top of a
+    git checkout (``-dirty`` appended when tracked files have uncommitted changes), else None; never
+    fails (no git, not a checkout, timeout)."""
+    root = Path(__file__).resolve().parents[2] if root is None else Path(root).resolve()
     try:
         top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True,
                              text=True, timeout=10)
@@ -261,14 +262,14 @@ def provenance(seed=None) -> dict:
 
 def _encode(value):
     """A JSON-ready form of a parameter that :func:`_decode` turns back into the same Python type."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":  # before float: np.float64 is one
+        return {"__numpy__": _encode(value.item()), "dtype": value.dtype.str}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         return value if np.isfinite(value) else {"__float__": repr(value)}
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return {"__numpy__": _encode(value.item()), "dtype": value.dtype.str}
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return {"__ndarray__": [_encode(v) for v in value.ravel().tolist()], "dtype": value.dtype.str,
                 "shape": list(value.shape)}

@@ -216,19 +216,19 @@ def plot_output(path, times=None) -> Figure:
 
 def plot_rate(ax, h, errors, fit=None, label="", xlabel="N", ylabel="error"):
     """Log-log convergence plot: the points and the fitted line in one colour, the slope (with its
-    confidence interval) in the legend, which sits outside the axes; minor tick labels are dropped on
-    an axis spanning a decade or more (they would overlap)."""
+    confidence interval) in the legend (placed where it hides the fewest points); minor tick labels
+    are dropped on an axis spanning a decade or more (they would overlap)."""
     h, errors = np.asarray(h, dtype=float), np.asarray(errors, dtype=float)
     (points,) = ax.loglog(h, errors, "o", label=label or None)
     if fit is not None:
         xs = np.geomspace(h.min(), h.max(), 50)
         ax.loglog(xs, fit.prefactor() * xs**fit.slope, "-", color=points.get_color(),
-                  label=f"{label + ': ' if label else ''}slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
+                  label=f"slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
     for axis, values in ((ax.xaxis, h), (ax.yaxis, errors)):
         pos = values[np.isfinite(values) & (values > 0)]
         if pos.size and np.log10(pos.max() / pos.min()) >= 1:
             axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    ax.legend(fontsize="small", loc="best")
     return ax

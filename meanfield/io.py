@@ -229,8 +229,18 @@ def save_figure(fig, path, **kwargs) -> Path:
     return path
 
 
-def save_dataset(ds: xr.Dataset, path) -> Path:
-    """Write a continuum dataset to netCDF (atomically); it reloads unchanged with :func:`load_dataset`."""
+def save_dataset(ds: xr.Dataset, path, *, seed=None) -> Path:
+    """Write a continuum dataset to netCDF (atomically); it reloads unchanged with :func:`load_dataset`.
+
+    A dataset built by :func:`meanfield.models.base.continuum_dataset` already records its
+    provenance; one that does not (a dataset made by hand) gets the missing entries of
+    :func:`meanfield.models.base.provenance` (version, git revision, creation time, ``seed`` when
+    given) in the file; ``ds`` itself is not changed.
+    """
+    missing = {k: v for k, v in provenance(seed).items() if k not in ds.attrs}
+    if missing:
+        ds = ds.copy(deep=False)
+        ds.attrs = {**ds.attrs, **missing}
     with atomic_path(path, ".nc") as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
     return Path(path)

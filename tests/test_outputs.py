@@ -243,3 +243,13 @@ def test_plot_refuses_a_netcdf_file_not_written_by_meanfield(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a netCDF dataset" in err[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_dataset_made_by_hand_gets_its_provenance_in_the_file(tmp_path):
+    import xarray as xr
+
+    ds = xr.Dataset({"v": ("x", np.arange(3.0))})
+    io.save_dataset(ds, tmp_path / "h.nc", seed=4)
+    back = io.load_dataset(tmp_path / "h.nc")
+    assert back.attrs["meanfield_version"] == __version__ and back.attrs["seed"] == 4
+    assert "date_created" in back.attrs and not ds.attrs  # the caller's dataset is unchanged

@@ -105,7 +105,8 @@ def test_git_revision_outside_a_checkout_is_none(tmp_path):
 def test_parameter_record_round_trips_every_native_type(tmp_path):
     params = {"f": 0.1, "i": 3, "b": True, "none": None, "s": "log", "t": (1.0, 2), "l": [1, 2.5],
               "a": np.array([[1.0, 2.0], [3.0, 4.0]]), "ai": np.arange(3), "np": np.float64(0.3),
-              "d": {"k": (1, 2), "names": ["a", "b"]}, "inf": float("inf")}
+              "d": {"k": (1, 2), "names": ["a", "b"]}, "inf": float("inf"),
+              "labels": np.array(["+", "-"])}
     grid = UniformGrid((0.0,), (1.0,), (4,), (True,))
     ds = continuum_dataset([0.0], np.ones((1, 4)), grid, params=params, seed=11)
     io.save_dataset(ds, tmp_path / "p.nc")

@@ -270,7 +270,7 @@ def _encode(value):
         return value
     if isinstance(value, float):
         return value if np.isfinite(value) else {"__float__": repr(value)}
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufU":
         return {"__ndarray__": [_encode(v) for v in value.ravel().tolist()], "dtype": value.dtype.str,
                 "shape": list(value.shape)}
     if isinstance(value, tuple):

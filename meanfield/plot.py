@@ -81,8 +81,8 @@ def _planar(measure):
 def plot_continuum(ds, times=None) -> Figure:
     """The densities of a continuum dataset, one panel per species.
 
-    1-D runs (grid or Lagrangian intervals): one panel per species, the chosen output times drawn
-    in it. 2-D and 3-D runs: a row per time and one panel per species, images on one colour scale
+    1-D runs (grid or Lagrangian intervals): one panel per species (shared axes), the chosen times
+    drawn in it. 2-D and 3-D runs: a row per time and one panel per species, images on one colour scale
     shared by all panels, with a colorbar labelled by the density's ``long_name`` and ``units``
     (3-D densities are shown integrated over z). Titles name the model, the species and the time.
     ``fig.panels`` lists the species panels as ``(species, time)`` pairs (time None in 1-D, where
@@ -102,7 +102,7 @@ def plot_continuum(ds, times=None) -> Figure:
     panels = []
     if dim == 1:
         fig = Figure(figsize=(4 * len(labels), 3.2), layout="constrained")
-        axes = fig.subplots(1, len(labels), squeeze=False, sharex=True)[0]
+        axes = fig.subplots(1, len(labels), squeeze=False, sharex=True, sharey=True)[0]
         ylabel = _label(ds["density"]) if kind == "grid" else "density of each species [1]"
         for ax, s, name in zip(axes, labels, names):
             for t in times:
@@ -164,7 +164,7 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
 
     if dim == 1:
         fig = Figure(figsize=(4 * len(labels), 3.2), layout="constrained")
-        axes = fig.subplots(1, len(labels), squeeze=False, sharex=True)[0]
+        axes = fig.subplots(1, len(labels), squeeze=False, sharex=True, sharey=True)[0]
         for ax, s, name in zip(axes, labels, names):
             for t in times:
                 m = measure(t, s)

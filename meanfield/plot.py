@@ -217,7 +217,7 @@ def plot_output(path, times=None) -> Figure:
 def plot_rate(ax, h, errors, fit=None, label="", xlabel="N", ylabel="error"):
     """Log-log convergence plot: the points and the fitted line in one colour, the slope (with its
     confidence interval) in the legend (placed where it hides the fewest points); minor tick labels
-    are dropped on an axis spanning a decade or more (they would overlap)."""
+    are dropped on an axis whose data span a power of ten (its label suffices; minor ones overlap)."""
     h, errors = np.asarray(h, dtype=float), np.asarray(errors, dtype=float)
     (points,) = ax.loglog(h, errors, "o", label=label or None)
     if fit is not None:
@@ -226,8 +226,8 @@ def plot_rate(ax, h, errors, fit=None, label="", xlabel="N", ylabel="error"):
                   label=f"slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
     for axis, values in ((ax.xaxis, h), (ax.yaxis, errors)):
         pos = values[np.isfinite(values) & (values > 0)]
-        if pos.size and np.log10(pos.max() / pos.min()) >= 1:
-            axis.set_minor_formatter(NullFormatter())
+        if pos.size and np.floor(np.log10(pos.max())) >= np.ceil(np.log10(pos.min())):
+            axis.set_minor_formatter(NullFormatter())  # a labelled power of ten is in view
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize="small", loc="best")

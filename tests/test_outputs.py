@@ -254,3 +254,22 @@ def test_a_dataset_made_by_hand_gets_its_provenance_in_the_file(tmp_path):
     back = io.load_dataset(tmp_path / "h.nc")
     assert back.attrs["meanfield_version"] == __version__ and back.attrs["seed"] == 4
     assert "date_created" in back.attrs and not ds.attrs  # the caller's dataset is unchanged
+
+
+def test_rate_plot_points_and_fit_share_a_colour_and_minor_labels_do_not_overlap():
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
+
+    from meanfield.plot import plot_rate
+    from meanfield.rates import fit_rate
+
+    h = np.array([0.008, 0.016, 0.032, 0.064])
+    e = 3.0 * h**2 * (1 + 0.01 * np.array([1, -1, 1, -1]))
+    fig = Figure()
+    ax = fig.subplots()
+    plot_rate(ax, h, e, fit_rate(h, e), label="series", xlabel="h", ylabel="error")
+    points, line = ax.lines
+    assert points.get_color() == line.get_color()
+    assert ax.get_xlabel() == "h" and ax.get_ylabel() == "error"
+    assert isinstance(ax.xaxis.get_minor_formatter(), NullFormatter)  # 0.01 is in view
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "series"

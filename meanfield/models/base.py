@@ -411,7 +411,7 @@ def _common_attrs(ds, kind, model, params, solver, seed, title):
     attrs = {
         "Conventions": "CF-1.10",
         "title": title or f"{name or 'meanfield'} continuum solution" + (f" ({method})" if method else ""),
-        "source": f"meanfield {__version__}" + (f", {name}.solve_continuum" if name else ""),
+        "source": f"meanfield {__version__}" + (f", model {name}" if name else ""),
         "references": REFERENCES.get(name, "") if name else "",
         "comment": "all quantities are nondimensional, in the scaling of the paper (units '1')",
         **provenance(seed),

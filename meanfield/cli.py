@@ -317,7 +317,7 @@ def _cmd_run(args) -> int:
         rng = None if getattr(model, "deterministic", False) else np.random.default_rng(args.seed)
         state = model.sample_particles(args.n, rng=rng)
         traj = model.simulate_particles(state, t_end=args.t_end, times=times, rng=rng, **extra)
-        io.save_trajectory(traj, args.out)
+        io.save_trajectory(traj, args.out, model=model, seed=None if rng is None else args.seed)
     else:
         sol = model.solve_continuum(t_end=args.t_end, times=times, **extra)
         io.save_dataset(sol, args.out)
@@ -354,10 +354,7 @@ def _cmd_plot(args) -> int:
 
     _input_file(args.file)
     _output_file(args.out)
-    if args.file.suffix == ".npz":
-        fig = plot.plot_trajectory(io.load_trajectory(args.file), times=args.times)
-    else:
-        fig = plot.plot_continuum(io.load_dataset(args.file), times=args.times)
+    fig = plot.plot_output(args.file, times=args.times)
     io.save_figure(fig, args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0

@@ -8,7 +8,12 @@ exception, ``KeyboardInterrupt`` (SIGINT) included, the temporary file is remove
 :func:`terminate_as_interrupt` a SIGTERM is turned into :class:`Terminated` (a ``KeyboardInterrupt``)
 so that it cleans up the same way. A temporary file that survives anyway (SIGKILL, power loss) is
 never read, and :func:`clean_stale_temporaries` removes it on the next run once the process that
-wrote it is gone.
+wrote it is gone. A finished file gets the permissions a plain ``open(path, "w")`` would give it
+(``0o666`` minus the user's umask), not the private ``0o600`` of the temporary file.
+
+Every file of results records where it came from: the package version, the git revision when the
+code runs from a checkout, the creation time (UTC, ISO 8601), the seed when the run had one, and the
+model's name and parameters (:func:`meanfield.models.base.params_from` rebuilds them).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from meanfield.measures import Domain
-from meanfield.models.base import Trajectory
+from meanfield.models.base import MODEL_ATTR, PARAMS_ATTR, Trajectory, params_json, provenance
 
 __all__ = [
     "TEMP_PREFIX",
@@ -36,6 +41,7 @@ __all__ = [
     "atomic_path",
     "check_writable",
     "clean_stale_temporaries",
+    "default_file_mode",
     "load_dataset",
     "load_trajectory",
     "save_dataset",
@@ -52,6 +58,25 @@ _TEMP_NAME = re.compile(r"^\.tmp-(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-[A-Za-z0-9_
 
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux ``/proc``)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting and restoring it
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` gives a new file: ``0o666`` minus the umask."""
+    return 0o666 & ~_umask()
 
 
 class atomic_path:
@@ -86,6 +111,7 @@ class atomic_path:
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
+                os.chmod(self.tmp, default_file_mode())  # mkstemp made it 0o600
                 if not self.exclusive:
                     os.replace(self.tmp, self.path)
                 else:
@@ -203,8 +229,18 @@ def save_figure(fig, path, **kwargs) -> Path:
     return path
 
 
-def save_dataset(ds: xr.Dataset, path) -> Path:
-    """Write a continuum dataset to netCDF (atomically); it reloads unchanged with :func:`load_dataset`."""
+def save_dataset(ds: xr.Dataset, path, *, seed=None) -> Path:
+    """Write a continuum dataset to netCDF (atomically); it reloads unchanged with :func:`load_dataset`.
+
+    A dataset built by :func:`meanfield.models.base.continuum_dataset` already records its
+    provenance; one that does not (a dataset made by hand) gets the missing entries of
+    :func:`meanfield.models.base.provenance` (version, git revision, creation time, ``seed`` when
+    given) in the file; ``ds`` itself is not changed.
+    """
+    missing = {k: v for k, v in provenance(seed).items() if k not in ds.attrs}
+    if missing:
+        ds = ds.copy(deep=False)
+        ds.attrs = {**ds.attrs, **missing}
     with atomic_path(path, ".nc") as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
     return Path(path)
@@ -228,8 +264,21 @@ def load_dataset(path) -> xr.Dataset:
         raise ValueError(f"{path}: not a netCDF dataset ({type(exc).__name__}: {exc})") from exc
 
 
-def save_trajectory(traj: Trajectory, path) -> Path:
-    """Write a trajectory to ``.npz``: one array per output time, plus domain, events and info."""
+def save_trajectory(traj: Trajectory, path, *, model=None, seed=None) -> Path:
+    """Write a trajectory to ``.npz``: one array per output time, plus domain, events, info and attrs.
+
+    The attrs (``traj.attrs`` after :func:`load_trajectory`) record the provenance
+    (:func:`meanfield.models.base.provenance`: version, git revision, creation time, ``seed`` when
+    given) and, when ``model`` is given, its class name and parameters, so that
+    ``params_from(load_trajectory(path))`` rebuilds it.
+    """
+    attrs = {k: _jsonable(v) for k, v in traj.attrs.items()}
+    if seed is None and "seed" in attrs:
+        seed = attrs["seed"]
+    attrs.update(provenance(seed))
+    if model is not None:
+        attrs[MODEL_ATTR] = type(model).__name__
+        attrs[PARAMS_ATTR] = params_json(model.params)
     arrays = {"times": np.asarray(traj.times, dtype=float)}
     for k, pos in enumerate(traj.positions):
         arrays[f"positions_{k}"] = np.asarray(pos)
@@ -245,6 +294,8 @@ def save_trajectory(traj: Trajectory, path) -> Path:
         "has_species": traj.species is not None,
         "events": [list(map(_jsonable, ev)) if isinstance(ev, (tuple, list)) else _jsonable(ev) for ev in traj.events],
         "info": {k: _jsonable(v) for k, v in traj.info.items()},
+        "labels": None if traj.labels is None else [str(s) for s in traj.labels],
+        "attrs": attrs,
     }
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
@@ -294,4 +345,6 @@ def _load_trajectory(path) -> Trajectory:
     else:
         domain = Domain(meta["dim"])
     events = [tuple(ev) if isinstance(ev, list) else ev for ev in meta["events"]]
-    return Trajectory(times, positions, domain, weights, species, events, meta["info"])
+    labels = meta.get("labels")
+    return Trajectory(times, positions, domain, weights, species, events, meta["info"],
+                      None if labels is None else tuple(labels), meta.get("attrs", {}))

@@ -203,3 +203,35 @@ def test_interrupted_parallel_study_does_not_run_the_remaining_tasks(tmp_path, m
     started = len(list(marks.iterdir()))
     # n = 4, the one running on the other worker and the few already handed to the pool (3); not all 12
     assert 1 <= started <= 8, started
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_written_files_get_the_mode_the_umask_gives_open(tmp_path, umask):
+    """Not mkstemp's private 0o600: a plain open() under the same umask is the reference."""
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from meanfield.measures import Domain
+    from meanfield.models.base import Trajectory
+
+    old = os.umask(umask)
+    try:
+        reference = tmp_path / "plain.txt"
+        with open(reference, "w") as fh:
+            fh.write("x")
+        expected = reference.stat().st_mode & 0o777
+        assert expected == 0o666 & ~umask and io.default_file_mode() == expected
+        paths = [
+            io.write_text(tmp_path / "a.txt", "text"),
+            io.save_table(pd.DataFrame({"a": [1]}), tmp_path / "a.csv"),
+            io.save_figure(Figure(), tmp_path / "a.png"),
+            io.save_dataset(xr.Dataset({"v": ("x", np.arange(3.0))}), tmp_path / "a.nc"),
+            io.save_trajectory(Trajectory(np.array([0.0]), [np.zeros(2)], Domain(1)), tmp_path / "a.npz"),
+        ]
+        with io.atomic_path(tmp_path / "b.txt", exclusive=True) as tmp:
+            tmp.write_text("b")
+        paths.append(tmp_path / "b.txt")
+    finally:
+        os.umask(old)
+    for path in paths:
+        assert oct(path.stat().st_mode & 0o777) == oct(expected), path

@@ -582,7 +582,7 @@ class Annihilation1D:
         kappa = out[:, 0] - out[:, 1]
         active_plus = grid.integrate(np.clip(kappa, 0, None))
         active_minus = grid.integrate(np.clip(-kappa, 0, None))
-        return continuum_dataset(ts, out, grid, species=list(SPECIES), params=self.params,
+        return continuum_dataset(ts, out, grid, species=list(SPECIES), model=self,
                                  solver={"method": "upwind_fv_ssprk3", "scheme": scheme, "resolution": n, "cfl": cfl,
                                          "initial": "preset" if initial is None else "user",
                                          **stepper.describe(), **rule.describe()},

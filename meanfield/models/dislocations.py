@@ -347,7 +347,7 @@ class Dislocations2D:
         dens = np.array([fft.irfftn(s, (n, n), ndim=2) for s in states])
         h = 1.0 / n
         grid = UniformGrid(-0.5 * h, 1.0 - 0.5 * h, (n, n), periodic=True)  # cells centred on the sites
-        return continuum_dataset(ts, dens, grid, species=list(self.species), params=self.params,
+        return continuum_dataset(ts, dens, grid, species=list(self.species), model=self,
                                  solver={"method": "lattice_etdrk4", "eps": h, "dt": dt, **stepper.describe()})
 
     def _lattice_densities(self, eps, initial=None):
@@ -469,7 +469,7 @@ class Dislocations2D:
         states = integrate(stepper, problem, fft.rfftn(f0, ndim=2), t_end, ts, dt).states
         dens = np.array([fft.irfftn(st, (n, n), ndim=2) for st in states])
         grid = UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)
-        return continuum_dataset(ts, dens, grid, species=list(self.species), params=self.params,
+        return continuum_dataset(ts, dens, grid, species=list(self.species), model=self,
                                  solver={"method": "spectral_etdrk4", "resolution": n, "dt": dt, **stepper.describe()})
 
     # -- SDE_n -----------------------------------------------------------------------------------

@@ -451,7 +451,7 @@ class Newtonian1D:
             masses = np.full((2, M), 1.0 / M)
             en = np.array([_energy_quantile(Xo[k], Yo[k]) for k in range(ts.size)])
             com = np.stack([_com_quantile(Xo), _com_quantile(Yo)], axis=1)
-            return interval_dataset(ts, edges, masses, species=SPECIES, params=self.params,
+            return interval_dataset(ts, edges, masses, species=SPECIES, model=self,
                                     solver={"method": "quantile", "cells": M, "steps": sol.steps, **user, **sol.info},
                                     energy=(("time",), en), centre_of_mass=(("time", "species"), com))
         a = min(p.support[0] for p in profiles.values())
@@ -466,7 +466,7 @@ class Newtonian1D:
         xc = grid.centres[0]
         en = np.array([_energy_fv(R[k], E[k], dx) for k in range(ts.size)])
         com = np.stack([R @ xc * dx, E @ xc * dx], axis=1)
-        return continuum_dataset(ts, dens, grid, species=SPECIES, params=self.params,
+        return continuum_dataset(ts, dens, grid, species=SPECIES, model=self,
                                  solver={"method": "finite_volume", "cells": M, "cfl": cfl, "steps": sol.steps,
                                          "flux": flux, "flux_order": FLUX_ORDERS[flux], **user, **sol.info},
                                  energy=(("time",), en), centre_of_mass=(("time", "species"), com))

@@ -789,7 +789,7 @@ class CoagulationDiffusion:
         masses = np.arange(1, self.max_mass + 1)
         total = (masses[None, :, None, None, None] * out).sum(axis=1)
         name = "strang_spectral_sspRK3" if stepper == "ssp_rk3" else f"strang_spectral_{stepper}"
-        return continuum_dataset(ts, out, grid, species=list(self.species), params=self.params,
+        return continuum_dataset(ts, out, grid, species=list(self.species), model=self,
                                  solver={"method": name, **sol.info, "dt": dt, "resolution": resolution,
                                          "reaction_substeps": reaction_substeps, "coagulation_sums": how,
                                          "wrap_around_estimate": wrap,

@@ -139,6 +139,51 @@ def test_sample_particles_from_a_callable_and_a_grid_density():
     assert y.shape == (100, 2) and c.shape == (100,)
 
 
+
+def _g_plus(x, y):
+    return np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y) + 0.5 * np.sin(4 * np.pi * x)
+
+
+def _g_minus(x, y):
+    return np.sin(2 * np.pi * (x + y)) - 0.5 * np.cos(2 * np.pi * y)
+
+
+def test_sample_particles_with_fixed_sign_counts():
+    """``n_plus`` fixes the signs (as in sample_lattice_particles): exact counts, + first, positions from
+    each species' normalised density. Preset (amplitude 0.4): E g_+ = (0.4/1.5)(1/4 + 1/8) = 0.1 under
+    2f^+ and E g_- = -(0.4/1.5)(1/2 + 1/8) = -1/6 under 2f^-; a callable 1 + cos 2πx: E cos 2πX = 1/2;
+    each within 5 standard errors. The default (n_plus=None) keeps its random stream."""
+    m = Dislocations2D()
+    n, n_plus = 40_000, 10_000
+    x, b = m.sample_particles(n, rng=3, n_plus=n_plus)
+    assert x.shape == (n, 2) and np.all(b[:n_plus] == 1) and np.all(b[n_plus:] == -1)
+    assert np.all((x >= 0) & (x < 1))
+    for vals, expected in ((_g_plus(*x[:n_plus].T), 0.1), (_g_minus(*x[n_plus:].T), -1 / 6)):
+        assert abs(vals.mean() - expected) < 5 * vals.std() / np.sqrt(vals.size), (vals.mean(), expected)
+    initial = {"+": lambda x, y: 1 + np.cos(2 * np.pi * x), "-": lambda x, y: 1 + 0 * x}
+    y, c = m.sample_particles(n, rng=7, initial=initial, n_plus=n // 2)
+    assert np.all(c[: n // 2] == 1) and np.all(c[n // 2:] == -1)
+    cos = np.cos(2 * np.pi * y[: n // 2, 0])
+    assert abs(cos.mean() - 0.5) < 5 * cos.std() / np.sqrt(cos.size), cos.mean()
+    for k in (0, 7):  # one species empty
+        z, d = m.sample_particles(7, rng=0, n_plus=k)
+        assert z.shape == (7, 2) and (d > 0).sum() == k
+    a, s = m.sample_particles(50, rng=5)
+    a2, s2 = m.sample_particles(50, rng=5, n_plus=None)
+    assert np.array_equal(a, a2) and np.array_equal(s, s2)
+
+
+@pytest.mark.parametrize("n_plus, error", [(-1, ValueError), (11, ValueError), ("5", TypeError), (2.5, (TypeError, ValueError)),
+                                           (None, None)])
+def test_sample_particles_refuses_bad_n_plus(n_plus, error):
+    m = Dislocations2D()
+    if error is None:
+        assert m.sample_particles(10, rng=0, n_plus=n_plus)[0].shape == (10, 2)
+        return
+    with pytest.raises(error, match="n_plus"):
+        m.sample_particles(10, rng=0, n_plus=n_plus)
+
+
 # -- deprecated call forms ------------------------------------------------------------------------------
 def test_deprecated_call_forms_warn_and_give_the_same_numbers():
     m = Dislocations2D()

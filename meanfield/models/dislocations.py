@@ -495,7 +495,7 @@ class Dislocations2D:
             return -np.asarray(b, float)[:, None] * periodic_interp.pair_fields(x, b, table, self.INTERP_ORDER)
         return dislocation_forces.fourier_force(x, b, *(self._modes() if modes is None else modes))
 
-    def sample_particles(self, n, rng=None, initial=None):
+    def sample_particles(self, n, rng=None, initial=None, *, n_plus=None):
         """``n`` i.i.d. particles from ρ° on T²_± (each sign with probability ½); returns
         ``(x (n, 2), b (n,))``.
 
@@ -504,19 +504,32 @@ class Dislocations2D:
         the torus (2-point Gauss rule per axis, scaled to mass ½) and a GridDensity (any 2-D periodic
         grid of the unit torus, mass ½) is used as it is; the positions are then drawn from that
         piecewise-constant density (cell by its mass, uniform inside the cell), so a callable's
-        samples are exact up to its variation within a cell of side 1/256."""
+        samples are exact up to its variation within a cell of side 1/256.
+
+        ``n_plus`` (as in :meth:`sample_lattice_particles`): fix the signs, ``n_plus`` positive
+        particles first and ``n - n_plus`` negative ones, with independent positions drawn from each
+        species' normalised density ``2f^±`` (the setting of Theorem 1.6; the empirical measure then
+        carries the mass discrepancy κ of (19), zero for ``n_plus = n/2``). None (default): i.i.d.
+        signs as above."""
         n = check_integer("n", n, minimum=1)
         check_memory(64 * 8 * float(n), f"sample_particles(n={n})")
+        if n_plus is not None:
+            n_plus = check_integer("n_plus", n_plus, minimum=0)
+            if n_plus > n:
+                raise ValueError(f"n_plus must lie in [0, n={n}], got {n_plus}")
         g = as_generator(rng)
         if initial is not None:
             dens = self._sampling_densities(initial)
-            sp = g.integers(0, 2, n)
+            sp = g.integers(0, 2, n) if n_plus is None else (np.arange(n) >= n_plus).astype(int)
             x = np.empty((n, 2))
             for k, s in enumerate(self.species):
                 sel = sp == k
                 if np.any(sel):
                     x[sel] = np.mod(dens[s].sample(int(sel.sum()), rng=g).positions, 1.0)
             return x, np.where(sp == 0, 1, -1)
+        if n_plus is not None:
+            x = np.concatenate([self._sample_preset_species(k, count, g) for k, count in ((0, n_plus), (1, n - n_plus))])
+            return x, np.where(np.arange(n) < n_plus, 1, -1)
         xs, bs = [], []
         bound = 0.5 * (1 + 1.5 * abs(self.amplitude) / 1.5) * 2
         while sum(len(v) for v in xs) < n:
@@ -527,6 +540,18 @@ class Dislocations2D:
             xs.append(cand[ok])
             bs.append(np.where(sp[ok] == 0, 1, -1))
         return np.concatenate(xs)[:n], np.concatenate(bs)[:n]
+
+    def _sample_preset_species(self, k, count, g):
+        """``count`` independent points from the preset density of species ``k`` (0: +, 1: -) by rejection
+        under its bound ``½(1 + |amplitude|)`` (:func:`preset_density`: ``|g_±| ≤ 1.5``)."""
+        bound = 0.5 * (1 + abs(self.amplitude))
+        xs, have = [], 0
+        while have < count:
+            cand = g.random((2 * count, 2))
+            ok = g.random(2 * count) * bound < preset_density(cand[:, 0], cand[:, 1], self.amplitude)[k]
+            xs.append(cand[ok])
+            have += int(ok.sum())
+        return np.concatenate(xs)[:count] if xs else np.empty((0, 2))
 
     def _sampling_densities(self, initial):
         """``{label: GridDensity}`` to sample from (see :meth:`sample_particles`)."""

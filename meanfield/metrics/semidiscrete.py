@@ -34,17 +34,14 @@ loss of eqs. 2–3, second order in the sub-cell size for p = 2. The c-transform
 compiled loop over all particles for each vertex or centre: ``O(N · M)`` time, ``O(N + M)`` memory,
 ``M`` the number of evaluation points (about ``(n q)^d`` for a grid of ``n^d`` cells).
 
-Theory page: docs/theory/metrics.md (Kantorovich duality, semi-discrete transport).
+Theory page: docs/theory/distances.md, "Certified brackets between particles and a density".
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
-from numba import njit, prange
-
 from ..measures import EmpiricalMeasure, GridDensity
 from ._inputs import check_equal_mass, check_int, check_memory, check_nonnegative, check_pair
 
@@ -53,44 +50,10 @@ __all__ = ["semidiscrete_bracket"]
 _ROUND = 1e-9  # relative widening of both bounds (round-off of the sums and of POT's simplex)
 
 
-@njit(parallel=True, cache=True)
-def _ctransform(x, u, y, period, p):
-    """Best and second-best value of ``|x_i - y_j|^p - u_i`` over the particles ``i``, for every
-    point ``y_j`` (minimal image on the axes with ``period > 0``), and the largest
-    ``|displacement_a| / period_a`` of the best particle (0 in free space)."""
-    n, dim = x.shape
-    m = y.shape[0]
-    best = np.empty(m)
-    second = np.empty(m)
-    reach = np.zeros(m)
-    argbest = np.zeros(m, np.int64)
-    for j in prange(m):
-        b1 = np.inf
-        b2 = np.inf
-        arg = 0
-        for i in range(n):
-            d2 = 0.0
-            for a in range(dim):
-                diff = x[i, a] - y[j, a]
-                if period[a] > 0.0:
-                    diff -= period[a] * np.round(diff / period[a])
-                d2 += diff * diff
-            val = (d2 if p == 2 else math.sqrt(d2)) - u[i]
-            if val < b1:
-                b2 = b1
-                b1 = val
-                arg = i
-            elif val < b2:
-                b2 = val
-        best[j] = b1
-        second[j] = b2
-        argbest[j] = arg
-        for a in range(dim):
-            if period[a] > 0.0:
-                diff = x[arg, a] - y[j, a]
-                diff -= period[a] * np.round(diff / period[a])
-                reach[j] = max(reach[j], (abs(diff) + 0.0) / period[a])
-    return best, second, reach, argbest
+def _ct():
+    from ._ctransform import ctransform
+
+    return ctransform
 
 
 def _subcells(rho, q):
@@ -173,7 +136,7 @@ def _cone_integral(x, u, centres, masses, side, per, period, levels, target):
     offsets = np.stack(np.meshgrid(*[(-0.25, 0.25)] * dim, indexing="ij"), axis=-1).reshape(-1, dim)
     for level in range(levels + 1):
         r = 0.5 * float(np.linalg.norm(side))
-        g, g2, reach, _ = _ctransform(x, u, centres, per, 1)
+        g, g2, reach, _ = _ct()(x, u, centres, per, 1)
         ambiguous = (g2 - g) < 2 * r
         if period is not None:
             ambiguous |= reach + float(np.max(0.5 * side / period)) >= 0.5
@@ -258,7 +221,7 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
     while True:  # column generation: add the pairs whose reduced cost is negative, until none
         rounds += 1
         flow, pi, pj, u, v = _solve(ot, sparse, a, b, x, centres[jc], ii, jj, domain, p, num_iter_max)
-        best, _, _, arg = _ctransform(x, u, centres[jc], per, p)
+        best, _, _, arg = _ct()(x, u, centres[jc], per, p)
         # what the pairs missing from the graph can still cost the lower bound (eqs. 2-3 use the
         # c-transform, valid whatever the graph): stop when it is below 1e-3 of the plan's cost
         loss = float(np.dot(b, np.clip(v - best, 0.0, None)))
@@ -274,7 +237,7 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
     if p == 2:
         axes = [grid.lower[ax] + np.arange(fine_shape[ax] + 1) * s[ax] for ax in range(grid.ndim)]
         verts = np.stack([c.ravel() for c in np.meshgrid(*axes, indexing="ij")], axis=1)
-        g = _ctransform(x, u, verts, per, 2)[0]
+        g = _ct()(x, u, verts, per, 2)[0]
         h = _vertex_means(g - np.sum(verts**2, axis=1), fine_shape)
         cell_int = h + np.sum(centres**2, axis=1) + var
         lower_pp = float(np.dot(a, u) + np.dot(masses, cell_int))

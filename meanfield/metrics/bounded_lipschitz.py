@@ -245,14 +245,15 @@ def _sum_convention(transport, m_plus, m_minus, rtol=1e-12, max_solves=60, first
     smaller ``a``, the fewer the pairs within ``2a/(1 - a)``):
 
     1. start where about ``first_arcs·(n + m)`` pairs are within reach (a short distance, so a cheap
-       solve), then multiply ``λ = a/(1 - a)`` by 4 while every slope is positive (divide while
-       every slope is negative): the maximiser is bracketed, the largest ``a`` solved at most 4×
-       past it;
-    2. inside the bracket, the secant of the supergradient between the closest points on either
-       side (the maximiser of the parabola through them, exact for a quadratic S; S near its
-       maximum is a chain of many short pieces), alternated with the envelope's maximiser
-       (Kelley's cutting plane, which lands on the kink once the two lines either side of it are
-       known) when the secant did not find a new line.
+       solve); while every slope is positive, step right by the saturation model of
+       :func:`_saturation_step` (at least to ``a = 1/2`` while no solve beats the constant ``f``,
+       whose ``S(1, 0) = |m⁺ - m⁻|`` may be the maximum for unequal masses); while every slope
+       is negative, divide ``λ = a/(1 - a)`` by 4: the maximiser gets bracketed;
+    2. inside the bracket, the maximiser of the cubic through the values and slopes at the
+       closest points on either side (:func:`_hermite_max`; S near its maximum is a chain of many
+       short pieces, close to a smooth function), or the envelope's maximiser (Kelley's cutting
+       plane, which lands on the kink once the two lines either side of it are known) when the
+       last solve found no new line.
 
     Measured (``benchmarks/metrics_bl_sum.py``; 800 particles against a 32² density on T², 16 % of
     the pairs within reach at the optimum): 9 sparse solves instead of the 14 dense ones of plain
@@ -279,7 +280,10 @@ def _sum_convention(transport, m_plus, m_minus, rtol=1e-12, max_solves=60, first
             return best
         (left if slope > 0 else right).append((a_next, value, slope))
         if not right:  # every slope positive: the maximiser lies further right
-            a_next = min(_saturation_step(a_next, value, through), a_kelley)
+            step = _saturation_step(a_next, value, through)
+            if best <= abs(m_plus - m_minus):  # no f beats a constant yet: the maximum may be at a = 1
+                step = max(step, 0.5)
+            a_next = min(step, a_kelley)
         elif not left:  # every slope negative: further left
             lam = 0.25 * a_next / (1.0 - a_next)
             a_next = max(lam / (1.0 + lam), a_kelley)

@@ -260,3 +260,17 @@ def test_semidiscrete_bracket_checks_input():
         semidiscrete_bracket(EmpiricalMeasure(mu.positions, mu.weights * 2, mu.domain), rho, 2)
     with pytest.raises(TypeError, match="subcells"):
         semidiscrete_bracket(mu, rho, 2, subcells="4")
+
+
+def test_wasserstein_bracket_routes_particles_vs_density_to_semidiscrete():
+    """Above max_pairs, particles against a density take the semi-discrete route (either order);
+    forcing ``cells`` keeps the binned one; both contain the exact sub-cell value up to its bound."""
+    rho, mu = _semidiscrete_case(8, 100, True, seed=5)
+    exact = float(wasserstein(mu, rho, 2, subcells=8))
+    e = float(np.sqrt(np.sum((rho.grid.spacing / 8) ** 2) / 12))
+    for first, second in ((mu, rho), (rho, mu)):
+        br = wasserstein_bracket(first, second, 2, max_pairs=1000)
+        assert br.method == "semidiscrete"
+        assert br.lower <= exact + e and exact - e <= br.upper
+    binned = wasserstein_bracket(mu, rho, 2, max_pairs=1000, cells=16)
+    assert binned.method == "binned" and binned.width > br.width

@@ -10,10 +10,15 @@ B. Against the exact POT route (meanfield.metrics.wasserstein / bounded_lipschit
    over all atom pairs) at a size where it is feasible: 1,024 particles against a 32^2 density,
    the bracket forced onto a 16^2 common grid; interleaved call by call, 5 repeats, median and
    range of (bracket time / exact time), the exact value and whether the bracket holds it. The
-   exact "sum" convention is the golden-section search of bounded_lipschitz; the bracket's "sum"
+   exact "sum" convention is the sparse search of bounded_lipschitz; the bracket's "sum"
    uses cutting planes, and its cost is also printed against its own "max" at equal size.
 
-Run: PYTHONPATH=. python benchmarks/metrics_transport_brackets.py [A] [B]
+C. Semi-discrete brackets (meanfield.metrics.semidiscrete): N i.i.d. samples of a 96^2 density on
+   the unit torus against that density (a distance of order N^{-1/2}), W1 and W2, N = 10^3, 10^4
+   (and larger N given on the command line, e.g. ``C 100000``): time, bracket, relative width,
+   sub-cells, column-generation rounds, peak RSS.
+
+Run: PYTHONPATH=. python benchmarks/metrics_transport_brackets.py [A] [B] [C [N ...]]
 """
 
 import resource
@@ -87,20 +92,41 @@ def part_b():
     ratio = np.asarray(sum_times["BL-sum"]) / np.asarray(sum_times["BL-max"])
     print(f"  bracket BL-sum / BL-max time at equal size (not interleaved with each other): median "
           f"{np.median(ratio):.2f} range [{ratio.min():.2f}, {ratio.max():.2f}]")
-    # cutting planes on the exact atoms (no binning) against the golden-section search
+    # cutting planes on the exact atoms (no binning) against the exact search of bounded_lipschitz
     t_kelley, t_golden = interleaved_times(
         [lambda: bounded_lipschitz_bracket(mu, rho, "sum"), exact["BL-sum"]], repeats=5)
     br = bounded_lipschitz_bracket(mu, rho, "sum")
     ratio = np.asarray(t_kelley) / np.asarray(t_golden)
     print(f"  BL-sum on the exact atoms: cutting planes ({br.details['transport_solves']} solves, gap "
-          f"{br.details['grid_value'][1] - br.details['grid_value'][0]:.2g}) / golden section: median "
+          f"{br.details['grid_value'][1] - br.details['grid_value'][0]:.2g}) / exact search: median "
           f"{np.median(ratio):.3g} range [{ratio.min():.3g}, {ratio.max():.3g}]")
     print(f"  peak RSS {peak_rss_mib():.0f} MiB")
+
+
+def part_c(sizes=(1000, 10000)):
+    from meanfield.metrics.semidiscrete import semidiscrete_bracket
+
+    print("C. semi-discrete brackets, N samples of a 96^2 density on T^2 against the density")
+    rho = density(96, 2)
+    for n in sizes:
+        mu = rho.sample(n, rng=1)
+        for p in (1, 2):
+            t0 = time.perf_counter()
+            br = semidiscrete_bracket(mu, rho, p)
+            dt = time.perf_counter() - t0
+            d = br.details
+            print(f"  N = {n:>7,} W{p}: {dt:6.1f} s  [{br.lower:.5g}, {br.upper:.5g}]  relative width "
+                  f"{br.relative_width:.3f}  subcells {d['subcells']}  rounds {d['rounds']}  pairs {d['pairs']:,}  "
+                  f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":
     import sys
 
-    parts = sys.argv[1:] or ["B", "A"]  # e.g. `python benchmarks/metrics_transport_brackets.py A`
-    for part in parts:
-        {"A": part_a, "B": part_b}[part]()
+    args = sys.argv[1:] or ["B", "A", "C"]  # e.g. `python benchmarks/metrics_transport_brackets.py A`
+    sizes = tuple(int(a) for a in args if a.isdigit())
+    for part in (a for a in args if not a.isdigit()):
+        if part == "C":
+            part_c(sizes or (1000, 10000))
+        else:
+            {"A": part_a, "B": part_b}[part]()

@@ -7,6 +7,7 @@ In 2-D and 3-D, :mod:`~meanfield.metrics.transport_bounds` returns certified bra
 """
 
 from .bounded_lipschitz import bounded_lipschitz, bounded_lipschitz_1d, bounded_lipschitz_ot
+from .semidiscrete import semidiscrete_bracket
 from .transport_bounds import Bracket, bounded_lipschitz_bracket, wasserstein_bracket
 from .wasserstein import wasserstein, wasserstein_1d, wasserstein_circle, wasserstein_ot
 
@@ -16,6 +17,7 @@ __all__ = [
     "bounded_lipschitz_1d",
     "bounded_lipschitz_bracket",
     "bounded_lipschitz_ot",
+    "semidiscrete_bracket",
     "wasserstein",
     "wasserstein_1d",
     "wasserstein_bracket",

@@ -5,7 +5,10 @@ What is bracketed. An :class:`~meanfield.measures.EmpiricalMeasure` is its atoms
 :class:`~meanfield.measures.GridDensity` is its piecewise-constant density (the measure itself, not
 its cell centres). Both live on R^d or on a torus (minimal-image distance).
 
-Two routes, chosen by the number of atom pairs an exact solve would need:
+Three routes, chosen by the number of atom pairs an exact solve would need (and, above it, by the
+kinds of measure: particles against a density, p = 1 or 2, go to ``"semidiscrete"``, see
+:mod:`meanfield.metrics.semidiscrete`, whose bracket narrows with the sub-cells instead of
+staying at a fraction of a cell; every other pair is binned):
 
 * ``"exact"`` (``n_mu * n_nu <= max_pairs``): exact transport between the atoms with POT's network
   simplex, densities entering as their cells' masses at the cell centres. For two empirical
@@ -307,6 +310,11 @@ def wasserstein_bracket(mu, nu, p=1, *, max_pairs: int = DEFAULT_MAX_PAIRS, cell
         ``sqrt(max_pairs)`` cells (route ``"binned"``, eq. 2).
     cells : int, optional
         Force the binned route on a common grid of at most ``cells`` cells.
+
+    Above ``max_pairs``, particles against a grid density (either order) with p = 1 or 2 take the
+    route ``"semidiscrete"`` (:func:`meanfield.metrics.semidiscrete.semidiscrete_bracket`: a sparse
+    transport and the c-transform of its potentials; the density as itself, not its centres),
+    whose width does not stay at a fixed fraction of a cell; other pairs are binned.
     """
     p = _check_p(p)
     domain = _check_common(mu, nu, max_pairs, cells)
@@ -330,6 +338,10 @@ def wasserstein_bracket(mu, nu, p=1, *, max_pairs: int = DEFAULT_MAX_PAIRS, cell
         return Bracket(lower, upper, "exact", name, {
             "atoms": (a.size, b.size), "atom_value": value, "binning_bounds": tuple(e),
             "seconds": time.perf_counter() - t0})
+    if cells is None and p in (1.0, 2.0) and sorted(isinstance(m, EmpiricalMeasure) for m in (mu, nu)) == [False, True]:
+        from .semidiscrete import semidiscrete_bracket
+
+        return semidiscrete_bracket(mu, nu, int(p), num_iter_max=num_iter_max)
     n_max = int(cells) if cells is not None else max(1, math.isqrt(int(max_pairs)))
     grid = _common_grid(mu, nu, domain, n_max)
     (ma, ea, _), (mb, eb, _) = _binned(mu, nu, grid, domain, p)

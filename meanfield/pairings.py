@@ -541,8 +541,16 @@ class CoupledPairing(Pairing):
     measures of ``X`` and ``X̄`` species by species. Subclasses implement :meth:`couple`."""
 
     balanced: bool = True
+    distances: bool = True
     reference_per_seed: ClassVar[bool] = True
     reference_fields: ClassVar[tuple] = ()
+
+    @property
+    def compares(self) -> bool:
+        """``distances=False``: no distances between the two sides' empirical measures (``metrics=[]``),
+        only the observers (e.g. :class:`PathwiseDistance`): for lattice walkers the two sides often
+        coincide up to a few walkers, where an optimal-transport plan cannot be resolved."""
+        return self.distances
 
     def reference(self, model, settings, t_end, times):
         return None
@@ -557,8 +565,9 @@ class CoupledPairing(Pairing):
         return _pairs(sample.measure(t), sample.reference_measure(t), list(model.species))
 
     def check(self, model_cls, owner):
-        if not isinstance(self.balanced, bool):
-            raise ValueError(f"{type(self).__name__}.balanced must be True or False, got {self.balanced!r}")
+        for name in ("balanced", "distances"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{type(self).__name__}.{name} must be True or False, got {getattr(self, name)!r}")
         if not hasattr(model_cls, self.method):
             raise ValueError(f"{type(self).__name__} needs a model with {self.method}; {owner} has none")
 

@@ -96,6 +96,12 @@ SIZES = {
              "uniform_eps": [1 / 10, 1 / 20, 1 / 40, 1 / 80], "direct_eps": [1 / 8, 1 / 12, 1 / 16, 1 / 24],
              "direct_n": [64, 256, 1024, 4096], "direct_reps": 4, "direct_reference": (96, 48), "direct_iid": True,
              "bump_eps": [1 / 32, 1 / 64, 1 / 128, 1 / 256], "bump_reference": 512, "bump_sde_n": [64, 256]},
+    "tiny": {"mf_reference": 64, "mfeps_eps": [1 / 16, 1 / 32], "sde_n": [10, 20], "sde_reps": 2, "rw_n": [10, 20],
+             "rw_reps": 2, "law_eps": [1 / 16, 1 / 32], "law_reference": 64, "kmc_walkers": 200, "kmc_pairs": 200,
+             "coupling_sde_n": [8, 16], "coupling_sde_reps": 2, "coupling_rw_n": [16, 64], "coupling_rw_reps": 8,
+             "uniform_eps": [1 / 10, 1 / 20], "direct_eps": [1 / 8, 1 / 16], "direct_n": [16, 32], "direct_reps": 1,
+             "direct_reference": (32, 16), "direct_iid": True, "bump_eps": [1 / 32, 1 / 64], "bump_reference": 128,
+             "bump_sde_n": [8, 16]},  # tests only (MEANFIELD_VALIDATION_SIZE=tiny): the claims need not pass
 }
 
 # Bands, fixed before the run (the claim texts say where each comes from).

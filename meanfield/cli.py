@@ -314,9 +314,11 @@ def _cmd_run(args) -> int:
 
     times = args.times or [args.t_end]
     if args.side == "particles":
+        from meanfield.pairings import dynamics_rng
+
         rng = None if getattr(model, "deterministic", False) else np.random.default_rng(args.seed)
         state = model.sample_particles(args.n, rng=rng)
-        traj = model.simulate_particles(state, t_end=args.t_end, times=times, rng=rng, **extra)
+        traj = model.simulate_particles(state, t_end=args.t_end, times=times, rng=dynamics_rng(model, rng), **extra)
         io.save_trajectory(traj, args.out, model=model, seed=None if rng is None else args.seed)
     else:
         sol = model.solve_continuum(t_end=args.t_end, times=times, **extra)

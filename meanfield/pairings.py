@@ -33,7 +33,22 @@ pairing                    sample run                                  reference
 :class:`ContinuumVsContinuum` ``solve_continuum`` with other settings   ``solve_continuum``
 :class:`ParticlesOnly`     particles (observers only, no distances)     none
 :class:`ParticlesFrom`     particles from ``initial(model, n, rng)``    none
+:class:`CoupledSDEMeanField` (SDE_n) coupled to McKean–Vlasov copies      the copies (same Brownian increments)
+:class:`CoupledWalkersMeanField` (RW_n^ε) coupled to MF^ε walkers         the walkers (same Poisson processes)
 ========================== =========================================== =======================================
+
+Random generators: a study hands each task a generator; the pairing passes it to
+``sample_particles`` unless the model is ``deterministic`` (no random numbers anywhere; the study
+then hands None), and to ``simulate_particles`` unless the model also declares
+``deterministic_dynamics = True`` (its particle dynamics draws no random numbers, e.g. 002's event-driven
+dynamics, while its sampling may: see :mod:`meanfield.models.contract`), so that a model may refuse a
+generator it would ignore (:func:`sample_rng`, :func:`dynamics_rng`).
+
+Coupled pairings (:class:`CoupledPairing`) compare two particle systems built in *one* run from the
+same noise: the reference is not shared across seeds but made with each sample (``reference_per_seed``),
+so :meth:`Pairing.reference` returns None and the sample run (:class:`CoupledRun`) carries both sides;
+the measures compared at ``t`` are the two empirical measures per species, and the pathwise distance
+``(1/n) Σ_i |X_i − X̄_i|`` is recorded by the observer :class:`PathwiseDistance`.
 """
 
 from __future__ import annotations
@@ -45,12 +60,17 @@ from typing import ClassVar
 import numpy as np
 
 from meanfield.metrics._inputs import NEGATIVE_MASS_RTOL
+from meanfield.observers import Observer
 from meanfield.metrics._inputs import positive_part as _metrics_positive_part
 
 __all__ = [
     "NEGATIVE_MASS_TOLERANCE",
     "ActiveParts",
     "ContinuumVsContinuum",
+    "CoupledPairing",
+    "CoupledRun",
+    "CoupledSDEMeanField",
+    "CoupledWalkersMeanField",
     "LatticeVsLattice",
     "MassClasses",
     "Pairing",
@@ -58,8 +78,11 @@ __all__ = [
     "ParticleVsExact",
     "ParticlesFrom",
     "ParticlesOnly",
+    "PathwiseDistance",
     "SDEVsContinuum",
+    "dynamics_rng",
     "positive_part",
+    "sample_rng",
 ]
 
 # One tolerance for the package: negative round-off parts of a density up to this fraction of its
@@ -83,6 +106,19 @@ def as_labelled(measure) -> dict:
 def species_order(label):
     """Sort key of labels: integer labels (mass classes) numerically first, then the others by name."""
     return (0, int(label), "") if str(label).lstrip("-").isdigit() else (1, 0, str(label))
+
+
+def sample_rng(model, rng):
+    """The generator for the model's sampling: None for a ``deterministic`` model (module docstring)."""
+    return None if getattr(model, "deterministic", False) else rng
+
+
+def dynamics_rng(model, rng):
+    """The generator for the model's particle dynamics: None when the model is ``deterministic`` or
+    declares ``deterministic_dynamics`` (its ``simulate_particles`` draws no random numbers)."""
+    if getattr(model, "deterministic", False) or getattr(model, "deterministic_dynamics", False):
+        return None
+    return rng
 
 
 def _pairs(sample: dict, reference: dict, labels=None) -> dict:
@@ -132,8 +168,9 @@ class Pairing:
         return model.solve_continuum(t_end=t_end, times=times, **settings["continuum"])
 
     def sample(self, model, settings: dict, t_end: float, times: list, rng):
-        state = model.sample_particles(settings["n"], rng=rng, **settings["sample"])
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, **settings["particles"])
+        state = model.sample_particles(settings["n"], rng=sample_rng(model, rng), **settings["sample"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng),
+                                        **settings["particles"])
 
     # --- the measure map ---------------------------------------------------------------------------
     def measures(self, model, sample, reference, t) -> dict:
@@ -168,8 +205,8 @@ class SDEVsContinuum(Pairing):
     reference_fields: ClassVar[tuple] = ()
 
     def sample(self, model, settings, t_end, times, rng):
-        state = model.sample_particles(settings["n"], rng=rng, **settings["sample"])
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, scheme=self.scheme,
+        state = model.sample_particles(settings["n"], rng=sample_rng(model, rng), **settings["sample"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng), scheme=self.scheme,
                                         **settings["particles"])
 
     def check(self, model_cls, owner):
@@ -244,28 +281,35 @@ class LatticeVsLattice(Pairing):
     Sample: ``model.sample_lattice_particles(n, eps, rng=rng, **sample)`` then
     ``model.simulate_random_walks(state, eps, t_end, times, rng, **particles)`` (exact kinetic Monte
     Carlo); reference: ``model.solve_lattice(eps, t_end, times, **continuum)``. Sweep the spacing with
-    ``pairing.eps``.
+    ``pairing.eps``. ``balanced=True`` fixes the signs, ``n // 2`` positive walkers and the rest
+    negative (``n_plus = n // 2``: mass discrepancy κ = 0 for the preset data, as in Theorem 1.6);
+    default: i.i.d. signs.
     """
 
     eps: float = 1.0 / 16
+    balanced: bool = False
     sections: ClassVar[dict] = {"sample": "sample_lattice_particles", "particles": "simulate_random_walks",
                                 "continuum": "solve_lattice"}
     # simulate_random_walks(state, eps, t_end, times, rng, ...): all but its keywords are set here
-    reserved: ClassVar[dict] = {"sample": {"eps"}, "particles": {"state", "eps", "t_end", "times", "rng"},
+    reserved: ClassVar[dict] = {"sample": {"eps", "n_plus"}, "particles": {"state", "eps", "t_end", "times", "rng"},
                                 "continuum": {"eps"}}
 
     def reference(self, model, settings, t_end, times):
         return model.solve_lattice(self.eps, t_end=t_end, times=times, **settings["continuum"])
 
     def sample(self, model, settings, t_end, times, rng):
-        state = model.sample_lattice_particles(settings["n"], self.eps, rng=rng, **settings["sample"])
+        n = settings["n"]
+        extra = {"n_plus": n // 2} if self.balanced else {}
+        state = model.sample_lattice_particles(n, self.eps, rng=rng, **extra, **settings["sample"])
         return model.simulate_random_walks(state, self.eps, t_end=t_end, times=times, rng=rng,
                                            **settings["particles"])
 
     def check(self, model_cls, owner):
         eps = self.eps
         if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < float(eps) <= 1:
-            raise ValueError(f"LatticeVsLattice.eps must be a lattice spacing in (0, 1], got {eps!r}")
+            raise ValueError(f"{type(self).__name__}.eps must be a lattice spacing in (0, 1], got {eps!r}")
+        if not isinstance(self.balanced, bool):
+            raise ValueError(f"{type(self).__name__}.balanced must be True or False, got {self.balanced!r}")
 
 
 @dataclass(frozen=True)
@@ -428,7 +472,8 @@ class ParticlesFrom(Pairing):
 
     def sample(self, model, settings, t_end, times, rng):
         state = self.initial(model, settings["n"], rng)
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=rng, **settings["particles"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng),
+                                        **settings["particles"])
 
     def measures(self, model, sample, reference, t):
         return {}
@@ -446,3 +491,139 @@ class ParticlesOnly(Pairing):
 
     def measures(self, model, sample, reference, t):
         return {}
+
+
+# --- coupled particle systems (one run, two sides, shared noise) --------------------------------------------
+class CoupledRun:
+    """The two sides of a coupled run at its output times: ``paths`` (e.g. a
+    :class:`~meanfield.particles.dislocation_couplings.CoupledPaths`: lifts ``x``, ``x_bar`` of shape
+    ``(n, 2)``, signs ``signs``, ``times``, ``info``) and the model's species labels, sign +1 the first.
+    ``measure(t)`` / ``reference_measure(t)``: the empirical measures (weight ``1/n`` each, positions
+    wrapped onto the unit torus) of ``X`` and of ``X̄``, per species; ``mean_distance(t)``: the
+    pathwise distance ``(1/n) Σ_i |X_i − X̄_i|`` of the lifts."""
+
+    def __init__(self, paths, labels):
+        self.paths, self.labels = paths, tuple(labels)
+        self.times = np.asarray(paths.times, dtype=float)
+        self.info = paths.info
+
+    def index(self, t) -> int:
+        k = int(np.argmin(np.abs(self.times - t)))
+        if not np.isclose(self.times[k], t, rtol=0.0, atol=1e-12 * max(1.0, abs(t))):
+            raise ValueError(f"t={t!r} is not an output time of this coupled run ({self.times.tolist()})")
+        return k
+
+    def _measures(self, side, t) -> dict:
+        from meanfield.measures import Domain, EmpiricalMeasure
+
+        k = self.index(t)
+        pos = np.mod(np.asarray(side[k], dtype=float), 1.0)
+        b = np.asarray(self.paths.signs)
+        w = np.full(b.size, 1.0 / b.size)
+        torus = Domain.torus(pos.shape[1], 1.0)
+        return {label: EmpiricalMeasure(pos[b == sign], w[b == sign], torus)
+                for label, sign in zip(self.labels, (1, -1), strict=True) if np.any(b == sign)}
+
+    def measure(self, t) -> dict:
+        return self._measures(self.paths.x, t)
+
+    def reference_measure(self, t) -> dict:
+        return self._measures(self.paths.x_bar, t)
+
+    def mean_distance(self, t) -> float:
+        return self.paths.mean_distance(self.index(t))
+
+
+@dataclass(frozen=True)
+class CoupledPairing(Pairing):
+    """Base of the coupled pairings: the sample run makes both sides from one noise (module docstring),
+    so there is no shared reference (``reference_per_seed``); :meth:`measures` pairs the empirical
+    measures of ``X`` and ``X̄`` species by species. Subclasses implement :meth:`couple`."""
+
+    balanced: bool = True
+    distances: bool = True
+    reference_per_seed: ClassVar[bool] = True
+    reference_fields: ClassVar[tuple] = ()
+
+    @property
+    def compares(self) -> bool:
+        """``distances=False``: no distances between the two sides' empirical measures (``metrics=[]``),
+        only the observers (e.g. :class:`PathwiseDistance`): for lattice walkers the two sides often
+        coincide up to a few walkers, where an optimal-transport plan cannot be resolved."""
+        return self.distances
+
+    def reference(self, model, settings, t_end, times):
+        return None
+
+    def couple(self, model, settings, t_end, times, rng):
+        raise NotImplementedError
+
+    def sample(self, model, settings, t_end, times, rng):
+        return CoupledRun(self.couple(model, settings, t_end, times, rng), model.species)
+
+    def measures(self, model, sample, reference, t):
+        return _pairs(sample.measure(t), sample.reference_measure(t), list(model.species))
+
+    def check(self, model_cls, owner):
+        for name in ("balanced", "distances"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{type(self).__name__}.{name} must be True or False, got {getattr(self, name)!r}")
+        if not hasattr(model_cls, self.method):
+            raise ValueError(f"{type(self).__name__} needs a model with {self.method}; {owner} has none")
+
+
+@dataclass(frozen=True)
+class CoupledSDEMeanField(CoupledPairing):
+    """(SDE_n) coupled to ``n`` McKean–Vlasov copies driven by the same Brownian increments (paper 003,
+    Lemma 4.2; ``model.couple_sde_mean_field``). Initial state: ``n // 2`` particles of each sign with
+    i.i.d. positions (``balanced``, κ = 0; :func:`~meanfield.particles.dislocation_couplings.sample_fixed_signs`)
+    or ``model.sample_particles`` (i.i.d. signs); the same generator then drives the increments.
+    Keywords: ``particles.*`` go to ``couple_sde_mean_field`` (``dt``, ``resolution``)."""
+
+    method: ClassVar[str] = "couple_sde_mean_field"
+    sections: ClassVar[dict] = {"sample": None, "particles": "couple_sde_mean_field", "continuum": None}
+    reserved: ClassVar[dict] = {"particles": {"state", "t_end", "times", "rng", "initial"}}
+
+    def couple(self, model, settings, t_end, times, rng):
+        from meanfield.particles.dislocation_couplings import sample_fixed_signs
+
+        n = settings["n"]
+        state = sample_fixed_signs(model, n, rng=rng) if self.balanced else model.sample_particles(n, rng=rng)
+        return model.couple_sde_mean_field(state, t_end, times, rng=rng, **settings["particles"])
+
+
+@dataclass(frozen=True)
+class CoupledWalkersMeanField(CoupledPairing):
+    """(RW_n^ε) coupled to ``n`` independent walkers with the MF^ε rates, random time changes of the same
+    unit Poisson processes (paper 003, Lemma 5.2; ``model.couple_walkers_mean_field``). Initial state:
+    ``model.sample_lattice_particles(n, eps, n_plus=n // 2 if balanced)``; sweep the spacing with
+    ``pairing.eps``. Keywords: ``particles.*`` go to ``couple_walkers_mean_field`` (``cell_dt``)."""
+
+    eps: float = 1.0 / 16
+    method: ClassVar[str] = "couple_walkers_mean_field"
+    sections: ClassVar[dict] = {"sample": None, "particles": "couple_walkers_mean_field", "continuum": None}
+    reserved: ClassVar[dict] = {"particles": {"states", "eps", "t_end", "times", "rng", "initial"}}
+
+    def couple(self, model, settings, t_end, times, rng):
+        n = settings["n"]
+        extra = {"n_plus": n // 2} if self.balanced else {}
+        state = model.sample_lattice_particles(n, self.eps, rng=rng, **extra)
+        return model.couple_walkers_mean_field([state], self.eps, t_end, times, rng=rng, **settings["particles"])[0]
+
+    def check(self, model_cls, owner):
+        super().check(model_cls, owner)
+        LatticeVsLattice.check(self, model_cls, owner)
+
+
+@dataclass(frozen=True)
+class PathwiseDistance(Observer):
+    """Observer of a :class:`CoupledRun`: ``(1/n) Σ_i |X_i − X̄_i|(t)`` (the quantity of 003's Lemmas 4.2
+    and 5.2), recorded on the sample side under ``pathwise_distance``."""
+
+    name: str = "pathwise_distance"
+    on: str = "sample"
+
+    def observe(self, model, run, t):
+        if not isinstance(run, CoupledRun):
+            raise ValueError(f"PathwiseDistance observes coupled runs, got {type(run).__name__}")
+        return run.mean_distance(t)

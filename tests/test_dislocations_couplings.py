@@ -9,6 +9,8 @@ Monte Carlo checks: fixed seeds, bands of 4 standard errors (or a goodness-of-fi
 1e-3), each also excluding a plausible wrong answer.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -371,26 +373,29 @@ def test_validation_lattice_measures_merge_coinciding_walkers():
     assert one.value == pytest.approx(two.value, rel=1e-5)
 
 
-def test_validation_full_mode_code_paths_run(tmp_path, monkeypatch):
-    """The full-mode branches of the new 003 validation (i.i.d. sampling floor, Lemma 4.2 with the bump
-    kernel, wider grids) run end to end at tiny sizes and name their claims; no verdict is checked."""
+NAMES_003 = ["rate_mfeps_to_mf", "mfeps_mass", "mfeps_positive", "rate_sde_to_mf_bl", "rate_rw_to_mfeps_bl",
+             "rate_rw_sde_one_particle", "rate_rw_sde_two_particles", "kmc_single_walker_law", "kmc_pair_law",
+             "stability_constant_eps_uniform", "coupling_sde_mckean_vlasov_rate", "coupling_sde_below_lemma42_bound",
+             "coupling_rw_mfeps_rate", "coupling_rw_below_lemma52_bound", "coupling_rw_time_change_identity",
+             "coupling_rw_mfeps_uniform_in_eps", "bump_coupling_sde_below_lemma42_bound", "rw_to_mf_lattice_term",
+             "rw_to_mf_direct_fit", "rw_to_mf_reference_floor", "rw_to_mf_direct_rate_in_n", "bump_rate_mfeps_to_mf"]
+
+
+def test_validation_declarations_same_report_in_process_on_two_processes_and_resumed(tmp_path, monkeypatch):
+    """The 003 validation as studies (tiny sizes; every branch of the full mode: the i.i.d. sampling floor,
+    Lemma 4.2 with the bump kernel): every claim is computed from the tables with a value and a band, and
+    the claims are identical in-process, on two local processes, and rerun from the store."""
     import validation.dislocations as vd
 
-    monkeypatch.setitem(vd.SIZES, "full", {
-        "sde_n": [8, 16], "sde_reps": 2, "rw_n": [8, 16], "rw_reps": 32, "uniform_eps": [1 / 10, 1 / 20],
-        "direct_eps": [1 / 8, 1 / 16], "direct_n": [16, 32], "direct_reps": 1, "direct_reference": (32, 16),
-        "bump_eps": [1 / 16, 1 / 32], "bump_reference": 64, "bump_sde_n": [8]})
-    model = Dislocations2D(delta=0.1, beta=1.0)
-    claims, files, plot = vd._couplings(model, 0.05, False, tmp_path)
-    direct_claims, direct_files, direct = vd._direct_rw_to_mf(0.01, False, tmp_path)
-    bump_claims, bump_rows = vd._bump(0.01, False)
-    names = [c.name for c in claims + direct_claims + bump_claims]
-    assert names == ["coupling_sde_mckean_vlasov_rate", "coupling_sde_below_lemma42_bound", "coupling_rw_mfeps_rate",
-                     "coupling_rw_below_lemma52_bound", "coupling_rw_time_change_identity",
-                     "coupling_rw_mfeps_uniform_in_eps", "rw_to_mf_lattice_term", "rw_to_mf_direct_fit",
-                     "rw_to_mf_reference_floor", "bump_rate_mfeps_to_mf", "bump_coupling_sde_below_lemma42_bound"]
-    assert "i.i.d. sampling floor" in direct_claims[1].measured
-    assert all("bl_sum_iid_mfeps" in r for r in direct["rows"])
-    figure = vd._new_figure(plot, direct, bump_rows, tmp_path)
-    for f in [*files, *direct_files, figure]:
-        assert (tmp_path / f).stat().st_size > 0
+    monkeypatch.setenv("MEANFIELD_VALIDATION_SIZE", "tiny")
+    rows = {}
+    for name, kwargs in (("local", {}), ("procs", {"workers": 2, "store": tmp_path / "store"}),
+                         ("resumed", {"store": tmp_path / "store"})):
+        report = vd.run(tmp_path / name, quick=True, **kwargs)
+        rows[name] = [c.as_row() for c in report.claims]
+        for f in report.figures + report.data:
+            assert Path(f).stat().st_size > 0
+    assert [r["claim"] for r in rows["local"]] == NAMES_003
+    assert all(r["value"] is not None and r["band"] is not None for r in rows["local"])
+    assert "i.i.d. sampling floor" in rows["local"][NAMES_003.index("rw_to_mf_direct_fit")]["measured"]
+    assert rows["procs"] == rows["local"] and rows["resumed"] == rows["local"]

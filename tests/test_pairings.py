@@ -66,6 +66,13 @@ def _studies():
         "particles_from": Study(
             "Annihilation1D", {"n": [8, 12]}, 0.5, [0.25, 0.5], metrics=[], pairing=P.ParticlesFrom(interleaved),
             observers=[Observer("active", active_count)]),
+        "coupled_sde": Study(
+            "Dislocations2D", {"n": [4, 8]}, 0.004, [0.002, 0.004], seeds=[0, 1], metrics=["W1"],
+            model_params={"delta": 0.2}, particle_kwargs={"resolution": 16}, pairing=P.CoupledSDEMeanField(),
+            observers=[P.PathwiseDistance()]),
+        "coupled_walkers": Study(
+            "Dislocations2D", {"n": [4, 8], "pairing.eps": [1 / 8, 1 / 10]}, 0.02, seeds=[0, 1], metrics=["W1"],
+            model_params={"delta": 0.2}, pairing=P.CoupledWalkersMeanField(), observers=[P.PathwiseDistance()]),
         "particles_only": Study(
             "Newtonian1D", {"n": [8, 16]}, 0.5, [0.0, 0.25, 0.5], metrics=[], pairing=P.ParticlesOnly(),
             sample_kwargs={"sampling": "random"}, observers=[Observer("energy", newtonian_energy)]),
@@ -192,7 +199,7 @@ def test_centre_of_mass_observer_against_direct_moments():
 
 
 def test_pairing_settings_are_checked_before_any_work():
-    with pytest.raises(ValueError, match=r"LatticeVsLattice has no field 'delta'; fields: eps"):
+    with pytest.raises(ValueError, match=r"LatticeVsLattice has no field 'delta'; fields: balanced, eps"):
         Study("Dislocations2D", {"n": [4], "pairing.delta": [0.1]}, 0.01, metrics=["BLsum"],
               pairing=P.LatticeVsLattice())
     with pytest.raises(ValueError, match=r"'eps' is set by the study itself .*pairing"):
@@ -304,3 +311,74 @@ def test_sde_and_lattice_pairings_call_the_named_methods_with_the_new_keywords()
     study = Study("Dislocations2D", {"n": [4]}, 0.01, metrics=["BLsum"], particle_kwargs={"kmc": "direct"},
                   pairing=P.LatticeVsLattice())
     assert study.particle_kwargs == {"kmc": "direct"}
+
+
+def test_coupled_pairings_reference_is_per_seed_and_w1_below_the_pathwise_distance(in_process_tables):
+    """A coupled run carries both sides (no shared reference): the W1 distance of the two empirical
+    measures (optimal matching) is at most the pathwise distance of the coupling's matching, species
+    by species summed; the coupled X block is ``simulate_particles`` bit for bit from the same state
+    and generator."""
+    from meanfield.models.dislocations import Dislocations2D
+    from meanfield.particles.dislocation_couplings import sample_fixed_signs
+
+    for name in ("coupled_sde", "coupled_walkers"):
+        t = in_process_tables[name]
+        keys = [c for c in t.columns if c not in ("species", "metric", "value", "run")]
+        w1 = t[t["metric"] == "W1"].groupby(keys)["value"].sum()
+        path = t[t["metric"] == "pathwise_distance"].set_index(keys)["value"]
+        assert (w1 <= path.loc[w1.index] * (1 + 1e-12) + 1e-15).all(), name
+        assert set(t[t["metric"] == "W1"]["species"]) == {"+", "-"}
+    sde = in_process_tables["coupled_sde"]
+    last = sde[(sde["metric"] == "pathwise_distance") & (sde["time"] == 0.004) & (sde["n"] == 8)]["value"]
+    assert last.nunique() == 2 and (last > 0).all()  # each seed its own pair of runs
+    study = _studies()["coupled_sde"]
+    assert study.reference({"n": 8}) is None
+    run = study.sample({"n": 8}, 1)
+    model = Dislocations2D(delta=0.2)
+    g = study.rng({"n": 8}, 1)
+    traj = model.simulate_particles(sample_fixed_signs(model, 8, rng=g), 0.004, [0.002, 0.004], rng=g)
+    assert np.array_equal(traj.positions[-1], run.info["x_wrapped"][-1])
+    with pytest.raises(ValueError, match="balanced"):
+        Study("Dislocations2D", {"n": [4]}, 0.01, metrics=["W1"], pairing=P.CoupledSDEMeanField(balanced=1))
+    with pytest.raises(ValueError, match="eps"):
+        Study("Dislocations2D", {"n": [4]}, 0.01, metrics=["W1"], pairing=P.CoupledWalkersMeanField(eps=2.0))
+    with pytest.raises(ValueError, match="couple_sde_mean_field"):
+        Study("Newtonian1D", {"n": [4]}, 0.01, metrics=["W1"], pairing=P.CoupledSDEMeanField())
+
+
+class _Recorder:
+    """Stands for a model: records the generator each run method receives."""
+
+    def __init__(self, **flags):
+        self.__dict__.update(flags)
+        self.seen = {}
+
+    def sample_particles(self, n, rng=None):
+        self.seen["sample"] = rng
+        return n
+
+    def simulate_particles(self, state, t_end, times=None, rng=None):
+        self.seen["dynamics"] = rng
+        return state
+
+
+def test_rng_reaches_only_the_methods_that_use_it():
+    """``deterministic_dynamics``: the sampling gets the generator, the dynamics None; ``deterministic``:
+    neither; otherwise both. Newtonian1D (002) refuses a generator its dynamics would ignore, and a
+    study with random sampling still runs."""
+    from meanfield.models import Annihilation1D, Newtonian1D
+
+    g = np.random.default_rng(0)
+    settings = {"n": 3, "sample": {}, "particles": {}}
+    for flags, expect in (({}, (g, g)), ({"deterministic_dynamics": True}, (g, None)),
+                          ({"deterministic": True}, (None, None))):
+        model = _Recorder(**flags)
+        P.ParticleVsContinuum().sample(model, settings, 1.0, [1.0], g)
+        assert (model.seen["sample"], model.seen["dynamics"]) == expect, flags
+    assert Newtonian1D.deterministic_dynamics and Annihilation1D.deterministic_dynamics
+    m = Newtonian1D()
+    with pytest.raises(ValueError, match="rng must be None"):
+        m.simulate_particles(m.sample_particles(8), 0.1, rng=1)
+    t = Study("Newtonian1D", {"n": [8]}, 0.1, seeds=[0, 1], sample_kwargs={"sampling": "random"},
+              continuum_kwargs={"resolution": 64}).run()
+    assert t["value"].nunique() == 4  # two seeds, two species: the sampling still draws from the generator

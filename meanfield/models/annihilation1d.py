@@ -154,6 +154,8 @@ class Annihilation1D:
     species = SPECIES
     #: particles and their dynamics draw no random numbers: run methods accept only ``rng=None``
     deterministic = True
+    #: implied by ``deterministic`` (stated for the contract: no run of the dynamics takes a generator)
+    deterministic_dynamics = True
 
     def __init__(self, V="log", W="none", delta=0.3, centres=(-1.0, 1.0), radii=(0.5, 0.5), mass_plus=None,
                  signs=None, masses=None):

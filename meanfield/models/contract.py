@@ -12,6 +12,14 @@ Every model class in :mod:`meanfield.models` follows :class:`Model`:
 * ``solve_continuum(t_end, times=None, initial=None, ..., scheme=...)`` — an ``xarray.Dataset`` whose
   ``.measure(t)`` gives the densities.
 
+Random numbers: ``rng`` (None, a seed or a Generator) is accepted only by run methods that use it;
+a method that would ignore it refuses a non-None one (ValueError). Two class attributes tell drivers
+(studies, pairings, the CLI) which methods to hand a generator: ``deterministic = True`` — no run
+method draws random numbers (001: quantile placement, ODE dynamics); ``deterministic_dynamics =
+True`` — ``simulate_particles`` draws none (002: exact event-driven dynamics) while
+``sample_particles`` may (002's ``sampling="random"``). Missing attributes mean False
+(:func:`meanfield.pairings.sample_rng`, :func:`meanfield.pairings.dynamics_rng`).
+
 ``initial=`` accepts, per species (a dict keyed by label, or one value for a single-species model):
 a callable density ``f(x)``, ``f(x, y)`` or ``f(x, y, z)`` (normalised by the model to the species'
 mass), or a :class:`~meanfield.measures.GridDensity` (its mass must equal the species' mass). Options

@@ -208,6 +208,9 @@ class Newtonian1D:
     """
 
     species = SPECIES
+    #: the particle dynamics is deterministic (exact event-driven): ``simulate_particles`` refuses a
+    #: generator; only ``sample_particles(sampling="random")`` draws random numbers (contract docstring)
+    deterministic_dynamics = True
 
     def __init__(self, rho_support=(0.0, 1.0), eta_support=(0.5, 1.5), profile="uniform"):
         supports = [_support("rho_support", rho_support), _support("eta_support", eta_support)]
@@ -307,9 +310,9 @@ class Newtonian1D:
         (:mod:`meanfield.particles.sticky_events1d`); general masses, where stuck pairs move, same
         species can collide and larger clusters form (theory page 002), use the cluster engine
         (:mod:`meanfield.particles.sticky_clusters1d`: minimal-norm subgradient per cluster,
-        Remark 3.6). Both are exact event by event. The dynamics is deterministic: ``rng`` is not
-        used (it is in the signature for the contract of :mod:`meanfield.models.contract`, whose
-        drivers hand every particle run a generator).
+        Remark 3.6). Both are exact event by event. The dynamics is deterministic: ``rng`` must be
+        None (a generator is refused with a ValueError rather than silently ignored;
+        :attr:`deterministic_dynamics`, :mod:`meanfield.models.contract`).
         Returns a :class:`Trajectory` whose positions
         at each output time are ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
         ``traj.events`` lists ``(time, "cross"|"stick", (i, j))`` (0-based ranks); ``info`` holds
@@ -320,6 +323,9 @@ class Newtonian1D:
         ("ghost" convention, theory page 002; equal masses only); they are returned in
         ``info["x_ghost"]``, ``info["y_ghost"]`` and are not part of the measures.
         """
+        if rng is not None:
+            raise ValueError(f"simulate_particles: rng must be None, got {rng!r}: the particle dynamics of model "
+                             "002 is deterministic (exact event-driven) and uses no random numbers")
         if not (isinstance(state, (tuple, list)) and len(state) == 2):
             raise TypeError(f"state must be a pair (x, y) of position arrays, got {type(state).__name__}")
         x, y = state

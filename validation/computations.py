@@ -109,12 +109,15 @@ class ContinuumOnly(Pairing):
 
 @dataclass(frozen=True)
 class DatasetValue(Observer):
-    """The scalar variable ``name`` of a continuum dataset (e.g. ``second_moment``, ``total_mass``) at
-    each output time; ``None`` (no row) for a run that is not a dataset or lacks the variable."""
+    """The scalar variable ``variable`` (default: the observer's ``name``) of a continuum dataset (e.g.
+    ``second_moment``, ``total_mass``) at each output time; ``None`` (no row) for a run that is not a
+    dataset or lacks the variable."""
 
     on: str = "reference"
+    variable: str | None = None
 
     def observe(self, model, run, t):
-        if not hasattr(run, "data_vars") or self.name not in run.data_vars:
+        var = self.name if self.variable is None else self.variable
+        if not hasattr(run, "data_vars") or var not in run.data_vars:
             return None
-        return float(np.asarray(run[self.name].values)[time_index(run.time.values, t)])
+        return float(np.asarray(run[var].values)[time_index(run.time.values, t)])

@@ -44,9 +44,7 @@ Each claim's band is fixed before the run; its source says whether the paper sta
 from __future__ import annotations
 
 import csv
-import os
 import pathlib
-import tempfile
 import time
 
 import numpy as np
@@ -299,23 +297,20 @@ C_SQUARE = (np.sqrt(2.0) + np.log(1.0 + np.sqrt(2.0))) / 6.0  # W1(ν_ε, ν) = 
 
 def _write_csv(path, rows):
     """``rows`` (dicts with the same keys) to ``path`` atomically (a temporary file, then a rename)."""
+    from meanfield.io import atomic_path
+
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
     return str(path)
 
 
 def _save_figure(fig, path):
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
-    return str(path)
+    from meanfield.io import save_figure
+
+    return str(save_figure(fig, path, dpi=110))
 
 
 def _band_claim(name, statement, measured, value, band, source):

@@ -1,7 +1,7 @@
 """Validation of model 004 (Hammond–Rezakhanlou, coagulating Brownian particles), as studies.
 
 The paper proves the kinetic limit (Thm 1.1) without a rate and has no numerical experiments
-(docs/theory/004-coagulation-diffusion.md). The checks are :class:`meanfield.study.Study` values
+(docs/theory/004-coagulation.md). The checks are :class:`meanfield.study.Study` values
 (:func:`studies`), the claims are computed from their tables (:func:`claims`); everything runs through
 :func:`meanfield.study.run_studies` (``run(..., workers=k | executor=client, store=folder)``: local
 processes or a dask cluster, resume from a store; the report does not depend on it).

@@ -91,3 +91,28 @@ def test_computation_refuses_a_non_function():
     with pytest.raises(ValueError, match="Computation.fn"):
         Study("CoagulationDiffusion", {"pairing.args": [{}]}, 1.0, metrics=[], pairing=Computation(3),
               observers=[Recorded()])
+
+
+def test_validation_pairings_same_table_on_two_processes():
+    """The pairings 000 and 004 declare (NormalisedSpecies, HomogeneousReference, MonomerAtoms) with
+    their observers give bit-identical tables in-process and on two local processes."""
+    from meanfield.observers import TotalMass
+
+    declared = {
+        "coulomb": Study("SignedCoulomb2D", {"n": [16]}, 0.02, [0.0, 0.02], compare_times=[0.02], seeds=[0, 1],
+                         metrics=["W1", "BL"], model_params={**SMALL, "mass_plus": 0.5, "mass_minus": 0.5},
+                         continuum_kwargs={"resolution": 48, "dt": 0.02 / 8}, pairing=coulomb2d.NormalisedSpecies(),
+                         observers=[DatasetValue("second_moment"), coulomb2d.SpreadProcess()]),
+        "torus": Study("CoagulationDiffusion", {"n": [125]}, 5e-4, [2.5e-4, 5e-4], seeds=[0, 1], metrics=["BL"],
+                       model_params=smoluchowski.TORUS, pairing=smoluchowski.HomogeneousReference(resolution=4),
+                       observers=[TotalMass(on="both"), smoluchowski.MassUnits()]),
+        "r3": Study("CoagulationDiffusion", {"n": [250]}, 5e-4, [5e-4], seeds=[0], metrics=["BL"],
+                    model_params=smoluchowski.R3, continuum_kwargs={"resolution": 8},
+                    pairing=smoluchowski.MonomerAtoms(), observers=[smoluchowski.MonomerCells(),
+                                                                     smoluchowski.MonomerHistogram(bins=8)]),
+    }
+    local = run_studies(declared)
+    procs = run_studies(declared, workers=2)
+    for name in declared:
+        assert len(distances(local[name])) > 0
+        pd.testing.assert_frame_equal(local[name], procs[name])

@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="particles: number of particles (per species where the model says so)")
     run.add_argument("--seed", type=_nonnegative_int, default=0, help="particles: random seed (default 0)")
     run.add_argument("--resolution", type=_positive_int, help="continuum: passed to solve_continuum as resolution=")
-    run.add_argument("--method", help="continuum: solver name passed as method=")
+    run.add_argument("--scheme", help="continuum: the numerical scheme, passed as scheme= (e.g. spectral, "
+                     "finite_volume, quantile)")
+    run.add_argument("--method", help="deprecated spelling of --scheme for models that still accept method=")
     run.add_argument("--solver-arg", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                      help="extra keyword for simulate_particles / solve_continuum (repeatable)")
     run.add_argument("--out", type=Path, required=True, help="output file (.npz for particles, .nc for continuum)")
@@ -293,12 +295,12 @@ def _cmd_run(args) -> int:
     if args.side == "particles":
         if args.n is None:
             raise UsageError("run particles: --n is required")
-        for flag, value in (("--resolution", args.resolution), ("--method", args.method)):
+        for flag, value in (("--resolution", args.resolution), ("--scheme", args.scheme), ("--method", args.method)):
             if value is not None:
                 raise UsageError(f"run particles: {flag} is an option of the continuum side")
         method = "simulate_particles"
     else:
-        for flag, key in (("--resolution", "resolution"), ("--method", "method")):
+        for flag, key in (("--resolution", "resolution"), ("--scheme", "scheme"), ("--method", "method")):
             value = getattr(args, key)
             if value is not None:
                 if key in extra:

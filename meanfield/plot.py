@@ -73,14 +73,28 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
     return fig
 
 
-def plot_rate(ax, h, errors, fit=None, label="", xlabel="N"):
-    """Log-log convergence plot with the fitted line and its slope (with CI) in the legend."""
+# line style of each floor drawn by plot_rate (both dashed; see meanfield.floors)
+FLOOR_STYLES = {"sampling floor": (0, (5, 3)), "discretisation floor": (0, (7, 2, 1.5, 2))}
+
+
+def plot_rate(ax, h, errors, fit=None, label="", xlabel="N", floors=None, color=None):
+    """Log-log convergence plot with the fitted line and its slope (with CI) in the legend.
+
+    ``floors``: ``{"sampling floor": (h, values), "discretisation floor": (h, values)}`` (e.g. from
+    :func:`meanfield.study.floor_curves`), drawn as dashed lines in the series' colour (see
+    :data:`FLOOR_STYLES`), labelled once per axes.
+    ``color``: the series' colour (default: the axes' next one); the fit and the floors share it."""
     h, errors = np.asarray(h, dtype=float), np.asarray(errors, dtype=float)
-    ax.loglog(h, errors, "o", label=label or None)
+    (points,) = ax.loglog(h, errors, "o", label=label or None, color=color)
+    color = points.get_color()
     if fit is not None:
         xs = np.geomspace(h.min(), h.max(), 50)
-        ax.loglog(xs, fit.prefactor() * xs**fit.slope, "-",
+        ax.loglog(xs, fit.prefactor() * xs**fit.slope, "-", color=color,
                   label=f"slope {fit.slope:.3f} [{fit.ci[0]:.3f}, {fit.ci[1]:.3f}]")
+    shown = ax.get_legend_handles_labels()[1]
+    for name, (fh, fv) in (floors or {}).items():  # the colour names the series: one legend entry per floor
+        ax.loglog(np.asarray(fh, dtype=float), np.asarray(fv, dtype=float), linestyle=FLOOR_STYLES.get(name, "--"),
+                  color=color, lw=1.2, label="_nolegend_" if name in shown else name)
     ax.set_xlabel(xlabel)
-    ax.legend()
+    ax.legend(fontsize="small" if floors else None)
     return ax

@@ -27,6 +27,15 @@ Observers (:mod:`meanfield.observers`): scalar diagnostics (particle count, mass
 table. The table has one row per (parameters, seed, time, species, metric) with ``run = "pair"`` for a
 distance and ``"sample"``/``"reference"`` for an observer's value.
 
+Floors (:mod:`meanfield.floors`): beside every distance, ``floors`` (default ``"auto"``: both for a
+pairing of particles against ``solve_continuum``) adds the columns ``sampling_floor`` (the same
+distance between ``k`` i.i.d. samples of the reference measure and the reference, ``k`` the particle
+measure's atom count, seeded from the task's seed) and ``discretisation_floor`` (the reference
+against the same run at twice the resolution, computed once per reference setting like the
+reference). :func:`fit_rates` fits the sampling floor's rate beside the particles' one and, with
+``reference_factor``, leaves out the points the discretisation floor limits; :func:`plot_rates`
+draws both floors as dashed lines in their series' colour.
+
 Every combination of the swept values is run once per seed. The reference run depends only on the
 model, the continuum settings and the pairing, so it is computed once per distinct setting and reused
 across particle numbers and seeds (and kept by the study: :meth:`Study.reference`). Each sample run's
@@ -59,7 +68,7 @@ import pandas as pd
 
 from meanfield.observers import observe_rows
 
-__all__ = ["METRICS", "Study", "distances", "fit_rates", "load_study_file", "plot_rates", "run_studies"]
+__all__ = ["METRICS", "Study", "distances", "fit_rates", "floor_curves", "load_study_file", "plot_rates", "run_studies"]
 
 
 def _metric_functions():
@@ -146,6 +155,7 @@ class Study:
     pairing: object = field(default_factory=_default_pairing)
     observers: list = field(default_factory=list)
     compare_times: list | None = None
+    floors: object = "auto"
 
     def __post_init__(self):
         from meanfield.study_inputs import StudyInputError, _check_keywords, check_study
@@ -157,11 +167,25 @@ class Study:
             raise StudyInputError("model", str(exc)) from None
         self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
         _check_keywords(self, self.model_name)
-        self._references = {}
+        self._resolve_floors()
+        self._references, self._finer, self._floor_memo = {}, {}, {}
+
+    def _resolve_floors(self):
+        from meanfield.floors import resolve_floors
+        from meanfield.study_inputs import StudyInputError
+
+        keys = set(self.continuum_kwargs) | {k.split(".", 1)[1] for k in self.sweep if k.startswith("continuum.")}
+        try:
+            self._floors = resolve_floors(self.floors, self.pairing, keys, self._model_cls)
+        except ValueError as exc:
+            raise StudyInputError("floors", str(exc)) from None
+        if not self._compare_times or not self.metrics:  # no distances, so nothing to put floors beside
+            self._floors = ()
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_references"] = {}  # never ship cached reference runs with every task
+        # never ship cached reference runs with every task (a task gets the ones it needs)
+        state["_references"], state["_finer"], state["_floor_memo"] = {}, {}, {}
         return state
 
     # --- the task graph --------------------------------------------------------------------
@@ -213,7 +237,19 @@ class Study:
             "pairing": native(self.pairing, "pairing"),
             "observers": native(list(self.observers), "observers"),
             "defaults": _signature_defaults(cls, self.pairing),
+            **self._floor_identity(),
         }
+
+    def _floor_identity(self) -> dict:
+        """The floors in the identity; absent without floors (so such a study keeps its old identity)."""
+        from meanfield.floors import REFINEMENT
+
+        if not self._floors:
+            return {}
+        out = {"floors": list(self._floors)}
+        if "discretisation" in self._floors:
+            out["floor_refinement"] = REFINEMENT
+        return out
 
     def task_key(self, params, seed) -> str:
         """Name of the task's file in a store: ``task-<identity hash>-<crc32 of params>-<seed>``."""
@@ -241,6 +277,22 @@ class Study:
             self._references[key] = self.solve_reference(params)
         return self._references[key]
 
+    def solve_finer_reference(self, params):
+        """The reference run at :data:`meanfield.floors.REFINEMENT` times the continuum resolution (the
+        discretisation floor's comparison run; computed afresh)."""
+        from meanfield.floors import refined_continuum
+
+        s = self._settings(params)
+        fine = {**s, "continuum": refined_continuum(self._model_cls, s["continuum"])}
+        return s["pairing"].reference(self._model(s), fine, self.t_end, self.times)
+
+    def finer_reference(self, params):
+        """The finer reference run for ``params``, computed once per reference setting in this process."""
+        key = self.reference_key(params)
+        if key not in self._finer:
+            self._finer[key] = self.solve_finer_reference(params)
+        return self._finer[key]
+
     def rng(self, params, seed) -> np.random.Generator:
         """The task's generator: ``SeedSequence([seed, crc32(parameters)])``."""
         return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())]))
@@ -265,20 +317,52 @@ class Study:
         funcs = _metric_functions()
         compare = set(self._compare_times)
         base = {**params, "seed": int(seed)}
+        finer = self.finer_reference(params) if "discretisation" in self._floors else None
         rows = []
         for t in self.times:
             if t in compare and pairing.compares:
-                for species, (a, b) in pairing.measures(model, sample, reference, t).items():
+                pairs = pairing.measures(model, sample, reference, t)
+                floors = self._floor_values(params, seed, model, sample, finer, t, pairs, funcs)
+                for species, (a, b) in pairs.items():
                     for name in pairing.metrics_for(species, self.metrics):
                         value = _distance(funcs[name], name, a, b, pairing.unequal_masses)
                         rows.append({**base, "time": t, "species": species, "metric": name, "value": value,
-                                     "run": "pair"})
+                                     "run": "pair", **floors.get((species, name), {})})
             for obs in self.observers:
                 for side in obs.sides():
                     run = sample if side == "sample" else reference
                     if run is not None:
                         rows.extend(observe_rows(obs, model, run, t, base, side))
         return rows
+
+    def _floor_values(self, params, seed, model, sample, finer, t, pairs, funcs) -> dict:
+        """``{(label, metric): {column: floor}}`` at time ``t`` (see :mod:`meanfield.floors`)."""
+        from meanfield.floors import COLUMNS, atoms, floor_seed, sampling_floor
+
+        if not self._floors:
+            return {}
+        pairing = self._settings(params)["pairing"]
+        fine = pairing.measures(model, sample, finer, t) if finer is not None else {}
+        key = self.reference_key(params)
+        out = {}
+        for label, (a, b) in pairs.items():
+            names = pairing.metrics_for(label, self.metrics)
+            if "sampling" in self._floors:
+                k = atoms(a)
+                for name in names:
+                    rng = np.random.default_rng(floor_seed(seed, params, t, label))  # one sample for every metric
+                    value = sampling_floor(b, k, lambda x, y, n=name: _distance(funcs[n], n, x, y,
+                                                                                 pairing.unequal_masses), rng)
+                    out.setdefault((label, name), {})[COLUMNS["sampling"]] = value
+            if "discretisation" in self._floors:
+                b_fine = fine.get(label, (None, None))[1]
+                for name in names:
+                    memo = (key, float(t), str(label), name)  # the same for every seed and n of this setting
+                    if memo not in self._floor_memo:
+                        self._floor_memo[memo] = (0.0 if b is None and b_fine is None else
+                                                  _distance(funcs[name], name, b, b_fine, pairing.unequal_masses))
+                    out.setdefault((label, name), {})[COLUMNS["discretisation"]] = self._floor_memo[memo]
+        return out
 
     # --- execution -------------------------------------------------------------------------
     def run(self, workers: int | None = None, executor=None, store=None, progress: bool = False) -> pd.DataFrame:
@@ -325,14 +409,26 @@ class Study:
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
         todo = [key for key in by_ref if key not in self._references]
-        return {"store": store, "tasks": tasks, "by_ref": by_ref, "todo": todo}
+        finer = []
+        if "discretisation" in self._floors:
+            from meanfield.floors import refined_continuum
+
+            for p in self.parameter_sets():  # refuse an unrefinable setting before any work
+                try:
+                    refined_continuum(self._model_cls, self._settings(p)["continuum"])
+                except ValueError as exc:
+                    raise ValueError(f"floors: parameters {p}: {exc}; give floors without 'discretisation'") from None
+            finer = [key for key in by_ref if key not in self._finer]
+        return {"store": store, "tasks": tasks, "by_ref": by_ref, "todo": todo, "todo_finer": finer}
 
 
-def _solve_reference(study, params):
-    return study.solve_reference(params)
+def _solve_reference(study, params, finer=False):
+    return study.solve_finer_reference(params) if finer else study.solve_reference(params)
 
 
-def _run_task(study, params, seed, reference):
+def _run_task(study, params, seed, reference, finer=None):
+    if finer is not None:  # a worker's copy of the study gets the finer run its task needs
+        study._finer.setdefault(study.reference_key(params), finer)
     return study.run_task(params, seed, reference)
 
 
@@ -361,22 +457,23 @@ def _run_many(items, workers, executor, progress) -> list:
     try:
         meta, jobs = [], []
         for (study, _), plan in zip(items, plans, strict=True):
-            for key in plan["todo"]:
-                meta.append((study, key))
-                jobs.append((study, plan["by_ref"][key][0][0]))
-        for (study, key), (_, ref) in zip(meta, runner.imap(_solve_reference, jobs), strict=True):
-            study._references[key] = ref
+            for finer in (False, True):
+                for key in plan["todo_finer" if finer else "todo"]:
+                    meta.append((study, key, finer))
+                    jobs.append((study, plan["by_ref"][key][0][0], finer))
+        for (study, key, finer), (_, ref) in zip(meta, runner.imap(_solve_reference, jobs), strict=True):
+            (study._finer if finer else study._references)[key] = ref
         meta, jobs = [], []
         for i, ((study, _), plan) in enumerate(zip(items, plans, strict=True)):
             for key, group in plan["by_ref"].items():
                 for p, s in group:
                     meta.append(i)
-                    jobs.append((study, p, s, study._references[key]))
+                    jobs.append((study, p, s, study._references[key], study._finer.get(key)))
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(jobs), unit="task")
-        for i, ((_, p, s, _), rows) in zip(meta, runner.imap(_run_task, jobs), strict=True):
+        for i, ((_, p, s, _, _), rows) in zip(meta, runner.imap(_run_task, jobs), strict=True):
             if plans[i]["store"] is not None:
                 plans[i]["store"].write(p, s, rows)
             else:
@@ -490,20 +587,58 @@ def distances(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["run"] == "pair"]
 
 
-def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> pd.DataFrame:
+def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95, reference_factor: float | None = None
+              ) -> pd.DataFrame:
     """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters) of the
     distance rows; every seed is a separate point, so the confidence interval carries the seed-to-seed
-    spread. Observer rows are left out (fit them by passing a table of them with ``run`` dropped)."""
+    spread. Observer rows are left out (fit them by passing a table of them with ``run`` dropped).
+
+    With floors in the table (:mod:`meanfield.floors`): ``sampling_slope`` (with ``sampling_ci_low``,
+    ``sampling_ci_high``) is the fitted rate of the sampling floor on the same points, the i.i.d. rate
+    the particles' one compares with; with ``reference_factor = c``, a point whose distance is below
+    ``c`` times its discretisation floor is left out of both fits (the continuum limits it there).
+    ``points`` counts the points used, ``left_out`` the others and ``why`` says which and why (a group
+    left with fewer than two distinct ``x`` gets a NaN slope)."""
+    from meanfield.floors import COLUMNS
     from meanfield.rates import fit_rate
 
+    if reference_factor is not None and not (isinstance(reference_factor, (int, float)) and
+                                             not isinstance(reference_factor, bool) and reference_factor > 0):
+        raise ValueError(f"reference_factor must be a positive number or None, got {reference_factor!r}")
     table = distances(table)
-    group_cols = [c for c in table.columns if c not in (x, "seed", "value")]
+    group_cols = _group_columns(table, (x, "seed", "value"))
+    sampling, disc = COLUMNS["sampling"], COLUMNS["discretisation"]
     out = []
     for key, g in _fittable_groups(table, group_cols, x):
-        fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
-        out.append({**dict(zip(group_cols, key if isinstance(key, tuple) else (key,), strict=True)), "slope": fit.slope,
-                    "ci_low": fit.ci[0], "ci_high": fit.ci[1], "prefactor": fit.prefactor(), "points": fit.n_points})
+        row = dict(zip(group_cols, key if isinstance(key, tuple) else (key,), strict=True))
+        left = np.zeros(len(g), dtype=bool)
+        if reference_factor is not None and disc in g.columns:
+            left = (g["value"] < reference_factor * g[disc]).to_numpy()
+            row["left_out"] = int(left.sum())
+            row["why"] = (f"{x} = {sorted(set(g[x][left].tolist()))}: distance below {reference_factor:g} x the "
+                          "discretisation floor" if left.any() else "")
+        used = g[~left]
+        if used[x].nunique() < 2:
+            row.update(slope=np.nan, ci_low=np.nan, ci_high=np.nan, prefactor=np.nan, points=len(used))
+            out.append(row)
+            continue
+        fit = fit_rate(used[x].to_numpy(float), used["value"].to_numpy(float), level=level)
+        row.update(slope=fit.slope, ci_low=fit.ci[0], ci_high=fit.ci[1], prefactor=fit.prefactor(),
+                   points=fit.n_points)
+        if sampling in used.columns:
+            f = used[np.isfinite(used[sampling].to_numpy(float)) & (used[sampling].to_numpy(float) > 0)]
+            if f[x].nunique() >= 2:
+                ff = fit_rate(f[x].to_numpy(float), f[sampling].to_numpy(float), level=level)
+                row.update(sampling_slope=ff.slope, sampling_ci_low=ff.ci[0], sampling_ci_high=ff.ci[1])
+        out.append(row)
     return pd.DataFrame(out)
+
+
+def _group_columns(table, exclude) -> list:
+    """The columns naming a series: all but ``exclude`` and the floor columns."""
+    from meanfield.floors import COLUMNS
+
+    return [c for c in table.columns if c not in (*exclude, *COLUMNS.values())]
 
 
 def _fittable_groups(table, group_cols, x):
@@ -516,8 +651,26 @@ def _fittable_groups(table, group_cols, x):
             yield key, g
 
 
+def floor_curves(group: pd.DataFrame, x: str = "n") -> dict:
+    """``{"sampling floor": (x values, mean floor), "discretisation floor": (...)}`` of one series (its
+    rows over seeds): the floors averaged over seeds at each ``x``, positive finite values only."""
+    from meanfield.floors import COLUMNS
+
+    out = {}
+    for name, col in COLUMNS.items():
+        if col not in group.columns:
+            continue
+        v = group[col].to_numpy(float)
+        g = group[np.isfinite(v) & (v > 0)]
+        if len(g):
+            mean = g.groupby(x, sort=True)[col].mean()
+            out[f"{name} floor"] = (mean.index.to_numpy(float), mean.to_numpy(float))
+    return out
+
+
 def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
-    """Log-log plot of every series with its fitted slope and CI; returns a matplotlib Figure."""
+    """Log-log plot of every series with its fitted slope and CI, and its sampling and discretisation
+    floors (mean over seeds) as dashed lines in the series' colour; returns a matplotlib Figure."""
     from matplotlib.figure import Figure
 
     from meanfield.plot import plot_rate
@@ -531,21 +684,21 @@ def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
         return fig
     fig = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    group_cols = [c for c in table.columns if c not in (x, "seed", "value", "metric")]
+    group_cols = _group_columns(table, (x, "seed", "value", "metric"))
     for ax, metric in zip(axes, metrics, strict=True):
         sub = table[table["metric"] == metric]
         for key, g in _fittable_groups(sub, group_cols, x):
             values = key if isinstance(key, tuple) else (key,)
             label = ", ".join(f"{c}={v}" for c, v in zip(group_cols, values, strict=True) if v != "")
             fit = fit_rate(g[x].to_numpy(float), g["value"].to_numpy(float), level=level)
-            plot_rate(ax, g[x], g["value"], fit, label=label, xlabel=x)
+            plot_rate(ax, g[x], g["value"], fit, label=label, xlabel=x, floors=floor_curves(g, x))
         ax.set_title(metric)
     return fig
 
 
 # --- study files (TOML) --------------------------------------------------------------------
 _TOP_KEYS = {"model", "t_end", "times", "seeds", "metrics", "sweep", "model_params", "particles", "sample", "continuum",
-             "pairing", "observers", "compare_times"}
+             "pairing", "observers", "compare_times", "floors"}
 _TABLES = ("sweep", "model_params", "particles", "sample", "continuum", "pairing")
 # pairings and observers a study file can name (those whose settings are plain values)
 _FILE_PAIRINGS = ("ParticleVsContinuum", "SDEVsContinuum", "ActiveParts", "LatticeVsLattice", "MassClasses",
@@ -700,6 +853,8 @@ def load_study_file(path) -> Study:
         extra["observers"] = _file_observers(data["observers"], fail)
     if "compare_times" in data:
         extra["compare_times"] = data["compare_times"]
+    if "floors" in data:
+        extra["floors"] = data["floors"]
     sweep = {}
     for key, values in data["sweep"].items():
         if isinstance(values, dict):  # a dotted key such as model.profile parses as a table

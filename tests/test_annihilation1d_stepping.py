@@ -80,7 +80,7 @@ def test_engine_takes_its_constants_from_the_controller():
     assert cautious.info["stats"]["accepted"] > 1.2 * ref.info["stats"]["accepted"]
     assert len(cautious.events) == len(ref.events)
     info = ref.info["solver"]
-    assert info["scheme"] == "dormand_prince_54" and info["order"] == 5 and info["embedded_order"] == 4
+    assert info["stepper"] == "dormand_prince_54" and info["order"] == 5 and info["embedded_order"] == 4
     assert (info["rtol"], info["atol"], info["beta"], info["safety"]) == (1e-8, 1e-11, 0.08, 0.9)
     assert (info["min_factor"], info["max_factor"], info["forces"]) == (0.2, 5.0, "auto")
     assert default_controller().beta == 0.08
@@ -88,5 +88,5 @@ def test_engine_takes_its_constants_from_the_controller():
 
 def test_continuum_records_scheme_order_and_step_rule():
     sol = Annihilation1D().solve_continuum(0.5, resolution=64, times=[0.25, 0.5])
-    assert sol.attrs["solver_scheme"] == "ssp_rk3" and sol.attrs["solver_order"] == 3
+    assert sol.attrs["solver_stepper"] == "ssp_rk3" and sol.attrs["solver_order"] == 3
     assert sol.attrs["solver_step_rule"].startswith("cfl")

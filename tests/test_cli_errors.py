@@ -67,6 +67,8 @@ CASES = [
      "valid: cfl, dt_max, flux, initial, method, resolution, scheme, stepper"),
     (["run", "Newtonian1D", "continuum", "--t-end", "0.1", "--out", "{d}/c.nc"],
      "Newtonian1D.solve_continuum needs 'resolution'; give it with --resolution or --solver-arg resolution=VALUE"),
+    (["run", "Newtonian1D", "particles", "--n", "8", "--scheme", "quantile", "--t-end", "0.1", "--out", "{d}/p.npz"],
+     "run particles: --scheme is an option of the continuum side"),
     (["run", "Annihilation1D", "continuum", "--method", "fv", "--t-end", "0.1", "--out", "{d}/c.nc"],
      "--method: not a keyword of Annihilation1D.solve_continuum; valid: cfl, initial, resolution, scheme, window"),
     # missing / unreadable / garbage input files

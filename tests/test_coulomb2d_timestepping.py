@@ -113,7 +113,7 @@ def test_scheme_is_the_preferred_spelling_of_method_and_is_recorded():
         ae = m.simulate_particles(x0, 0.02, rng=5, method="euler")
     assert np.array_equal(ae.positions[-1], m.simulate_particles(x0, 0.02, rng=5).positions[-1])
     assert np.array_equal(a.positions[-1], b.positions[-1])
-    assert b.info["method"] == "heun" and b.info["scheme"] == "stochastic_heun"
+    assert b.info["method"] == "heun" and b.info["stepper"] == "stochastic_heun"
     assert b.info["strong_order"] == 1.0 and b.info["order"] == 2 and b.info["step_rule"] == "close_pair"
     e = m.simulate_particles(x0, 0.02, rng=5, scheme="euler_maruyama")
     assert e.info["method"] == "euler" and e.info["strong_order"] == 0.5

@@ -193,6 +193,11 @@ def test_run_methods_refuse_bad_input_before_any_work():
         m.simulate_particles(state, 0.1, scheme="heun")
     with pytest.raises(ValueError, match="scheme must be one of"):
         m.solve_continuum(0.1, scheme="rk4")
+    with pytest.raises(ValueError, match="stepper must be one of"):
+        m.solve_continuum(0.1, stepper="rk4")
+    with pytest.warns(DeprecationWarning, match="use stepper="):
+        old = m.solve_continuum(0.01, resolution=16, scheme="etdrk4")
+    assert np.array_equal(old.density.values, m.solve_continuum(0.01, resolution=16).density.values)
     with pytest.raises(ValueError, match="eps and kmc belong to the lattice random walks"):
         m.simulate_particles(state, 0.1, eps=1 / 16)
     for dt in (0.0, float("nan"), "0.1", 1e-12):

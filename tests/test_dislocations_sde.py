@@ -36,7 +36,7 @@ def test_sde_is_the_euler_maruyama_recursion_to_the_last_bit(mollifier):
     assert np.all((tr.positions[-1] >= 0) & (tr.positions[-1] < 1))
     # steps: ceil per interval (2 + 4 + 9)
     assert tr.info["steps"] == 15 and tr.info["dt"] == 7e-4
-    assert tr.info["scheme"] == "euler_maruyama" and tr.info["strong_order"] == 0.5 and tr.info["weak_order"] == 1
+    assert tr.info["stepper"] == "euler_maruyama" and tr.info["strong_order"] == 0.5 and tr.info["weak_order"] == 1
 
 
 def test_generator_normal_is_standard_normal():

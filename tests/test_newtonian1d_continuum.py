@@ -272,7 +272,7 @@ def test_finite_volume_honours_dt_max_and_lands_on_output_times():
 @pytest.mark.parametrize("method", ["quantile", "finite_volume"])
 def test_solver_attributes_record_scheme_order_and_step_rule(method):
     sol = Newtonian1D().solve_continuum(0.2, [0.1, 0.2], resolution=32, stepper="ssp_rk2", scheme=method)
-    assert sol.attrs["solver_scheme"] == "ssp_rk2" and sol.attrs["solver_order"] == 2
+    assert sol.attrs["solver_stepper"] == "ssp_rk2" and sol.attrs["solver_order"] == 2
     assert sol.attrs["solver_step_rule"] == ("quantile_cfl" if method == "quantile" else "fixed")
     assert sol.attrs["solver_steps"] > 0
 

@@ -161,15 +161,19 @@ def test_sample_particles_from_a_callable_and_a_grid_density():
 # --- the old keywords ------------------------------------------------------------------------
 def test_old_keywords_warn_and_give_the_same_numbers():
     model = CoagulationDiffusion(max_mass=4, diffusivity=0.01, alpha=20.0, initial_profile="gaussian")
-    ref = model.solve_continuum(2e-3, resolution=4, sums="direct", scheme="dp54", dt=1e-3)
+    ref = model.solve_continuum(2e-3, resolution=4, sums="direct", stepper="dormand_prince_54", dt=1e-3)
     with pytest.warns(DeprecationWarning, match="sums="):
-        old = model.solve_continuum(2e-3, resolution=4, method="direct", scheme="dp54", dt=1e-3)
+        old = model.solve_continuum(2e-3, resolution=4, method="direct", stepper="dormand_prince_54", dt=1e-3)
     np.testing.assert_array_equal(old.density.values, ref.density.values)
-    with pytest.warns(DeprecationWarning, match="'dp54'"):
-        old = model.solve_continuum(2e-3, resolution=4, sums="direct", scheme="dp5", dt=1e-3)
+    for spelling in ("dp5", "dp54"):
+        with pytest.warns(DeprecationWarning, match="'dormand_prince_54'"):
+            old = model.solve_continuum(2e-3, resolution=4, sums="direct", stepper=spelling, dt=1e-3)
+        np.testing.assert_array_equal(old.density.values, ref.density.values)
+    with pytest.warns(DeprecationWarning, match="use stepper="):  # the stepper under its pre-issue-15 keyword
+        old = model.solve_continuum(2e-3, resolution=4, sums="direct", scheme="dormand_prince_54", dt=1e-3)
     np.testing.assert_array_equal(old.density.values, ref.density.values)
-    with pytest.warns(DeprecationWarning, match="'ssprk3'"):
-        model.solve_continuum(2e-3, resolution=4, scheme="ssp_rk3")
+    with pytest.raises(ValueError, match="scheme must be 'spectral'"):
+        model.solve_continuum(2e-3, resolution=4, scheme="finite_volume")
     with pytest.warns(DeprecationWarning, match="sums="):
         _, f = model.solve_homogeneous(1e-3, method="fft")
     np.testing.assert_array_equal(f, model.solve_homogeneous(1e-3, sums="fft")[1])

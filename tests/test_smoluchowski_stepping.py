@@ -11,7 +11,7 @@ from meanfield.rates import fit_rate
 BAD_STEPS = [0.0, -0.01, float("nan"), float("inf"), 1e-300]
 
 
-@pytest.mark.parametrize("scheme, divisions", [("ssprk3", (2, 4, 8, 16)), ("rk4", (2, 4, 8, 16)), ("dp54", (2, 4, 8))])
+@pytest.mark.parametrize("scheme, divisions", [("ssp_rk3", (2, 4, 8, 16)), ("rk4", (2, 4, 8, 16)), ("dormand_prince_54", (2, 4, 8))])
 def test_reaction_scheme_has_its_declared_order(scheme, divisions):
     """Uniform data: the heat flow is the identity, so the splitting is exact and the PDE at every
     point is the homogeneous system; the error against a tight Dormand–Prince solution falls with
@@ -22,10 +22,10 @@ def test_reaction_scheme_has_its_declared_order(scheme, divisions):
     _, ref = solve_homogeneous(model.kernel(), model.total_density * model.fractions, t_end, rtol=1e-13, atol=1e-16)
     dts, errs = [t_end / k for k in divisions], []
     for dt in dts:
-        ds = model.solve_continuum(t_end, resolution=2, dt=dt, scheme=scheme)
+        ds = model.solve_continuum(t_end, resolution=2, dt=dt, stepper=scheme)
         errs.append(np.abs(ds.density.values[-1].mean(axis=(1, 2, 3)) - ref[-1]).max())
     order = REACTION_SCHEMES[scheme].order
-    assert ds.attrs["solver_b"] == REACTION_SCHEMES[scheme].name and ds.attrs["solver_scheme"] == "strang"
+    assert ds.attrs["solver_b"] == REACTION_SCHEMES[scheme].name and ds.attrs["solver_stepper"] == "strang"
     assert ds.attrs["solver_order"] == 2 and ds.attrs["solver_step_rule"] == "fixed"
     slope = fit_rate(dts, errs).slope
     assert order - 0.2 < slope < order + 0.4, (scheme, slope, errs)
@@ -36,15 +36,15 @@ def test_schemes_agree_on_inhomogeneous_data_and_substeps_are_recorded():
     share the splitting error (measured against dt/16: 6.6e-3) and differ by their reaction errors,
     smaller and ordered by the declared orders (measured: SSP-RK3 7.7e-4 and RK4 3.5e-6 from DP5)."""
     model = CoagulationDiffusion(max_mass=4, diffusivity=lambda m: 0.05 / m, alpha=50.0, initial_profile="gaussian")
-    runs = {s: model.solve_continuum(0.02, resolution=8, dt=0.02 / 8, reaction_substeps=4, scheme=s)
+    runs = {s: model.solve_continuum(0.02, resolution=8, dt=0.02 / 8, reaction_substeps=4, stepper=s)
             for s in REACTION_SCHEMES}
-    fine = model.solve_continuum(0.02, resolution=8, dt=0.02 / 128, reaction_substeps=4, scheme="dp54").density.values[-1]
-    ref = runs["dp54"].density.values[-1]
+    fine = model.solve_continuum(0.02, resolution=8, dt=0.02 / 128, reaction_substeps=4, stepper="dormand_prince_54").density.values[-1]
+    ref = runs["dormand_prince_54"].density.values[-1]
     splitting = np.abs(ref - fine).max()
-    d_rk3 = np.abs(runs["ssprk3"].density.values[-1] - ref).max()
+    d_rk3 = np.abs(runs["ssp_rk3"].density.values[-1] - ref).max()
     d_rk4 = np.abs(runs["rk4"].density.values[-1] - ref).max()
     assert d_rk4 < 0.01 * d_rk3 and d_rk3 < 0.2 * splitting, (d_rk4, d_rk3, splitting)
-    assert runs["ssprk3"].attrs["solver_b"] == "ssp_rk3x4" and runs["ssprk3"].attrs["solver_reaction_substeps"] == 4
+    assert runs["ssp_rk3"].attrs["solver_b"] == "ssp_rk3x4" and runs["ssp_rk3"].attrs["solver_reaction_substeps"] == 4
     for ds in runs.values():
         np.testing.assert_allclose(ds["total_mass"].values, model.total_density, rtol=1e-12)
     with pytest.raises(ValueError, match="scheme"):
@@ -83,7 +83,7 @@ def test_brownian_increments_have_the_generator_scale():
     pos, mass = model.sample_particles(4000, rng=1)
     t_end = 0.01
     tr = model.simulate_particles((pos, mass), t_end, times=[t_end / 2, t_end], rng=2, dt=t_end / 7)
-    assert tr.info["events"] == 0 and tr.info["scheme"] == "euler_maruyama+coagulation_sweep"
+    assert tr.info["events"] == 0 and tr.info["stepper"] == "euler_maruyama+coagulation_sweep"
     assert tr.info["step_rule"] == "fixed" and tr.info["weak_order"] == 1
     np.testing.assert_array_equal(tr.species[-1].astype(int), mass)  # no reaction: rows kept in order
     disp2 = ((tr.positions[-1] - pos) ** 2).sum(axis=1)
@@ -110,5 +110,5 @@ def test_jump_splitting_and_sweep_refuse_bad_parts():
     with pytest.raises(ValueError, match="box/3"):
         CoagulationSweep(0.5, np.ones((2, 2)), r**2, np.ones(5), np.random.default_rng(0), box=1.0)
     stepper = JumpSplitting(EulerMaruyama(), sweep)
-    assert stepper.describe()["scheme"] == "euler_maruyama+coagulation_sweep"
+    assert stepper.describe()["stepper"] == "euler_maruyama+coagulation_sweep"
     assert stepper.describe()["epsilon"] == 0.01

@@ -23,6 +23,13 @@ def test_in_process_table_and_rate():
     assert np.all((rates["slope"] > -0.9) & (rates["slope"] < -0.2))
     fig = plot_rates(table)
     assert len(fig.axes) == 1
+    # default floors (particles vs solve_continuum): both, beside every distance
+    disc = table.groupby(["time", "species"])["discretisation_floor"].nunique()
+    assert np.all(disc == 1)  # one finer run per reference setting: the same for every n and seed
+    assert table["sampling_floor"].nunique() == len(table)  # a fresh i.i.d. sample per task, time and species
+    assert np.all(rates["sampling_slope"] < 0)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "sampling floor" in labels and "discretisation floor" in labels
 
 
 def test_same_table_on_processes_and_dask(tmp_path):
@@ -79,6 +86,12 @@ def test_study_file_errors_name_line_and_key(tmp_path):
     good = tmp_path / "s.toml"
     good.write_text('model = "Newtonian1D"\nt_end = 0.5\n[sweep]\nn = [8, 16]\n')
     assert load_study_file(good).sweep == {"n": [8, 16]}
+    assert load_study_file(good).identity()["floors"] == ["sampling", "discretisation"]
+    good.write_text('model = "Newtonian1D"\nt_end = 0.5\nfloors = ["sampling"]\n[sweep]\nn = [8, 16]\n')
+    assert load_study_file(good).identity()["floors"] == ["sampling"]
+    good.write_text('model = "Newtonian1D"\nt_end = 0.5\nfloors = ["grid"]\n[sweep]\nn = [8, 16]\n')
+    with pytest.raises(ValueError, match=r"line 3, key 'floors': floors: unknown floor 'grid'"):
+        load_study_file(good)
     bad = tmp_path / "b.toml"
     bad.write_text('model = "Newtonian1D"\nt_end = "soon"\n[sweep]\nn = [8, 16]\n')
     with pytest.raises(ValueError, match=r"line 2, key 't_end'"):

@@ -178,8 +178,8 @@ def test_bad_arguments_name_themselves():
 
 
 def test_declared_orders_are_recorded():
-    assert ETDRK4().describe() == {"scheme": "etdrk4", "order": 4}
-    assert EulerMaruyama().describe() == {"scheme": "euler_maruyama", "order": 1, "strong_order": 0.5, "weak_order": 1}
+    assert ETDRK4().describe() == {"stepper": "etdrk4", "order": 4}
+    assert EulerMaruyama().describe() == {"stepper": "euler_maruyama", "order": 1, "strong_order": 0.5, "weak_order": 1}
     assert StrangSplitting(ETD1(), SSPRK3()).describe()["order"] == 1  # limited by ETD1
     assert StrangSplitting(ExactLinear(), SSPRK3()).order == 2
     with pytest.raises(ValueError, match="nonlinear"):

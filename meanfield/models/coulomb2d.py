@@ -566,7 +566,7 @@ class SignedCoulomb2D:
         masses = grid.integrate(out)
         m2 = np.array([grid.integrate(r.sum(axis=0) * (grid.mesh()[0] ** 2 + grid.mesh()[1] ** 2)) for r in out])
         info = dict(sol.info)
-        info.pop("scheme", None)
+        info.pop("stepper", None)
         return continuum_dataset(ts, out, grid, species=list(SPECIES), params=self.params,
                                  solver={"scheme": family, "stepper": stepper_name,
                                          "dt": "cfl rule" if dt is None else dt, "cfl": cfl,

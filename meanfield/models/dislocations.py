@@ -95,7 +95,8 @@ SPECIES = ("+", "-")
 SPECIES_MASS = 0.5  # mass of each species: ρ = (f⁺, f⁻) is a probability measure on T²_± (theory page 003)
 SAMPLE_RESOLUTION = 256  # grid on which sample_particles puts a user density before sampling it
 SCHEMES_SDE = ("euler_maruyama",)
-SCHEMES_CONTINUUM = ("etdrk4",)
+SCHEMES_CONTINUUM = ("spectral",)
+STEPPERS_CONTINUUM = ("etdrk4",)
 
 
 def preset_density(x, y, amplitude):
@@ -411,8 +412,10 @@ class Dislocations2D:
         return min(0.5 * h / max(fmax, 1e-12), h)
 
     # -- MF -------------------------------------------------------------------------------------
-    def solve_continuum(self, t_end, times=None, initial=None, *, resolution=64, dt=None, scheme="etdrk4"):
-        """(MF), eq. (12), by pseudo-spectral ETDRK4 (``scheme="etdrk4"``, the only one) with 2/3
+    def solve_continuum(self, t_end, times=None, initial=None, *, resolution=64, dt=None, scheme="spectral",
+                        stepper="etdrk4"):
+        """(MF), eq. (12), pseudo-spectral (``scheme="spectral"``) with ETDRK4 (``stepper="etdrk4"``; both
+        the only ones; ``scheme="etdrk4"`` is a deprecated spelling) with 2/3
         dealiasing on a ``resolution²`` grid whose points are ``j/resolution`` (the cell centres of
         :meth:`continuum_grid`). ``initial``: None (the preset, :func:`preset_density`) or a dict
         ``{label: callable f(x, y) or GridDensity on continuum_grid(resolution)}``; a callable is taken
@@ -426,8 +429,13 @@ class Dislocations2D:
             warnings.warn("solve_continuum(resolution, t_end, times) is deprecated: call "
                           "solve_continuum(t_end, times, resolution=...)", DeprecationWarning, stacklevel=2)
             resolution, t_end, times, initial = t_end, times, initial, None
+        if isinstance(scheme, str) and scheme in STEPPERS_CONTINUUM:
+            warnings.warn(f"scheme={scheme!r} names the time stepper; use stepper=", DeprecationWarning, stacklevel=2)
+            scheme, stepper = "spectral", scheme
         if scheme not in SCHEMES_CONTINUUM:
             raise ValueError(f"scheme must be one of {SCHEMES_CONTINUUM}, got {scheme!r}")
+        if stepper not in STEPPERS_CONTINUUM:
+            raise ValueError(f"stepper must be one of {STEPPERS_CONTINUUM}, got {stepper!r}")
         n = check_integer("resolution", resolution, minimum=8)
         ts = check_times(t_end, times)
         if dt is not None:  # refused before any work: not positive and finite, or more than 10^7 steps

@@ -23,7 +23,7 @@ this module uses the corrected value, which is what the particle system is teste
   ``B_R`` in ``d = 3``; ``F(a) → 4π R`` (Smoluchowski's ``4π (D_1 + D_2) R``) as ``a → ∞``.
 * Continuum: the homogeneous system (Dormand–Prince 5(4) with error control) and the full system
   on a periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
-  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step: ``scheme="ssprk3"|"rk4"|"dp54"``), both advanced by
+  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step: ``stepper="ssp_rk3"|"rk4"|"dormand_prince_54"``), both advanced by
   the package's one time-stepping driver (:func:`solvers.timestepping.integrate`). Mass truncation
   ``n ≤ M`` is **conservative** (a collision whose product would exceed ``M`` does not happen, so
   ``Σ n f_n`` is conserved exactly). The coagulation sums cost O(M²) per point (compiled loop) or,
@@ -187,10 +187,11 @@ def invert_capture(capture, target, top=None, a_max=1e12):
     return out[where].reshape(target.shape)
 
 
-# reaction steppers of the coagulation–diffusion splitting (``scheme=`` of solve_continuum): one spelling
-# across models; the old names "ssp_rk3" and "dp5" keep working for one release with a DeprecationWarning
-REACTION_SCHEMES = {"ssprk3": SSPRK3, "rk4": RK4, "dp54": DormandPrince54}
-_OLD_SCHEMES = {"ssp_rk3": "ssprk3", "dp5": "dp54"}
+# reaction steppers of the coagulation–diffusion splitting (``stepper=`` of solve_continuum), under the names of
+# solvers.timestepping (one spelling across models); the older spellings keep working for one release with a
+# DeprecationWarning, and so does the stepper given as ``scheme=``
+REACTION_SCHEMES = {cls.name: cls for cls in (SSPRK3, RK4, DormandPrince54)}
+_OLD_SCHEMES = {"ssprk3": "ssp_rk3", "dp5": "dormand_prince_54", "dp54": "dormand_prince_54"}
 
 
 def _check_f0(f0, size=None):
@@ -703,7 +704,7 @@ class CoagulationDiffusion:
         return float(1 - erf(self.box / (2 * np.sqrt(2) * sigma)) ** 3)
 
     def solve_continuum(self, t_end, times=None, initial=None, *, resolution=16, dt=None, reaction_substeps=1,
-                        scheme="ssprk3", sums="auto", method=None):
+                        scheme="spectral", stepper="ssp_rk3", sums="auto", method=None):
         """Coagulation–diffusion (theory page 004, eqs. (1.1)–(1.3) in the standard form) on the periodic
         box by Strang splitting (module docstring). For ``domain="free"`` the box stands for R^3
         (attribute ``wrap_around_estimate``, see :meth:`wrap_around_estimate`).
@@ -716,11 +717,12 @@ class CoagulationDiffusion:
 
         One step of length ``h`` is ``H(h/2) ∘ R(h) ∘ H(h/2)``: ``H`` the exact heat flow
         ``f̂_n ← exp(−d(n)|k|² t) f̂_n`` per mass in Fourier space, ``R`` the reaction ``df/dt =
-        Q(f)`` advanced by ``reaction_substeps`` steps of the stepper ``scheme``: "ssprk3" (default;
+        Q(f)`` advanced by ``reaction_substeps`` steps of ``stepper``: "ssp_rk3" (default;
         Shu–Osher SSP-RK3, a convex combination of forward-Euler steps, so positive under the step
-        rule below), "rk4" (classical RK4) or "dp54" (Dormand–Prince 5 at fixed step; RK4 and DP5 are
-        more accurate per step but not positivity preserving); the old names "ssp_rk3" and "dp5" are
-        deprecated. ``sums``: the coagulation-sum algorithm, "auto", "direct" or "fft" (see
+        rule below), "rk4" (classical RK4) or "dormand_prince_54" (Dormand–Prince 5 at fixed step; RK4
+        and DP5 are more accurate per step but not positivity preserving). ``scheme``: the spatial
+        discretisation, "spectral" (the only one); a stepper name given as ``scheme=`` (the keyword
+        before issue 15) and the spellings "ssprk3", "dp5", "dp54" are deprecated. ``sums``: the coagulation-sum algorithm, "auto", "direct" or "fft" (see
         :func:`~meanfield.models.coagulation_sums.choose_sums`; ``method=`` is its deprecated name).
 
         Step rule (unless ``dt`` given): ``dt = 0.5 / max(loss rate)`` at the start, which makes each
@@ -729,7 +731,7 @@ class CoagulationDiffusion:
         maximum for a bump two cells wide, none at four cells — use smooth, resolved data); the
         splitting error is O(dt²) and the reaction error O((dt/reaction_substeps)^p), p the order of
         the scheme (both measured in the tests). Returns the standard dataset with species labelled by
-        mass ``1..M``; the attributes ``solver_scheme``, ``solver_order``, ``solver_a``, ``solver_b``
+        mass ``1..M``; the attributes ``solver_stepper``, ``solver_order``, ``solver_a``, ``solver_b``
         and ``solver_step_rule`` record the steppers and their declared orders.
         """
         if isinstance(t_end, (int, np.integer)) and not isinstance(t_end, bool) and np.ndim(times) == 0 \
@@ -740,12 +742,17 @@ class CoagulationDiffusion:
         if not isinstance(sums, str) or sums not in ("auto", "direct", "fft"):
             raise ValueError(f"sums must be 'auto', 'direct' or 'fft', got {sums!r}")
         reaction_substeps = check_integer("reaction_substeps", reaction_substeps, minimum=1)
-        if isinstance(scheme, str) and scheme in _OLD_SCHEMES:
-            warnings.warn(f"scheme={scheme!r} is deprecated, use scheme={_OLD_SCHEMES[scheme]!r}", DeprecationWarning,
-                          stacklevel=2)
-            scheme = _OLD_SCHEMES[scheme]
-        if not isinstance(scheme, str) or scheme not in REACTION_SCHEMES:
-            raise ValueError(f"scheme must be one of {sorted(REACTION_SCHEMES)}, got {scheme!r}")
+        if isinstance(scheme, str) and (scheme in REACTION_SCHEMES or scheme in _OLD_SCHEMES):
+            warnings.warn(f"scheme={scheme!r} names the reaction stepper; use stepper=", DeprecationWarning, stacklevel=2)
+            scheme, stepper = "spectral", scheme
+        if scheme != "spectral":
+            raise ValueError(f"scheme must be 'spectral' (the only discretisation of this model), got {scheme!r}")
+        if isinstance(stepper, str) and stepper in _OLD_SCHEMES:
+            warnings.warn(f"stepper={stepper!r} is deprecated, use stepper={_OLD_SCHEMES[stepper]!r}",
+                          DeprecationWarning, stacklevel=2)
+            stepper = _OLD_SCHEMES[stepper]
+        if not isinstance(stepper, str) or stepper not in REACTION_SCHEMES:
+            raise ValueError(f"stepper must be one of {sorted(REACTION_SCHEMES)}, got {stepper!r}")
         ts = check_times(t_end, times)
         if dt is not None:
             dt = check_positive("dt", dt)
@@ -773,7 +780,7 @@ class CoagulationDiffusion:
         heat = SemilinearProblem(-dvals[:, None, None, None] * k2[None], forward=lambda u: fft.rfftn(u, ndim=3),
                                  inverse=lambda u: fft.irfftn(u, grid.shape, ndim=3))
         reaction = ODEProblem(lambda t, u: coagulation_operator(u, operand, how))
-        react = REACTION_SCHEMES[scheme]()
+        react = REACTION_SCHEMES[stepper]()
         if reaction_substeps > 1:
             react = Substeps(react, reaction_substeps)
         stepper = StrangSplitting(ExactLinear(), react)
@@ -781,7 +788,7 @@ class CoagulationDiffusion:
         out = np.array(sol.states)
         masses = np.arange(1, self.max_mass + 1)
         total = (masses[None, :, None, None, None] * out).sum(axis=1)
-        name = "strang_spectral_sspRK3" if scheme == "ssprk3" else f"strang_spectral_{scheme}"
+        name = "strang_spectral_sspRK3" if stepper == "ssp_rk3" else f"strang_spectral_{stepper}"
         return continuum_dataset(ts, out, grid, species=list(self.species), params=self.params,
                                  solver={"method": name, **sol.info, "dt": dt, "resolution": resolution,
                                          "reaction_substeps": reaction_substeps, "coagulation_sums": how,

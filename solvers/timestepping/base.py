@@ -37,7 +37,7 @@ class Stepper:
 
     def describe(self) -> dict:
         """Name and declared orders, for the attributes of an output dataset."""
-        out = {"scheme": self.name, "order": self.order}
+        out = {"stepper": self.name, "order": self.order}
         for key in ("embedded_order", "strong_order", "weak_order"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)

@@ -35,7 +35,7 @@ class _Splitting(Stepper):
         return min(self._max_order, self.a.order, self.b.order)
 
     def describe(self):
-        return {"scheme": self.name, "order": self.order, "a": self.a.name, "b": self.b.name}
+        return {"stepper": self.name, "order": self.order, "a": self.a.name, "b": self.b.name}
 
     def __repr__(self):
         return f"{type(self).__name__}({self.a!r}, {self.b!r})"
@@ -120,7 +120,7 @@ class JumpSplitting(Stepper):
         return self.jumps(self.stepper.step(problem, t, y, h, z), h)
 
     def describe(self):
-        out = {"scheme": self.name, "order": self.order, "weak_order": self.weak_order,
+        out = {"stepper": self.name, "order": self.order, "weak_order": self.weak_order,
                "diffusion_scheme": self.stepper.name}
         if hasattr(self.jumps, "describe"):
             out.update(self.jumps.describe())

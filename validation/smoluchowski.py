@@ -247,14 +247,15 @@ def studies(quick: bool = True) -> dict:
         "torus": Study(
             "CoagulationDiffusion", {"n": size["ns"]}, T_END, TIMES, compare_times=[T_END],
             seeds=list(range(size["seeds"])), metrics=["BL"], model_params=TORUS,
-            pairing=HomogeneousReference(resolution=size["resolution"]), observers=particles_obs),
+            pairing=HomogeneousReference(resolution=size["resolution"]), observers=particles_obs,
+            floors=[]),  # the claims use no floor (meanfield.floors)
         "pde_mass": Study(
             "CoagulationDiffusion", {"continuum.resolution": [8]}, T_END, [0.0, T_END], metrics=[],
             model_params=TORUS, pairing=ContinuumOnly(), observers=[DatasetValue("total_mass", on="sample")]),
         "r3": Study(
             "CoagulationDiffusion", {"n": size["r3_ns"]}, R3_T, R3_TIMES, compare_times=[R3_T],
             seeds=list(range(size["r3_seeds"])), metrics=["BL"], model_params=R3,
-            continuum_kwargs={"resolution": size["r3_resolution"]}, pairing=MonomerAtoms(),
+            continuum_kwargs={"resolution": size["r3_resolution"]}, pairing=MonomerAtoms(), floors=[],
             observers=[*particles_obs, DatasetValue("pde_total_mass", variable="total_mass"), MonomerCells(),
                        MonomerHistogram(bins=size["r3_resolution"])]),
         "r3_literal": Study(

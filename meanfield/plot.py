@@ -1,7 +1,7 @@
 """Standard figures: continuum densities, particle clouds/histograms, convergence rates.
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot state), so they work
-under any backend and in worker processes; save them with ``fig.savefig(path)``.
+under any backend and in worker processes; save them atomically with ``meanfield.io.save_figure(fig, path)``.
 """
 
 from __future__ import annotations

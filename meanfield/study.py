@@ -542,9 +542,13 @@ class _Runner:
                 self.pool = executor
             self.kind = "dask"
         elif workers is not None and int(workers) > 1:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            self.pool, self.own, self.kind = ProcessPoolExecutor(int(workers)), True, "processes"
+            # forkserver, not fork: a forked child inherits the parent's locks mid-use (FFTW, numba and
+            # BLAS thread pools), and a worker forked from a busy process can deadlock on them
+            context = multiprocessing.get_context("forkserver")
+            self.pool, self.own, self.kind = ProcessPoolExecutor(int(workers), mp_context=context), True, "processes"
 
     def map(self, func, items):
         return [r for _, r in self.imap(func, [(x,) for x in items])]

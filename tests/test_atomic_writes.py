@@ -167,19 +167,17 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
     assert not (out / "rates.png").exists() and _temporaries(out) == []
 
 
-def _slow_marked_task(original, marks):
-    import functools
+class _SlowMarkedStudy(Study):
+    """A study whose tasks leave a mark file in ``self.marks`` and take a second (but n = 4): defined at
+    module level so that worker processes (started by a fork server, not forked) unpickle it by name."""
 
-    @functools.wraps(original)  # a bound method pickles by name: keep "run_task"
-    def task(self, params, seed, reference):
+    def run_task(self, params, seed, reference):
         import time
 
-        (marks / f"{params['n']}-{seed}").write_text("")
+        (Path(self.marks) / f"{params['n']}-{seed}").write_text("")
         if params["n"] != 4:
             time.sleep(1.0)
-        return original(self, params, seed, reference)
-
-    return task
+        return super().run_task(params, seed, reference)
 
 
 def test_interrupted_parallel_study_does_not_run_the_remaining_tasks(tmp_path, monkeypatch):
@@ -188,11 +186,10 @@ def test_interrupted_parallel_study_does_not_run_the_remaining_tasks(tmp_path, m
 
     settings = {"model": "Newtonian1D", "t_end": 0.1, "sample_kwargs": {"sampling": "random"},
                 "continuum_kwargs": {"resolution": 32}}
-    Study(sweep={"n": [4]}, **settings).run()  # compiled once here, inherited by the forked workers
-    study = Study(sweep={"n": list(range(4, 16))}, **settings)
+    study = _SlowMarkedStudy(sweep={"n": list(range(4, 16))}, **settings)
     marks = tmp_path / "marks"
     marks.mkdir()
-    monkeypatch.setattr(Study, "run_task", _slow_marked_task(Study.run_task, marks))
+    study.marks = str(marks)
 
     def killed(self, *a):
         raise KeyboardInterrupt

@@ -53,7 +53,14 @@ CASES = {
 
 
 def _rng(model, seed):
+    """The seed for sample_particles (None for deterministic initial data)."""
     return None if getattr(model, "deterministic", False) else seed
+
+
+def _dynamics_rng(model, seed):
+    """The seed for simulate_particles (None where the dynamics use no random numbers)."""
+    deterministic = getattr(model, "deterministic", False) or getattr(model, "deterministic_dynamics", False)
+    return None if deterministic else seed
 
 
 def _bump(grid, k=0):
@@ -105,7 +112,7 @@ def test_species_are_string_labels_shared_by_particles_and_continuum(run):
     assert species and all(isinstance(s, str) for s in species)
     assert list(_as_dict(sol.measure(case.t_end), species)) == list(species)
     state = model.sample_particles(case.n, rng=_rng(model, 0), **case.sample)
-    traj = model.simulate_particles(state, case.t_end, rng=_rng(model, 1), **case.particles)
+    traj = model.simulate_particles(state, case.t_end, rng=_dynamics_rng(model, 1), **case.particles)
     assert list(_as_dict(traj.measure(case.t_end), species)) == [s for s in species if s in traj.measure(case.t_end)]
     assert all(isinstance(m, EmpiricalMeasure) for m in _as_dict(traj.measure(case.t_end), species).values())
 
@@ -146,7 +153,7 @@ def test_a_callable_initial_density_is_normalised_to_the_species_mass(run):
         if preset[s].mass > 0:
             assert not np.allclose(start[s].values, preset[s].values), f"{name}: the callable was ignored"
     state = model.sample_particles(case.n, rng=_rng(model, 0), initial=mine_initial, **case.sample)
-    traj = model.simulate_particles(state, case.t_end, rng=_rng(model, 1), **case.particles)
+    traj = model.simulate_particles(state, case.t_end, rng=_dynamics_rng(model, 1), **case.particles)
     assert set(_as_dict(traj.measure(0.0 if 0.0 in traj.times else case.t_end), model.species)) <= set(model.species)
 
 
@@ -174,7 +181,7 @@ def test_bad_final_times_are_refused_naming_t_end(run, t_end, error):
         model.solve_continuum(t_end, **case.continuum)
     state = model.sample_particles(case.n, rng=_rng(model, 0), **case.sample)
     with pytest.raises(error, match="t_end"):
-        model.simulate_particles(state, t_end, rng=_rng(model, 1), **case.particles)
+        model.simulate_particles(state, t_end, rng=_dynamics_rng(model, 1), **case.particles)
 
 
 @pytest.mark.parametrize("n, error", [(2**63, ValueError), (True, TypeError), (16.5, (TypeError, ValueError)), ("8", TypeError),

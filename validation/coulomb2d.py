@@ -114,7 +114,8 @@ class NormalisedSpecies(Pairing):
 
     def check(self, model_cls, owner):
         if isinstance(self.tail, bool) or not isinstance(self.tail, (int, float)) or not self.tail > 0:
-            raise ValueError(f"NormalisedSpecies.tail must be a positive number of standard deviations, got {self.tail!r}")
+            raise ValueError("NormalisedSpecies.tail must be a positive number of standard deviations, "
+                             f"got {self.tail!r}")
 
     def reference(self, model, settings, t_end, times):
         kwargs = dict(settings["continuum"])

@@ -58,8 +58,14 @@ from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.metrics import bounded_lipschitz_bracket
 from meanfield.models.dislocations import Dislocations2D
 from meanfield.observers import Observer
-from meanfield.pairings import (CoupledSDEMeanField, CoupledWalkersMeanField, LatticeVsLattice, Pairing,
-                                PathwiseDistance, SDEVsContinuum)
+from meanfield.pairings import (
+    CoupledSDEMeanField,
+    CoupledWalkersMeanField,
+    LatticeVsLattice,
+    Pairing,
+    PathwiseDistance,
+    SDEVsContinuum,
+)
 from meanfield.particles import dislocation_couplings as dc
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
@@ -140,7 +146,8 @@ class Measurement(Pairing):
 
     def check(self, model_cls, owner):
         if not callable(self.fn):
-            raise ValueError(f"Measurement.fn must be a function (model, pairing, t_end, rng) -> numbers, got {self.fn!r}")
+            raise ValueError("Measurement.fn must be a function (model, pairing, t_end, rng) -> numbers, "
+                             f"got {self.fn!r}")
 
     def reference(self, model, settings, t_end, times):
         return None
@@ -389,7 +396,8 @@ def studies(quick: bool = True) -> dict:
     size = sizes(quick)
     fine, coarse = size["direct_reference"]
     out = {
-        "mfeps": _measure(mfeps_vs_mf, MODEL, {"pairing.eps": size["mfeps_eps"], "pairing.size": [size["mf_reference"]]}),
+        "mfeps": _measure(mfeps_vs_mf, MODEL,
+                          {"pairing.eps": size["mfeps_eps"], "pairing.size": [size["mf_reference"]]}),
         "sde_mf": Study("Dislocations2D", {"n": size["sde_n"]}, T_END, [T_END], seeds=list(range(size["sde_reps"])),
                         metrics=["BLsum"], model_params=MODEL, continuum_kwargs={"resolution": 64},
                         pairing=SDEVsCellAverages()),
@@ -397,7 +405,8 @@ def studies(quick: bool = True) -> dict:
                           metrics=["BLsum"], model_params=MODEL, pairing=LatticeVsLattice(EPS_RW, balanced=True)),
         "laws": _measure(law_distances, LAW_MODEL, {"pairing.eps": size["law_eps"],
                                                     "pairing.size": [size["law_reference"]]}),
-        "kmc_walker": _measure(kmc_single_walker, MODEL, {"pairing.eps": [1 / 16], "pairing.size": [size["kmc_walkers"]]},
+        "kmc_walker": _measure(kmc_single_walker, MODEL,
+                               {"pairing.eps": [1 / 16], "pairing.size": [size["kmc_walkers"]]},
                                t_end=0.02),
         "kmc_pair": _measure(kmc_pair, PAIR_KMC_MODEL, {"pairing.eps": [1 / 32], "pairing.size": [size["kmc_pairs"]]},
                              t_end=0.2),
@@ -412,7 +421,8 @@ def studies(quick: bool = True) -> dict:
                                  [T_END], seeds=list(range(size["coupling_rw_reps"])), metrics=[],
                                  model_params=MODEL, pairing=CoupledWalkersMeanField(distances=False),
                                  observers=[PathwiseDistance(), ClockStatistics()]),
-        "direct_limit": _measure(direct_limit, DIRECT_MODEL, {"pairing.eps": size["direct_eps"], "pairing.size": [fine]}),
+        "direct_limit": _measure(direct_limit, DIRECT_MODEL,
+                                 {"pairing.eps": size["direct_eps"], "pairing.size": [fine]}),
         "direct": _measure(None, DIRECT_MODEL, {"pairing.eps": size["direct_eps"], "pairing.size": size["direct_n"]},
                            seeds=range(size["direct_reps"]),
                            pairing=DirectMeasurement(_direct, fine=fine, coarse=coarse, iid=size["direct_iid"])),

@@ -86,7 +86,8 @@ class HomogeneousRun:
 
     def measure(self, t):
         k = time_index(self.times, t)
-        return {lab: GridDensity(np.full(self.grid.shape, self.f[k, i]), self.grid) for i, lab in enumerate(self.labels)}
+        return {lab: GridDensity(np.full(self.grid.shape, self.f[k, i]), self.grid)
+                for i, lab in enumerate(self.labels)}
 
 
 @dataclass(frozen=True)

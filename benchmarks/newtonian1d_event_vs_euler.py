@@ -19,9 +19,9 @@ import time
 import numpy as np
 from numba import njit
 
-from meanfield.models.newtonian1d import Newtonian1D
 from meanfield.measures import EmpiricalMeasure
 from meanfield.metrics import wasserstein
+from meanfield.models.newtonian1d import Newtonian1D
 
 
 def euler(x, y, T, dt):

@@ -60,8 +60,8 @@ from typing import ClassVar
 import numpy as np
 
 from meanfield.metrics._inputs import NEGATIVE_MASS_RTOL
-from meanfield.observers import Observer
 from meanfield.metrics._inputs import positive_part as _metrics_positive_part
+from meanfield.observers import Observer
 
 __all__ = [
     "NEGATIVE_MASS_TOLERANCE",

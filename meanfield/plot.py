@@ -16,7 +16,7 @@ from matplotlib.ticker import NullFormatter
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.models.base import Trajectory, _time_index
 
-__all__ = ["plot_continuum", "plot_trajectory", "plot_output", "plot_rate", "draw_measure"]
+__all__ = ["draw_measure", "plot_continuum", "plot_output", "plot_rate", "plot_trajectory"]
 
 
 def _as_dict(m):

@@ -11,8 +11,15 @@ collision law of an isolated +- pair (paper (2.6); notes V5).
 import numpy as np
 import pytest
 
-from meanfield.models.coulomb2d import (FMM_TOLERANCE, SignedCoulomb2D, coulomb_drift, fmm_drift,
-                                        nearest_distances, particle_drift, particle_mesh_drift)
+from meanfield.models.coulomb2d import (
+    FMM_TOLERANCE,
+    SignedCoulomb2D,
+    coulomb_drift,
+    fmm_drift,
+    nearest_distances,
+    particle_drift,
+    particle_mesh_drift,
+)
 from meanfield.rates import fit_rate
 
 

@@ -7,8 +7,14 @@ and against the walkers' lattice table; MF^ε with the bump: mass to round-off a
 import numpy as np
 import pytest
 
-from meanfield.models.dislocations import (Dislocations2D, bump, bump_hat, bump_hat_quadrature, kernel_cutoff,
-                                           potential_hat)
+from meanfield.models.dislocations import (
+    Dislocations2D,
+    bump,
+    bump_hat,
+    bump_hat_quadrature,
+    kernel_cutoff,
+    potential_hat,
+)
 from meanfield.particles import lattice_kmc, periodic_interp
 from meanfield.rates import fit_rate
 

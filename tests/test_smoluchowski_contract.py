@@ -11,8 +11,14 @@ from scipy.special import gammaln
 
 from meanfield.measures import GridDensity
 from meanfield.models.contract import Model, same_params
-from meanfield.models.smoluchowski import (CoagulationDiffusion, SeparableKernel, capture_function_uniform_ball,
-                                           coagulation_operator, coagulation_rates, solve_homogeneous)
+from meanfield.models.smoluchowski import (
+    CoagulationDiffusion,
+    SeparableKernel,
+    capture_function_uniform_ball,
+    coagulation_operator,
+    coagulation_rates,
+    solve_homogeneous,
+)
 
 
 def _sum_squares(x, y, z, c=0.5):

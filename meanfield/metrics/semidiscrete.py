@@ -42,6 +42,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
 from ..measures import EmpiricalMeasure, GridDensity
 from ._inputs import check_equal_mass, check_int, check_memory, check_nonnegative, check_pair
 

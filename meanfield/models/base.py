@@ -18,7 +18,7 @@ import numbers
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,26 +27,26 @@ import xarray as xr
 
 from meanfield import __version__
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
-from meanfield.metrics._inputs import check_memory  # noqa: F401 - one memory guard for the package
+from meanfield.metrics._inputs import check_memory  # one memory guard for the package (re-exported)
 from solvers.grids import UniformGrid
 
 __all__ = [
     "Trajectory",
-    "continuum_dataset",
-    "interval_dataset",
-    "grid_from_attrs",
-    "params_from",
-    "model_from",
-    "provenance",
-    "git_revision",
-    "check_real",
-    "check_memory",
-    "check_positive",
-    "check_nonnegative",
+    "check_finite_array",
     "check_in_range",
     "check_integer",
-    "check_finite_array",
+    "check_memory",
+    "check_nonnegative",
+    "check_positive",
+    "check_real",
     "check_times",
+    "continuum_dataset",
+    "git_revision",
+    "grid_from_attrs",
+    "interval_dataset",
+    "model_from",
+    "params_from",
+    "provenance",
 ]
 
 
@@ -252,7 +252,7 @@ def provenance(seed=None) -> dict:
     rev = git_revision()
     if rev is not None:
         out["git_revision"] = rev
-    out["date_created"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out["date_created"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if seed is not None:
         if isinstance(seed, np.random.Generator) or not isinstance(seed, (numbers.Integral, np.integer)):
             raise TypeError(f"seed must be an integer to be recorded, got {seed!r} ({type(seed).__name__})")

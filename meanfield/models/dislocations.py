@@ -76,20 +76,46 @@ from collections.abc import Mapping
 import numpy as np
 
 from meanfield.measures import Domain, GridDensity, as_generator
-from meanfield.models.base import (Trajectory, check_finite_array, check_in_range, check_integer, check_memory,
-                                   check_positive, check_times, continuum_dataset)
+from meanfield.models.base import (
+    Trajectory,
+    check_finite_array,
+    check_in_range,
+    check_integer,
+    check_memory,
+    check_positive,
+    check_times,
+    continuum_dataset,
+)
 from meanfield.models.contract import initial_densities
-from meanfield.models.dislocation_kernels import (MOLLIFIERS, RadialMollifier, bump, bump_hat,  # noqa: F401
-                                                 bump_hat_quadrature, bump_tail, check_mollifier, kernel_cutoff,
-                                                 mollifier_hat, potential_hat, radial_mollifier)
+from meanfield.models.dislocation_kernels import (
+    MOLLIFIERS,
+    RadialMollifier,
+    bump,
+    bump_hat,
+    bump_hat_quadrature,
+    check_mollifier,
+    kernel_cutoff,
+    mollifier_hat,
+    potential_hat,
+    radial_mollifier,
+)
 from meanfield.particles import dislocation_forces, lattice_kmc, periodic_interp
 from meanfield.particles.dislocation_couplings import charged_state_on_torus
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
 
-__all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS",
-           "RadialMollifier", "preset_density"]
+__all__ = [
+    "MOLLIFIERS",
+    "Dislocations2D",
+    "RadialMollifier",
+    "bump",
+    "bump_hat",
+    "bump_hat_quadrature",
+    "mollifier_hat",
+    "potential_hat",
+    "preset_density",
+]
 
 SPECIES = ("+", "-")
 SPECIES_MASS = 0.5  # mass of each species: ρ = (f⁺, f⁻) is a probability measure on T²_± (theory page 003)

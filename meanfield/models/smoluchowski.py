@@ -63,16 +63,45 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from meanfield.measures import Domain, GridDensity, as_generator
-from meanfield.models.base import (Trajectory, check_integer, check_memory, check_nonnegative, check_positive,
-                                   check_times, continuum_dataset)
-from meanfield.models.coagulation_sums import (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD, SeparableKernel, as_kernel,
-                                               choose_sums, coagulation_operator, loss_rate, sums_keyword)
+from meanfield.models.base import (
+    Trajectory,
+    check_integer,
+    check_memory,
+    check_nonnegative,
+    check_positive,
+    check_times,
+    continuum_dataset,
+)
+from meanfield.models.coagulation_sums import (
+    FFT_MIN_MASSES,
+    FFT_MIN_MASSES_FIELD,
+    SeparableKernel,
+    as_kernel,
+    choose_sums,
+    coagulation_operator,
+    loss_rate,
+    sums_keyword,
+)
 from meanfield.models.contract import density_on_grid
 from meanfield.particles.coagulation import CoagulationSweep, profile_mass
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import (RK4, JumpSplitting, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
-                                  SDEProblem, SemilinearProblem, SplitProblem, StrangSplitting, Substeps, integrate)
+from solvers.timestepping import (
+    RK4,
+    SSPRK3,
+    DormandPrince54,
+    EulerMaruyama,
+    ExactLinear,
+    JumpSplitting,
+    ODEProblem,
+    PIController,
+    SDEProblem,
+    SemilinearProblem,
+    SplitProblem,
+    StrangSplitting,
+    Substeps,
+    integrate,
+)
 
 __all__ = ["CoagulationDiffusion", "capture_function", "capture_function_uniform_ball", "coagulation_rates",
            "invert_capture", "kinetic_scaling", "solve_homogeneous"]

@@ -21,8 +21,8 @@ by Gauss–Legendre).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

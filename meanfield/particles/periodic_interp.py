@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["pair_fields", "interpolate"]
+__all__ = ["interpolate", "pair_fields"]
 
 
 @njit(cache=True, nogil=True)

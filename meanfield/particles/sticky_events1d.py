@@ -38,8 +38,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["simulate_two_species_events", "check_two_species_state", "check_event_times", "EVENT_CROSS",
-           "EVENT_STICK"]
+__all__ = [
+    "EVENT_CROSS",
+    "EVENT_STICK",
+    "check_event_times",
+    "check_two_species_state",
+    "simulate_two_species_events",
+]
 
 EVENT_CROSS = 0
 EVENT_STICK = 1

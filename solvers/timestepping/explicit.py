@@ -22,7 +22,7 @@ from . import dormand_prince_tableau as dp
 from .base import Stepper
 from .problems import ODEProblem
 
-__all__ = ["ForwardEuler", "SSPRK2", "SSPRK3", "RK4", "DormandPrince54", "ButcherTableau"]
+__all__ = ["RK4", "SSPRK2", "SSPRK3", "ButcherTableau", "DormandPrince54", "ForwardEuler"]
 
 
 class ForwardEuler(Stepper):

@@ -104,7 +104,7 @@ def plot_continuum(ds, times=None) -> Figure:
         fig = Figure(figsize=(4 * len(labels), 3.2), layout="constrained")
         axes = fig.subplots(1, len(labels), squeeze=False, sharex=True, sharey=True)[0]
         ylabel = _label(ds["density"]) if kind == "grid" else "density of each species [1]"
-        for ax, s, name in zip(axes, labels, names):
+        for ax, s, name in zip(axes, labels, names, strict=True):
             for t in times:
                 m = ds.measure(t) if s is None else ds.measure(t, species=s)
                 draw_measure(ax, m, label=f"t = {t:g}")
@@ -165,7 +165,7 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
     if dim == 1:
         fig = Figure(figsize=(4 * len(labels), 3.2), layout="constrained")
         axes = fig.subplots(1, len(labels), squeeze=False, sharex=True, sharey=True)[0]
-        for ax, s, name in zip(axes, labels, names):
+        for ax, s, name in zip(axes, labels, names, strict=True):
             for t in times:
                 m = measure(t, s)
                 if m is None:

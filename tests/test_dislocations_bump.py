@@ -126,7 +126,7 @@ def test_bump_lattice_mean_field_conserves_mass_and_converges_at_order_eps_squar
     ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end, times=[0.0, 0.02, t_end]).density.values
         np.testing.assert_allclose(f.sum(axis=(2, 3)) / n**2, 0.5, rtol=1e-13)
         assert f.min() > 0

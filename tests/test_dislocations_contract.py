@@ -114,7 +114,7 @@ def test_custom_initial_data_lattice_converges_to_continuum_at_order_eps_squared
     np.testing.assert_allclose(ref.sum(axis=(2, 3)) / 128**2, 0.5, rtol=1e-12)
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end, initial=initial).density.values[-1]
         errors.append(np.sqrt(eps**2 * np.sum((f - ref[-1][:, :: 128 // n, :: 128 // n]) ** 2)))
     fit = fit_rate(epss, errors)
@@ -315,7 +315,7 @@ def test_new_profile_lattice_converges_to_continuum_at_the_built_in_rate():
     ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end, times=[0.0, t_end]).density.values
         np.testing.assert_allclose(f.sum(axis=(2, 3)) / n**2, 0.5, rtol=1e-13)
         errors.append(np.sqrt(eps**2 * np.sum((f[-1] - ref[:, :: 128 // n, :: 128 // n]) ** 2)))

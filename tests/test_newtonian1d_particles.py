@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from meanfield.models.newtonian1d import Newtonian1D
+import itertools
 
 MODEL = Newtonian1D()
 
@@ -170,7 +171,7 @@ def test_energy_piecewise_linear_with_dissipation_slope():
     x, y = _random_state(g, n)
     tr = MODEL.simulate_particles((x, y), t_end=2.0, times=[2.0])
     ev = np.concatenate([[0.0], tr.info["event_time"], [2.0]])
-    for a, b in zip(ev[:-1], ev[1:]):
+    for a, b in itertools.pairwise(ev):
         if b - a < 1e-6:
             continue
         ts = [a + 0.25 * (b - a), a + 0.75 * (b - a)]
@@ -208,7 +209,7 @@ def test_symmetries_translation_and_scaling():
 
 def test_same_seed_same_result_and_measures():
     x, y = MODEL.sample_particles(64, rng=7, sampling="random")
-    x2, y2 = MODEL.sample_particles(64, rng=7, sampling="random")
+    x2, _y2 = MODEL.sample_particles(64, rng=7, sampling="random")
     np.testing.assert_array_equal(x, x2)
     tr = MODEL.simulate_particles((x, y), t_end=0.5, times=[0.25, 0.5])
     m = tr.measure(0.5)

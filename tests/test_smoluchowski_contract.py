@@ -131,7 +131,7 @@ def test_free_space_wrap_around_estimate_follows_user_data():
 
 def test_homogeneous_initial_vector():
     model = CoagulationDiffusion(max_mass=6, diffusivity=0.01, alpha=20.0)
-    ts, ref = model.solve_homogeneous(0.01)
+    _ts, ref = model.solve_homogeneous(0.01)
     _, same = model.solve_homogeneous(0.01, initial=model.total_density * model.fractions)
     np.testing.assert_array_equal(same, ref)
     f0 = np.array([1.0, 2.0, 0.0, 0.5, 0.0, 0.0])

@@ -69,7 +69,7 @@ def test_phi_functions_match_the_contour_integral_and_their_limits():
 
 def test_etdrk4_coefficients_match_closed_forms_and_small_z_limit():
     z = np.array([-3.0, -0.5, 0.7, 2.0])
-    e, e2, q, f1, f2, f3 = etdrk4_coefficients(z, 1.0)
+    _e, _e2, q, f1, _f2, _f3 = etdrk4_coefficients(z, 1.0)
     np.testing.assert_allclose(q, (np.exp(z / 2) - 1) / z, rtol=1e-13)
     np.testing.assert_allclose(f1, (-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3, rtol=1e-10)
     # z -> 0 limits: Q = 1/2, f1 = 1/6, f2 = 1/6, f3 = 1/6 (Kassam & Trefethen 2005, eq. (2.5))

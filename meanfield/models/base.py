@@ -483,7 +483,7 @@ def interval_dataset(times, edges, masses, *, species=None, params=None, solver=
     if species is not None:
         coords["species"] = [str(s) for s in species]
     ds = xr.Dataset(
-        {"edges": (["time"] + sp + ["edge"], edges), "cell_mass": (sp + ["cell"], masses)}, coords=coords
+        {"edges": (["time", *sp, "edge"], edges), "cell_mass": ([*sp, "cell"], masses)}, coords=coords
     )
     for name, (vdims, arr) in extra_vars.items():
         ds[name] = (vdims, np.asarray(arr))

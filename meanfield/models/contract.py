@@ -116,7 +116,7 @@ def _same_value(a: Any, b: Any) -> bool:
         except (ValueError, TypeError):
             return False
         if x.dtype == object or y.dtype == object:
-            return len(a) == len(b) and all(_same_value(u, v) for u, v in zip(a, b))
+            return len(a) == len(b) and all(_same_value(u, v) for u, v in zip(a, b, strict=True))
         return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
     if callable(a) or callable(b):
         return a is b or a == b

@@ -177,7 +177,7 @@ class RadialTable:
 
 @functools.lru_cache(maxsize=1)
 def _bump_table():
-    return RadialTable(bump_hat_quadrature, 1.0, int(round(_SMAX)))
+    return RadialTable(bump_hat_quadrature, 1.0, round(_SMAX))
 
 
 def bump_hat(s):

@@ -325,7 +325,7 @@ class Dislocations2D:
         n = 1.0 / check_positive("eps", eps)
         if abs(n - round(n)) > 1e-9 * n:
             raise ValueError(f"1/eps must be an integer, got eps={eps!r} (1/eps = {n})")
-        n = int(round(n))
+        n = round(n)
         if self.delta < 1.0 / n:
             raise ValueError(f"delta={self.delta} < eps={1 / n}: the theory needs eps <= delta (eps << delta)")
         bound = self.c_prime * self.delta * n
@@ -426,7 +426,7 @@ class Dislocations2D:
             return fft.rfftn(out, ndim=2)
 
         dt = self._step(f0, ghat, n, h) if dt is None else dt
-        problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
+        problem = SemilinearProblem(np.broadcast_to(lap, (2, *lap.shape)), nonlinear)
         return problem, fft.rfftn(f0, ndim=2), n, dt
 
     def _step(self, f0, ghat, n, h):
@@ -491,7 +491,7 @@ class Dislocations2D:
 
         dt = self._step(f0, ghat, n, 1.0 / n) if dt is None else dt
         stepper = ETDRK4()
-        problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
+        problem = SemilinearProblem(np.broadcast_to(lap, (2, *lap.shape)), nonlinear)
         states = integrate(stepper, problem, fft.rfftn(f0, ndim=2), t_end, ts, dt).states
         dens = np.array([fft.irfftn(st, (n, n), ndim=2) for st in states])
         grid = UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)

@@ -211,7 +211,7 @@ def invert_capture(capture, target, top=None, a_max=1e12):
                 raise ValueError(f"no reaction strength a <= {a_max:.3g} gives F(a) = {y:.6g} (F({a_max:.3g}) = "
                                  f"{float(capture(a_max)):.6g}): too close to the diffusion-limited rate")
             hi = min(16 * hi, a_max)
-        out[k] = brentq(lambda a: float(capture(a)) - y, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+        out[k] = brentq(lambda a, y=y: float(capture(a)) - y, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
                         maxiter=500)
     return out[where].reshape(target.shape)
 
@@ -583,7 +583,7 @@ class CoagulationDiffusion:
         grid with the class mass; :func:`~meanfield.models.contract.density_on_grid`)."""
         if initial is None:
             return self._preset_array(grid)
-        out = np.zeros((self.max_mass,) + grid.shape)
+        out = np.zeros((self.max_mass, *grid.shape))
         for label, idx, value, mass in self._initial_parts(initial):
             dens = density_on_grid(value, grid, mass, label)
             for k in idx:

@@ -520,7 +520,7 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
         x0 = np.concatenate([[gx0], x0])
         y0 = np.concatenate([[gy0], y0])
         g = 1
-    (ox, oy, o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
+    (ox, oy, _o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
         x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events), g, g
     )
     if err == 2:

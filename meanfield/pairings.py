@@ -546,7 +546,7 @@ class CoupledPairing(Pairing):
     reference_fields: ClassVar[tuple] = ()
 
     @property
-    def compares(self) -> bool:
+    def compares(self) -> bool:  # type: ignore[override]  # a class constant elsewhere; here set by `distances`
         """``distances=False``: no distances between the two sides' empirical measures (``metrics=[]``),
         only the observers (e.g. :class:`PathwiseDistance`): for lattice walkers the two sides often
         coincide up to a few walkers, where an optimal-transport plan cannot be resolved."""

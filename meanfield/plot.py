@@ -132,7 +132,7 @@ def plot_continuum(ds, times=None) -> Figure:
             panels.append((labels[j], times[i]))
         cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
         cbar.set_label(_label(var) + ("\n(integrated over z)" if dim > 2 else ""))
-    fig.panels = panels
+    fig.panels = panels  # type: ignore[attr-defined]  # documented extra attribute: (species, time) per panel
     return fig
 
 
@@ -194,7 +194,7 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
                 ax.set(xlabel="x [1]", ylabel="y [1]" + (" (projection)" if dim > 2 else ""))
                 ax.set_title(f"{model} particles: {names[j]}".rstrip(": ") + f"\nt = {t:g}", fontsize="medium")
                 panels.append((s, t))
-    fig.panels = panels
+    fig.panels = panels  # type: ignore[attr-defined]  # documented extra attribute: (species, time) per panel
     return fig
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -248,7 +249,7 @@ def git_revision(root=None) -> str | None:
 def provenance(seed=None) -> dict:
     """Attributes every file the package writes carries: ``meanfield_version``, ``git_revision`` (when
     available), ``date_created`` (UTC, ISO 8601) and ``seed`` (when the run had one; an int)."""
-    out = {"meanfield_version": __version__}
+    out: dict[str, str | int] = {"meanfield_version": __version__}
     rev = git_revision()
     if rev is not None:
         out["git_revision"] = rev
@@ -448,7 +449,7 @@ def continuum_dataset(times, density, grid: UniformGrid, *, species=None, params
     """
     density = np.asarray(density, dtype=float)
     dims = ["time"] + (["species"] if species is not None else []) + list(_SPATIAL[: grid.ndim])
-    coords = {"time": np.asarray(times, dtype=float)}
+    coords: dict[str, Any] = {"time": np.asarray(times, dtype=float)}
     if species is not None:
         coords["species"] = [str(s) for s in species]
     for a in range(grid.ndim):

@@ -409,6 +409,7 @@ class SignedCoulomb2D:
                           "or callables", DeprecationWarning, stacklevel=3)
             return self.check_density(initial, grid)
         dens = initial_densities(initial, SPECIES, grid, self.masses)
+        assert dens is not None  # None only for initial=None, handled above
         return np.array([dens[s].values for s in SPECIES])
 
     def velocity(self, q, grid: UniformGrid, kernel_hat=None):
@@ -575,7 +576,7 @@ class SignedCoulomb2D:
 
 
 # --- wiring to the time-stepping layer ------------------------------------------------------
-_FAMILIES = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4}, "finite_volume": {"forward_euler": ForwardEuler}}
+_FAMILIES: dict[str, dict[str, type]] = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4}, "finite_volume": {"forward_euler": ForwardEuler}}
 _OLD_FAMILY = {"fv": "finite_volume"}  # deprecated spelling
 _STEPPER_FAMILY = {name: fam for fam, steppers in _FAMILIES.items() for name in steppers}
 

@@ -15,6 +15,8 @@ with numba, no allocation per pair.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -122,7 +124,7 @@ def _check(tables, order):
     return _interleaved(g), q
 
 
-_CACHE = {}
+_CACHE: dict[str, tuple[Any, np.ndarray]] = {}  # "last": (table, its interleaved copy)
 
 
 def _interleaved(g):

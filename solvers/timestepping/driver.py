@@ -149,7 +149,7 @@ def integrate(stepper: Stepper, problem, y0, t_end: float, save_at: Sequence[flo
                              f"max_steps={max_steps}")
     noise_shape = getattr(problem, "noise_shape", None)  # None: the state's shape at each step
     post = getattr(problem, "post_step", None)
-    h_ctrl = rule.start(stepper, t0, t_end) if adaptive else None
+    h_ctrl: float = rule.start(stepper, t0, t_end) if adaptive else math.nan  # read only when adaptive
 
     sol = Solution(times=times, states=[], info={**stepper.describe(), **rule.describe()})
     bar = None

@@ -206,8 +206,8 @@ class SDEVsContinuum(Pairing):
 
     def sample(self, model, settings, t_end, times, rng):
         state = model.sample_particles(settings["n"], rng=sample_rng(model, rng), **settings["sample"])
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng), scheme=self.scheme,
-                                        **settings["particles"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng),
+                                        scheme=self.scheme, **settings["particles"])
 
     def check(self, model_cls, owner):
         if not isinstance(self.scheme, str):

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LOG", "NONE", "WALL", "OutsideTheoremWarning", "Potential1D", "assumption_violations", "engine_kinds", "negative",
-           "potential", "preset_v", "preset_w", "regularised"]
+__all__ = ["LOG", "NONE", "WALL", "OutsideTheoremWarning", "Potential1D", "assumption_violations", "engine_kinds",
+           "negative", "potential", "preset_v", "preset_w", "regularised"]
 
 
 class OutsideTheoremWarning(UserWarning):

@@ -516,7 +516,8 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
             raise ValueError("ghosts are defined for equal masses 1/N only (theory page 002)")
         gx0, gy0 = float(ghosts[0]), float(ghosts[1])
         if not (gx0 <= x0[0] and gy0 <= y0[0]):
-            raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, y_0={gy0} <= y_1={y0[0]}")
+            raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, "
+                             f"y_0={gy0} <= y_1={y0[0]}")
         x0 = np.concatenate([[gx0], x0])
         y0 = np.concatenate([[gy0], y0])
         g = 1

@@ -140,7 +140,8 @@ def test_bump_lattice_mean_field_conserves_mass_and_converges_at_order_eps_squar
 
 
 def test_bump_bad_input():
-    with pytest.raises(ValueError, match=r"mollifier must be one of \('gaussian', 'bump'\) or a callable radial profile phi\(r\), got 'tophat'"):
+    with pytest.raises(ValueError, match=r"mollifier must be one of \('gaussian', 'bump'\) or a callable radial "
+                                         r"profile phi\(r\), got 'tophat'"):
         Dislocations2D(mollifier="tophat")
     with pytest.raises(ValueError, match="kernel_tol"):
         Dislocations2D(mollifier="bump", kernel_tol=1e-16)

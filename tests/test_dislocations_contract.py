@@ -173,8 +173,8 @@ def test_sample_particles_with_fixed_sign_counts():
     assert np.array_equal(a, a2) and np.array_equal(s, s2)
 
 
-@pytest.mark.parametrize("n_plus, error", [(-1, ValueError), (11, ValueError), ("5", TypeError), (2.5, (TypeError, ValueError)),
-                                           (None, None)])
+@pytest.mark.parametrize("n_plus, error", [(-1, ValueError), (11, ValueError), ("5", TypeError),
+                                           (2.5, (TypeError, ValueError)), (None, None)])
 def test_sample_particles_refuses_bad_n_plus(n_plus, error):
     m = Dislocations2D()
     if error is None:
@@ -281,7 +281,7 @@ def test_initial_of_the_wrong_shape_refused():
         m.solve_continuum(0.01, initial=m.initial_density(m.continuum_grid(32)), resolution=16)
     with pytest.raises(ValueError, match=r"per-site masses.*shape \(2, 16, 16\)"):
         m.solve_lattice(1 / 16, 0.01, initial=np.ones((2, 8, 8)))
-    with pytest.raises(ValueError, match="each species mass 0.5"):
+    with pytest.raises(ValueError, match=r"each species mass 0\.5"):
         m.solve_lattice(1 / 16, 0.01, initial=np.ones((2, 16, 16)))
 
 
@@ -335,7 +335,7 @@ def test_user_profiles_checked():
         Dislocations2D(mollifier=lambda r: 0 * r)
     with pytest.raises(ValueError, match="non-finite"):
         Dislocations2D(mollifier=lambda r: np.where(r < 0.5, np.nan, 1.0))
-    with pytest.raises(TypeError, match="vectorised|array of radii"):
+    with pytest.raises(TypeError, match=r"vectorised|array of radii"):
         Dislocations2D(mollifier=lambda r: 1.0)
     with pytest.raises(TypeError, match="mollifier must be one of"):
         Dislocations2D(mollifier=3)

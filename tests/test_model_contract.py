@@ -66,7 +66,7 @@ def _bump(grid, k=0):
     c = c + 0.37 * k * w
 
     def f(*xs):
-        return np.exp(-sum(((x - ci) / wi) ** 2 for x, ci, wi in zip(xs, c, w)) / 2) + 0.0
+        return np.exp(-sum(((x - ci) / wi) ** 2 for x, ci, wi in zip(xs, c, w, strict=True)) / 2) + 0.0
     return f
 
 
@@ -178,8 +178,8 @@ def test_bad_final_times_are_refused_naming_t_end(run, t_end, error):
         model.simulate_particles(state, t_end, rng=_rng(model, 1), **case.particles)
 
 
-@pytest.mark.parametrize("n, error", [(2**63, ValueError), (True, TypeError), (16.5, (TypeError, ValueError)), ("8", TypeError),
-                                      (0, ValueError)])
+@pytest.mark.parametrize("n, error", [(2**63, ValueError), (True, TypeError), (16.5, (TypeError, ValueError)),
+                                      ("8", TypeError), (0, ValueError)])
 def test_bad_particle_numbers_are_refused_naming_n(run, n, error):
     _name, model, case, _ = run
     with pytest.raises(error, match="n"):

@@ -59,7 +59,7 @@ def test_measured_strong_order_matches_declared_strong_order(cls):
 def test_phi_functions_match_the_contour_integral_and_their_limits():
     z = np.concatenate([np.linspace(-50, 3, 101), [0.0, 1e-14, -1e-8, 0.999, -1.0, 1.0],
                         np.array([0.5j, 3j - 1, -2 + 0.2j])]).astype(complex)
-    for mine, ref in zip(phi_functions(z, 3), contour_phi(z, 3)):
+    for mine, ref in zip(phi_functions(z, 3), contour_phi(z, 3), strict=True):
         # the 64-point contour mean itself carries ~3e-14 of spurious imaginary part at |z| ~ 1
         np.testing.assert_allclose(mine, ref, rtol=2e-13, atol=1e-15)
     _, p1, p2, p3 = phi_functions(np.array([0.0, 1.0, -1.0]), 3)
@@ -74,7 +74,8 @@ def test_etdrk4_coefficients_match_closed_forms_and_small_z_limit():
     np.testing.assert_allclose(f1, (-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3, rtol=1e-10)
     # z -> 0 limits: Q = 1/2, f1 = 1/6, f2 = 1/6, f3 = 1/6 (Kassam & Trefethen 2005, eq. (2.5))
     _, _, q0, a0, b0, c0 = etdrk4_coefficients(np.array([0.0, 1e-14]), 1.0)
-    np.testing.assert_allclose(np.stack([q0, a0, b0, c0]), [[0.5] * 2, [1 / 6] * 2, [1 / 6] * 2, [1 / 6] * 2], rtol=1e-12)
+    np.testing.assert_allclose(np.stack([q0, a0, b0, c0]), [[0.5] * 2, [1 / 6] * 2, [1 / 6] * 2, [1 / 6] * 2],
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("cls", [ExactLinear, ETD1, ETD2RK, ETDRK4], ids=lambda c: c.__name__)
@@ -90,7 +91,8 @@ def test_etd_exact_for_linear_problems_also_through_a_transform(cls):
     prob = SemilinearProblem(-(k**2), forward=np.fft.rfft, inverse=lambda c: np.fft.irfft(c, n))
     u0 = np.sin(2 * np.pi * x) + 0.5 * np.cos(6 * np.pi * x)
     sol = integrate(cls(), prob, u0, 0.01, None, 0.003)
-    exact = np.exp(-4 * np.pi**2 * 0.01) * np.sin(2 * np.pi * x) + 0.5 * np.exp(-36 * np.pi**2 * 0.01) * np.cos(6 * np.pi * x)
+    exact = (np.exp(-4 * np.pi**2 * 0.01) * np.sin(2 * np.pi * x)
+             + 0.5 * np.exp(-36 * np.pi**2 * 0.01) * np.cos(6 * np.pi * x))
     np.testing.assert_allclose(sol.states[-1], exact, atol=1e-14)
 
 

@@ -71,14 +71,17 @@ class Substeps(Stepper):
 
     @property
     def order(self):
+        """The inner stepper's declared order."""
         return self.inner.order
 
     @property
     def name(self):
+        """``<inner name>x<n>``, e.g. ``rk4x4``."""
         return f"{self.inner.name}x{self.n}"
 
     @property
     def problem(self):
+        """The problem class the inner stepper advances."""
         return self.inner.problem
 
     def step(self, problem, t, y, h):

@@ -47,14 +47,14 @@ for n in (1024, 2048, 4096, 8192, 16384, 32768, 65536):
     x = rng.standard_normal((n, 2))
     b = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     reps = 3 if n <= 16384 else 1
-    td, (fd, _) = best(lambda: coulomb_drift(x, b, 1.0 / n), reps)
-    tp, fp = best(lambda: particle_mesh_drift(x, b, 1.0 / n, n_grid=256), reps)
+    td, (fd, _) = best(lambda x=x, b=b, n=n: coulomb_drift(x, b, 1.0 / n), reps)
+    tp, fp = best(lambda x=x, b=b, n=n: particle_mesh_drift(x, b, 1.0 / n, n_grid=256), reps)
     if has_fmm:
-        tf, ff = best(lambda: fmm_drift(x, b, 1.0 / n, precision=2), reps)
+        tf, ff = best(lambda x=x, b=b, n=n: fmm_drift(x, b, 1.0 / n, precision=2), reps)
         ef = rel(ff, fd)
     else:
         tf, ef = float("nan"), float("nan")
-    tn = best(lambda: naive(x, b, 1.0 / n), 1)[0] if n <= 4096 else float("nan")
+    tn = best(lambda x=x, b=b, n=n: naive(x, b, 1.0 / n), 1)[0] if n <= 4096 else float("nan")
     ns.append(n)
     ratios.append(td / tf)
     print(f"{n:7d} {td:9.4f} {tf:8.4f} {tp:8.4f} {td / tf:10.2f} {td / tp:9.2f} {ef:10.1e} {rel(fp, fd):9.1e} "
@@ -65,6 +65,7 @@ if has_fmm:
     if k.size:
         i = k[0]
         w = -lr[i] / (lr[i + 1] - lr[i])
-        print(f"crossover (FMM faster than direct) at N ~ {np.exp((1 - w) * np.log(ns[i]) + w * np.log(ns[i + 1])):.0f}")
+        n_cross = np.exp((1 - w) * np.log(ns[i]) + w * np.log(ns[i + 1]))
+        print(f"crossover (FMM faster than direct) at N ~ {n_cross:.0f}")
     else:
         print("no crossover in the measured range")

@@ -102,7 +102,8 @@ def main():
         out, secs = timed(pypde, n, dt)
         err = np.abs(out - reference_at(ref, n, True)).max()
         best = min((s for e, s in ours if e <= err), default=None)
-        ratio = f"time ratio py-pde/meanfield at equal error = {secs / best:.0f}" if best else "no meanfield run as coarse"
+        ratio = (f"time ratio py-pde/meanfield at equal error = {secs / best:.0f}" if best
+                 else "no meanfield run as coarse")
         print(f"  n={n:4d}, dt={dt:.1e}: max error {err:.1e}, {secs:.2f} s; {ratio}")
 
 

@@ -33,7 +33,7 @@ def main():
         a[:] = np.random.default_rng(0).random(shape)
         effort = "FFTW_MEASURE" if a.size >= 2**14 else "FFTW_ESTIMATE"
         t1, t2 = (best_time(builders.rfftn(a, axes=axes, threads=th, planner_effort=effort), a) for th in (1, 2))
-        print(f"{str(shape):>16} {a.size:>8} {1e3 * t1:12.4f} {1e3 * t2:13.4f} {t1 / t2:9.2f}")
+        print(f"{shape!s:>16} {a.size:>8} {1e3 * t1:12.4f} {1e3 * t2:13.4f} {t1 / t2:9.2f}")
 
 
 if __name__ == "__main__":

@@ -42,11 +42,13 @@ DISTANCES = (("W1", wasserstein_bracket, 1), ("W2", wasserstein_bracket, 2),
 
 def density(n, d):
     g = UniformGrid(0, 1, (n,) * d, periodic=True)
-    if d == 2:
-        f = lambda x, y: 1 + 0.5 * np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y)
-    else:
-        f = lambda x, y, z: 1 + 0.5 * np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y) * np.cos(2 * np.pi * z)
-    rho = GridDensity.from_function(f, g, 2)
+    def f2(x, y):
+        return 1 + 0.5 * np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y)
+
+    def f3(x, y, z):
+        return 1 + 0.5 * np.cos(2 * np.pi * x) * np.sin(2 * np.pi * y) * np.cos(2 * np.pi * z)
+
+    rho = GridDensity.from_function(f2 if d == 2 else f3, g, 2)
     return GridDensity(rho.values / rho.mass, g)
 
 

@@ -19,15 +19,15 @@ import time
 import numpy as np
 from numba import njit
 
-from meanfield.models.newtonian1d import Newtonian1D
 from meanfield.measures import EmpiricalMeasure
 from meanfield.metrics import wasserstein
+from meanfield.models.newtonian1d import Newtonian1D
 
 
 def euler(x, y, T, dt):
     n = x.size
     i = np.arange(1, n + 1)
-    steps = int(round(T / dt))
+    steps = round(T / dt)
     for _ in range(steps):
         vx = (2 * (i - np.searchsorted(y, x, side="left")) - 1) / n
         vy = (2 * (i - np.searchsorted(x, y, side="left")) - 1) / n
@@ -50,7 +50,7 @@ def _insertion_sort(a):
 @njit(cache=True)
 def euler_numba(x, y, T, dt):
     n = x.size
-    steps = int(round(T / dt))
+    steps = round(T / dt)
     vx = np.empty(n)
     vy = np.empty(n)
     for _ in range(steps):

@@ -11,8 +11,8 @@ quantile flow is second order, the upwind FV first order.
 import sys
 import time
 
-from meanfield.models.newtonian1d import Newtonian1D
 from meanfield.metrics import wasserstein
+from meanfield.models.newtonian1d import Newtonian1D
 
 
 def w1(sol, ref, t):

@@ -41,7 +41,7 @@ def pysdm(n_sd, seed, dt=0.1):
     attrs = {"multiplicity": np.full(n_sd, N0 / n_sd), "water mass": np.full(n_sd, m0)}
     p = Particulator(n_sd, environment=env, attributes=attrs,
                      dynamics=[Coalescence(collision_kernel=ConstantK(a=K), adaptive=False)])
-    p.advance(int(round(T / dt)))
+    p.advance(round(T / dt))
     xi = p.attributes["multiplicity"].to_ndarray()
     cls = np.rint(p.attributes["water mass"].to_ndarray() / m0).astype(int)
     return np.array([xi[cls == n].sum() for n in range(1, CLASSES + 1)])

@@ -2,5 +2,5 @@
 
 __version__ = "0.1.0"
 
-from meanfield import measures  # noqa: E402,F401
-from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D  # noqa: E402,F401
+from meanfield import measures  # noqa: F401 - public re-export
+from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D  # noqa: F401 - public re-exports

@@ -204,7 +204,7 @@ def _output_file(path: Path, option: str = "--out") -> None:
 
 
 def _unique(option: str, pairs) -> dict:
-    out = {}
+    out: dict[str, object] = {}
     for key, value in pairs:
         if key in out:
             raise UsageError(f"{option} {key}: given twice ({out[key]!r} and {value!r})")

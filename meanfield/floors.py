@@ -128,6 +128,7 @@ def refined_continuum(model_cls, continuum: dict, factor: int = REFINEMENT) -> d
     def ok(r):
         return isinstance(r, (int, np.integer)) and not isinstance(r, bool) and r >= 1
 
+    fine: int | list[int] | tuple[int, ...]
     if ok(res):
         fine = int(factor) * int(res)
     elif isinstance(res, (list, tuple)) and res and all(ok(r) for r in res):

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -279,7 +280,7 @@ def save_trajectory(traj: Trajectory, path, *, model=None, seed=None) -> Path:
     if model is not None:
         attrs[MODEL_ATTR] = type(model).__name__
         attrs[PARAMS_ATTR] = params_json(model.params)
-    arrays = {"times": np.asarray(traj.times, dtype=float)}
+    arrays: dict[str, Any] = {"times": np.asarray(traj.times, dtype=float)}
     for k, pos in enumerate(traj.positions):
         arrays[f"positions_{k}"] = np.asarray(pos)
         if traj.weights is not None:

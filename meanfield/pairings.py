@@ -60,8 +60,8 @@ from typing import ClassVar
 import numpy as np
 
 from meanfield.metrics._inputs import NEGATIVE_MASS_RTOL
-from meanfield.observers import Observer
 from meanfield.metrics._inputs import positive_part as _metrics_positive_part
+from meanfield.observers import Observer
 
 __all__ = [
     "NEGATIVE_MASS_TOLERANCE",
@@ -206,8 +206,8 @@ class SDEVsContinuum(Pairing):
 
     def sample(self, model, settings, t_end, times, rng):
         state = model.sample_particles(settings["n"], rng=sample_rng(model, rng), **settings["sample"])
-        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng), scheme=self.scheme,
-                                        **settings["particles"])
+        return model.simulate_particles(state, t_end=t_end, times=times, rng=dynamics_rng(model, rng),
+                                        scheme=self.scheme, **settings["particles"])
 
     def check(self, model_cls, owner):
         if not isinstance(self.scheme, str):
@@ -546,7 +546,7 @@ class CoupledPairing(Pairing):
     reference_fields: ClassVar[tuple] = ()
 
     @property
-    def compares(self) -> bool:
+    def compares(self) -> bool:  # type: ignore[override]  # a class constant elsewhere; here set by `distances`
         """``distances=False``: no distances between the two sides' empirical measures (``metrics=[]``),
         only the observers (e.g. :class:`PathwiseDistance`): for lattice walkers the two sides often
         coincide up to a few walkers, where an optimal-transport plan cannot be resolved."""

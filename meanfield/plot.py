@@ -16,7 +16,7 @@ from matplotlib.ticker import NullFormatter
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.models.base import Trajectory, _time_index
 
-__all__ = ["plot_continuum", "plot_trajectory", "plot_output", "plot_rate", "draw_measure"]
+__all__ = ["draw_measure", "plot_continuum", "plot_output", "plot_rate", "plot_trajectory"]
 
 
 def _as_dict(m):
@@ -104,7 +104,7 @@ def plot_continuum(ds, times=None) -> Figure:
         fig = Figure(figsize=(4 * len(labels), 3.2), layout="constrained")
         axes = fig.subplots(1, len(labels), squeeze=False, sharex=True, sharey=True)[0]
         ylabel = _label(ds["density"]) if kind == "grid" else "density of each species [1]"
-        for ax, s, name in zip(axes, labels, names):
+        for ax, s, name in zip(axes, labels, names, strict=True):
             for t in times:
                 m = ds.measure(t) if s is None else ds.measure(t, species=s)
                 draw_measure(ax, m, label=f"t = {t:g}")
@@ -132,7 +132,7 @@ def plot_continuum(ds, times=None) -> Figure:
             panels.append((labels[j], times[i]))
         cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
         cbar.set_label(_label(var) + ("\n(integrated over z)" if dim > 2 else ""))
-    fig.panels = panels
+    fig.panels = panels  # type: ignore[attr-defined]  # documented extra attribute: (species, time) per panel
     return fig
 
 
@@ -165,7 +165,7 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
     if dim == 1:
         fig = Figure(figsize=(4 * len(labels), 3.2), layout="constrained")
         axes = fig.subplots(1, len(labels), squeeze=False, sharex=True, sharey=True)[0]
-        for ax, s, name in zip(axes, labels, names):
+        for ax, s, name in zip(axes, labels, names, strict=True):
             for t in times:
                 m = measure(t, s)
                 if m is None:
@@ -194,7 +194,7 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
                 ax.set(xlabel="x [1]", ylabel="y [1]" + (" (projection)" if dim > 2 else ""))
                 ax.set_title(f"{model} particles: {names[j]}".rstrip(": ") + f"\nt = {t:g}", fontsize="medium")
                 panels.append((s, t))
-    fig.panels = panels
+    fig.panels = panels  # type: ignore[attr-defined]  # documented extra attribute: (species, time) per panel
     return fig
 
 

@@ -62,6 +62,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ def _canonical(obj) -> str:
 
 def _split(params: dict) -> dict:
     """``{"n": 8, "model.a": 1, ...}`` → ``{"n": 8, "model": {"a": 1}, "particles": {...}, ...}``."""
-    out = {p: {} for p in _PREFIXES}
+    out: dict[str, Any] = {p: {} for p in _PREFIXES}
     out["n"] = params.get("n")
     for key, value in params.items():
         if key == "n":
@@ -160,6 +161,7 @@ class Study:
     def __post_init__(self):
         from meanfield.study_inputs import StudyInputError, _check_keywords, check_study
 
+        self._compare_times: list[float] = []  # set by check_study (every output time when compare_times is None)
         check_study(self, _PREFIXES, METRICS)
         try:
             self._model_cls = _resolve_model(self.model)
@@ -246,7 +248,7 @@ class Study:
 
         if not self._floors:
             return {}
-        out = {"floors": list(self._floors)}
+        out: dict[str, Any] = {"floors": list(self._floors)}
         if "discretisation" in self._floors:
             out["floor_refinement"] = REFINEMENT
         return out
@@ -319,6 +321,7 @@ class Study:
         base = {**params, "seed": int(seed)}
         finer = self.finer_reference(params) if "discretisation" in self._floors else None
         rows = []
+        assert self.times is not None  # check_study made it a list (default [t_end])
         for t in self.times:
             if t in compare and pairing.compares:
                 pairs = pairing.measures(model, sample, reference, t)
@@ -344,7 +347,7 @@ class Study:
         pairing = self._settings(params)["pairing"]
         fine = pairing.measures(model, sample, finer, t) if finer is not None else {}
         key = self.reference_key(params)
-        out = {}
+        out: dict[tuple[str, str], dict[str, float]] = {}
         for label, (a, b) in pairs.items():
             names = pairing.metrics_for(label, self.metrics)
             if "sampling" in self._floors:
@@ -405,7 +408,7 @@ class Study:
             store = StudyStore(store, self.identity()).open()
         tasks = self.tasks()
         pending = [(p, s) for p, s in tasks if not (store and store.has(p, s))]
-        by_ref = {}
+        by_ref: dict[str, list] = {}
         for p, s in pending:
             by_ref.setdefault(self.reference_key(p), []).append((p, s))
         todo = [key for key in by_ref if key not in self._references]
@@ -453,7 +456,10 @@ def _run_many(items, workers, executor, progress) -> list:
     """``items = [(study, store folder or None)]`` → their tables, on one runner."""
     plans = [study._plan(store, workers, executor) for study, store in items]
     runner = _Runner(workers, executor)
-    done, bar = [{} for _ in items], None
+    done: list[dict] = [{} for _ in items]
+    bar = None
+    meta: list[Any]
+    jobs: list[Any]
     try:
         meta, jobs = [], []
         for (study, _), plan in zip(items, plans, strict=True):
@@ -830,7 +836,7 @@ def load_study_file(path) -> Study:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
 
-    def fail(key, message):
+    def fail(key, message) -> NoReturn:
         line = _line_of(text, key)
         where = f"line {line}, " if line else ""
         raise ValueError(f"{path}: {where}key {key!r}: {message}")

@@ -66,7 +66,7 @@ def _plain(value) -> str:
 
 
 def _no_duplicates(key: str, what: str, values) -> None:
-    seen = {}
+    seen: dict[str, int] = {}
     for i, v in enumerate(values):
         label = _plain(v)
         if label in seen:
@@ -164,7 +164,7 @@ def _check_keywords(study, owner: str) -> None:
     """Fixed and swept keywords against the constructor / method signatures the pairing uses."""
     cls = study._model_cls
     _check_pairing(study, owner)
-    swept = {}
+    swept: dict[str, set[str]] = {}
     for key in study.sweep:
         if key != "n":
             prefix, name = key.split(".", 1)
@@ -200,7 +200,7 @@ def _check_keywords(study, owner: str) -> None:
 def check_required(study, owner: str) -> None:
     """Every argument without a default of the constructor and run methods is given, fixed or swept
     (checked when the study runs: a study may be built first and completed later)."""
-    swept = {}
+    swept: dict[str, set[str]] = {}
     for key in study.sweep:
         if key != "n":
             prefix, name = key.split(".", 1)

@@ -14,6 +14,8 @@ neighbouring centres, 0 on the walls. SSP-RK3 (:func:`solvers.timestepping.integ
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from solvers import fft
@@ -38,7 +40,7 @@ def solve_active_transport(rho0, grid: UniformGrid, v_hat, w_hat, times, cfl):
     is refused before any step (:func:`solvers.timestepping.step_budget`)."""
     n = grid.shape[0]
     h = grid.spacing[0]
-    cache = {}
+    cache: dict[str, Any] = {}
 
     def velocities(r):
         if cache.get("r") is r:

@@ -30,7 +30,8 @@ NEW_V = Potential1D(lambda r: np.log1p(np.abs(r)) - np.log(np.abs(r)), lambda r:
 
 # --- contract shape ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [{}, {"mass_plus": 0.6}, {"W": "regularised", "delta": 0.2},
-                                {"centres": (-2.4, -0.8, 0.8, 2.4), "radii": (0.5,) * 4, "masses": (0.1, 0.2, 0.3, 0.4)},
+                                {"centres": (-2.4, -0.8, 0.8, 2.4), "radii": (0.5,) * 4,
+                                 "masses": (0.1, 0.2, 0.3, 0.4)},
                                 {"V": NEW_V}, {"V": "wall", "W": P.regularised(0.4)}])
 def test_params_rebuild_an_equal_model(kw):
     m = Annihilation1D(**kw)

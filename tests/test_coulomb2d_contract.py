@@ -12,8 +12,15 @@ import pytest
 from meanfield.measures import GridDensity
 from meanfield.models.contract import same_params
 from meanfield.models.coulomb2d import SignedCoulomb2D
-from meanfield.particles.coulomb_forces import (check_charges, coulomb_drift, fmm_drift, kernel_hat, particle_drift,
-                                                particle_mesh_drift, radial_drift)
+from meanfield.particles.coulomb_forces import (
+    check_charges,
+    coulomb_drift,
+    fmm_drift,
+    kernel_hat,
+    particle_drift,
+    particle_mesh_drift,
+    radial_drift,
+)
 from meanfield.rates import fit_rate
 from validation.coulomb2d import solver_errors
 

@@ -11,8 +11,15 @@ collision law of an isolated +- pair (paper (2.6); notes V5).
 import numpy as np
 import pytest
 
-from meanfield.models.coulomb2d import (FMM_TOLERANCE, SignedCoulomb2D, coulomb_drift, fmm_drift,
-                                        nearest_distances, particle_drift, particle_mesh_drift)
+from meanfield.models.coulomb2d import (
+    FMM_TOLERANCE,
+    SignedCoulomb2D,
+    coulomb_drift,
+    fmm_drift,
+    nearest_distances,
+    particle_drift,
+    particle_mesh_drift,
+)
 from meanfield.rates import fit_rate
 
 
@@ -87,7 +94,7 @@ def test_auto_force_is_direct_for_small_n():
     tr = m.simulate_particles(m.sample_particles(50, rng=0), 0.01, rng=0)
     assert tr.info["force"] == "direct"
     x, b = _cloud(64)
-    f, d = particle_drift(x, b, 0.1, force="auto")
+    f, _d = particle_drift(x, b, 0.1, force="auto")
     assert np.array_equal(f, coulomb_drift(x, b, 0.1)[0])
 
 

@@ -32,7 +32,7 @@ def _check_orders(hs, e_sp, e_fv):
     sp = fit_rate(hs, e_sp)
     assert 0.8 < fv.slope < 1.5, (fv, e_fv)  # upwind FV: first order
     assert sp.slope > 2.5, (sp, e_sp)  # spectral: faster than second order here (4.5 from n=16 to 32)
-    assert all(a < b for a, b in zip(e_sp, e_fv))  # spectral error below FV error on every grid
+    assert all(a < b for a, b in zip(e_sp, e_fv, strict=True))  # spectral error below FV error on every grid
 
 
 def test_spectral_and_fv_orders_two_grids():

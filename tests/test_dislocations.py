@@ -63,7 +63,7 @@ def test_lattice_mean_field_converges_to_mf_at_order_eps_squared():
     ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end).density.values[-1]
         errors.append(np.sqrt(eps**2 * np.sum((f - ref[:, :: 128 // n, :: 128 // n]) ** 2)))
     fit = fit_rate(epss, errors)

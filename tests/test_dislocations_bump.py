@@ -7,8 +7,14 @@ and against the walkers' lattice table; MF^ε with the bump: mass to round-off a
 import numpy as np
 import pytest
 
-from meanfield.models.dislocations import (Dislocations2D, bump, bump_hat, bump_hat_quadrature, kernel_cutoff,
-                                           potential_hat)
+from meanfield.models.dislocations import (
+    Dislocations2D,
+    bump,
+    bump_hat,
+    bump_hat_quadrature,
+    kernel_cutoff,
+    potential_hat,
+)
 from meanfield.particles import lattice_kmc, periodic_interp
 from meanfield.rates import fit_rate
 
@@ -120,7 +126,7 @@ def test_bump_lattice_mean_field_conserves_mass_and_converges_at_order_eps_squar
     ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end, times=[0.0, 0.02, t_end]).density.values
         np.testing.assert_allclose(f.sum(axis=(2, 3)) / n**2, 0.5, rtol=1e-13)
         assert f.min() > 0
@@ -134,7 +140,8 @@ def test_bump_lattice_mean_field_conserves_mass_and_converges_at_order_eps_squar
 
 
 def test_bump_bad_input():
-    with pytest.raises(ValueError, match=r"mollifier must be one of \('gaussian', 'bump'\) or a callable radial profile phi\(r\), got 'tophat'"):
+    with pytest.raises(ValueError, match=r"mollifier must be one of \('gaussian', 'bump'\) or a callable radial "
+                                         r"profile phi\(r\), got 'tophat'"):
         Dislocations2D(mollifier="tophat")
     with pytest.raises(ValueError, match="kernel_tol"):
         Dislocations2D(mollifier="bump", kernel_tol=1e-16)

@@ -114,7 +114,7 @@ def test_custom_initial_data_lattice_converges_to_continuum_at_order_eps_squared
     np.testing.assert_allclose(ref.sum(axis=(2, 3)) / 128**2, 0.5, rtol=1e-12)
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end, initial=initial).density.values[-1]
         errors.append(np.sqrt(eps**2 * np.sum((f - ref[-1][:, :: 128 // n, :: 128 // n]) ** 2)))
     fit = fit_rate(epss, errors)
@@ -173,8 +173,8 @@ def test_sample_particles_with_fixed_sign_counts():
     assert np.array_equal(a, a2) and np.array_equal(s, s2)
 
 
-@pytest.mark.parametrize("n_plus, error", [(-1, ValueError), (11, ValueError), ("5", TypeError), (2.5, (TypeError, ValueError)),
-                                           (None, None)])
+@pytest.mark.parametrize("n_plus, error", [(-1, ValueError), (11, ValueError), ("5", TypeError),
+                                           (2.5, (TypeError, ValueError)), (None, None)])
 def test_sample_particles_refuses_bad_n_plus(n_plus, error):
     m = Dislocations2D()
     if error is None:
@@ -281,7 +281,7 @@ def test_initial_of_the_wrong_shape_refused():
         m.solve_continuum(0.01, initial=m.initial_density(m.continuum_grid(32)), resolution=16)
     with pytest.raises(ValueError, match=r"per-site masses.*shape \(2, 16, 16\)"):
         m.solve_lattice(1 / 16, 0.01, initial=np.ones((2, 8, 8)))
-    with pytest.raises(ValueError, match="each species mass 0.5"):
+    with pytest.raises(ValueError, match=r"each species mass 0\.5"):
         m.solve_lattice(1 / 16, 0.01, initial=np.ones((2, 16, 16)))
 
 
@@ -315,7 +315,7 @@ def test_new_profile_lattice_converges_to_continuum_at_the_built_in_rate():
     ref = m.solve_continuum(t_end, resolution=128).density.values[-1]
     errors, epss = [], [1 / 16, 1 / 32, 1 / 64]
     for eps in epss:
-        n = int(round(1 / eps))
+        n = round(1 / eps)
         f = m.solve_lattice(eps, t_end, times=[0.0, t_end]).density.values
         np.testing.assert_allclose(f.sum(axis=(2, 3)) / n**2, 0.5, rtol=1e-13)
         errors.append(np.sqrt(eps**2 * np.sum((f[-1] - ref[:, :: 128 // n, :: 128 // n]) ** 2)))
@@ -335,7 +335,7 @@ def test_user_profiles_checked():
         Dislocations2D(mollifier=lambda r: 0 * r)
     with pytest.raises(ValueError, match="non-finite"):
         Dislocations2D(mollifier=lambda r: np.where(r < 0.5, np.nan, 1.0))
-    with pytest.raises(TypeError, match="vectorised|array of radii"):
+    with pytest.raises(TypeError, match=r"vectorised|array of radii"):
         Dislocations2D(mollifier=lambda r: 1.0)
     with pytest.raises(TypeError, match="mollifier must be one of"):
         Dislocations2D(mollifier=3)

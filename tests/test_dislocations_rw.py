@@ -239,7 +239,8 @@ def test_lattice_generator_is_consistent_with_the_continuum_one_at_order_eps_squ
     epss, errs = [1 / 16, 1 / 32, 1 / 64], []
     for eps in epss:
         n, x, y = m.lattice(eps)
-        errs.append(np.abs(m.lattice_generator(preset_density(x, y, m.amplitude), eps) - ref[:, :: big // n, :: big // n]).max())
+        coarse = ref[:, :: big // n, :: big // n]
+        errs.append(np.abs(m.lattice_generator(preset_density(x, y, m.amplitude), eps) - coarse).max())
     assert 1.9 < fit_rate(epss, errs).slope < 2.1
     # the generators conserve each species' mass: lattice exactly, continuum spectrally
     n, x, y = m.lattice(1 / 32)
@@ -277,7 +278,8 @@ def test_rw_bad_input():
     x, b = m.sample_lattice_particles(4, 1 / 16, rng=0)
     with pytest.raises(ValueError, match=r"1/eps must be an integer"):
         m.simulate_random_walks((x, b), 0.03, 0.1)
-    with pytest.raises(ValueError, match=r"eps .* is required"), pytest.warns(DeprecationWarning, match="simulate_random_walks"):
+    with (pytest.raises(ValueError, match=r"eps .* is required"),
+          pytest.warns(DeprecationWarning, match="simulate_random_walks")):
         m.simulate_particles((x, b), 0.1, method="rw")
     with pytest.raises(ValueError, match="delta"):
         Dislocations2D(delta=0.01).simulate_random_walks((x, b), 1 / 16, 0.1)

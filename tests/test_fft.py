@@ -50,7 +50,10 @@ def test_spectral_derivative_exact_for_trigonometric_polynomials():
     df = 2 * np.pi / L * (3 * np.cos(2 * np.pi * 3 * x / L) - 5 * np.sin(2 * np.pi * 5 * x / L))
     np.testing.assert_allclose(fft.spectral_derivative(f, L, 0), df, atol=1e-11)
     d2 = fft.spectral_derivative(f, L, 0, order=2)
-    np.testing.assert_allclose(d2, -((2 * np.pi / L) ** 2) * (9 * np.sin(2 * np.pi * 3 * x / L) + 25 * np.cos(2 * np.pi * 5 * x / L)), atol=1e-9)
+    np.testing.assert_allclose(
+        d2, -((2 * np.pi / L) ** 2) * (9 * np.sin(2 * np.pi * 3 * x / L) + 25 * np.cos(2 * np.pi * 5 * x / L)),
+        atol=1e-9,
+    )
 
 
 def test_poisson_periodic_inverts_laplacian():
@@ -65,7 +68,8 @@ def test_poisson_periodic_inverts_laplacian():
 def test_scipy_fallback_gives_the_same_numbers(tmp_path):
     code = (
         "import numpy as np; from solvers import fft; assert fft.BACKEND == 'scipy';"
-        "a = np.random.default_rng(1).normal(size=(16, 12)); np.save('out.npy', fft.irfftn(fft.rfftn(a) * 1.5, a.shape))"
+        "a = np.random.default_rng(1).normal(size=(16, 12));"
+        "np.save('out.npy', fft.irfftn(fft.rfftn(a) * 1.5, a.shape))"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, MEANFIELD_FFT="scipy", PYTHONPATH=root)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,7 +73,7 @@ def _bump(grid, k=0):
     c = c + 0.37 * k * w
 
     def f(*xs):
-        return np.exp(-sum(((x - ci) / wi) ** 2 for x, ci, wi in zip(xs, c, w)) / 2) + 0.0
+        return np.exp(-sum(((x - ci) / wi) ** 2 for x, ci, wi in zip(xs, c, w, strict=True)) / 2) + 0.0
     return f
 
 
@@ -107,7 +108,7 @@ def test_params_rebuild_an_equal_model_and_name_every_constructor_argument(run):
 
 
 def test_species_are_string_labels_shared_by_particles_and_continuum(run):
-    name, model, case, sol = run
+    _name, model, case, sol = run
     species = tuple(model.species)
     assert species and all(isinstance(s, str) for s in species)
     assert list(_as_dict(sol.measure(case.t_end), species)) == list(species)
@@ -118,7 +119,7 @@ def test_species_are_string_labels_shared_by_particles_and_continuum(run):
 
 
 def test_initial_density_is_one_density_per_species_on_the_grid(run):
-    name, model, case, sol = run
+    name, model, _case, sol = run
     if sol.attrs.get("measure_kind") != "grid":
         pytest.skip(f"{name}'s continuum output is not on a grid")
     grid = grid_from_attrs(sol.attrs)
@@ -161,13 +162,13 @@ def test_a_callable_initial_density_is_normalised_to_the_species_mass(run):
                                         (lambda *xs: np.nan + 0.0 * xs[0], ValueError),
                                         ("not a density", TypeError)])
 def test_unusable_initial_data_is_refused_naming_initial(run, bad, error):
-    name, model, case, _ = run
+    _name, model, case, _ = run
     with pytest.raises(error, match="initial"):
         model.solve_continuum(case.t_end, initial={s: bad for s in model.species}, **case.continuum)
 
 
 def test_initial_must_name_the_species(run):
-    name, model, case, sol = run
+    _name, model, case, sol = run
     f = _bump(grid_from_attrs(sol.attrs))
     with pytest.raises((ValueError, TypeError), match="initial"):
         model.solve_continuum(case.t_end, initial={"no such species": f}, **case.continuum)
@@ -176,7 +177,7 @@ def test_initial_must_name_the_species(run):
 @pytest.mark.parametrize("t_end, error", [("1", TypeError), (None, (TypeError, ValueError)), (1j, TypeError),
                                           (float("nan"), ValueError), (-1.0, ValueError), (0.0, ValueError)])
 def test_bad_final_times_are_refused_naming_t_end(run, t_end, error):
-    name, model, case, _ = run
+    _name, model, case, _ = run
     with pytest.raises(error, match="t_end"):
         model.solve_continuum(t_end, **case.continuum)
     state = model.sample_particles(case.n, rng=_rng(model, 0), **case.sample)
@@ -184,9 +185,9 @@ def test_bad_final_times_are_refused_naming_t_end(run, t_end, error):
         model.simulate_particles(state, t_end, rng=_dynamics_rng(model, 1), **case.particles)
 
 
-@pytest.mark.parametrize("n, error", [(2**63, ValueError), (True, TypeError), (16.5, (TypeError, ValueError)), ("8", TypeError),
-                                      (0, ValueError)])
+@pytest.mark.parametrize("n, error", [(2**63, ValueError), (True, TypeError), (16.5, (TypeError, ValueError)),
+                                      ("8", TypeError), (0, ValueError)])
 def test_bad_particle_numbers_are_refused_naming_n(run, n, error):
-    name, model, case, _ = run
+    _name, model, case, _ = run
     with pytest.raises(error, match="n"):
         model.sample_particles(n, rng=_rng(model, 0), **case.sample)

@@ -15,7 +15,7 @@ MODEL = Newtonian1D()
 def _pav(target, weight):
     """Weighted isotonic regression (pool adjacent violators): argmin sum w (v - t)^2, v sorted."""
     blocks = []  # (value, weight, count)
-    for t, w in zip(target, weight):
+    for t, w in zip(target, weight, strict=True):
         blocks.append([t, w, 1])
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
             v2, w2, c2 = blocks.pop()

@@ -1,5 +1,6 @@
 """Particle system of paper 002: exact cases (notes §5.1), invariants (§5.2), bad input."""
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -47,8 +48,8 @@ def _exact_reference(x, y, t_out):
                         d = g / c
                         dt_next = d if dt_next is None else min(dt_next, d)
             step = tt - t if dt_next is None or t + dt_next > tt else dt_next
-            x = [a + v * step for a, v in zip(x, vx)]
-            y = [a + v * step for a, v in zip(y, vy)]
+            x = [a + v * step for a, v in zip(x, vx, strict=True)]
+            y = [a + v * step for a, v in zip(y, vy, strict=True)]
             t += step
             if t == tt:
                 break
@@ -170,7 +171,7 @@ def test_energy_piecewise_linear_with_dissipation_slope():
     x, y = _random_state(g, n)
     tr = MODEL.simulate_particles((x, y), t_end=2.0, times=[2.0])
     ev = np.concatenate([[0.0], tr.info["event_time"], [2.0]])
-    for a, b in zip(ev[:-1], ev[1:]):
+    for a, b in itertools.pairwise(ev):
         if b - a < 1e-6:
             continue
         ts = [a + 0.25 * (b - a), a + 0.75 * (b - a)]
@@ -208,7 +209,7 @@ def test_symmetries_translation_and_scaling():
 
 def test_same_seed_same_result_and_measures():
     x, y = MODEL.sample_particles(64, rng=7, sampling="random")
-    x2, y2 = MODEL.sample_particles(64, rng=7, sampling="random")
+    x2, _y2 = MODEL.sample_particles(64, rng=7, sampling="random")
     np.testing.assert_array_equal(x, x2)
     tr = MODEL.simulate_particles((x, y), t_end=0.5, times=[0.25, 0.5])
     m = tr.measure(0.5)
@@ -312,8 +313,8 @@ def _exact_event_list(x, y, t_end):
             return out
         d = min(dts)
         apart = {(i, j) for i in range(n) for j in range(n) if x[i] != y[j]}
-        x = [a + v * d for a, v in zip(x, vx)]
-        y = [a + v * d for a, v in zip(y, vy)]
+        x = [a + v * d for a, v in zip(x, vx, strict=True)]
+        y = [a + v * d for a, v in zip(y, vy, strict=True)]
         t += d
         met = {(i, j) for (i, j) in apart if x[i] == y[j]}
         out.append((t, met, list(x), list(y)))
@@ -340,7 +341,7 @@ def test_event_list_matches_rational_event_times_pairs_and_positions(seed):
         got.setdefault(round(t, 9), set()).add((i, j, kind))
     want = {round(float(t), 9): {(i, j, "stick" if i == j else "cross") for i, j in met} for t, met, _, _ in ref}
     assert got == want
-    for t, kind, _ in tr.events:  # times exact to round-off, not just to 1e-9
+    for t, _kind, _ in tr.events:  # times exact to round-off, not just to 1e-9
         assert min(abs(t - float(r[0])) for r in ref) <= 1e-13 * max(1.0, t)
     times = [float(r[0]) for r in ref]
     tr2 = _run(x, y, times)

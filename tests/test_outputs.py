@@ -12,10 +12,9 @@ import pytest
 
 from meanfield import __version__, io, models
 from meanfield.cli import main
-from meanfield.models.base import (REFERENCES, Trajectory, continuum_dataset, git_revision, model_from,
-                                   params_from)
-from meanfield.models.contract import same_params
 from meanfield.measures import Domain
+from meanfield.models.base import REFERENCES, Trajectory, continuum_dataset, git_revision, model_from, params_from
+from meanfield.models.contract import same_params
 from solvers.grids import UniformGrid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,4 +271,4 @@ def test_rate_plot_points_and_fit_share_a_colour_and_minor_labels_do_not_overlap
     assert points.get_color() == line.get_color()
     assert ax.get_xlabel() == "h" and ax.get_ylabel() == "error"
     assert isinstance(ax.xaxis.get_minor_formatter(), NullFormatter)  # 0.01 is in view
-    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "series"
+    assert next(t.get_text() for t in ax.get_legend().get_texts()) == "series"

@@ -42,7 +42,8 @@ def _studies():
             observers=[ParticleCount(), TotalMass(on="both"), CentreOfMass(on="both")]),
         "sde_vs_continuum": Study(
             "Dislocations2D", {"n": [6, 12]}, 0.001, seeds=[0, 1], metrics=["BLsum"],
-            continuum_kwargs={"resolution": 16}, pairing=P.SDEVsContinuum("euler_maruyama"), observers=[CentreOfMass()]),
+            continuum_kwargs={"resolution": 16}, pairing=P.SDEVsContinuum("euler_maruyama"),
+            observers=[CentreOfMass()]),
         "lattice_vs_lattice": Study(
             "Dislocations2D", {"n": [6, 12], "pairing.eps": [1 / 10, 1 / 16]}, 0.002, seeds=[0, 1],
             metrics=["BLsum"], pairing=P.LatticeVsLattice(), observers=[ParticleCount()]),

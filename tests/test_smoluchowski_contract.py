@@ -11,8 +11,14 @@ from scipy.special import gammaln
 
 from meanfield.measures import GridDensity
 from meanfield.models.contract import Model, same_params
-from meanfield.models.smoluchowski import (CoagulationDiffusion, SeparableKernel, capture_function_uniform_ball,
-                                           coagulation_operator, coagulation_rates, solve_homogeneous)
+from meanfield.models.smoluchowski import (
+    CoagulationDiffusion,
+    SeparableKernel,
+    capture_function_uniform_ball,
+    coagulation_operator,
+    coagulation_rates,
+    solve_homogeneous,
+)
 
 
 def _sum_squares(x, y, z, c=0.5):
@@ -125,7 +131,7 @@ def test_free_space_wrap_around_estimate_follows_user_data():
 
 def test_homogeneous_initial_vector():
     model = CoagulationDiffusion(max_mass=6, diffusivity=0.01, alpha=20.0)
-    ts, ref = model.solve_homogeneous(0.01)
+    _ts, ref = model.solve_homogeneous(0.01)
     _, same = model.solve_homogeneous(0.01, initial=model.total_density * model.fractions)
     np.testing.assert_array_equal(same, ref)
     f0 = np.array([1.0, 2.0, 0.0, 0.5, 0.0, 0.0])
@@ -237,9 +243,9 @@ def test_sizes_that_do_not_fit_in_memory_and_empty_states_are_refused_before_any
     for n in (2**63, 2**40, 10**12):
         with pytest.raises(ValueError, match="n"):
             model.sample_particles(n, rng=0)
-    with pytest.raises(ValueError, match="resolution=4096.*GiB"):
+    with pytest.raises(ValueError, match=r"resolution=4096.*GiB"):
         model.solve_continuum(1e-3, resolution=4096)
-    with pytest.raises(ValueError, match="max_mass=.*GiB"):
+    with pytest.raises(ValueError, match=r"max_mass=.*GiB"):
         CoagulationDiffusion(max_mass=10**6)
     with pytest.raises(ValueError, match="GiB"):
         SeparableKernel.constant(2**40)
@@ -401,7 +407,7 @@ def test_interaction_profile_sets_the_capture_function_and_the_kernel():
     # a user kernel with a user profile: the particles' κ from inverting the shooting (the flat
     # profile is the ball, so κ must be the ball's to the shooting's accuracy)
     k = ball.kernel()
-    user = CoagulationDiffusion(max_mass=3, diffusivity=lambda m: 1.0 / m, interaction=lambda r: np.where(r <= 1, 2.0, 0.0),
-                                kernel=k)
+    user = CoagulationDiffusion(max_mass=3, diffusivity=lambda m: 1.0 / m,
+                                interaction=lambda r: np.where(r <= 1, 2.0, 0.0), kernel=k)
     reach = np.add.outer(np.arange(1, 4), np.arange(1, 4)) <= 3
     np.testing.assert_allclose(user.reaction_strengths()[reach], ball.reaction_strengths()[reach], rtol=1e-5)

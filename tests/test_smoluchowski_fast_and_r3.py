@@ -68,7 +68,7 @@ def test_fft_solver_exact_solutions_mass_and_positivity(kind, c, times):
     f0[0] = 1.0
     ts, f = solve_homogeneous(getattr(SeparableKernel, kind)(BIG_M, c), f0, times[-1], times, sums="fft")
     n = np.arange(1, BIG_M + 1)
-    for t, row in zip(ts, f):
+    for t, row in zip(ts, f, strict=True):
         np.testing.assert_allclose(row[:20], _exact(kind, t), rtol=1e-8)
         assert abs((n * row).sum() - 1.0) < 1e-11
         assert row.min() >= -1e-15 * row.max()  # positive up to round-off (Runge-Kutta in the far tail)
@@ -99,7 +99,8 @@ def test_kinetic_scaling_helper():
 
 
 def test_bad_input_is_refused_before_any_work():
-    bad = [({"alpha": -1.0}, "alpha"), ({"alpha": lambda n, m: n + 2 * m}, "symmetric"), ({"max_mass": 2.5}, "max_mass"),
+    bad = [({"alpha": -1.0}, "alpha"), ({"alpha": lambda n, m: n + 2 * m}, "symmetric"),
+           ({"max_mass": 2.5}, "max_mass"),
            ({"domain": "sphere"}, "domain"), ({"domain": "free"}, "bump"), ({"box": -1.0}, "box"),
            ({"initial_profile": "bump", "bump_width": 0.5}, "bump_width"),
            ({"diffusivity": lambda m: 1.0 - 0.3 * m, "max_mass": 4}, "diffusivity"),
@@ -113,10 +114,10 @@ def test_bad_input_is_refused_before_any_work():
         with pytest.raises(ValueError, match=word):
             model.simulate_particles((pos, masses), 1e-4)
     # ε = Z/N must be small: on the torus ε <= L/3, and everywhere ε³·(peak number density) < 1
-    with pytest.raises(ValueError, match="n=20 .*box/3"):
+    with pytest.raises(ValueError, match=r"n=20 .*box/3"):
         model.check_kinetic_regime(20)
     free = CoagulationDiffusion(domain="free", initial_profile="bump", bump_width=0.1, total_density=10.0)
-    with pytest.raises(ValueError, match="n=60 .*overlap"):
+    with pytest.raises(ValueError, match=r"n=60 .*overlap"):
         free.simulate_particles(free.sample_particles(60, rng=0), 1e-4)
     assert free.check_kinetic_regime(200) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="too small to stand for R\\^3"):  # σ² = 0.01 + 2·0.1: faces at 1.1σ
@@ -200,7 +201,8 @@ def test_free_space_kinetics_follow_the_inhomogeneous_pde_with_the_corrected_ker
     m0_pde = float(sol.density.values[-1].sum() * (2.0 / 16) ** 3)
     k_unordered = CoagulationDiffusion(**{**kw, "pair_sum": "unordered"}).kernel()
     literal = CoagulationDiffusion(**kw, kernel=2 * k_unordered)  # β = (d+d) F(α'), K = 2β
-    m0_literal = float(literal.solve_continuum(t_end, resolution=16, times=[t_end]).density.values[-1].sum() * (2.0 / 16) ** 3)
+    literal_density = literal.solve_continuum(t_end, resolution=16, times=[t_end]).density.values[-1]
+    m0_literal = float(literal_density.sum() * (2.0 / 16) ** 3)
     m0 = np.mean([len(model.simulate_particles(model.sample_particles(500, rng=s), t_end, rng=50 + s).positions[-1])
                   * 10 / 500 for s in range(3)])
     assert abs(m0 - m0_pde) / m0_pde < 0.06

@@ -11,7 +11,8 @@ from meanfield.rates import fit_rate
 BAD_STEPS = [0.0, -0.01, float("nan"), float("inf"), 1e-300]
 
 
-@pytest.mark.parametrize("scheme, divisions", [("ssp_rk3", (2, 4, 8, 16)), ("rk4", (2, 4, 8, 16)), ("dormand_prince_54", (2, 4, 8))])
+@pytest.mark.parametrize("scheme, divisions",
+                         [("ssp_rk3", (2, 4, 8, 16)), ("rk4", (2, 4, 8, 16)), ("dormand_prince_54", (2, 4, 8))])
 def test_reaction_scheme_has_its_declared_order(scheme, divisions):
     """Uniform data: the heat flow is the identity, so the splitting is exact and the PDE at every
     point is the homogeneous system; the error against a tight Dormand–Prince solution falls with
@@ -38,7 +39,8 @@ def test_schemes_agree_on_inhomogeneous_data_and_substeps_are_recorded():
     model = CoagulationDiffusion(max_mass=4, diffusivity=lambda m: 0.05 / m, alpha=50.0, initial_profile="gaussian")
     runs = {s: model.solve_continuum(0.02, resolution=8, dt=0.02 / 8, reaction_substeps=4, stepper=s)
             for s in REACTION_SCHEMES}
-    fine = model.solve_continuum(0.02, resolution=8, dt=0.02 / 128, reaction_substeps=4, stepper="dormand_prince_54").density.values[-1]
+    fine = model.solve_continuum(0.02, resolution=8, dt=0.02 / 128, reaction_substeps=4,
+                                 stepper="dormand_prince_54").density.values[-1]
     ref = runs["dormand_prince_54"].density.values[-1]
     splitting = np.abs(ref - fine).max()
     d_rk3 = np.abs(runs["ssp_rk3"].density.values[-1] - ref).max()
@@ -70,7 +72,7 @@ def test_bad_steps_are_refused_before_any_work(run, dt):
 @pytest.mark.parametrize("rtol, atol", [(1e-300, 1e-14), (1e-300, 1e-300), (0.0, 1e-14), (float("nan"), 1e-14),
                                         (1e-10, -1.0), (1e-10, float("inf"))])
 def test_homogeneous_tolerances_float64_cannot_deliver_are_refused(rtol, atol):
-    with pytest.raises(ValueError, match="rtol|atol"):
+    with pytest.raises(ValueError, match=r"rtol|atol"):
         solve_homogeneous(SeparableKernel.constant(8), np.eye(8)[0], 1.0, rtol=rtol, atol=atol)
 
 
@@ -95,8 +97,7 @@ def test_brownian_increments_have_the_generator_scale():
 
 def test_jump_splitting_and_sweep_refuse_bad_parts():
     from meanfield.particles.coagulation import CoagulationSweep
-    from solvers.timestepping import JumpSplitting
-    from solvers.timestepping import SSPRK3, EulerMaruyama
+    from solvers.timestepping import SSPRK3, EulerMaruyama, JumpSplitting
 
     r = np.linspace(0, 1, 5)
     sweep = CoagulationSweep(0.01, np.ones((2, 2)), r**2, np.ones(5), np.random.default_rng(0), box=1.0, particles=100)

@@ -4,12 +4,40 @@ import numpy as np
 import pytest
 
 from solvers.timestepping import (
-    ETD1, ETD2RK, ETDRK4, RK4, ExactLinear, SSPRK3, STEPPERS, DormandPrince54, EulerMaruyama, Event, FixedStep,
-    ForwardEuler, ODEProblem, PIController, SDEProblem, SemilinearProblem, StepFunction, StochasticHeun, StrangSplitting, cfl_step, contour_phi, dormand_prince, etdrk4_coefficients,
-    integrate, integrate_ssp, phi_functions,
+    ETD1,
+    ETD2RK,
+    ETDRK4,
+    RK4,
+    SSPRK3,
+    STEPPERS,
+    DormandPrince54,
+    EulerMaruyama,
+    Event,
+    ExactLinear,
+    FixedStep,
+    ForwardEuler,
+    ODEProblem,
+    PIController,
+    SDEProblem,
+    SemilinearProblem,
+    StepFunction,
+    StochasticHeun,
+    StrangSplitting,
+    cfl_step,
+    contour_phi,
+    dormand_prince,
+    etdrk4_coefficients,
+    integrate,
+    integrate_ssp,
+    phi_functions,
 )
 from solvers.timestepping.orders import (
-    STIFF_A, STIFF_U0, measured_order, measured_strong_order, riccati_exact, stepper_instance,
+    STIFF_A,
+    STIFF_U0,
+    measured_order,
+    measured_strong_order,
+    riccati_exact,
+    stepper_instance,
 )
 
 ORDER_BAND = 0.15
@@ -31,7 +59,7 @@ def test_measured_strong_order_matches_declared_strong_order(cls):
 def test_phi_functions_match_the_contour_integral_and_their_limits():
     z = np.concatenate([np.linspace(-50, 3, 101), [0.0, 1e-14, -1e-8, 0.999, -1.0, 1.0],
                         np.array([0.5j, 3j - 1, -2 + 0.2j])]).astype(complex)
-    for mine, ref in zip(phi_functions(z, 3), contour_phi(z, 3)):
+    for mine, ref in zip(phi_functions(z, 3), contour_phi(z, 3), strict=True):
         # the 64-point contour mean itself carries ~3e-14 of spurious imaginary part at |z| ~ 1
         np.testing.assert_allclose(mine, ref, rtol=2e-13, atol=1e-15)
     _, p1, p2, p3 = phi_functions(np.array([0.0, 1.0, -1.0]), 3)
@@ -41,12 +69,13 @@ def test_phi_functions_match_the_contour_integral_and_their_limits():
 
 def test_etdrk4_coefficients_match_closed_forms_and_small_z_limit():
     z = np.array([-3.0, -0.5, 0.7, 2.0])
-    e, e2, q, f1, f2, f3 = etdrk4_coefficients(z, 1.0)
+    _e, _e2, q, f1, _f2, _f3 = etdrk4_coefficients(z, 1.0)
     np.testing.assert_allclose(q, (np.exp(z / 2) - 1) / z, rtol=1e-13)
     np.testing.assert_allclose(f1, (-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3, rtol=1e-10)
     # z -> 0 limits: Q = 1/2, f1 = 1/6, f2 = 1/6, f3 = 1/6 (Kassam & Trefethen 2005, eq. (2.5))
     _, _, q0, a0, b0, c0 = etdrk4_coefficients(np.array([0.0, 1e-14]), 1.0)
-    np.testing.assert_allclose(np.stack([q0, a0, b0, c0]), [[0.5] * 2, [1 / 6] * 2, [1 / 6] * 2, [1 / 6] * 2], rtol=1e-12)
+    np.testing.assert_allclose(np.stack([q0, a0, b0, c0]), [[0.5] * 2, [1 / 6] * 2, [1 / 6] * 2, [1 / 6] * 2],
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("cls", [ExactLinear, ETD1, ETD2RK, ETDRK4], ids=lambda c: c.__name__)
@@ -62,7 +91,8 @@ def test_etd_exact_for_linear_problems_also_through_a_transform(cls):
     prob = SemilinearProblem(-(k**2), forward=np.fft.rfft, inverse=lambda c: np.fft.irfft(c, n))
     u0 = np.sin(2 * np.pi * x) + 0.5 * np.cos(6 * np.pi * x)
     sol = integrate(cls(), prob, u0, 0.01, None, 0.003)
-    exact = np.exp(-4 * np.pi**2 * 0.01) * np.sin(2 * np.pi * x) + 0.5 * np.exp(-36 * np.pi**2 * 0.01) * np.cos(6 * np.pi * x)
+    exact = (np.exp(-4 * np.pi**2 * 0.01) * np.sin(2 * np.pi * x)
+             + 0.5 * np.exp(-36 * np.pi**2 * 0.01) * np.cos(6 * np.pi * x))
     np.testing.assert_allclose(sol.states[-1], exact, atol=1e-14)
 
 
@@ -189,8 +219,8 @@ def test_declared_orders_are_recorded():
 def test_dormand_prince_tableau_is_consistent():
     """Row sums of A are the nodes; FSAL (A[6] = B5); E = B5 - B4; the continuous extension ends
     on the 5th-order solution (θ = 1: Σ_q P[i, q] = B5[i]) and both weight sets sum to 1."""
-    from solvers.timestepping.dormand_prince_tableau import A as DP_A
     from solvers.timestepping.dormand_prince_tableau import B4, B5, C, E, P
+    from solvers.timestepping.dormand_prince_tableau import A as DP_A
 
     assert np.allclose([sum(row) for row in DP_A[1:]], C[1:], atol=1e-15)
     assert np.allclose(DP_A[6], B5[:6], atol=0) and B5[6] == 0

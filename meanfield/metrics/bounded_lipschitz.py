@@ -163,7 +163,7 @@ class _AugmentedTransport:
         if log.get("warning"):
             raise RuntimeError(f"POT's network simplex did not converge: {log['warning']}")
         i, j = np.nonzero(log["G"])  # a basic plan: at most n + m + 1 pairs
-        return (float(value),) + self._lines(i, j, log["G"][i, j], a, b)
+        return (float(value), *self._lines(i, j, log["G"][i, j], a, b))
 
     def solve_sparse(self, a, b):
         """As :meth:`solve`, on the pairs with ``b·d_ij <= 2a`` and the dummy arcs only.
@@ -216,7 +216,7 @@ class _AugmentedTransport:
         self.duals = (u, v)
         plan = plan.tocoo()
         keep = plan.data != 0
-        return (float(log["cost"]),) + self._lines(plan.row[keep], plan.col[keep], plan.data[keep], a, b)
+        return (float(log["cost"]), *self._lines(plan.row[keep], plan.col[keep], plan.data[keep], a, b))
 
     def _lines(self, i, j, flow, a, b):
         """``(A, B)`` of the plan with flows ``flow`` on the pairs ``(i, j)``."""

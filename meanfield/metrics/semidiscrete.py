@@ -42,6 +42,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
 from ..measures import EmpiricalMeasure, GridDensity
 from ._inputs import check_equal_mass, check_int, check_memory, check_nonnegative, check_pair
 
@@ -193,7 +194,8 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
         q = check_int("subcells", subcells)
     n_fine = cells * q**grid.ndim
     n_vert = int(np.prod([n * q + 1 for n in grid.shape]))
-    check_memory(8 * (4 * n_fine + 2 * n_vert) * (grid.ndim + 1) + 48 * 8 * (neighbours or 8 + 4 * -(-n_fine // n_parts)) * (n_parts + n_fine),
+    check_memory(8 * (4 * n_fine + 2 * n_vert) * (grid.ndim + 1)
+                 + 48 * 8 * (neighbours or 8 + 4 * -(-n_fine // n_parts)) * (n_parts + n_fine),
                  f"the semi-discrete bracket with {n_parts} particles and {n_fine} sub-cells")
     t0 = time.perf_counter()
     period = np.asarray(domain.period, dtype=float) if domain.periodic else None
@@ -249,5 +251,6 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
     lower = max(0.0, lower_pp - scale) ** (1.0 / p)
     lower = min(lower, upper)
     return Bracket(lower, upper, "semidiscrete", f"W{p}", {
-        "subcells": q, "neighbours": k, "rounds": rounds, "pairs": int(ii.size), "sub_cells": int(jc.size), "particles": n_parts,
+        "subcells": q, "neighbours": k, "rounds": rounds, "pairs": int(ii.size), "sub_cells": int(jc.size),
+        "particles": n_parts,
         "discrete_upper": plan_cost ** (1.0 / p), "mass": mass, "seconds": time.perf_counter() - t0})

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -331,7 +332,7 @@ def wasserstein_bracket(mu, nu, p=1, *, max_pairs: int = DEFAULT_MAX_PAIRS, cell
         b = b * (a.sum() / b.sum())
         _, cost = _emd(a, b, pairwise_distance(x, y, domain) ** p, num_iter_max)
         value = cost ** (1.0 / p)
-        e = [_density_bound(m, p) for m in (mu, nu)]
+        e: Sequence[float] = [_density_bound(m, p) for m in (mu, nu)]
         lower, upper = _widen(value - sum(e), value + sum(e))
         if not any(isinstance(m, GridDensity) for m in (mu, nu)):
             lower = upper = value

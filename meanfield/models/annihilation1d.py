@@ -36,8 +36,9 @@ so a run costs O(n³) where the presets' FMM gives O(n²); not timed here). Pres
 
 Initial data (Assumption 2.2): finitely many alternating blocks, each a semicircle law with a
 centre, radius, sign and mass; supports pairwise disjoint. Two blocks (+ on [-1.5, -0.5], - on
-[0.5, 1.5], masses ½) is the reference case; more blocks give L > 2 alternations. These block families are the presets and the default; ``initial=``
-on :meth:`Annihilation1D.sample_particles` and :meth:`Annihilation1D.solve_continuum` takes the user's
+[0.5, 1.5], masses ½) is the reference case; more blocks give L > 2 alternations. These block families
+are the presets and the default; ``initial=`` on :meth:`Annihilation1D.sample_particles` and
+:meth:`Annihilation1D.solve_continuum` takes the user's
 densities per species ``{"+": f, "-": g}`` (callables or GridDensity, normalised to the species' masses).
 
 Contract (:mod:`meanfield.models.contract`): ``species = ("+", "-")``; ``params`` holds every

@@ -18,35 +18,36 @@ import numbers
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from meanfield import __version__
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
-from meanfield.metrics._inputs import check_memory  # noqa: F401 - one memory guard for the package
+from meanfield.metrics._inputs import check_memory  # one memory guard for the package (re-exported)
 from solvers.grids import UniformGrid
 
 __all__ = [
     "Trajectory",
-    "continuum_dataset",
-    "interval_dataset",
-    "grid_from_attrs",
-    "params_from",
-    "model_from",
-    "provenance",
-    "git_revision",
-    "check_real",
-    "check_memory",
-    "check_positive",
-    "check_nonnegative",
+    "check_finite_array",
     "check_in_range",
     "check_integer",
-    "check_finite_array",
+    "check_memory",
+    "check_nonnegative",
+    "check_positive",
+    "check_real",
     "check_times",
+    "continuum_dataset",
+    "git_revision",
+    "grid_from_attrs",
+    "interval_dataset",
+    "model_from",
+    "params_from",
+    "provenance",
 ]
 
 
@@ -248,11 +249,11 @@ def git_revision(root=None) -> str | None:
 def provenance(seed=None) -> dict:
     """Attributes every file the package writes carries: ``meanfield_version``, ``git_revision`` (when
     available), ``date_created`` (UTC, ISO 8601) and ``seed`` (when the run had one; an int)."""
-    out = {"meanfield_version": __version__}
+    out: dict[str, str | int] = {"meanfield_version": __version__}
     rev = git_revision()
     if rev is not None:
         out["git_revision"] = rev
-    out["date_created"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out["date_created"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if seed is not None:
         if isinstance(seed, np.random.Generator) or not isinstance(seed, (numbers.Integral, np.integer)):
             raise TypeError(f"seed must be an integer to be recorded, got {seed!r} ({type(seed).__name__})")
@@ -448,7 +449,7 @@ def continuum_dataset(times, density, grid: UniformGrid, *, species=None, params
     """
     density = np.asarray(density, dtype=float)
     dims = ["time"] + (["species"] if species is not None else []) + list(_SPATIAL[: grid.ndim])
-    coords = {"time": np.asarray(times, dtype=float)}
+    coords: dict[str, Any] = {"time": np.asarray(times, dtype=float)}
     if species is not None:
         coords["species"] = [str(s) for s in species]
     for a in range(grid.ndim):
@@ -483,7 +484,7 @@ def interval_dataset(times, edges, masses, *, species=None, params=None, solver=
     if species is not None:
         coords["species"] = [str(s) for s in species]
     ds = xr.Dataset(
-        {"edges": (["time"] + sp + ["edge"], edges), "cell_mass": (sp + ["cell"], masses)}, coords=coords
+        {"edges": (["time", *sp, "edge"], edges), "cell_mass": ([*sp, "cell"], masses)}, coords=coords
     )
     for name, (vdims, arr) in extra_vars.items():
         ds[name] = (vdims, np.asarray(arr))

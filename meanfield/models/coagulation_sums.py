@@ -156,7 +156,7 @@ class SeparableKernel:
             return len(vectors) - 1, s
 
         gain, loss, bound = {}, {}, []
-        for a, b in zip(self.a, self.b):
+        for a, b in zip(self.a, self.b, strict=True):
             (i, sa), (j, sb) = find(a), find(b)
             if i is None or j is None:
                 continue
@@ -406,7 +406,7 @@ def loss_rate(f, kernel):
     flat = f.reshape(big_m, -1)
     if isinstance(kernel, SeparableKernel):
         out = np.zeros_like(flat)
-        for a, b in zip(kernel.a, kernel.b) if big_m > 1 else ():
+        for a, b in zip(kernel.a, kernel.b, strict=True) if big_m > 1 else ():
             cum = np.cumsum(b[:, None] * flat, axis=0)  # C(k) = Σ_{m ≤ k+1} b(m) f_m (0-based k)
             out[: big_m - 1] += a[: big_m - 1, None] * cum[big_m - 2 :: -1]
         return out

@@ -29,7 +29,8 @@ evaluation), ``sums=`` (coagulation sums).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def density_on_grid(initial: Any, grid: UniformGrid, mass: float, label: str = "
                         f"{type(initial).__name__}")
     if not d.is_nonnegative:
         raise ValueError(f"{name} must be non-negative; its minimum is {d.values.min():.3g}")
-    if mass == 0 and d.mass != 0 or mass != 0 and abs(d.mass - mass) > 1e-9 * abs(mass):
+    if (mass == 0 and d.mass != 0) or (mass != 0 and abs(d.mass - mass) > 1e-9 * abs(mass)):
         raise ValueError(f"{name} has mass {d.mass:.12g} but the model gives species {label!r} mass {mass:.12g}")
     return d
 
@@ -115,11 +116,11 @@ def _same_value(a: Any, b: Any) -> bool:
         except (ValueError, TypeError):
             return False
         if x.dtype == object or y.dtype == object:
-            return len(a) == len(b) and all(_same_value(u, v) for u, v in zip(a, b))
+            return len(a) == len(b) and all(_same_value(u, v) for u, v in zip(a, b, strict=True))
         return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
     if callable(a) or callable(b):
         return a is b or a == b
-    return type(a) is type(b) and a == b or (a is None and b is None)
+    return (type(a) is type(b) and a == b) or (a is None and b is None)
 
 
 def same_params(a: Mapping, b: Mapping) -> bool:

@@ -359,8 +359,9 @@ class SignedCoulomb2D:
                                                dt_min_fraction=dt_min_fraction, resolve_noise=bool(resolve_noise),
                                                collision_radius=collision_radius, max_steps=max_steps)
         lab = np.where(signs > 0, "+", "-")
-        return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts), species=[lab] * len(ts),
-                          labels=self.species, info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
+        return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts),
+                          species=[lab] * len(ts), labels=self.species,
+                          info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
                                 "method": short, **stepper.describe(), **rule.describe(),
                                 "drift_evaluations": evaluate.evaluations, "epsilon": self.epsilon,
                                 "kernel": "custom" if self.kernel is not None else "paper", "force": force_used,
@@ -409,6 +410,7 @@ class SignedCoulomb2D:
                           "or callables", DeprecationWarning, stacklevel=3)
             return self.check_density(initial, grid)
         dens = initial_densities(initial, SPECIES, grid, self.masses)
+        assert dens is not None  # None only for initial=None, handled above
         return np.array([dens[s].values for s in SPECIES])
 
     def velocity(self, q, grid: UniformGrid, kernel_hat=None):
@@ -575,7 +577,8 @@ class SignedCoulomb2D:
 
 
 # --- wiring to the time-stepping layer ------------------------------------------------------
-_FAMILIES = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4}, "finite_volume": {"forward_euler": ForwardEuler}}
+_FAMILIES: dict[str, dict[str, type]] = {"spectral": {"etd2rk": ETD2RK, "etdrk4": ETDRK4},
+                                         "finite_volume": {"forward_euler": ForwardEuler}}
 _OLD_FAMILY = {"fv": "finite_volume"}  # deprecated spelling
 _STEPPER_FAMILY = {name: fam for fam, steppers in _FAMILIES.items() for name in steppers}
 

@@ -177,7 +177,7 @@ class RadialTable:
 
 @functools.lru_cache(maxsize=1)
 def _bump_table():
-    return RadialTable(bump_hat_quadrature, 1.0, int(round(_SMAX)))
+    return RadialTable(bump_hat_quadrature, 1.0, round(_SMAX))
 
 
 def bump_hat(s):
@@ -244,8 +244,8 @@ class RadialMollifier:
             warnings.warn(f"mollifier: the quadrature does not resolve the profile (mass {mass:.15g} with {panels} "
                           f"panels, {float(fine.sum()):.15g} with {2 * panels}); the transform is not accurate to "
                           "round-off (is the profile smooth?)", stacklevel=3)
-        outside, out_w = _radial_rule(lambda q: np.abs(np.asarray(profile(q), dtype=float)), 2 * self.support, 2 * panels,
-                                      _NODES)
+        outside, out_w = _radial_rule(lambda q: np.abs(np.asarray(profile(q), dtype=float)), 2 * self.support,
+                                      2 * panels, _NODES)
         beyond = float(out_w[outside > self.support].sum()) if np.all(np.isfinite(out_w)) else np.inf
         if not beyond <= 1e-12 * mass:
             warnings.warn(f"mollifier: the profile is not negligible beyond mollifier_support = {self.support} "

@@ -29,7 +29,8 @@ All four models of the paper are here:
   ETDRK4 with 2/3 dealiasing of the product.
 * (SDE_n), eq. (9): ``dX_i = F_i dt + sqrt(2/β) dB_i`` on T² with (6)
   ``F_i = -(b_i/n) Σ_j b_j ∇V_δ(X_i - X_j)``, evaluated exactly (to the series truncation
-  ``e^{-2π²δ²|k|²} < 1e-13``) as a Fourier sum (:mod:`meanfield.particles.dislocation_forces`) ``-b_i Σ_k 2πik V̂_k e^{2πik·X_i} S_k``,
+  ``e^{-2π²δ²|k|²} < 1e-13``) as a Fourier sum (:mod:`meanfield.particles.dislocation_forces`)
+  ``-b_i Σ_k 2πik V̂_k e^{2πik·X_i} S_k``,
   ``S_k = (1/n) Σ_j b_j e^{-2πik·X_j}``: O(n K²) work, no table, and ``∇V_δ(0) = 0`` makes the
   self-term vanish; Euler–Maruyama with a stated step. With the bump (whose series is far too long
   for this) the pair forces are interpolated on the fine grid of ``∇V_δ`` (order-6 Lagrange,
@@ -76,20 +77,46 @@ from collections.abc import Mapping
 import numpy as np
 
 from meanfield.measures import Domain, GridDensity, as_generator
-from meanfield.models.base import (Trajectory, check_finite_array, check_in_range, check_integer, check_memory,
-                                   check_positive, check_times, continuum_dataset)
+from meanfield.models.base import (
+    Trajectory,
+    check_finite_array,
+    check_in_range,
+    check_integer,
+    check_memory,
+    check_positive,
+    check_times,
+    continuum_dataset,
+)
 from meanfield.models.contract import initial_densities
-from meanfield.models.dislocation_kernels import (MOLLIFIERS, RadialMollifier, bump, bump_hat,  # noqa: F401
-                                                 bump_hat_quadrature, bump_tail, check_mollifier, kernel_cutoff,
-                                                 mollifier_hat, potential_hat, radial_mollifier)
+from meanfield.models.dislocation_kernels import (
+    MOLLIFIERS,
+    RadialMollifier,
+    bump,
+    bump_hat,
+    bump_hat_quadrature,
+    check_mollifier,
+    kernel_cutoff,
+    mollifier_hat,
+    potential_hat,
+    radial_mollifier,
+)
 from meanfield.particles import dislocation_forces, lattice_kmc, periodic_interp
 from meanfield.particles.dislocation_couplings import charged_state_on_torus
 from solvers import fft
 from solvers.grids import UniformGrid
 from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
 
-__all__ = ["Dislocations2D", "potential_hat", "mollifier_hat", "bump", "bump_hat", "bump_hat_quadrature", "MOLLIFIERS",
-           "RadialMollifier", "preset_density"]
+__all__ = [
+    "MOLLIFIERS",
+    "Dislocations2D",
+    "RadialMollifier",
+    "bump",
+    "bump_hat",
+    "bump_hat_quadrature",
+    "mollifier_hat",
+    "potential_hat",
+    "preset_density",
+]
 
 SPECIES = ("+", "-")
 SPECIES_MASS = 0.5  # mass of each species: ρ = (f⁺, f⁻) is a probability measure on T²_± (theory page 003)
@@ -299,7 +326,7 @@ class Dislocations2D:
         n = 1.0 / check_positive("eps", eps)
         if abs(n - round(n)) > 1e-9 * n:
             raise ValueError(f"1/eps must be an integer, got eps={eps!r} (1/eps = {n})")
-        n = int(round(n))
+        n = round(n)
         if self.delta < 1.0 / n:
             raise ValueError(f"delta={self.delta} < eps={1 / n}: the theory needs eps <= delta (eps << delta)")
         bound = self.c_prime * self.delta * n
@@ -400,7 +427,7 @@ class Dislocations2D:
             return fft.rfftn(out, ndim=2)
 
         dt = self._step(f0, ghat, n, h) if dt is None else dt
-        problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
+        problem = SemilinearProblem(np.broadcast_to(lap, (2, *lap.shape)), nonlinear)
         return problem, fft.rfftn(f0, ndim=2), n, dt
 
     def _step(self, f0, ghat, n, h):
@@ -465,7 +492,7 @@ class Dislocations2D:
 
         dt = self._step(f0, ghat, n, 1.0 / n) if dt is None else dt
         stepper = ETDRK4()
-        problem = SemilinearProblem(np.broadcast_to(lap, (2,) + lap.shape), nonlinear)
+        problem = SemilinearProblem(np.broadcast_to(lap, (2, *lap.shape)), nonlinear)
         states = integrate(stepper, problem, fft.rfftn(f0, ndim=2), t_end, ts, dt).states
         dens = np.array([fft.irfftn(st, (n, n), ndim=2) for st in states])
         grid = UniformGrid(-0.5 / n, 1.0 - 0.5 / n, (n, n), periodic=True)
@@ -528,7 +555,8 @@ class Dislocations2D:
                     x[sel] = np.mod(dens[s].sample(int(sel.sum()), rng=g).positions, 1.0)
             return x, np.where(sp == 0, 1, -1)
         if n_plus is not None:
-            x = np.concatenate([self._sample_preset_species(k, count, g) for k, count in ((0, n_plus), (1, n - n_plus))])
+            x = np.concatenate([self._sample_preset_species(k, count, g)
+                                for k, count in ((0, n_plus), (1, n - n_plus))])
             return x, np.where(np.arange(n) < n_plus, 1, -1)
         xs, bs = [], []
         bound = 0.5 * (1 + 1.5 * abs(self.amplitude) / 1.5) * 2
@@ -686,7 +714,8 @@ class Dislocations2D:
         The replicas are cut into at most ``BLOCKS`` consecutive blocks of equal walker count, each
         with its own child generator (``Generator.spawn``) and one compiled call for the whole block
         (:func:`meanfield.particles.lattice_kmc.run_replicas`); the blocks do not depend on ``workers``
-        (threads; the kernel releases the GIL), so neither does the result. Returns one :class:`Trajectory` per replica: positions wrapped into
+        (threads; the kernel releases the GIL), so neither does the result. Returns one :class:`Trajectory` per
+        replica: positions wrapped into
         ``[0, 1)²`` at the output times, ``info["unwrapped"]`` the positions in ``εZ²`` without
         reduction mod 1, ``info["jumps"]``, ``info["candidates"]`` (thinning: proposals) and, with
         ``track_rate``, ``info["integrated_rate"] = ∫_0^{t_end} Λ(X_s) ds`` (the compensator of the
@@ -854,7 +883,8 @@ class Dislocations2D:
         out = np.zeros_like(f)
         for sp, sgn in enumerate((1.0, -1.0)):
             fh = np.fft.rfftn(f[sp])
-            div = 2j * np.pi * (kx * np.fft.rfftn(f[sp] * (-sgn * grad[0])) + ky * np.fft.rfftn(f[sp] * (-sgn * grad[1])))
+            div = 2j * np.pi * (kx * np.fft.rfftn(f[sp] * (-sgn * grad[0]))
+                                + ky * np.fft.rfftn(f[sp] * (-sgn * grad[1])))
             out[sp] = np.fft.irfftn(-div - 4 * np.pi**2 * (kx**2 + ky**2) * fh / self.beta, (m, m), axes=(0, 1))
         return out
 
@@ -964,7 +994,8 @@ class Dislocations2D:
     def couple_walkers_mean_field(self, states, eps, t_end, times=None, rng=None, cell_dt=None, initial=None):
         """Lemma 5.2's coupling: (RW_n^ε) and n independent walkers with the MF^ε rates (10), random time
         changes (74)–(75) of the same unit Poisson processes; one ``CoupledPaths`` per state.
-        ``initial``: the MF^ε initial data (as in :meth:`solve_lattice`; None: the preset). See :func:`meanfield.particles.dislocation_couplings.couple_walkers_mean_field`."""
+        ``initial``: the MF^ε initial data (as in :meth:`solve_lattice`; None: the preset). See
+        :func:`meanfield.particles.dislocation_couplings.couple_walkers_mean_field`."""
         from meanfield.particles import dislocation_couplings
 
         return dislocation_couplings.couple_walkers_mean_field(self, states, eps, t_end, times, rng, cell_dt, initial)

@@ -23,7 +23,8 @@ this module uses the corrected value, which is what the particle system is teste
   ``B_R`` in ``d = 3``; ``F(a) → 4π R`` (Smoluchowski's ``4π (D_1 + D_2) R``) as ``a → ∞``.
 * Continuum: the homogeneous system (Dormand–Prince 5(4) with error control) and the full system
   on a periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
-  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step: ``stepper="ssp_rk3"|"rk4"|"dormand_prince_54"``), both advanced by
+  SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step:
+  ``stepper="ssp_rk3"|"rk4"|"dormand_prince_54"``), both advanced by
   the package's one time-stepping driver (:func:`solvers.timestepping.integrate`). Mass truncation
   ``n ≤ M`` is **conservative** (a collision whose product would exceed ``M`` does not happen, so
   ``Σ n f_n`` is conserved exactly). The coagulation sums cost O(M²) per point (compiled loop) or,
@@ -31,7 +32,8 @@ this module uses the corrected value, which is what the particle system is teste
   or any tabulated kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass
   (:class:`~meanfield.models.coagulation_sums.SeparableKernel`, checked and summed through its factors
   in O(r M) memory: no ``M × M`` matrix is formed); ``sums="auto"|"direct"|"fft"`` chooses, and the
-  sums themselves live in :mod:`meanfield.models.coagulation_sums`. In free space (``domain="free"``) the PDE is solved on the periodic box
+  sums themselves live in :mod:`meanfield.models.coagulation_sums`. In free space (``domain="free"``) the PDE
+  is solved on the periodic box
   ``[0, L)^3`` standing for ``R^3``, refused when the Gaussian wrap-around estimate exceeds 1e-3.
 * Physics open to the user (theory page 004, "The model's interface"), the paper's choices as
   defaults: the kernel ``K`` (``kernel=``: an ``(M, M)`` table, a SeparableKernel or a callable
@@ -63,16 +65,45 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from meanfield.measures import Domain, GridDensity, as_generator
-from meanfield.models.base import (Trajectory, check_integer, check_memory, check_nonnegative, check_positive,
-                                   check_times, continuum_dataset)
-from meanfield.models.coagulation_sums import (FFT_MIN_MASSES, FFT_MIN_MASSES_FIELD, SeparableKernel, as_kernel,
-                                               choose_sums, coagulation_operator, loss_rate, sums_keyword)
+from meanfield.models.base import (
+    Trajectory,
+    check_integer,
+    check_memory,
+    check_nonnegative,
+    check_positive,
+    check_times,
+    continuum_dataset,
+)
+from meanfield.models.coagulation_sums import (
+    FFT_MIN_MASSES,
+    FFT_MIN_MASSES_FIELD,
+    SeparableKernel,
+    as_kernel,
+    choose_sums,
+    coagulation_operator,
+    loss_rate,
+    sums_keyword,
+)
 from meanfield.models.contract import density_on_grid
 from meanfield.particles.coagulation import CoagulationSweep, profile_mass
 from solvers import fft
 from solvers.grids import UniformGrid
-from solvers.timestepping import (RK4, JumpSplitting, SSPRK3, DormandPrince54, EulerMaruyama, ExactLinear, ODEProblem, PIController,
-                                  SDEProblem, SemilinearProblem, SplitProblem, StrangSplitting, Substeps, integrate)
+from solvers.timestepping import (
+    RK4,
+    SSPRK3,
+    DormandPrince54,
+    EulerMaruyama,
+    ExactLinear,
+    JumpSplitting,
+    ODEProblem,
+    PIController,
+    SDEProblem,
+    SemilinearProblem,
+    SplitProblem,
+    StrangSplitting,
+    Substeps,
+    integrate,
+)
 
 __all__ = ["CoagulationDiffusion", "capture_function", "capture_function_uniform_ball", "coagulation_rates",
            "invert_capture", "kinetic_scaling", "solve_homogeneous"]
@@ -174,15 +205,15 @@ def invert_capture(capture, target, top=None, a_max=1e12):
             out[k] = 0.0
             continue
         if not (np.isfinite(y) and 0 < y < top):
-            raise ValueError(f"no reaction strength gives F(a) = {y:.6g}: F is bounded by the capacity of the support of "
-                             f"V, F(a) < {top:.6g} (diffusion-limited rate)")
+            raise ValueError(f"no reaction strength gives F(a) = {y:.6g}: F is bounded by the capacity of the "
+                             f"support of V, F(a) < {top:.6g} (diffusion-limited rate)")
         hi = max(y, 1.0)
         while float(capture(hi)) < y:
             if hi >= a_max:
                 raise ValueError(f"no reaction strength a <= {a_max:.3g} gives F(a) = {y:.6g} (F({a_max:.3g}) = "
                                  f"{float(capture(a_max)):.6g}): too close to the diffusion-limited rate")
             hi = min(16 * hi, a_max)
-        out[k] = brentq(lambda a: float(capture(a)) - y, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
+        out[k] = brentq(lambda a, y=y: float(capture(a)) - y, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
                         maxiter=500)
     return out[where].reshape(target.shape)
 
@@ -379,7 +410,8 @@ class CoagulationDiffusion:
                 try:
                     table = np.asarray(kernel(masses[:, None], masses[None, :]), dtype=float)
                 except (TypeError, ValueError) as err:
-                    raise ValueError(f"kernel(n, m) must give real numbers on the mass arrays 1..{big_m}: {err}") from None
+                    raise ValueError(f"kernel(n, m) must give real numbers on the mass arrays 1..{big_m}: "
+                                     f"{err}") from None
                 kernel_table = np.broadcast_to(table, (big_m, big_m)).copy()
                 mat, _ = as_kernel(kernel_table, big_m)
                 self._operand = mat
@@ -554,7 +586,7 @@ class CoagulationDiffusion:
         grid with the class mass; :func:`~meanfield.models.contract.density_on_grid`)."""
         if initial is None:
             return self._preset_array(grid)
-        out = np.zeros((self.max_mass,) + grid.shape)
+        out = np.zeros((self.max_mass, *grid.shape))
         for label, idx, value, mass in self._initial_parts(initial):
             dens = density_on_grid(value, grid, mass, label)
             for k in idx:
@@ -722,7 +754,8 @@ class CoagulationDiffusion:
         rule below), "rk4" (classical RK4) or "dormand_prince_54" (Dormand–Prince 5 at fixed step; RK4
         and DP5 are more accurate per step but not positivity preserving). ``scheme``: the spatial
         discretisation, "spectral" (the only one); a stepper name given as ``scheme=`` (the keyword
-        before issue 15) and the spellings "ssprk3", "dp5", "dp54" are deprecated. ``sums``: the coagulation-sum algorithm, "auto", "direct" or "fft" (see
+        before issue 15) and the spellings "ssprk3", "dp5", "dp54" are deprecated. ``sums``: the coagulation-sum
+        algorithm, "auto", "direct" or "fft" (see
         :func:`~meanfield.models.coagulation_sums.choose_sums`; ``method=`` is its deprecated name).
 
         Step rule (unless ``dt`` given): ``dt = 0.5 / max(loss rate)`` at the start, which makes each
@@ -743,7 +776,8 @@ class CoagulationDiffusion:
             raise ValueError(f"sums must be 'auto', 'direct' or 'fft', got {sums!r}")
         reaction_substeps = check_integer("reaction_substeps", reaction_substeps, minimum=1)
         if isinstance(scheme, str) and (scheme in REACTION_SCHEMES or scheme in _OLD_SCHEMES):
-            warnings.warn(f"scheme={scheme!r} names the reaction stepper; use stepper=", DeprecationWarning, stacklevel=2)
+            warnings.warn(f"scheme={scheme!r} names the reaction stepper; use stepper=", DeprecationWarning,
+                          stacklevel=2)
             scheme, stepper = "spectral", scheme
         if scheme != "spectral":
             raise ValueError(f"scheme must be 'spectral' (the only discretisation of this model), got {scheme!r}")
@@ -823,7 +857,8 @@ def _check_profile(profile):
     try:
         v = np.broadcast_to(np.asarray(profile(r), dtype=float), r.shape)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"interaction profile V(r) must give real numbers on an array of radii in [0, 1]: {err}") from None
+        raise ValueError(f"interaction profile V(r) must give real numbers on an array of radii in [0, 1]: "
+                         f"{err}") from None
     if not np.all(np.isfinite(v)) or np.any(v < 0):
         raise ValueError("interaction profile V(r) must be finite and non-negative on [0, 1]")
     if not np.trapezoid(4 * np.pi * r**2 * v, r) > 0:

@@ -21,13 +21,13 @@ by Gauss–Legendre).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-__all__ = ["LOG", "NONE", "WALL", "OutsideTheoremWarning", "Potential1D", "assumption_violations", "engine_kinds", "negative",
-           "potential", "preset_v", "preset_w", "regularised"]
+__all__ = ["LOG", "NONE", "WALL", "OutsideTheoremWarning", "Potential1D", "assumption_violations", "engine_kinds",
+           "negative", "potential", "preset_v", "preset_w", "regularised"]
 
 
 class OutsideTheoremWarning(UserWarning):

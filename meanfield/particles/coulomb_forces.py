@@ -308,7 +308,7 @@ def particle_mesh_drift(x, b, gamma, n_grid=256, epsilon=0.0, kernel=None):
 def fmm_available() -> bool:
     """Whether pyfmmlib (2-D Laplace fast multipole method, Greengard-Rokhlin) can be imported."""
     try:
-        import pyfmmlib  # noqa: F401
+        import pyfmmlib  # noqa: F401 - imported only to test availability
     except ImportError:
         return False
     return True

@@ -26,4 +26,5 @@ def fourier_force(x, b, k1, k2, v):
     phase = ex[:, k1.astype(int) + kmax] * ey[:, k2.astype(int) + kmax]  # (n, K)
     s = (b[:, None] * phase.conj()).mean(axis=0)  # S_k
     common = phase * (v * s)[None, :]
-    return -b[:, None] * np.stack([(common.imag * (-2 * np.pi * k1)).sum(1), (common.imag * (-2 * np.pi * k2)).sum(1)], 1)
+    return -b[:, None] * np.stack([(common.imag * (-2 * np.pi * k1)).sum(1),
+                                   (common.imag * (-2 * np.pi * k2)).sum(1)], 1)

@@ -15,10 +15,12 @@ with numba, no allocation per pair.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
-__all__ = ["pair_fields", "interpolate"]
+__all__ = ["interpolate", "pair_fields"]
 
 
 @njit(cache=True, nogil=True)
@@ -122,7 +124,7 @@ def _check(tables, order):
     return _interleaved(g), q
 
 
-_CACHE = {}
+_CACHE: dict[str, tuple[Any, np.ndarray]] = {}  # "last": (table, its interleaved copy)
 
 
 def _interleaved(g):

@@ -54,8 +54,15 @@ from numba import njit
 
 from meanfield.particles.sticky_events1d import check_event_times, check_two_species_state
 
-__all__ = ["cluster_velocities", "simulate_general_masses", "EVENT_CROSS", "EVENT_STICK", "EVENT_X_CLUSTER",
-           "EVENT_Y_CLUSTER", "EVENT_DETACH"]
+__all__ = [
+    "EVENT_CROSS",
+    "EVENT_DETACH",
+    "EVENT_STICK",
+    "EVENT_X_CLUSTER",
+    "EVENT_Y_CLUSTER",
+    "cluster_velocities",
+    "simulate_general_masses",
+]
 
 EVENT_CROSS = 0       # x_i and y_j changed sides
 EVENT_STICK = 1       # x_i and y_j now move together (they were apart before the meeting)

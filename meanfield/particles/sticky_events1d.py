@@ -38,8 +38,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["simulate_two_species_events", "check_two_species_state", "check_event_times", "EVENT_CROSS",
-           "EVENT_STICK"]
+__all__ = [
+    "EVENT_CROSS",
+    "EVENT_STICK",
+    "check_event_times",
+    "check_two_species_state",
+    "simulate_two_species_events",
+]
 
 EVENT_CROSS = 0
 EVENT_STICK = 1
@@ -511,11 +516,12 @@ def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=
             raise ValueError("ghosts are defined for equal masses 1/N only (theory page 002)")
         gx0, gy0 = float(ghosts[0]), float(ghosts[1])
         if not (gx0 <= x0[0] and gy0 <= y0[0]):
-            raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, y_0={gy0} <= y_1={y0[0]}")
+            raise ValueError(f"ghosts must lie left of their species: x_0={gx0} <= x_1={x0[0]}, "
+                             f"y_0={gy0} <= y_1={y0[0]}")
         x0 = np.concatenate([[gx0], x0])
         y0 = np.concatenate([[gy0], y0])
         g = 1
-    (ox, oy, o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
+    (ox, oy, _o, et, ek, ei, ej, ncross, nstick, err, err_time, vx, vy) = _event_loop(
         x0, y0, mx, my, equal, out_times, float(t_end), bool(record_events), g, g
     )
     if err == 2:

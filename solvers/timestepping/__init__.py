@@ -31,7 +31,7 @@ from .adaptive import AdaptiveResult, dormand_prince
 from .base import Stepper
 from .driver import DEFAULT_MAX_STEPS, Event, Solution, integrate
 from .explicit import RK4, SSPRK2, SSPRK3, ButcherTableau, DormandPrince54, ForwardEuler
-from .exponential import ETD1, ExactLinear, ETD2RK, ETDRK4, contour_phi, etdrk4_coefficients, phi_functions
+from .exponential import ETD1, ETD2RK, ETDRK4, ExactLinear, contour_phi, etdrk4_coefficients, phi_functions
 from .problems import ODEProblem, SDEProblem, SemilinearProblem, SplitProblem
 from .splitting import JumpSplitting, LieSplitting, StrangSplitting, Substeps
 from .ssp import integrate_ssp
@@ -43,9 +43,42 @@ STEPPERS = (ForwardEuler, SSPRK2, SSPRK3, RK4, DormandPrince54, ExactLinear, ETD
             StrangSplitting, Substeps, EulerMaruyama, StochasticHeun)
 
 __all__ = [
-    "DEFAULT_MAX_STEPS", "TIME_TOL", "ETD1", "ETD2RK", "ETDRK4", "RK4", "SSPRK2", "SSPRK3", "STEPPERS", "AdaptiveResult",
-    "ButcherTableau", "DormandPrince54", "EulerMaruyama", "Event", "ExactLinear", "FixedStep", "ForwardEuler", "LieSplitting",
-    "ODEProblem", "PIController", "SDEProblem", "SemilinearProblem", "Solution", "SplitProblem", "StepFunction",
-    "Stepper", "StochasticHeun", "StrangSplitting", "Substeps", "JumpSplitting", "cfl_step", "contour_phi", "dormand_prince",
-    "etdrk4_coefficients", "integrate", "integrate_ssp", "phi_functions", "step_budget",
+    "DEFAULT_MAX_STEPS",
+    "ETD1",
+    "ETD2RK",
+    "ETDRK4",
+    "RK4",
+    "SSPRK2",
+    "SSPRK3",
+    "STEPPERS",
+    "TIME_TOL",
+    "AdaptiveResult",
+    "ButcherTableau",
+    "DormandPrince54",
+    "EulerMaruyama",
+    "Event",
+    "ExactLinear",
+    "FixedStep",
+    "ForwardEuler",
+    "JumpSplitting",
+    "LieSplitting",
+    "ODEProblem",
+    "PIController",
+    "SDEProblem",
+    "SemilinearProblem",
+    "Solution",
+    "SplitProblem",
+    "StepFunction",
+    "Stepper",
+    "StochasticHeun",
+    "StrangSplitting",
+    "Substeps",
+    "cfl_step",
+    "contour_phi",
+    "dormand_prince",
+    "etdrk4_coefficients",
+    "integrate",
+    "integrate_ssp",
+    "phi_functions",
+    "step_budget",
 ]

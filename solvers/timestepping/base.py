@@ -28,7 +28,12 @@ class Stepper:
     strong_order: ClassVar[float | None] = None
     weak_order: ClassVar[float | None] = None
 
-    def step(self, problem, t: float, y: Any, h: float):  # pragma: no cover - interface
+    def step(self, problem, t: float, y: Any, h: float, *noise: Any) -> Any:  # pragma: no cover - interface
+        """One step of size ``h``; stochastic steppers take the step's Gaussian draws ``z`` after ``h``."""
+        raise NotImplementedError
+
+    def step_with_error(self, problem, t: float, y: Any, h: float) -> tuple[Any, Any]:  # pragma: no cover
+        """Embedded pairs only (``embedded_order`` set): the step and its error estimate."""
         raise NotImplementedError
 
     def check_problem(self, problem) -> None:

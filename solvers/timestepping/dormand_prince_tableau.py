@@ -9,7 +9,7 @@ error weights; ``P`` the 4th-order continuous extension
 
 import numpy as np
 
-__all__ = ["C", "A", "B5", "B4", "E", "P"]
+__all__ = ["B4", "B5", "A", "C", "E", "P"]
 
 C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
 A = [

@@ -18,8 +18,9 @@ Guarantees:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
@@ -28,7 +29,7 @@ from ._checks import DEFAULT_MAX_STEPS, TIME_TOL, output_times, positive_int
 from .base import Stepper
 from .step_control import FixedStep, as_step_rule
 
-__all__ = ["integrate", "Solution", "Event", "DEFAULT_MAX_STEPS"]
+__all__ = ["DEFAULT_MAX_STEPS", "Event", "Solution", "integrate"]
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def integrate(stepper: Stepper, problem, y0, t_end: float, save_at: Sequence[flo
                              f"max_steps={max_steps}")
     noise_shape = getattr(problem, "noise_shape", None)  # None: the state's shape at each step
     post = getattr(problem, "post_step", None)
-    h_ctrl = rule.start(stepper, t0, t_end) if adaptive else None
+    h_ctrl: float = rule.start(stepper, t0, t_end) if adaptive else math.nan  # read only when adaptive
 
     sol = Solution(times=times, states=[], info={**stepper.describe(), **rule.describe()})
     bar = None

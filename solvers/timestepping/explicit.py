@@ -16,13 +16,16 @@ Shu–Osher form, which is how their convex-combination property is seen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
 import numpy as np
 
 from . import dormand_prince_tableau as dp
 from .base import Stepper
 from .problems import ODEProblem
 
-__all__ = ["ForwardEuler", "SSPRK2", "SSPRK3", "RK4", "DormandPrince54", "ButcherTableau"]
+__all__ = ["RK4", "SSPRK2", "SSPRK3", "ButcherTableau", "DormandPrince54", "ForwardEuler"]
 
 
 class ForwardEuler(Stepper):
@@ -63,7 +66,7 @@ class ButcherTableau(Stepper):
 
     problem = ODEProblem
     C: np.ndarray
-    A: list
+    A: ClassVar[Sequence[Sequence[float]]]
     B: np.ndarray
     E: np.ndarray | None = None
 
@@ -71,25 +74,25 @@ class ButcherTableau(Stepper):
         f = problem.rhs
         k = []
         for i, row in enumerate(self.A):
-            yi = y + h * sum(a * kj for a, kj in zip(row, k)) if i else y
+            yi = y + h * sum(a * kj for a, kj in zip(row, k, strict=True)) if i else y
             k.append(np.asarray(f(t + self.C[i] * h, yi), dtype=float))
         return k
 
     def step(self, problem, t, y, h):
         k = self._stages(problem, t, y, h)
-        return y + h * sum(b * kj for b, kj in zip(self.B, k) if b != 0)
+        return y + h * sum(b * kj for b, kj in zip(self.B, k, strict=True) if b != 0)
 
     def step_with_error(self, problem, t, y, h):
         k = self._stages(problem, t, y, h)
-        y_new = y + h * sum(b * kj for b, kj in zip(self.B, k) if b != 0)
-        return y_new, h * sum(e * kj for e, kj in zip(self.E, k) if e != 0)
+        y_new = y + h * sum(b * kj for b, kj in zip(self.B, k, strict=True) if b != 0)
+        return y_new, h * sum(e * kj for e, kj in zip(self.E, k, strict=True) if e != 0)
 
 
 class RK4(ButcherTableau):
     order = 4
     name = "rk4"
     C = np.array([0.0, 0.5, 0.5, 1.0])
-    A = [[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]]
+    A = ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0))
     B = np.array([1 / 6, 1 / 3, 1 / 3, 1 / 6])
 
 
@@ -103,4 +106,4 @@ class DormandPrince54(ButcherTableau):
         """The continuous extension ``y(t + θh)`` from the stages ``k`` of a step (order 4)."""
         powers = np.array([theta ** (q + 1) for q in range(dp.P.shape[1])])
         weights = dp.P @ powers
-        return y + h * sum(w * kj for w, kj in zip(weights, k) if w != 0)
+        return y + h * sum(w * kj for w, kj in zip(weights, k, strict=True) if w != 0)

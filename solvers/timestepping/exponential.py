@@ -34,7 +34,7 @@ import numpy as np
 from .base import Stepper
 from .problems import SemilinearProblem
 
-__all__ = ["ExactLinear", "ETD1", "ETD2RK", "ETDRK4", "phi_functions", "contour_phi", "etdrk4_coefficients"]
+__all__ = ["ETD1", "ETD2RK", "ETDRK4", "ExactLinear", "contour_phi", "etdrk4_coefficients", "phi_functions"]
 
 _SERIES_TERMS = 20
 

@@ -30,7 +30,7 @@ from .problems import ODEProblem, SDEProblem, SemilinearProblem, SplitProblem
 from .splitting import LieSplitting, StrangSplitting, Substeps
 from .stochastic import EulerMaruyama
 
-__all__ = ["measured_order", "measured_strong_order", "stepper_instance", "riccati_exact", "order_table"]
+__all__ = ["measured_order", "measured_strong_order", "order_table", "riccati_exact", "stepper_instance"]
 
 STIFF_A = np.array([0.0, -1.0, -20.0, -400.0, 0.5])
 STIFF_U0 = np.array([0.3, 0.5, 0.2, 0.1, 0.4])

@@ -14,12 +14,13 @@ onto a torus).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["ODEProblem", "SemilinearProblem", "SDEProblem", "SplitProblem"]
+__all__ = ["ODEProblem", "SDEProblem", "SemilinearProblem", "SplitProblem"]
 
 
 def _identity(y):

@@ -31,7 +31,7 @@ class _Splitting(Stepper):
         self.a, self.b = a, b
 
     @property
-    def order(self):  # type: ignore[override]
+    def order(self):
         return min(self._max_order, self.a.order, self.b.order)
 
     def describe(self):
@@ -68,7 +68,21 @@ class Substeps(Stepper):
         if not isinstance(inner, Stepper) or inner.stochastic:
             raise TypeError(f"inner must be a deterministic Stepper, got {inner!r}")
         self.inner, self.n = inner, positive_int("n", n)
-        self.order, self.name, self.problem = inner.order, f"{inner.name}x{self.n}", inner.problem
+
+    @property
+    def order(self):
+        """The inner stepper's declared order."""
+        return self.inner.order
+
+    @property
+    def name(self):
+        """``<inner name>x<n>``, e.g. ``rk4x4``."""
+        return f"{self.inner.name}x{self.n}"
+
+    @property
+    def problem(self):
+        """The problem class the inner stepper advances."""
+        return self.inner.problem
 
     def step(self, problem, t, y, h):
         hs = h / self.n

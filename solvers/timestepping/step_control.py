@@ -14,13 +14,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from ._checks import positive, real_number, tolerances
 
-__all__ = ["FixedStep", "StepFunction", "PIController", "cfl_step", "as_step_rule"]
+__all__ = ["FixedStep", "PIController", "StepFunction", "as_step_rule", "cfl_step"]
 
 
 def cfl_step(max_speed, dx, cfl):

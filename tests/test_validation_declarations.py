@@ -88,7 +88,7 @@ def test_homogeneous_reference_matches_solve_homogeneous():
 
 
 def test_computation_refuses_a_non_function():
-    with pytest.raises(ValueError, match="Computation.fn"):
+    with pytest.raises(ValueError, match=r"Computation\.fn"):
         Study("CoagulationDiffusion", {"pairing.args": [{}]}, 1.0, metrics=[], pairing=Computation(3),
               observers=[Recorded()])
 

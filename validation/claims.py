@@ -139,7 +139,7 @@ class Claim:
             return NotImplemented
         return self.as_row() == other.as_row() and self.closed == other.closed
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable, as a dataclass(eq=True)
 
     def __repr__(self):
         return (f"Claim({self.name!r}, value={self.value!r}, band={self.band_text() or None}, "

@@ -5,7 +5,7 @@ so wall times would measure the load) and their ratio.
 Accuracy target: the Euler run must be within ``frac`` (default 1 %) of the particle/continuum
 W1 distance of its own exact solution: W1(Euler(T), exact(T)) <= frac * W1(exact(T), continuum(T)),
 summed over both species. The event-driven solver is exact up to round-off, so its error is ~1e-15.
-Euler: x_i' = (2(i - J_i) - 1)/N with J_i = #{y_j < x_i} (notes/002.md §1.3), positions re-sorted
+Euler: x_i' = (2(i - J_i) - 1)/N with J_i = #{y_j < x_i} (theory page 002), positions re-sorted
 each step so labels stay ranks; dt halved until the target holds. Two Euler peers: vectorised numpy
 (searchsorted + sort, O(N log N) per step) and compiled numba (two-pointer merge count + insertion
 sort of the nearly sorted arrays, O(N) per step); the ratio is printed against each.

@@ -10,7 +10,7 @@ from meanfield.rates import fit_rate
 
 
 def test_three_particle_annihilation_time_and_final_state():
-    """notes §5.2 item 5: x = (-1, 1, 2), b = (+, +, -), W = 0: collision at t = 9 at x = 2."""
+    """theory page 001: x = (-1, 1, 2), b = (+, +, -), W = 0: collision at t = 9 at x = 2."""
     tr = Annihilation1D().simulate_particles((np.array([-1.0, 1.0, 2.0]), np.array([1, 1, -1])), 12.0, times=[12.0])
     ((t, kind, pair),) = tr.events
     assert t == pytest.approx(9.0, rel=1e-7) and kind == "annihilation" and pair == (1, 2)
@@ -19,7 +19,7 @@ def test_three_particle_annihilation_time_and_final_state():
 
 
 def test_hermite_self_similar_solution():
-    """notes §5.1 item 2: x_i(t) = sqrt(c0² + 2t/n) h_i with h_i the zeros of H_N (one species)."""
+    """theory page 001: x_i(t) = sqrt(c0² + 2t/n) h_i with h_i the zeros of H_N (one species)."""
     h, _ = roots_hermite(8)
     c0, n = 0.3, 8
     tr = Annihilation1D().simulate_particles((c0 * h, np.ones(8, int)), 1.0, times=[0.5, 1.0])
@@ -28,7 +28,7 @@ def test_hermite_self_similar_solution():
 
 
 def test_regularised_pair_never_annihilates_and_follows_exact_law():
-    """notes §5.1 item 3: n = 2, d0 = 1, δ = 0.3: d(1) = 3.865599220e-3, exponential approach, no event."""
+    """theory page 001: n = 2, d0 = 1, δ = 0.3: d(1) = 3.865599220e-3, exponential approach, no event."""
     m = Annihilation1D(W="regularised", delta=0.3)
     tr = m.simulate_particles((np.array([-0.5, 0.5]), np.array([1, -1])), 3.0, times=[1.0, 3.0], rtol=1e-10, atol=1e-15)
     assert tr.events == []
@@ -58,7 +58,7 @@ def test_invariants_on_two_blocks():
 
 
 def test_second_moment_is_piecewise_linear_with_w_zero():
-    """notes §5.3: dM2/dt = (N+(N+-1) + N-(N- -1))/n² between events (V = -log, W = 0)."""
+    """theory page 001: dM2/dt = (N+(N+-1) + N-(N- -1))/n² between events (V = -log, W = 0)."""
     m = Annihilation1D()
     x, b = m.sample_particles(40)
     times = np.linspace(0.05, 0.3, 6)  # before the first contact (t_c = 0.375 for the continuum)
@@ -73,7 +73,7 @@ def test_wall_potential_stable_formula():
     r = np.array([1e-4, 1e-2, 0.5, 3.0])
     exact = r / np.tanh(r) - np.log(2 * np.sinh(r))
     np.testing.assert_allclose(potential("wall", r), exact, rtol=1e-10)
-    # far field V ≈ (2r + 1) e^{-2r} (notes §1.2), where the naive formula cancels to 0
+    # far field V ≈ (2r + 1) e^{-2r} (theory page 001), where the naive formula cancels to 0
     assert potential("wall", 20.0) == pytest.approx(41 * np.exp(-40.0), rel=1e-12)
     assert potential("wall", 400.0) >= 0
 
@@ -99,7 +99,7 @@ def test_continuum_first_order_and_agreement_with_particles():
     errs = [abs(m.solve_continuum(2.0, resolution=c).annihilated_mass.values[-1] - ref) for c in cells]
     fit = fit_rate([1 / c for c in cells], errs)
     assert 0.7 < fit.slope < 1.4, fit
-    # notes §5.4 reference: A(2) ≈ 0.140 ± 0.001 (FV 3200 cells 0.1404; particles 400/species 0.1400)
+    # theory page 001: A(2) ≈ 0.140 ± 0.001 (FV 3200 cells 0.1404; particles 400/species 0.1400)
     assert ref == pytest.approx(0.1404, abs=1.5e-3)
     tr = m.simulate_particles(m.sample_particles(400), 2.0)
     a_particles = 0.5 - (tr.info["active"][-1] == 1).sum() / 400

@@ -12,7 +12,7 @@ from meanfield.particles.annihilation_events1d import active_velocity
 
 
 def test_singular_attraction_pair_collides_at_the_exact_time():
-    """W = -V = log|r| (notes §5.1 item 4): d² = d₀² - 4t/n, collision at t* = n d₀²/4 with unbounded
+    """W = -V = log|r| (theory page 001): d² = d₀² - 4t/n, collision at t* = n d₀²/4 with unbounded
     speed; located as the sign change of the gap. n = 2, d₀ = 1: t* = 1/2 at the midpoint 0.3."""
     m = Annihilation1D(W="-V")
     tr = m.simulate_particles((np.array([-0.2, 0.8]), np.array([1, -1])), 1.0, times=[0.3, 1.0])
@@ -41,7 +41,7 @@ def test_wall_potential_pair_against_scalar_ode():
 
 
 def test_symmetric_hermite_blocks_all_annihilations_at_zero():
-    """notes §5.2 item 6 (N = 4, c = 1, c₀ = 0.3, W = 0): t₁ = N(c²/h_max² - c₀²), then t₂ ≈ 4.7039453,
+    """theory page 001 (N = 4, c = 1, c₀ = 0.3, W = 0): t₁ = N(c²/h_max² - c₀²), then t₂ ≈ 4.7039453,
     t₃ ≈ 33.1080274, every annihilation at x = 0; final state (-4, 0, …, 0, 4)."""
     h, _ = roots_hermite(4)
     x = np.concatenate([-1 + 0.3 * h, 1 + 0.3 * h])
@@ -128,7 +128,7 @@ def test_several_blocks_continuum_invariants_and_particles():
 
 
 def test_interleaved_data_never_annihilates():
-    """notes §5.2 item 7 (outside Assumption 2.2, L ~ n): + - + - … at the midpoints of a uniform grid on
+    """theory page 001 (outside Assumption 2.2, L ~ n): + - + - … at the midpoints of a uniform grid on
     [-1, 1], W = 0: the two sublattices expand self-similarly with constant ± gaps, no annihilation."""
     for n in (40, 80):
         x = -1 + (np.arange(n) + 0.5) * 2 / n

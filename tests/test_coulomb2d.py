@@ -1,6 +1,6 @@
 """Tests for model 000 (SignedCoulomb2D): exact particle facts and continuum structure/orders.
 
-References: notes/000.md §5 (V2 centre of mass, V3/(4.26) spread process, V10 heat flow,
+References: theory page 000 (V2 centre of mass, V3/(4.26) spread process, V10 heat flow,
 V11 second-moment law); paper eqs. (1.1), (1.3) with diffusion sigma^2/2.
 """
 
@@ -197,7 +197,7 @@ def test_dataset_measure_accessor():
 def test_opposite_pair_separation_follows_bessel_law(runs, dt):
     """(2.6): for an isolated +- pair, |D_t|^2 / (2 sigma^2 t) is noncentral chi^2 with
     delta = 2 (1 - gamma/sigma^2) degrees of freedom and noncentrality |D_0|^2 / (2 sigma^2 t)
-    (reflecting BESQ, 0 < gamma < sigma^2; notes V5). Kolmogorov-Smirnov against that law,
+    (reflecting BESQ, 0 < gamma < sigma^2; theory page 000). Kolmogorov-Smirnov against that law,
     and the mean E|D_t|^2 = |D_0|^2 + 4 (sigma^2 - gamma) t within 4 standard errors."""
     from scipy import stats
 

@@ -1,5 +1,5 @@
 """Model 000: fast force methods against the compiled direct sum of eq. (1.1), and the exact
-collision law of an isolated +- pair (paper (2.6); notes V5).
+collision law of an isolated +- pair (paper (2.6); theory page 000).
 
 * FMM (pyfmmlib, 2-D Laplace): relative error below its requested tolerance, and a full SDE run
   with force="fmm" follows the direct-sum run with the same seed path by path.
@@ -116,7 +116,7 @@ def test_fmm_refuses_regularised_kernel():
 
 def test_opposite_pair_collision_probability_matches_closed_form():
     """Isolated +- pair (eq. (2.4)-(2.6)): R = |D|^2 / (2 sigma^2) is BESQ of dimension
-    2 (1 - a), a = gamma / sigma^2, started at |D_0|^2 / (2 sigma^2), so (notes V5, Getoor's
+    2 (1 - a), a = gamma / sigma^2, started at |D_0|^2 / (2 sigma^2), so (theory page 000, Getoor's
     time reversal) P(T_coll <= t) = Q(a, |D_0|^2 / (4 sigma^2 t)) (regularised upper incomplete
     gamma). Monte Carlo with the SDE solver, steps resolving the approach (drift and noise step
     control) and a collision declared at pair distance 0.02 |D_0|: the estimate must lie within

@@ -1,7 +1,7 @@
 """Model 000 continuum solvers: measured orders (issue 5, "the two solvers agree at their measured
 orders"; "the exact second-moment law holds to time-stepping accuracy").
 
-The corrected eq. (1.3) (diffusion sigma^2/2, notes §8.1) is solved by the pseudo-spectral ETD2RK
+The corrected eq. (1.3) (diffusion sigma^2/2, theory page 000) is solved by the pseudo-spectral ETD2RK
 solver and the upwind finite-volume solver on nested grids of the same box. Grid values are
 cell averages (the initial data are exact cell averages), so a fine solution is restricted to a
 coarse grid by averaging blocks of cells. Orders are fitted slopes of the L1 error against the
@@ -49,7 +49,7 @@ def test_spectral_and_fv_orders_three_grids():
 
 
 def test_second_moment_law_error_is_discretisation_error():
-    """notes V11: d/dt int |x|^2 (rho+ + rho-) = 2 sigma^2 m + gamma_bar (m+ - m-)^2 holds for the
+    """Theory page 000: d/dt int |x|^2 (rho+ + rho-) = 2 sigma^2 m + gamma_bar (m+ - m-)^2 holds for the
     spectral solver up to its discretisation errors: the rate's deviation from the exact value
     is O(h^2) in space (slope measured on n = 16, 32, 64) and its dependence on the step is
     O(dt^2) (ETD2RK; successive differences over dt = T/2 ... T/16), and FV's deviation is O(h)."""

@@ -9,7 +9,7 @@ from solvers import fft
 
 
 def test_potential_solves_periodic_poisson_with_mollifier():
-    """-ΔV_δ = φ_δ - 1 (notes §2, sign corrected): -Δ in Fourier is 4π²|k|², so 4π²|k|² V̂ = φ̂."""
+    """-ΔV_δ = φ_δ - 1 (theory page 003, sign corrected): -Δ in Fourier is 4π²|k|², so 4π²|k|² V̂ = φ̂."""
     k1, k2 = np.meshgrid(np.arange(-5, 6), np.arange(-5, 6), indexing="ij")
     v = potential_hat(k1, k2, 0.1)
     lhs = 4 * np.pi**2 * (k1**2 + k2**2) * v
@@ -39,7 +39,7 @@ def test_lattice_mean_field_conserves_mass_keeps_positivity_and_free_energy_decr
     mass = f.sum(axis=(2, 3)) / 32**2
     np.testing.assert_allclose(mass, 0.5, rtol=1e-13)  # ρ ∈ P(T²_±): ½ per species
     assert f.min() > 0
-    # free energy ½∫∫V σσ + β^{-1} Σ ∫ f log f (notes §3.4), evaluated on the lattice
+    # free energy ½∫∫V σσ + β^{-1} Σ ∫ f log f (theory page 003), evaluated on the lattice
     g = m.grad_potential_hat(32)
     k1 = np.fft.fftfreq(32, 1 / 32)[:, None]
     k2 = np.fft.rfftfreq(32, 1 / 32)[None, :]

@@ -53,7 +53,7 @@ def test_bump_transform_is_normalised_and_matches_a_direct_2d_quadrature():
 
 
 def test_bump_kernel_solves_periodic_poisson_on_the_fine_grid():
-    """-div ∇V_δ = φ_δ - 1 (notes §2) at every point of the fine grid, ∇V_δ the grid the solvers use,
+    """-div ∇V_δ = φ_δ - 1 (theory page 003) at every point of the fine grid, ∇V_δ the grid the solvers use,
     φ_δ(x) = δ^{-2}φ_1(|x|/δ) evaluated pointwise; the error is bounded by the dropped tail
     Σ_{|k|≥R} |φ̂_1(δ|k|)| ≤ (2π/δ²) ∫_{δ(R-√2)}^∞ Env(s) s ds."""
     delta = 0.2

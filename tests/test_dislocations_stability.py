@@ -1,4 +1,4 @@
-"""Model 003, Lemma 3.1 (notes §9.1, V12): the stability constant of the lattice operator A_ε[ρ_ε].
+"""Model 003, Lemma 3.1 (theory page 003): the stability constant of the lattice operator A_ε[ρ_ε].
 
 ``λ_ε`` = largest eigenvalue of the symmetric part of ``A_ε[ρ_ε]`` in ``L²(𝒱_ε)``; the lemma bounds it
 by ``C β δ^{-2}`` uniformly in ε (C not explicit). Checked: the sparse operator against the MF^ε

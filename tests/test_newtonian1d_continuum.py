@@ -1,5 +1,5 @@
 """Continuum solvers of paper 002 (system (5)): quantile (pseudo-inverse) flow and upwind finite
-volumes. Exact separated-support solution (notes §5.3), structure (§5.4), measured orders,
+volumes. Exact separated-support solution (theory page 002), structure (§5.4), measured orders,
 agreement of the two solvers and of particles with the quantile flow."""
 
 import itertools
@@ -65,7 +65,7 @@ def test_private_w1_helper_on_known_values():
 
 @pytest.mark.parametrize("profile", ["uniform", "bump"])
 def test_quantile_flow_exact_for_separated_supports(profile):
-    # notes §5.3: X(s,t) = X0(s) + 2 s t, Y(s,t) = Y0(s) - 2(1 - s) t until contact (gap/4)
+    # theory page 002: X(s,t) = X0(s) + 2 s t, Y(s,t) = Y0(s) - 2(1 - s) t until contact (gap/4)
     m = Newtonian1D((0.0, 1.0), (2.0, 3.0), profile=profile)
     ts = [0.1, 0.2, 0.25]
     sol = m.solve_continuum(0.25, ts, resolution=50, scheme="quantile")
@@ -130,8 +130,8 @@ def test_finite_volume_time_order_three():
 
 
 def test_particles_agree_with_quantile_flow_first_order():
-    # the particle system is the step-function Galerkin version of the quantile flow (notes §2.5);
-    # with midpoint atomisation W1(particles, continuum) = O(1/N) (notes §5.5)
+    # the particle system is the step-function Galerkin version of the quantile flow (theory page 002);
+    # with midpoint atomisation W1(particles, continuum) = O(1/N) (theory page 002)
     m = Newtonian1D()
     ref = m.solve_continuum(0.5, [0.5], resolution=1024, scheme="quantile")
     Ns = [32, 64, 128, 256]
@@ -144,7 +144,7 @@ def test_particles_agree_with_quantile_flow_first_order():
 
 
 def test_separated_uniform_particles_exact_w1_formula():
-    # notes §5.3: midpoint atomisation of 1_[0,1] follows X((i-1/2)/N, t) and W1 = (1+2t)/(4N)
+    # theory page 002: midpoint atomisation of 1_[0,1] follows X((i-1/2)/N, t) and W1 = (1+2t)/(4N)
     m = Newtonian1D((0.0, 1.0), (2.0, 3.0))
     n, t = 40, 0.2
     tr = m.simulate_particles(m.sample_particles(n), t_end=t, times=[t])
@@ -200,7 +200,7 @@ def test_dataset_netcdf_roundtrip_and_measure(method, tmp_path):
 
 
 def test_particle_velocities_are_the_pseudo_inverse_flow_on_step_functions():
-    # notes §1.3/§2.5/§6.3: for the step-function quantile X^N(s) = x_i on ((i-1)/N, i/N], the
+    # theory page 002/§2.5/§6.3: for the step-function quantile X^N(s) = x_i on ((i-1)/N, i/N], the
     # pseudo-inverse flow d_t X = 2s - 2H(X) evaluated at the cell midpoint s_i = (i - 1/2)/N, with H
     # the CDF of the step-function Y^N (i.e. of the y-atoms), is exactly the particle velocity
     g = np.random.default_rng(4)

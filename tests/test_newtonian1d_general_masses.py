@@ -104,7 +104,7 @@ def test_general_engine_equals_equal_mass_engine(seed):
 
 
 def test_same_species_collision_and_triple_cluster_exact():
-    # x = (0, 2), masses 1/2; y = (1.2), mass 1 (m_1 + m_2 < 2 n: Thm 4.2 fails, notes §1.6).
+    # x = (0, 2), masses 1/2; y = (1.2), mass 1 (m_1 + m_2 < 2 n: Thm 4.2 fails, theory page 002).
     # v = (1/2, -1/2 | 0): x_2 meets y at t=1.6 (at 1.2); a - b = 1 < m + n = 3/2 so they stick
     # with v = (1/2 * 1/2 + 1 * (-1/2)) / (3/2) = -1/6; x_1 reaches them at t=2.2 at 1.1; the
     # triple has targets (-1/2, 1/2 | 0) and rests there for ever (energy 0).
@@ -120,7 +120,7 @@ def test_same_species_collision_and_triple_cluster_exact():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_invariants_general_masses(seed):
-    """Ordering, total centre of mass (translation invariance, notes §1.5), support hull (Prop
+    """Ordering, total centre of mass (translation invariance, theory page 002), support hull (Prop
     4.1), energy non-increasing and piecewise linear between meetings."""
     rng = np.random.default_rng(100 + seed)
     nx, ny = rng.integers(20, 60, size=2)

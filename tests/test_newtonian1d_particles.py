@@ -1,4 +1,4 @@
-"""Particle system of paper 002: exact cases (notes §5.1), invariants (§5.2), bad input."""
+"""Particle system of paper 002: exact cases (theory page 002), invariants (§5.2), bad input."""
 
 import itertools
 from fractions import Fraction
@@ -16,7 +16,7 @@ def _sign(a):
 
 
 def _exact_reference(x, y, t_out):
-    """Brute-force rational simulator: tie-rule velocities (notes §1.3) recomputed from scratch,
+    """Brute-force rational simulator: tie-rule velocities (theory page 002) recomputed from scratch,
     jump to the earliest meeting of any approaching x-y pair. O(N^2) per event; tests only."""
     x = [Fraction(v) for v in x]
     y = [Fraction(v) for v in y]
@@ -256,7 +256,7 @@ def test_general_masses_stick_rule_remark_4_1_then_three_particle_cluster():
                                            (((0.0, 1.0), (1.2, 2.0)), 2)])
 def test_lm_norms_of_ghost_reconstruction_non_increasing(support, seed):
     # Props 5.2-5.3: Phi_m = ||rho~||_m^m + ||eta~||_m^m and max ||.||_inf are non-increasing, with
-    # the "ghost" x_0, y_0 (notes §3.2); Prop 5.1: Phi_m(0) <= ||rho_0||_m^m + ||eta_0||_m^m.
+    # the "ghost" x_0, y_0 (theory page 002); Prop 5.1: Phi_m(0) <= ||rho_0||_m^m + ||eta_0||_m^m.
     from meanfield.models.newtonian1d import reconstruction_lm_power as lm
 
     m = Newtonian1D(*support, profile="bump" if seed == 1 else "uniform")
@@ -285,7 +285,7 @@ def test_ghost_does_not_change_real_particles():
     np.testing.assert_allclose(a.info["x"], b.info["x"], rtol=0, atol=1e-14)
     np.testing.assert_allclose(a.info["y"], b.info["y"], rtol=0, atol=1e-14)
     assert len(a.events) == len(b.events)
-    # a leftmost ghost moves left at speed 1/N (notes §3.2)
+    # a leftmost ghost moves left at speed 1/N (theory page 002)
     c = MODEL.simulate_particles((x, y), t_end=0.01, times=[0.01], ghosts="support")
     assert c.info["x_ghost"][0] == pytest.approx(0.0 - 0.01 / 50, abs=1e-15)
 
@@ -293,7 +293,7 @@ def test_ghost_does_not_change_real_particles():
 def _exact_event_list(x, y, t_end):
     """Rational event list: every time at which an x-y pair that was apart becomes coincident,
     with the set of such pairs (0-based ranks) and the exact state at that time. Brute force with
-    the tie-rule velocities of notes §1.3 recomputed from scratch after every jump (independent of
+    the tie-rule velocities of theory page 002 recomputed from scratch after every jump (independent of
     the engine's adjacency bookkeeping and heap)."""
     x = [Fraction(v) for v in x]
     y = [Fraction(v) for v in y]

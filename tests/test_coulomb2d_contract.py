@@ -429,3 +429,23 @@ def test_free_energy_with_k_eps_non_increasing(scheme):
     assert np.all(np.diff(F) < 0), F
     with pytest.raises(ValueError, match="q must have shape"):
         m.velocity(np.zeros((3, 3)), g)
+
+
+def test_rounded_species_counts_carry_the_species_masses_so_a_w1_study_runs():
+    """m+ = 0.6, n = 80: N+ = round(48.0) but with m+ = 0.61, N+ = 49 and 49/80 != 0.61. The weights
+    m+-/N+- give each species exactly its mass, so W1 against the continuum is defined (a study with the
+    default pairing ran into "equal masses" before)."""
+    from meanfield import metrics
+    from meanfield.study import Study
+
+    m = _model(mass_plus=0.61, mass_minus=0.39)
+    tr = m.simulate_particles(m.sample_particles(80, rng=0), 0.01, rng=1)
+    mu = tr.measure(0.01)
+    assert mu["+"].n == 49 and mu["-"].n == 31
+    assert mu["+"].mass == pytest.approx(0.61, rel=1e-14) and mu["-"].mass == pytest.approx(0.39, rel=1e-14)
+    rho = m.solve_continuum(0.01, resolution=32, scheme="finite_volume").measure(0.01)  # non-negative, as W1 needs
+    assert float(metrics.wasserstein(mu["+"], rho["+"], p=1)) > 0
+    table = Study("SignedCoulomb2D", {"n": [80]}, 0.01, seeds=[0], metrics=["W1"],
+                  model_params=dict(BASE, mass_plus=0.61, mass_minus=0.39),
+                  continuum_kwargs={"resolution": 32, "scheme": "finite_volume"}, floors=[]).run()
+    assert np.all(np.isfinite(table["value"].to_numpy(float))) and len(table) == 2

@@ -30,15 +30,17 @@ def test_normalised_species_is_twice_the_plain_pairing_for_half_masses():
 
 
 def test_normalised_species_compares_rounded_species_counts():
-    """m+ = 0.6 with N = 32 gives N+ = 19 (mass 0.59375 != 0.6): the plain pairing refuses the unequal
-    masses, the normalised one compares the shapes; W1 is finite and below the plain W1 at m = 0.5 scale."""
+    """m+ = 0.6 with N = 32 gives N+ = 19: the particles weigh m+-/N+- (model 000's species weights), so each
+    species carries its mass exactly and the plain pairing runs too; normalising both sides to mass one
+    divides W1 by the species' mass exactly (W1 is 1-homogeneous in the mass)."""
     common = dict(model="SignedCoulomb2D", sweep={"n": [32]}, t_end=0.02, seeds=[0],
                   model_params={**SMALL, "mass_plus": 0.6, "mass_minus": 0.4},
                   continuum_kwargs={"resolution": 48, "dt": 0.02 / 8})
-    with pytest.raises(ValueError, match="mass"):
-        Study(**common, pairing=ParticleVsContinuum()).run()
+    plain = _w1(Study(**common, pairing=ParticleVsContinuum()).run())
     w1 = _w1(Study(**common, pairing=coulomb2d.NormalisedSpecies()).run())
     assert len(w1) == 2 and np.all(np.isfinite(w1.to_numpy())) and np.all(w1.to_numpy() > 0)
+    mass = np.array([{"+": 0.6, "-": 0.4}[s] for s in w1.index.get_level_values("species")])
+    np.testing.assert_allclose(plain.to_numpy(), mass * w1.to_numpy(), rtol=1e-9)
 
 
 def test_normalised_species_refuses_a_grid_keyword_and_a_bad_tail():

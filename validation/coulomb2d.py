@@ -29,10 +29,10 @@ runs on local processes or a dask cluster and a killed run resumes from its stor
   E R_t = R_0 + dim t.
 
 Species masses: the distances compare the species measures normalised to probability measures on
-both sides, so the comparison is fair even when the sampler's counts N_+- = round(m_+- N) give the
-particles masses N_+-/N different from m_+- (odd N, or m_+- not a multiple of 1/N): the continuum
-reference is in effect rescaled to the masses the particles carry. For the runs declared here
-(m_+- = 1/2, N = 2^k) the counts are exact, N_+-/N = m_+-.
+both sides (the shapes, as the paper's rates are stated per species). The particles weigh m_+-/N_+- each
+(model 000's species weights), so each species carries exactly m_+- even when the counts
+N_+- = round(m_+- N) are rounded, and W1 with and without the normalisation differ by the factor m_+-
+exactly. For the runs declared here (m_+- = 1/2, N = 2^k) the weights are the paper's 1/N.
 
 Seeding: each task's generator is ``SeedSequence([seed, crc32(parameters)])`` (one generator for the
 sampling and the SDE): the numbers do not depend on the executor (they differ from the hand-written
@@ -105,8 +105,8 @@ class NormalisedSpecies(Pairing):
     continuum keywords, default 128). The reference density's round-off negative part (the
     pseudo-spectral far field, ~1e-12 of the mass) is dropped by :func:`meanfield.pairings.positive_part`
     (the package's one tolerance) before normalising. Normalising both sides compares the shapes
-    ``L^{N,+-} / L^{N,+-}(R^2)`` and ``rho^+- / m_+-``, so a particle species whose mass ``N_+-/N``
-    differs from ``m_+-`` by rounding is compared fairly.
+    ``L^{N,+-} / L^{N,+-}(R^2)`` and ``rho^+- / m_+-`` (the particle species carry their masses ``m_+-``
+    exactly, so this divides W1 by ``m_+-``).
     """
 
     tail: float = 6.0

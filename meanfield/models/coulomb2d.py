@@ -47,8 +47,11 @@ particle and continuum outputs), ``params`` (a property with every constructor a
 ``initial_density(grid)`` (a dict of GridDensity), ``sample_particles(n, rng, initial)``,
 ``simulate_particles(state, t_end, times, rng, *, scheme, force, ...)``,
 ``solve_continuum(t_end, times, initial, *, grid | resolution, scheme, stepper, ...)``. Empirical
-measures carry weight ``1/N`` per particle (so ``L^{N,+-}`` has mass ``N_+-/N``, as in §5 of the
-paper).
+measures carry weight ``m_+-/N_+-`` per particle of species +- (:func:`species_weights`), so each species
+carries exactly its mass ``m_+-``: this is the paper's ``1/N`` of §5 when ``N_+- = m_+- N`` (the default
+samples of even N with equal masses), and otherwise the paper's ``L^{N,+-}`` rescaled by ``m_+- N/N_+-`` — a
+factor ``1 + O(1/N)`` for rounded counts, so that particles and continuum can be compared in Wasserstein
+distances, which need equal masses.
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ __all__ = [
     "particle_drift",
     "particle_mesh_drift",
     "radial_drift",
+    "species_weights",
 ]
 
 SPECIES = ("+", "-")
@@ -138,6 +142,15 @@ def _check_grid(grid, name="grid"):
 
 
 # --- the model ------------------------------------------------------------------------------
+def species_weights(signs, mass_plus: float, mass_minus: float) -> np.ndarray:
+    """Particle weights ``m_+/N_+`` for the positive and ``m_-/N_-`` for the negative charges: each species'
+    empirical measure has exactly the species' mass (module docstring)."""
+    signs = np.asarray(signs)
+    plus = signs > 0
+    n_plus, n_minus = int(plus.sum()), int((~plus).sum())
+    return np.where(plus, mass_plus / max(n_plus, 1), mass_minus / max(n_minus, 1))
+
+
 class SignedCoulomb2D:
     """Signed Coulomb charges in R^2 and their two-species Keller-Segel-type limit.
 
@@ -333,7 +346,8 @@ class SignedCoulomb2D:
         Returns
         -------
         Trajectory
-            Species ``"+"``/``"-"``, weights 1/N; ``info`` holds ``steps``, ``capped_steps`` (steps the
+            Species ``"+"``/``"-"``, weights ``m_+-/N_+-`` (:func:`species_weights`);
+            ``info`` holds ``steps``, ``capped_steps`` (steps the
             rule made shorter than both ``dt`` and the time left to the next output),
             ``drift_evaluations``, the scheme with its declared orders and the step rule.
         """
@@ -359,7 +373,8 @@ class SignedCoulomb2D:
                                                dt_min_fraction=dt_min_fraction, resolve_noise=bool(resolve_noise),
                                                collision_radius=collision_radius, max_steps=max_steps)
         lab = np.where(signs > 0, "+", "-")
-        return Trajectory(ts, sol.states, self.domain, weights=[np.full(n, 1.0 / n)] * len(ts),
+        weights = species_weights(signs, self.mass_plus, self.mass_minus)
+        return Trajectory(ts, sol.states, self.domain, weights=[weights] * len(ts),
                           species=[lab] * len(ts), labels=self.species,
                           info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
                                 "method": short, **stepper.describe(), **rule.describe(),

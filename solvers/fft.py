@@ -4,9 +4,12 @@ One backend is chosen at import: pyFFTW with cached plans and all cores when it 
 ``scipy.fft``. Both give the same numbers to round-off; :data:`BACKEND` says which is in use and
 ``MEANFIELD_FFT=scipy`` in the environment forces the fallback.
 
-Plans are cached per (transform, shape, axes); planning effort is ``FFTW_MEASURE`` for grids of
-at least 2**14 points (planning costs 0.3-1 s once, then each transform runs several times faster
-than numpy.fft) and ``FFTW_ESTIMATE`` below that, where planning would cost more than it saves.
+Plans are cached per (transform, shape, axes). Planning effort is ``FFTW_ESTIMATE`` by default: its
+plan depends only on the transform, so every process (a study's workers, a rerun) computes the same
+numbers to the last bit. ``MEANFIELD_FFTW_PLANNER=measure`` in the environment uses ``FFTW_MEASURE``
+for grids of at least 2**14 points instead (planning costs 0.3-1 s once and may pick faster
+algorithms, but the choice depends on timings, so results then differ between processes at round-off:
+a 000 validation run differed at the 14th-16th digit between in-process and worker runs).
 Arrays below 2**14 points are transformed on one thread: there a second thread's start-up costs
 more than it saves (``python benchmarks/fft_threads.py``), and far more when the other core is busy.
 """
@@ -64,7 +67,8 @@ def _plan(kind, shape, axes, s=None):
             plan = _plans.get(key)
             if plan is None:
                 size = int(np.prod([shape[a] for a in axes]))
-                effort = "FFTW_MEASURE" if size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
+                measure = os.environ.get("MEANFIELD_FFTW_PLANNER", "estimate").lower() == "measure"
+                effort = "FFTW_MEASURE" if measure and size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
                 dtype = "float64" if kind == "rfftn" else "complex128"
                 buf = pyfftw.empty_aligned(shape, dtype=dtype)
                 builder = getattr(_builders, kind)

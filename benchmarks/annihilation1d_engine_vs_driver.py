@@ -7,7 +7,7 @@ with the same scheme (Dormand–Prince 5(4)), the same PI controller (``default_
 * engine — :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: FSAL (6 new
   forces per step), annihilation times as roots of the gap on the step's quartic continuous
   extension (no force evaluation), step size carried across annihilations;
-* driver — :func:`solvers.timestepping.integrate` with ``DormandPrince54()``, a ``PIController`` and
+* driver — :func:`meanfield.solvers.timestepping.integrate` with ``DormandPrince54()``, a ``PIController`` and
   one terminal ``Event`` per adjacent ± pair (the gap, falling), restarted after each annihilation
   (at the located state, with the previous mean step as ``h0``). The driver locates an event by
   Brent iterations on whole DP steps (7 forces each) and its stepper evaluates 7 stages per step.
@@ -32,7 +32,7 @@ from meanfield.particles.annihilation_events1d import (
     integrate_annihilation,
 )
 from meanfield.particles.annihilation_forces1d import fmm_order, velocity
-from solvers.timestepping import (
+from meanfield.solvers.timestepping import (
     DormandPrince54,
     Event,
     ODEProblem,

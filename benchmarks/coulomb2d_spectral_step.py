@@ -12,8 +12,8 @@ import numpy as np
 from _timing import interleaved_times
 
 from meanfield.models.coulomb2d import SignedCoulomb2D
-from solvers import fft
-from solvers.timestepping import ETD2RK
+from meanfield.solvers import fft
+from meanfield.solvers.timestepping import ETD2RK
 
 REPEATS = 7
 

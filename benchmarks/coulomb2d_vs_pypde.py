@@ -1,6 +1,6 @@
 """A periodic aggregation–diffusion problem (the periodic counterpart of model 000's PDE, one species):
     ∂_t ρ = D Δρ − χ ∇·(ρ ∇c),   −Δc = ρ − ⟨ρ⟩   on the unit torus,
-solved (a) by meanfield's pseudo-spectral ETDRK4 (solvers.timestepping.ETDRK4, solvers.fft, 2/3
+solved (a) by meanfield's pseudo-spectral ETDRK4 (meanfield.solvers.timestepping.ETDRK4, meanfield.solvers.fft, 2/3
 dealiasing) and (b) by py-pde (finite differences, its explicit/adaptive Runge–Kutta; the Poisson
 solve by numpy FFT inside its evolution rate, since py-pde has no nonlocal operator). Error = max
 norm against a fine spectral reference at t = T. Reports each method's cost to reach a target error
@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from solvers import fft
-from solvers.timestepping import ETDRK4, SemilinearProblem, integrate
+from meanfield.solvers import fft
+from meanfield.solvers.timestepping import ETDRK4, SemilinearProblem, integrate
 
 D, CHI, T = 0.05, 1.0, 0.5
 

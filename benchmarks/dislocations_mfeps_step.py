@@ -9,7 +9,7 @@ for both mollifiers; what differs is the set-up: the bump's series (|k| < R ≈ 
 inverse FFT on a fine grid of M ≥ 2R points per axis, the Gaussian's by folding 25 alias images.
 
 Per 1/ε, interleaved call by call (``_timing.interleaved_times``, 7 rounds): the Gaussian step, the
-bump step, and exactly that FFT sequence through ``solvers.fft``; printed: median times and the ratios
+bump step, and exactly that FFT sequence through ``meanfield.solvers.fft``; printed: median times and the ratios
 step/FFTs (1 = FFT bound) and bump/Gaussian step, each as median [min, max] over the rounds. Then the
 kernel set-up (``grad_potential_hat``, its cache cleared before each call; FFT plans already made),
 bump against Gaussian, the same way. Only the ratios are the claim (the machine is shared).
@@ -23,8 +23,8 @@ from _timing import interleaved_times
 
 from meanfield.models import dislocations
 from meanfield.models.dislocations import Dislocations2D
-from solvers import fft
-from solvers.timestepping import ETDRK4
+from meanfield.solvers import fft
+from meanfield.solvers.timestepping import ETDRK4
 
 
 def _ratio(num, den):

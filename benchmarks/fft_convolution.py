@@ -1,7 +1,7 @@
-"""2-D periodic 512² FFT convolution: solvers.fft (pyFFTW, cached plans) against numpy.fft.
+"""2-D periodic 512² FFT convolution: meanfield.solvers.fft (pyFFTW, cached plans) against numpy.fft.
 
 Run: PYTHONPATH=. python benchmarks/fft_convolution.py
-Prints the median time of each over repeats and the ratio numpy / solvers.fft; planning (paid
+Prints the median time of each over repeats and the ratio numpy / meanfield.solvers.fft; planning (paid
 once per shape) is timed separately and excluded from the ratio.
 """
 
@@ -10,7 +10,7 @@ import time
 import numpy as np
 from _timing import median_time
 
-from solvers import fft
+from meanfield.solvers import fft
 
 
 def main(n=512):
@@ -23,7 +23,7 @@ def main(n=512):
     assert np.allclose(ours, ref, atol=1e-9)
     t_ours = median_time(lambda: fft.convolve_periodic(f, g))
     t_numpy = median_time(lambda: np.fft.irfftn(np.fft.rfftn(f) * np.fft.rfftn(g), f.shape, axes=(0, 1)))
-    print(f"{n}x{n} periodic convolution (backend {fft.BACKEND}): solvers.fft {t_ours * 1e3:.2f} ms, "
+    print(f"{n}x{n} periodic convolution (backend {fft.BACKEND}): meanfield.solvers.fft {t_ours * 1e3:.2f} ms, "
           f"numpy.fft {t_numpy * 1e3:.2f} ms, ratio numpy/solvers.fft = {t_numpy / t_ours:.2f} "
           f"(planning once: {planning:.2f} s)")
 

@@ -1,7 +1,7 @@
 """pyFFTW real transforms on one thread vs two, across sizes: where a second thread pays.
 
 Run: ``python benchmarks/fft_threads.py``. Prints best-of-5 times and the two-thread speed-up
-(> 1: two threads faster). ``solvers.fft`` uses one thread below 2**14 points from this.
+(> 1: two threads faster). ``meanfield.solvers.fft`` uses one thread below 2**14 points from this.
 """
 
 import time

@@ -1,4 +1,4 @@
-"""findiff's finite-difference Laplacian against ``solvers.finite_volume.laplacian`` (flux form).
+"""findiff's finite-difference Laplacian against ``meanfield.solvers.finite_volume.laplacian`` (flux form).
 
 Prints, for periodic and walled grids in 1-D and 2-D, the time ratio findiff / finite_volume of one
 application (the findiff operator built once beforehand, as a solver would), interleaved call batch by
@@ -11,8 +11,8 @@ import time
 import findiff
 import numpy as np
 
-from solvers.finite_volume import laplacian
-from solvers.grids import UniformGrid
+from meanfield.solvers.finite_volume import laplacian
+from meanfield.solvers.grids import UniformGrid
 
 
 def findiff_laplacian(grid, acc=2):

@@ -28,7 +28,7 @@ from _timing import interleaved_times
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.metrics import bounded_lipschitz
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 OLD_COMMIT = "b1fdc549b28312dc244f71fc55d1c5da473cf0a2"
 

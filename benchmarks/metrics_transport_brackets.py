@@ -34,7 +34,7 @@ from meanfield.metrics.transport_bounds import (
     bounded_lipschitz_bracket,
     wasserstein_bracket,
 )
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 DISTANCES = (("W1", wasserstein_bracket, 1), ("W2", wasserstein_bracket, 2),
              ("BL-max", bounded_lipschitz_bracket, "max"), ("BL-sum", bounded_lipschitz_bracket, "sum"))

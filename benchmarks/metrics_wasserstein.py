@@ -27,7 +27,7 @@ from _timing import interleaved_times
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.metrics import bounded_lipschitz, wasserstein, wasserstein_1d
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 
 def interleaved(funcs: dict, repeats: int) -> tuple[dict, dict]:

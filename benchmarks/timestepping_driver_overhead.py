@@ -30,7 +30,7 @@ from _timing import best_time, interleaved_times
 
 from meanfield.models.coulomb2d import SignedCoulomb2D
 from meanfield.models.dislocations import Dislocations2D
-from solvers.timestepping import ETD2RK, ETDRK4, integrate
+from meanfield.solvers.timestepping import ETD2RK, ETDRK4, integrate
 
 REPEATS = 15
 NULL_REPEATS = 201

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from _timing import interleaved_times
 
-from validation.runner import run_validation
+from meanfield.validation.runner import run_validation
 
 
 def main(repeats=5):

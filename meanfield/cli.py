@@ -240,7 +240,7 @@ def _check_required(cls, owner: str, method: str, given: dict, hint: str) -> Non
 def _cmd_validate(args) -> int:
     from tqdm import tqdm
 
-    from validation.runner import resolve_papers, run_validation
+    from meanfield.validation.runner import resolve_papers, run_validation
 
     modules = resolve_papers(args.papers)
     _writable_folder(args.out)

@@ -4,7 +4,7 @@
 * :class:`EmpiricalMeasure` is ``sum_i w_i delta_{x_i}``; weights default to ``1/n`` each and may
   be signed (the metrics decide what they accept).
 * :class:`GridDensity` is a piecewise-constant density (cell averages) on a
-  :class:`solvers.grids.UniformGrid`.
+  :class:`meanfield.solvers.grids.UniformGrid`.
 
 Conversions and their accuracy (tested in ``tests/test_measures.py``):
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 __all__ = ["Domain", "EmpiricalMeasure", "GridDensity", "IntervalDensity1D", "as_generator", "deposit"]
 
@@ -215,7 +215,7 @@ class GridDensity:
 
     def __init__(self, values, grid: UniformGrid):
         if not isinstance(grid, UniformGrid):
-            raise ValueError(f"grid must be a solvers.grids.UniformGrid, got {type(grid).__name__}")
+            raise ValueError(f"grid must be a meanfield.solvers.grids.UniformGrid, got {type(grid).__name__}")
         v = np.asarray(values, dtype=float)
         if v.shape != grid.shape:
             raise ValueError(f"values have shape {v.shape} but the grid has shape {grid.shape}")

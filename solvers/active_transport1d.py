@@ -4,11 +4,11 @@ walls: the continuum equation (1.3) of model 001 (theory page ``docs/theory/001-
     ∂_t ρ^± = ([κ]_± (V' * [κ]_± + W' * [κ]_∓))',   κ = ρ⁺ - ρ⁻.
 
 Only the active part ``σ^± = [ρ⁺_j - ρ⁻_j]_±`` of each cell is transported, with the upwind flux
-(:func:`solvers.finite_volume.upwind_flux`). The nonlocal velocities at the cell centres are Toeplitz
+(:func:`meanfield.solvers.finite_volume.upwind_flux`). The nonlocal velocities at the cell centres are Toeplitz
 products with the exact cell integrals ``∫_{C_k} V'(x_j - y) dy = V(x_j - x_{k-½}) - V(x_j - x_{k+½})``
 (:func:`cell_kernel_hat`; the singular self-cell term is 0 for an even V), done by zero-padded FFT for
-both species in one batched transform (:mod:`solvers.fft`); face velocities are averages of the
-neighbouring centres, 0 on the walls. SSP-RK3 (:func:`solvers.timestepping.integrate`) under
+both species in one batched transform (:mod:`meanfield.solvers.fft`); face velocities are averages of the
+neighbouring centres, 0 on the walls. SSP-RK3 (:func:`meanfield.solvers.timestepping.integrate`) under
 ``dt = cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves each species' mass to round-off.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from solvers import fft
-from solvers.finite_volume import divergence, upwind_flux
-from solvers.grids import UniformGrid
-from solvers.timestepping import SSPRK3, ODEProblem, StepFunction, integrate, step_budget
+from meanfield.solvers import fft
+from meanfield.solvers.finite_volume import divergence, upwind_flux
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import SSPRK3, ODEProblem, StepFunction, integrate, step_budget
 
 __all__ = ["cell_kernel_hat", "solve_active_transport"]
 
@@ -37,7 +37,7 @@ def solve_active_transport(rho0, grid: UniformGrid, v_hat, w_hat, times, cfl):
     """States ``(len(times), 2, n)`` of ρ^± from ``rho0`` (shape ``(2, n)``) at the output ``times``,
     with ``v_hat``/``w_hat`` from :func:`cell_kernel_hat` (``w_hat`` None for W ≡ 0). Returns
     ``(states, stepper, rule)``; a ``cfl`` needing more than the driver's step cap at the initial speed
-    is refused before any step (:func:`solvers.timestepping.step_budget`)."""
+    is refused before any step (:func:`meanfield.solvers.timestepping.step_budget`)."""
     n = grid.shape[0]
     h = grid.spacing[0]
     cache: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Conservative finite volumes on a :class:`~solvers.grids.UniformGrid` (1-3 D, periodic or walls).
+"""Conservative finite volumes on a :class:`~meanfield.solvers.grids.UniformGrid` (1-3 D, periodic or walls).
 
 Face convention, per axis ``a`` with ``n`` cells: face ``k`` is the left face of cell ``k``.
 A periodic axis has ``n`` faces (face 0 between cells ``n-1`` and 0); an axis with no-flux walls
@@ -14,7 +14,7 @@ grids of a few hundred cells).
 * :func:`muscl_flux`: second order, minmod-limited linear reconstruction (van Leer 1979);
 * :func:`max_stable_dt`: the largest forward-Euler step keeping the upwind update non-negative
   (each cell's outflow rate times dt at most ``cfl``); MUSCL needs ``cfl <= 1/2``. An SSP
-  Runge–Kutta step (:class:`solvers.timestepping.SSPRK3`, a convex combination of forward-Euler
+  Runge–Kutta step (:class:`meanfield.solvers.timestepping.SSPRK3`, a convex combination of forward-Euler
   steps) keeps both properties with the same step;
 * :func:`laplacian`: centred second-order ``div(grad rho)`` in flux form, zero flux on walls.
 """
@@ -164,7 +164,7 @@ def laplacian(rho, grid: UniformGrid):
     cells ([1.1, 13]); at walls its one-sided stencils impose no zero-flux condition, so the
     integral of its Laplacian of e^{x+y} on the unit square is 5.9 (here 9e-16). This flux form is
     kept: a finite-volume update needs the exact conservation at walls, and no periodic model
-    takes finite-difference derivatives (they differentiate spectrally, :mod:`solvers.fft`).
+    takes finite-difference derivatives (they differentiate spectrally, :mod:`meanfield.solvers.fft`).
     """
     fluxes = []
     for axis in range(grid.ndim):

@@ -9,7 +9,7 @@ particle's position,
     d/dt X(s, t) = V_X(s, H(X(s, t))),        d/dt Y(s, t) = V_Y(s, F(Y(s, t))),
 
 the nodes form one ODE system ``y = (X, Y)`` of shape ``(2, M + 1)`` advanced by
-:func:`solvers.timestepping.integrate` with a strong-stability-preserving Runge–Kutta stepper
+:func:`meanfield.solvers.timestepping.integrate` with a strong-stability-preserving Runge–Kutta stepper
 (SSP-RK3 by default; SSP-RK2 or forward Euler may be passed). H is the exact CDF of the
 piecewise-linear other quantile (inverse linear interpolation, O(M log M)). Mass per cell is 1/M by
 construction (exact conservation) and positivity is the strict ordering of the nodes, which is
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers.timestepping import (
+from meanfield.solvers.timestepping import (
     DEFAULT_MAX_STEPS,
     SSPRK3,
     ODEProblem,
@@ -115,10 +115,10 @@ def solve_quantile_flow(X0, Y0, velocity_x, velocity_y, out_times, t_end, cfl=0.
 
     ``velocity_x(s, H)`` / ``velocity_y(s, F)`` give the Lagrangian velocities; ``dvdh`` bounds
     their derivative in the CDF argument and ``v_max`` their size (2 and 2 for paper 002);
-    ``stepper`` is an SSP stepper of :mod:`solvers.timestepping` (default ``SSPRK3()``).
+    ``stepper`` is an SSP stepper of :mod:`meanfield.solvers.timestepping` (default ``SSPRK3()``).
 
     Returns ``(X_out, Y_out, solution)``: nodes at ``out_times`` (shape ``(len(out_times), M+1)``
-    each) and the driver's :class:`~solvers.timestepping.Solution` (``.steps``, ``.info`` with the
+    each) and the driver's :class:`~meanfield.solvers.timestepping.Solution` (``.steps``, ``.info`` with the
     scheme, its declared order and the step rule).
 
     Raises ValueError before any work for bad arguments, including a ``dt_max`` so small that

@@ -5,16 +5,16 @@ the two cumulative distribution functions at cell faces.
 
 with F, H the CDFs of rho, eta. On a uniform grid the face CDFs are exact prefix sums of cell
 masses (no convolution, no derivative, O(M)); the face fluxes are those of
-:mod:`solvers.finite_volume` (first-order donor cell ``v+ rho_k + v- rho_{k+1}`` or the
+:mod:`meanfield.solvers.finite_volume` (first-order donor cell ``v+ rho_k + v- rho_{k+1}`` or the
 minmod-limited MUSCL reconstruction) with no-flux walls: the caller chooses a box containing the
 support for all times. The state ``(rho, eta)`` of shape ``(2, M)`` is advanced by
-:func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper (SSP-RK3 by default).
+:func:`meanfield.solvers.timestepping.integrate` with an SSP Runge–Kutta stepper (SSP-RK3 by default).
 
 Step rule (positivity), a fixed step: the outflow of cell k in one forward Euler step is
 ``dt/dx (max(v_{k+1/2}, 0) + max(-v_{k-1/2}, 0)) rho_k <= 2 v_max dt/dx rho_k``, so
 ``dt = min(cfl dx / (2 v_max), dt_max)`` with ``cfl <= 1`` keeps every cell non-negative for the
 donor-cell flux (``cfl <= 1/2`` for MUSCL, whose face values are at most twice the cell value: see
-:func:`solvers.finite_volume.max_stable_dt`); an SSP step (a convex combination of forward Euler
+:func:`meanfield.solvers.finite_volume.max_stable_dt`); an SSP step (a convex combination of forward Euler
 steps) keeps it too. ``v_max`` is an a-priori bound on |v| supplied by the caller (2 for paper
 002), so the step is known in advance and a run that would need more than ``max_steps`` steps is
 refused before any work. Mass is conserved to round-off because the update is in flux form.
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers.finite_volume import advection_rhs
-from solvers.grids import UniformGrid
-from solvers.timestepping import (
+from meanfield.solvers.finite_volume import advection_rhs
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import (
     DEFAULT_MAX_STEPS,
     SSPRK3,
     FixedStep,
@@ -58,10 +58,10 @@ def solve_upwind_cdf_velocity(rho0, eta0, grid: UniformGrid, vel_rho, vel_eta, v
     ``vel_rho(F, H)``, ``vel_eta(F, H)`` give the face velocities from the face CDFs (arrays of
     M+1 values); ``v_max`` bounds their size; ``flux`` is ``"upwind"`` (first order, ``cfl <= 1``)
     or ``"muscl"`` (second order, ``cfl <= 1/2``); ``stepper`` an SSP stepper of
-    :mod:`solvers.timestepping` (default ``SSPRK3()``).
+    :mod:`meanfield.solvers.timestepping` (default ``SSPRK3()``).
 
     Returns ``(rho_out, eta_out, solution)`` at ``out_times`` with the driver's
-    :class:`~solvers.timestepping.Solution` (``.steps``; ``.info``: scheme, declared order, step).
+    :class:`~meanfield.solvers.timestepping.Solution` (``.steps``; ``.info``: scheme, declared order, step).
     """
     if grid.ndim != 1 or grid.periodic[0]:
         raise ValueError(f"grid must be one-dimensional with walls, got {grid!r}")

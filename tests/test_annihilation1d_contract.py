@@ -14,7 +14,7 @@ from meanfield.models.annihilation1d import Annihilation1D, Potential1D
 from meanfield.models.base import Trajectory
 from meanfield.models.contract import Model, same_params
 from meanfield.particles import annihilation_potentials1d as P
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 
 def semicircle(c, r, mass):

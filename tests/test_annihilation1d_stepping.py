@@ -1,4 +1,4 @@
-"""Model 001 time stepping: the particle engine's controller comes from solvers.timestepping, the
+"""Model 001 time stepping: the particle engine's controller comes from meanfield.solvers.timestepping, the
 finite volumes go through the driver, and bad step parameters are refused before any work."""
 
 import time
@@ -8,7 +8,7 @@ import pytest
 
 from meanfield.models.annihilation1d import Annihilation1D
 from meanfield.particles.annihilation_events1d import default_controller, integrate_annihilation
-from solvers.timestepping import PIController
+from meanfield.solvers.timestepping import PIController
 
 BAD_STEPS = [0.0, -0.01, np.nan, np.inf, 1e-300]
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from validation.claims import Claim
+from meanfield.validation.claims import Claim
 
 
 @pytest.mark.parametrize(

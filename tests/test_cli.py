@@ -7,7 +7,7 @@ import pytest
 
 from meanfield import io
 from meanfield.cli import main
-from validation.runner import resolve_papers
+from meanfield.validation.runner import resolve_papers
 
 
 def test_run_particles_and_continuum_then_plot(tmp_path):
@@ -52,18 +52,18 @@ def test_validate_writes_report_and_flags_failures(tmp_path, monkeypatch):
     import sys
     import types
 
-    from validation.claims import Claim, PaperReport
+    from meanfield.validation.claims import Claim, PaperReport
 
-    good = types.ModuleType("validation.newtonian1d")
+    good = types.ModuleType("meanfield.validation.newtonian1d")
     good.run = lambda outdir, quick=True: PaperReport("002", "stub", [Claim("c", "s", "1.0", True, 1.0, (0, 2))])
-    bad = types.ModuleType("validation.dislocations")
+    bad = types.ModuleType("meanfield.validation.dislocations")
 
     def boom(outdir, quick=True):
         raise RuntimeError("deliberate")
 
     bad.run = boom
-    monkeypatch.setitem(sys.modules, "validation.newtonian1d", good)
-    monkeypatch.setitem(sys.modules, "validation.dislocations", bad)
+    monkeypatch.setitem(sys.modules, "meanfield.validation.newtonian1d", good)
+    monkeypatch.setitem(sys.modules, "meanfield.validation.dislocations", bad)
     assert main(["validate", "002", "--out", str(tmp_path)]) == 0
     assert main(["validate", "002", "003", "--out", str(tmp_path)]) == 1
     summary = json.loads((tmp_path / "summary.json").read_text())

@@ -22,7 +22,7 @@ from meanfield.particles.coulomb_forces import (
     radial_drift,
 )
 from meanfield.rates import fit_rate
-from validation.coulomb2d import solver_errors
+from meanfield.validation.coulomb2d import solver_errors
 
 BASE = dict(sigma=1.0, gamma_bar=0.4, mass_plus=0.7, mass_minus=0.3, centre_plus=(-0.4, 0.0),
             centre_minus=(0.4, 0.2), width=0.4)
@@ -396,7 +396,7 @@ def test_custom_kernel_second_moment_rate_follows_the_general_law():
     integral by a free-space convolution of the scalar |z|^2 phi(|z|): interaction part to 1e-3
     relative at n = 64 (measured 1.9e-5), and 30 % away from the Coulomb value, so the law tells the
     kernels apart."""
-    from solvers import fft
+    from meanfield.solvers import fft
 
     m = _model(kernel=gauss_phi)
     g = m.default_grid(64, 0.1)

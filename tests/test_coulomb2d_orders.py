@@ -13,7 +13,7 @@ import pytest
 
 from meanfield.models.coulomb2d import SignedCoulomb2D
 from meanfield.rates import fit_rate
-from validation.coulomb2d import solver_errors
+from meanfield.validation.coulomb2d import solver_errors
 
 T = 0.1
 

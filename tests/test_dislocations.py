@@ -5,7 +5,7 @@ import pytest
 
 from meanfield.models.dislocations import Dislocations2D, potential_hat
 from meanfield.rates import fit_rate
-from solvers import fft
+from meanfield.solvers import fft
 
 
 def test_potential_solves_periodic_poisson_with_mollifier():

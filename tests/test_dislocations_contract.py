@@ -12,7 +12,7 @@ from meanfield.measures import GridDensity
 from meanfield.models.contract import Model, same_params
 from meanfield.models.dislocations import Dislocations2D, bump, potential_hat, preset_density
 from meanfield.rates import fit_rate
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 
 def gauss_profile(r):

@@ -356,7 +356,7 @@ def test_validation_lattice_measures_merge_coinciding_walkers():
     """The V9 distance merges walkers on one site into one atom: same measure (masses per site, each
     species' total n^±/n), same dual BL distance as the unmerged atoms."""
     from meanfield.metrics import bounded_lipschitz_bracket
-    from validation.dislocations import _lattice_measures
+    from meanfield.validation.dislocations import _lattice_measures
 
     g = np.random.default_rng(0)
     sites, n = 4, 40
@@ -385,7 +385,7 @@ def test_validation_declarations_same_report_in_process_on_two_processes_and_res
     """The 003 validation as studies (tiny sizes; every branch of the full mode: the i.i.d. sampling floor,
     Lemma 4.2 with the bump kernel): every claim is computed from the tables with a value and a band, and
     the claims are identical in-process, on two local processes, and rerun from the store."""
-    import validation.dislocations as vd
+    import meanfield.validation.dislocations as vd
 
     monkeypatch.setenv("MEANFIELD_VALIDATION_SIZE", "tiny")
     rows = {}

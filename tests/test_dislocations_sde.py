@@ -1,4 +1,4 @@
-"""(SDE_n) of paper 003 through solvers.timestepping.integrate: the same numbers as the Euler–Maruyama
+"""(SDE_n) of paper 003 through meanfield.solvers.timestepping.integrate: the same numbers as the Euler–Maruyama
 recursion written out, output times hit exactly, and bad steps refused before any work."""
 
 import numpy as np

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from solvers import fft
+from meanfield.solvers import fft
 
 rng = np.random.default_rng(3)
 
@@ -67,7 +67,7 @@ def test_poisson_periodic_inverts_laplacian():
 @pytest.mark.skipif(fft.BACKEND != "pyfftw", reason="pyFFTW not installed: only one backend to compare")
 def test_scipy_fallback_gives_the_same_numbers(tmp_path):
     code = (
-        "import numpy as np; from solvers import fft; assert fft.BACKEND == 'scipy';"
+        "import numpy as np; from meanfield.solvers import fft; assert fft.BACKEND == 'scipy';"
         "a = np.random.default_rng(1).normal(size=(16, 12));"
         "np.save('out.npy', fft.irfftn(fft.rfftn(a) * 1.5, a.shape))"
     )

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from solvers import fft
+from meanfield.solvers import fft
 
 
 def test_transforms_leave_input_unchanged_and_round_trip():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from meanfield.rates import fit_rate
-from solvers.finite_volume import advection_rhs, laplacian, max_stable_dt, n_faces
-from solvers.grids import UniformGrid
-from solvers.timestepping import integrate_ssp
+from meanfield.solvers.finite_volume import advection_rhs, laplacian, max_stable_dt, n_faces
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import integrate_ssp
 
 rng = np.random.default_rng(7)
 

@@ -13,8 +13,8 @@ from meanfield.floors import atoms, floor_seed, refined_continuum, resolve_floor
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.pairings import ContinuumVsContinuum, ParticlesOnly, ParticleVsContinuum, ParticleVsExact
 from meanfield.rates import fit_rate
+from meanfield.solvers.grids import UniformGrid
 from meanfield.study import Study, fit_rates, plot_rates
-from solvers.grids import UniformGrid
 
 # E W1(μ̂_n, U[0,1]) = ∫ E|F_n - F| dx → sqrt(2/(π n)) ∫ sqrt(x(1-x)) dx = sqrt(2/(π n)) π/8 (Brownian bridge)
 UNIFORM_W1 = np.sqrt(2 / np.pi) * np.pi / 8  # ≈ 0.3133 / sqrt(n)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 
 def test_geometry_1d_2d_3d():
@@ -51,7 +51,7 @@ def test_bad_input(kwargs, match):
 
 
 def test_dealias_mask_is_the_two_thirds_rule():
-    from solvers.grids import UniformGrid
+    from meanfield.solvers.grids import UniformGrid
 
     n = 12
     mask = UniformGrid(0.0, 1.0, (n, n), periodic=True).dealias_mask(real=True)

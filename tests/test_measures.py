@@ -6,7 +6,7 @@ from scipy import stats
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D, deposit
 from meanfield.rates import fit_rate
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 
 # --- Domain ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from scipy import optimize
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.metrics import bounded_lipschitz, wasserstein, wasserstein_1d
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 rng = np.random.default_rng(20261123)
 

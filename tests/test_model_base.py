@@ -6,7 +6,7 @@ import xarray as xr
 
 from meanfield.measures import Domain
 from meanfield.models.base import Trajectory, check_in_range, check_times, continuum_dataset, interval_dataset
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 
 def test_trajectory_measures_by_species():

@@ -5,7 +5,7 @@ import pytest
 
 from meanfield.measures import GridDensity
 from meanfield.models.contract import density_on_grid, initial_densities
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 GRID = UniformGrid((-2.0, -2.0), (2.0, 2.0), (16, 16))
 

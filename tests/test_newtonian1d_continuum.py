@@ -241,7 +241,7 @@ def test_particles_track_continuum_quantiles_at_midpoints_second_order():
     assert -2.2 <= fit.slope <= -1.8, fit
 
 
-# --- time stepping through solvers.timestepping.integrate ------------------------------------------
+# --- time stepping through meanfield.solvers.timestepping.integrate ------------------------------------------
 @pytest.mark.parametrize("method", ["quantile", "finite_volume"])
 @pytest.mark.parametrize("dt_max", [0.0, -0.01, np.nan, np.inf, 1e-300])
 def test_continuum_refuses_bad_dt_max_before_any_work(method, dt_max, monkeypatch):
@@ -315,7 +315,7 @@ def test_quantile_time_order_of_lower_order_schemes(scheme):
 
 
 def test_muscl_finite_volume_second_order_in_space_on_smooth_data():
-    # minmod MUSCL (solvers.finite_volume.muscl_flux) on the bump profile: W1 against the quantile
+    # minmod MUSCL (meanfield.solvers.finite_volume.muscl_flux) on the bump profile: W1 against the quantile
     # flow falls at order 2 (measured 1.96); the donor-cell flux gives 1. On the discontinuous
     # uniform data MUSCL measures 1.31 (limiter at the jumps).
     m = Newtonian1D(profile="bump")

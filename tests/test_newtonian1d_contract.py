@@ -19,7 +19,7 @@ from meanfield.metrics import wasserstein_1d
 from meanfield.models.contract import Model, same_params
 from meanfield.models.newtonian1d import Newtonian1D, Quantile
 from meanfield.rates import fit_rate
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 SPECIES = ("rho", "eta")
 

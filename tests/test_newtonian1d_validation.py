@@ -3,7 +3,7 @@ the same quick validation through `meanfield validate`)."""
 
 import pytest
 
-from validation import newtonian1d as val
+from meanfield.validation import newtonian1d as val
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from meanfield.cli import main
 from meanfield.measures import Domain
 from meanfield.models.base import REFERENCES, Trajectory, continuum_dataset, git_revision, model_from, params_from
 from meanfield.models.contract import same_params
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -104,8 +104,8 @@ def test_pde_mass_positivity_heat_equation_and_uniform_reduction():
     resolved = model.solve_continuum(0.02, resolution=32, times=[0.02])
     assert float(resolved.density.min()) >= 0.0
     # d(m) constant: rho = Σ n f_n solves the heat equation exactly (the reaction conserves Σ n f_n pointwise)
-    from solvers import fft
-    from solvers.grids import UniformGrid
+    from meanfield.solvers import fft
+    from meanfield.solvers.grids import UniformGrid
 
     grid = UniformGrid(0, 1, (16,) * 3)
     h0 = np.array([d.values for d in model.initial_density(grid).values()])  # in species order 1..6

@@ -97,7 +97,7 @@ def test_brownian_increments_have_the_generator_scale():
 
 def test_jump_splitting_and_sweep_refuse_bad_parts():
     from meanfield.particles.coagulation import CoagulationSweep
-    from solvers.timestepping import SSPRK3, EulerMaruyama, JumpSplitting
+    from meanfield.solvers.timestepping import SSPRK3, EulerMaruyama, JumpSplitting
 
     r = np.linspace(0, 1, 5)
     sweep = CoagulationSweep(0.01, np.ones((2, 2)), r**2, np.ones(5), np.random.default_rng(0), box=1.0, particles=100)

@@ -2,7 +2,7 @@
 
 
 def test_quick_validation_passes(tmp_path):
-    from validation import smoluchowski
+    from meanfield.validation import smoluchowski
 
     report = smoluchowski.run(tmp_path, quick=True)
     assert report.passed, [c.as_row() for c in report.claims if not c.passed]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from solvers.timestepping import (
+from meanfield.solvers.timestepping import (
     ETD1,
     ETD2RK,
     ETDRK4,
@@ -31,7 +31,7 @@ from solvers.timestepping import (
     integrate_ssp,
     phi_functions,
 )
-from solvers.timestepping.orders import (
+from meanfield.solvers.timestepping.orders import (
     STIFF_A,
     STIFF_U0,
     measured_order,
@@ -219,8 +219,8 @@ def test_declared_orders_are_recorded():
 def test_dormand_prince_tableau_is_consistent():
     """Row sums of A are the nodes; FSAL (A[6] = B5); E = B5 - B4; the continuous extension ends
     on the 5th-order solution (θ = 1: Σ_q P[i, q] = B5[i]) and both weight sets sum to 1."""
-    from solvers.timestepping.dormand_prince_tableau import B4, B5, C, E, P
-    from solvers.timestepping.dormand_prince_tableau import A as DP_A
+    from meanfield.solvers.timestepping.dormand_prince_tableau import B4, B5, C, E, P
+    from meanfield.solvers.timestepping.dormand_prince_tableau import A as DP_A
 
     assert np.allclose([sum(row) for row in DP_A[1:]], C[1:], atol=1e-15)
     assert np.allclose(DP_A[6], B5[:6], atol=0) and B5[6] == 0

@@ -10,7 +10,7 @@ from meanfield.metrics.transport_bounds import (
     bounded_lipschitz_bracket,
     wasserstein_bracket,
 )
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 rng = np.random.default_rng(20261202)
 DOMAINS = [Domain(2), Domain.torus(2, 1.0), Domain(3), Domain.torus(3, (1.0, 2.0, 1.5), (0.0, -1.0, 0.5))]

@@ -7,8 +7,8 @@ import pytest
 
 from meanfield.pairings import ParticleVsContinuum
 from meanfield.study import Study, distances, run_studies
-from validation import coulomb2d, smoluchowski
-from validation.computations import Computation, ContinuumOnly, DatasetValue, Recorded
+from meanfield.validation import coulomb2d, smoluchowski
+from meanfield.validation.computations import Computation, ContinuumOnly, DatasetValue, Recorded
 
 SMALL = dict(sigma=1.0, gamma_bar=0.4, centre_plus=(-0.4, 0.0), centre_minus=(0.4, 0.0), width=0.4)
 

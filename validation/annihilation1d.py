@@ -41,10 +41,10 @@ from meanfield.observers import Observer
 from meanfield.pairings import ActiveParts, ContinuumVsContinuum, ParticlesFrom, ParticleVsContinuum
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
-from validation.claims import Claim, PaperReport
-from validation.sizes import chosen_sizes, time_index
+from meanfield.validation.claims import Claim, PaperReport
+from meanfield.validation.sizes import chosen_sizes, time_index
 
-CASES = {
+CASES: dict[str, dict] = {
     "2 blocks, W=0": {},
     "2 blocks, W_delta": {"W": "regularised", "delta": 0.3},
     "4 blocks, W=0": {"centres": (-2.4, -0.8, 0.8, 2.4), "radii": (0.5,) * 4},

@@ -29,7 +29,7 @@ import numpy as np
 
 from meanfield.observers import Observer
 from meanfield.pairings import Pairing
-from validation.sizes import time_index
+from meanfield.validation.sizes import time_index
 
 __all__ = ["Computation", "ComputedValues", "ContinuumOnly", "DatasetValue", "Recorded"]
 

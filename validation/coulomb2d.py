@@ -17,7 +17,7 @@ runs on local processes or a dask cluster and a killed run resumes from its stor
   page 000) of the spectral solver: relative error < 1e-3 (an exact law, read off the ``meanfield``
   study's reference run).
 * ``solvers``: spectral and finite-volume solvers agree (L1 gap < 2e-2 at the resolution of the
-  reference) — a direct computation declared as a study (:class:`validation.computations.Computation`).
+  reference) — a direct computation declared as a study (:class:`meanfield.validation.computations.Computation`).
 * ``orders``: measured spatial orders of the two solvers against a fine spectral reference (block
   averages of cell values): FV slope in [0.8, 1.5], spectral slope >= 2 with errors below FV's
   (:func:`solver_errors`, a direct computation declared as a study).
@@ -59,9 +59,9 @@ from meanfield.observers import Observer
 from meanfield.pairings import Pairing, ParticlesFrom, positive_part
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
-from validation.claims import Claim, PaperReport
-from validation.computations import Computation, DatasetValue, Recorded
-from validation.sizes import chosen_sizes, time_index
+from meanfield.validation.claims import Claim, PaperReport
+from meanfield.validation.computations import Computation, DatasetValue, Recorded
+from meanfield.validation.sizes import chosen_sizes, time_index
 
 MODEL = dict(sigma=1.0, gamma_bar=0.4, mass_plus=0.5, mass_minus=0.5, centre_plus=(-0.4, 0.0),
              centre_minus=(0.4, 0.0), width=0.4)

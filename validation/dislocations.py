@@ -68,10 +68,10 @@ from meanfield.pairings import (
 )
 from meanfield.particles import dislocation_couplings as dc
 from meanfield.rates import fit_rate
+from meanfield.solvers.grids import UniformGrid
 from meanfield.study import Study, distances, run_studies
-from solvers.grids import UniformGrid
-from validation.claims import Claim, PaperReport
-from validation.sizes import chosen_sizes
+from meanfield.validation.claims import Claim, PaperReport
+from meanfield.validation.sizes import chosen_sizes
 
 T_END = 0.05
 MODEL = {"delta": 0.1, "beta": 1.0, "amplitude": 0.4}  # the main model of the checks

@@ -43,8 +43,8 @@ from meanfield.observers import CentreOfMass, Observer
 from meanfield.pairings import ContinuumVsContinuum, ParticlesOnly, ParticleVsExact
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
-from validation.claims import Claim, PaperReport
-from validation.sizes import chosen_sizes, time_index
+from meanfield.validation.claims import Claim, PaperReport
+from meanfield.validation.sizes import chosen_sizes, time_index
 
 CASES = {
     "overlapping": dict(rho_support=(0.0, 1.0), eta_support=(0.5, 1.5)),

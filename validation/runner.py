@@ -1,7 +1,7 @@
 """Run the validation modules and write one report folder.
 
 Each paper has a module ``validation/<name>.py`` exposing ``run(outdir, quick) -> PaperReport``
-(see :mod:`validation.claims`). :func:`run_validation` runs the chosen ones, each into its own
+(see :mod:`meanfield.validation.claims`). :func:`run_validation` runs the chosen ones, each into its own
 sub-folder, and writes
 
 * ``report.md``: a pass/fail table per claim with the measured numbers, the figures, the data files;
@@ -29,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-from validation.claims import Claim, PaperReport
+from meanfield.validation.claims import Claim, PaperReport
 
 __all__ = ["PAPERS", "resolve_papers", "run_validation", "write_report"]
 
@@ -88,9 +88,9 @@ def run_one(module: str, outdir: Path, quick: bool, workers=None, executor=None,
     sub.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        mod = importlib.import_module(f"validation.{module}")
+        mod = importlib.import_module(f"meanfield.validation.{module}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"validation.{module}":
+        if exc.name == f"meanfield.validation.{module}":
             return _failed_report(module, f"not implemented yet: no validation/{module}.py"), 0.0
         return _failed_report(module, traceback.format_exc(limit=3)), time.perf_counter() - t0
     kwargs = {}

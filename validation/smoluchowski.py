@@ -6,7 +6,7 @@ The paper proves the kinetic limit (Thm 1.1) without a rate and has no numerical
 :func:`meanfield.study.run_studies` (``run(..., workers=k | executor=client, store=folder)``: local
 processes or a dask cluster, resume from a store; the report does not depend on it).
 
-* ``kernel`` (a direct computation, :class:`validation.computations.Computation`): the closed form
+* ``kernel`` (a direct computation, :class:`meanfield.validation.computations.Computation`): the closed form
   of the cell problem for the uniform-ball V against a table and ODE shooting (theory page 004),
   and the hard-core (Smoluchowski) limit ``F → 4π``;
 * ``fft`` (a direct computation): the O(M log M) FFT coagulation sums, additive kernel, M = 2048,
@@ -19,7 +19,7 @@ processes or a dask cluster, resume from a store; the report does not depend on 
   literal kernel of (1.7)–(1.8), which the data must reject; the dual bounded-Lipschitz distance
   ("max") between the monomer particles and the continuum monomer density per N;
 * ``pde_mass``: exact conservation of Σ n ∫ f_n by the PDE solver (pairing
-  :class:`~validation.computations.ContinuumOnly`); the particles' Σ m_i is checked exactly in every
+  :class:`~meanfield.validation.computations.ContinuumOnly`); the particles' Σ m_i is checked exactly in every
   particle task (observer ``mass_units``; a violation stops the validation);
 * ``r3`` and ``r3_literal``: the full coagulation–diffusion system against particles in free space
   R^3 (the paper's setting) with spatially inhomogeneous data (a Gaussian bump, σ = 0.2, d ≡ 1,
@@ -48,9 +48,9 @@ from meanfield.observers import Observer, TotalMass
 from meanfield.pairings import Pairing, as_labelled
 from meanfield.rates import fit_rate
 from meanfield.study import Study, distances, run_studies
-from validation.claims import Claim, PaperReport
-from validation.computations import Computation, ContinuumOnly, DatasetValue, Recorded
-from validation.sizes import chosen_sizes, time_index
+from meanfield.validation.claims import Claim, PaperReport
+from meanfield.validation.computations import Computation, ContinuumOnly, DatasetValue, Recorded
+from meanfield.validation.sizes import chosen_sizes, time_index
 
 T_END = 2.5e-3
 TIMES = [T_END / 4, T_END / 2, 3 * T_END / 4, T_END]

@@ -7,7 +7,7 @@ Particles (4.1): ``ẋ_i = -(1/n) Σ_{b_i b_j = 1} V'(x_i - x_j) - (1/n) Σ_{b_i
 over active particles, mass 1/n each. Annihilation (Def. 4.2): when two adjacent active opposite
 charges meet, both become ghosts (charge 0): frozen, invisible, kept in μ_n^± (4.15). The
 integrator (:mod:`meanfield.particles.annihilation_events1d`) is Dormand–Prince 5(4) under a PI
-step controller of :mod:`solvers.timestepping`, with error control on the active particles only,
+step controller of :mod:`meanfield.solvers.timestepping`, with error control on the active particles only,
 and annihilation times located as roots of the gaps of adjacent active opposite pairs on the step's
 continuous extension — a sign change of a gap, never a distance threshold. Forces
 (:mod:`meanfield.particles.annihilation_forces1d`): a compiled pair sum for a few hundred active
@@ -50,10 +50,10 @@ finite volumes: only the active part σ^± = [ρ⁺_j - ρ⁻_j]_± of each cell
 with the upwind flux; the nonlocal velocity uses exact cell integrals through the antiderivative
 (``∫_{C_k} V'(x_j - y) dy = V(x_j - x_{k-½}) - V(x_j - x_{k+½})``, the singular self-cell term is 0 by
 symmetry), a Toeplitz product done by zero-padded FFT (both species in one batched transform through
-:mod:`solvers.fft`, which runs such small transforms on one thread); SSP-RK3 (through
-:func:`solvers.timestepping.integrate`) under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves
+:mod:`meanfield.solvers.fft`, which runs such small transforms on one thread); SSP-RK3 (through
+:func:`meanfield.solvers.timestepping.integrate`) under ``dt ≤ cfl h / max|v|`` keeps ρ^± ≥ 0 and conserves
 each species' mass to round-off. With W = -V this is the two-species form of (1.4). The scheme lives in
-:mod:`solvers.active_transport1d`; this module gives it the initial cells and the kernels.
+:mod:`meanfield.solvers.active_transport1d`; this module gives it the initial cells and the kernels.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ from meanfield.particles.annihilation_potentials1d import (
     preset_v,
     preset_w,
 )
-from solvers.active_transport1d import cell_kernel_hat, solve_active_transport
-from solvers.grids import UniformGrid
+from meanfield.solvers.active_transport1d import cell_kernel_hat, solve_active_transport
+from meanfield.solvers.grids import UniformGrid
 
 __all__ = ["Annihilation1D", "Potential1D", "potential"]
 
@@ -347,7 +347,7 @@ class Annihilation1D:
         """The preset ρ^±° (sums of semicircle blocks) on ``grid`` as ``{"+": GridDensity, "-": GridDensity}``:
         exact cell averages (differences of the semicircle CDF)."""
         if not isinstance(grid, UniformGrid) or grid.ndim != 1:
-            raise TypeError(f"grid must be a 1-D solvers.grids.UniformGrid, got {grid!r}")
+            raise TypeError(f"grid must be a 1-D meanfield.solvers.grids.UniformGrid, got {grid!r}")
         cells = self._preset_cells(grid)
         return {label: GridDensity(cells[k], grid) for k, label in enumerate(SPECIES)}
 
@@ -400,11 +400,11 @@ class Annihilation1D:
                            force="auto", forces=None):
         """Event-driven solution of Problem 4.1 (Def. 4.2) by
         :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
-        under a :class:`solvers.timestepping.PIController` (``controller``, default the engine's PI
+        under a :class:`meanfield.solvers.timestepping.PIController` (``controller``, default the engine's PI
         controller at ``rtol``/``atol``; ``rtol`` below 100 machine epsilons is refused), forces by
         ``force`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
         particles on), "direct" or "fmm"; user potentials use the NumPy pair sum ("auto"/"direct" only);
-        at most :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps. ``rng`` must be None (deterministic).
+        at most :data:`meanfield.solvers.timestepping.DEFAULT_MAX_STEPS` steps. ``rng`` must be None (deterministic).
         ``forces=`` is the older spelling of ``force=`` (deprecated; the keyword of every model is ``force``).
 
         ``state = (x, b)``: strictly increasing finite positions and charges ±1. Returns a Trajectory of
@@ -483,7 +483,7 @@ class Annihilation1D:
     # -- continuum ------------------------------------------------------------------------------
     def _toeplitz_hats(self, grid):
         """Transforms of the cell-integrated kernels of V and W (None for W ≡ 0) from the potentials'
-        values (:func:`solvers.active_transport1d.cell_kernel_hat`)."""
+        values (:func:`meanfield.solvers.active_transport1d.cell_kernel_hat`)."""
         h = grid.spacing[0]
 
         def value(P, given):
@@ -532,10 +532,11 @@ class Annihilation1D:
         (the only one). The old call ``solve_continuum(resolution, t_end, ...)`` still works with a
         DeprecationWarning.
 
-        Time stepping: :func:`solvers.timestepping.integrate` with :class:`~solvers.timestepping.SSPRK3`
-        under the CFL rule ``dt = cfl h / max|v|`` (a :class:`~solvers.timestepping.StepFunction`);
+        Time stepping: :func:`meanfield.solvers.timestepping.integrate` with
+        :class:`~meanfield.solvers.timestepping.SSPRK3`
+        under the CFL rule ``dt = cfl h / max|v|`` (a :class:`~meanfield.solvers.timestepping.StepFunction`);
         scheme, declared order and step rule are recorded in the dataset's solver attributes. A ``cfl``
-        that would need more than :data:`solvers.timestepping.DEFAULT_MAX_STEPS` steps at the initial
+        that would need more than :data:`meanfield.solvers.timestepping.DEFAULT_MAX_STEPS` steps at the initial
         speed is refused before any step."""
         if (isinstance(t_end, (int, np.integer)) and not isinstance(t_end, bool) and t_end >= 16
                 and isinstance(times, numbers.Real) and not isinstance(times, bool)

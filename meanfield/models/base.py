@@ -29,7 +29,7 @@ import xarray as xr
 from meanfield import __version__
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.metrics._inputs import check_memory  # one memory guard for the package (re-exported)
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 __all__ = [
     "Trajectory",

@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from meanfield.measures import GridDensity
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 __all__ = ["Model", "density_on_grid", "initial_densities", "same_params"]
 

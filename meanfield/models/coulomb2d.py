@@ -38,7 +38,7 @@ for a custom kernel, the 2-D Laplace fast multipole method of pyfmmlib :func:`fm
 kernel to a requested tolerance, or particle-mesh :func:`particle_mesh_drift`, a grid-scale
 regularisation; ``simulate_particles`` chooses with ``force=``), the SDE driver in
 :mod:`meanfield.particles.coulomb_sde` (Euler-Maruyama or stochastic Heun through
-:func:`solvers.timestepping.integrate` under the close-pair step rule of
+:func:`meanfield.solvers.timestepping.integrate` under the close-pair step rule of
 :mod:`meanfield.particles.close_pair_step`). The continuum goes through the same driver with
 ETD2RK/ETDRK4 (``scheme="spectral"``) or forward Euler (``scheme="finite_volume"``) under a CFL rule.
 
@@ -92,9 +92,9 @@ from meanfield.particles.coulomb_forces import (
     resolve_force,
 )
 from meanfield.particles.coulomb_sde import integrate_from_zero, sde_stepper, simulate_charges
-from solvers import fft
-from solvers.grids import UniformGrid
-from solvers.timestepping import (
+from meanfield.solvers import fft
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import (
     DEFAULT_MAX_STEPS,
     ETD2RK,
     ETDRK4,
@@ -137,7 +137,7 @@ def _point(name, value):
 
 def _check_grid(grid, name="grid"):
     if not isinstance(grid, UniformGrid) or grid.ndim != 2:
-        raise TypeError(f"{name} must be a 2-D solvers.grids.UniformGrid, got {grid!r}")
+        raise TypeError(f"{name} must be a 2-D meanfield.solvers.grids.UniformGrid, got {grid!r}")
     return grid
 
 
@@ -297,7 +297,7 @@ class SignedCoulomb2D:
                            resolve_noise=False, max_steps=DEFAULT_MAX_STEPS, method=None):
         """Integrate eq. (1.1) from ``state = (positions, signs)`` with the engine
         :func:`meanfield.particles.coulomb_sde.simulate_charges` (through
-        :func:`solvers.timestepping.integrate`), the drift given to it as a value
+        :func:`meanfield.solvers.timestepping.integrate`), the drift given to it as a value
         (:func:`meanfield.particles.coulomb_forces.drift_function`, with the model's kernel).
 
         **Step control near close pairs** (:class:`~meanfield.particles.close_pair_step.ClosePairStep`,
@@ -487,18 +487,18 @@ class SignedCoulomb2D:
         return rho0
 
     def continuum_problem(self, grid: UniformGrid, scheme=None, *, method=None):
-        """The corrected eq. (1.3) on ``grid`` as a problem for :func:`solvers.timestepping.integrate`.
+        """The corrected eq. (1.3) on ``grid`` as a problem for :func:`meanfield.solvers.timestepping.integrate`.
 
         Returns ``(problem, velocity)``: ``velocity(rho)`` is ``K * (rho^+ - rho^-)`` (free space, by
         zero padding, the model's kernel), remembered for the last state it saw so that a step rule
         and the scheme's first stage share one evaluation. The state is ``rho`` of shape
         ``(2, *grid.shape)`` in both cases.
 
-        ``scheme="spectral"`` (default): a :class:`~solvers.timestepping.SemilinearProblem`, linear part
+        ``scheme="spectral"`` (default): a :class:`~meanfield.solvers.timestepping.SemilinearProblem`, linear part
         ``-(sigma^2/2) |k|^2`` diagonal in the basis of the real 2-D FFT of each species (the box is
         treated as periodic for derivatives: data must be negligible at the walls), nonlinear part
         ``-+ gamma_bar i k . FFT(rho^+- v)`` with the 2/3-rule dealiasing of the flux products.
-        ``scheme="finite_volume"``: an :class:`~solvers.timestepping.ODEProblem`, conservative upwind finite
+        ``scheme="finite_volume"``: an :class:`~meanfield.solvers.timestepping.ODEProblem`, conservative upwind finite
         volumes with no-flux walls, face flux ``+-gamma_bar v_face rho_upwind - D (rho_R - rho_L)/h``.
         ``method="spectral" | "fv"`` is the deprecated spelling of ``scheme``.
         """
@@ -534,7 +534,7 @@ class SignedCoulomb2D:
         is exact); FV ``dt = cfl / (4 max|v|/h + 4 D / h^2)`` which keeps every cell
         non-negative for ``cfl <= 1`` (each cell loses at most that fraction of its mass through its
         four faces). The rule is evaluated at the start of each step. All stepping goes through
-        :func:`solvers.timestepping.integrate`; the dataset's ``solver_*`` attributes record the
+        :func:`meanfield.solvers.timestepping.integrate`; the dataset's ``solver_*`` attributes record the
         scheme, the stepper (``solver_stepper``), its declared order, the step rule and the number of
         steps. A fixed ``dt`` that needs more than ``max_steps`` steps, or a rule whose first step does,
         is refused before stepping, and so is a grid whose arrays would not fit in memory.

@@ -102,9 +102,9 @@ from meanfield.models.dislocation_kernels import (
 )
 from meanfield.particles import dislocation_forces, lattice_kmc, periodic_interp
 from meanfield.particles.dislocation_couplings import charged_state_on_torus
-from solvers import fft
-from solvers.grids import UniformGrid
-from solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
+from meanfield.solvers import fft
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import ETDRK4, EulerMaruyama, SDEProblem, SemilinearProblem, integrate, step_budget
 
 __all__ = [
     "MOLLIFIERS",
@@ -264,7 +264,7 @@ class Dislocations2D:
 
     # -- data ----------------------------------------------------------------------------------
     def initial_density(self, grid, y=None):
-        """The preset initial densities on ``grid`` (a 2-D periodic :class:`~solvers.grids.UniformGrid`
+        """The preset initial densities on ``grid`` (a 2-D periodic :class:`~meanfield.solvers.grids.UniformGrid`
         of the unit torus): ``{"+": GridDensity, "-": GridDensity}``, the values of
         :func:`preset_density` at the cell centres (mass ½ each to round-off on a grid of ≥ 5 cells
         per axis: the data are trigonometric polynomials of degree 2).
@@ -283,7 +283,7 @@ class Dislocations2D:
     @staticmethod
     def _check_torus_grid(name, grid):
         if not isinstance(grid, UniformGrid):
-            raise TypeError(f"{name} must be a solvers.grids.UniformGrid, got {type(grid).__name__}")
+            raise TypeError(f"{name} must be a meanfield.solvers.grids.UniformGrid, got {type(grid).__name__}")
         length = np.asarray(grid.upper, float) - np.asarray(grid.lower, float)
         if grid.ndim != 2 or not all(grid.periodic) or not np.allclose(length, 1.0, rtol=0, atol=1e-12):
             raise ValueError(f"{name} must be a 2-D periodic grid of the unit torus (side 1), got {grid}")
@@ -394,7 +394,7 @@ class Dislocations2D:
         return self._initial_values(initial, self.lattice_grid(eps))
 
     def lattice_problem(self, eps, dt=None, initial=None):
-        """(MF^ε) as a semilinear problem for :func:`solvers.timestepping.integrate` (module docstring:
+        """(MF^ε) as a semilinear problem for :func:`meanfield.solvers.timestepping.integrate` (module docstring:
         the lattice Laplacian is the linear part, diagonal in Fourier space; the state is the real-FFT
         of the densities), the Fourier coefficients of the initial densities (``initial`` as in
         :meth:`solve_lattice`) and the step; returns ``(problem, u0_hat, N, dt)``. Per ETDRK4 step: 4
@@ -597,8 +597,8 @@ class Dislocations2D:
                            method=None, eps=None, kmc=None):
         """(SDE_n), eq. (9), from ``state = (positions (n, 2), charges ±1 (n,))``.
 
-        ``scheme="euler_maruyama"`` (the only one): :class:`solvers.timestepping.EulerMaruyama` through
-        :func:`solvers.timestepping.integrate`, positions wrapped onto the torus after each step, one
+        ``scheme="euler_maruyama"`` (the only one): :class:`meanfield.solvers.timestepping.EulerMaruyama` through
+        :func:`meanfield.solvers.timestepping.integrate`, positions wrapped onto the torus after each step, one
         ``rng`` draw of shape (n, 2) per step; ``dt`` defaults to ``min(δ²β/20, δ/(10 max|F|))`` so
         that a step's drift and noise move a particle a small fraction of the core size δ. A ``dt``
         that is not positive and finite, or that would need more than 10^7 steps, is refused before

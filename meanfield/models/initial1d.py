@@ -30,7 +30,7 @@ import numpy as np
 
 from meanfield.measures import GridDensity, IntervalDensity1D
 from meanfield.models.contract import density_on_grid
-from solvers.grids import UniformGrid
+from meanfield.solvers.grids import UniformGrid
 
 __all__ = ["FINE_CELLS", "Profile1D", "Quantile", "profile_from"]
 

@@ -22,13 +22,13 @@ Continuum (system (5)): d_t rho + d_x(rho v) = 0, d_t eta - d_x(eta v) = 0 with
 v = 2 (F_rho - F_eta) (theory page 002). Two solvers:
 
 * ``scheme="quantile"``: pseudo-inverse flow d_t X(s) = 2s - 2 H(X(s)), d_t Y(s) = 2s - 2 F(Y(s))
-  (theory page 002) with piecewise-linear quantiles (:mod:`solvers.quantile_flow1d`);
+  (theory page 002) with piecewise-linear quantiles (:mod:`meanfield.solvers.quantile_flow1d`);
 * ``scheme="finite_volume"``: conservative finite volumes with exact prefix-sum CDFs at faces
-  (:mod:`solvers.upwind_cdf_velocity1d`, theory page 002), donor-cell (``flux="upwind"``, first order,
+  (:mod:`meanfield.solvers.upwind_cdf_velocity1d`, theory page 002), donor-cell (``flux="upwind"``, first order,
   the default) or minmod MUSCL (``flux="muscl"``, second order on smooth data), on the hull of the
   initial supports, which the solution never leaves (Prop 4.1 continuum analogue, theory page 002).
 
-Both are advanced by :func:`solvers.timestepping.integrate` with an SSP Runge–Kutta stepper,
+Both are advanced by :func:`meanfield.solvers.timestepping.integrate` with an SSP Runge–Kutta stepper,
 ``stepper="ssp_rk3"`` (default), ``"ssp_rk2"`` or ``"forward_euler"``, under the solver's step rule;
 the output dataset's ``solver_*`` attributes record the scheme, its declared order, the step rule
 and the number of steps.
@@ -68,10 +68,10 @@ from meanfield.particles.sticky_events1d import (
     check_two_species_state,
     simulate_two_species_events,
 )
-from solvers.grids import UniformGrid
-from solvers.quantile_flow1d import solve_quantile_flow
-from solvers.timestepping import SSPRK2, SSPRK3, ForwardEuler, step_budget
-from solvers.upwind_cdf_velocity1d import FLUX_ORDERS, solve_upwind_cdf_velocity
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.quantile_flow1d import solve_quantile_flow
+from meanfield.solvers.timestepping import SSPRK2, SSPRK3, ForwardEuler, step_budget
+from meanfield.solvers.upwind_cdf_velocity1d import FLUX_ORDERS, solve_upwind_cdf_velocity
 
 __all__ = ["Newtonian1D", "energy", "reconstruction_lm_power", "validate_particles"]  # + Quantile, re-exported
 
@@ -389,7 +389,7 @@ class Newtonian1D:
             The SSP Runge–Kutta time stepper (orders 3, 2, 1); all have SSP coefficient 1, so the same
             step rule keeps node order / positivity. The quantile flow measures time order 2 with
             both SSP-RK3 and SSP-RK2 (its right-hand side has kinks, see
-            :mod:`solvers.quantile_flow1d`). (Before issue 15 this was ``scheme=``; a stepper name
+            :mod:`meanfield.solvers.quantile_flow1d`). (Before issue 15 this was ``scheme=``; a stepper name
             given as ``scheme=`` still works with a DeprecationWarning.)
         cfl : float, optional
             Step-rule factor: in (0, 1) for ``"quantile"`` (default 0.5); in (0, 1] for the upwind
@@ -399,7 +399,7 @@ class Newtonian1D:
             that would need more than 10^7 steps to reach ``t_end`` is refused before any work.
         flux : "upwind" (default) | "muscl"
             Face flux of ``"finite_volume"``: first-order donor cell or the second-order minmod
-            MUSCL reconstruction (:mod:`solvers.finite_volume`).
+            MUSCL reconstruction (:mod:`meanfield.solvers.finite_volume`).
         method : str, optional
             Deprecated name of ``scheme`` (a DeprecationWarning names the new keyword).
 

@@ -25,7 +25,7 @@ this module uses the corrected value, which is what the particle system is teste
   on a periodic box (Strang splitting: exact heat propagator per mass in Fourier space, reaction by
   SSP-RK3 under its positivity step, or RK4 / DP5 at fixed step:
   ``stepper="ssp_rk3"|"rk4"|"dormand_prince_54"``), both advanced by
-  the package's one time-stepping driver (:func:`solvers.timestepping.integrate`). Mass truncation
+  the package's one time-stepping driver (:func:`meanfield.solvers.timestepping.integrate`). Mass truncation
   ``n ≤ M`` is **conservative** (a collision whose product would exceed ``M`` does not happen, so
   ``Σ n f_n`` is conserved exactly). The coagulation sums cost O(M²) per point (compiled loop) or,
   for kernels that are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative,
@@ -86,9 +86,9 @@ from meanfield.models.coagulation_sums import (
 )
 from meanfield.models.contract import density_on_grid
 from meanfield.particles.coagulation import CoagulationSweep, profile_mass
-from solvers import fft
-from solvers.grids import UniformGrid
-from solvers.timestepping import (
+from meanfield.solvers import fft
+from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import (
     RK4,
     SSPRK3,
     DormandPrince54,
@@ -219,7 +219,7 @@ def invert_capture(capture, target, top=None, a_max=1e12):
 
 
 # reaction steppers of the coagulation–diffusion splitting (``stepper=`` of solve_continuum), under the names of
-# solvers.timestepping (one spelling across models); the older spellings keep working for one release with a
+# meanfield.solvers.timestepping (one spelling across models); the older spellings keep working for one release with a
 # DeprecationWarning, and so does the stepper given as ``scheme=``
 REACTION_SCHEMES = {cls.name: cls for cls in (SSPRK3, RK4, DormandPrince54)}
 _OLD_SCHEMES = {"ssprk3": "ssp_rk3", "dp5": "dormand_prince_54", "dp54": "dormand_prince_54"}
@@ -556,7 +556,7 @@ class CoagulationDiffusion:
         :attr:`species` order: ``h_n = Z · fraction_n · shape`` (point values of the profile, scaled so
         that ``∫ h_n = Z · fraction_n`` on the grid; zero for classes absent initially)."""
         if not isinstance(grid, UniformGrid) or grid.ndim != 3:
-            raise ValueError(f"grid must be a 3-D solvers.grids.UniformGrid, got {grid!r}")
+            raise ValueError(f"grid must be a 3-D meanfield.solvers.grids.UniformGrid, got {grid!r}")
         values = self._preset_array(grid)
         return {label: GridDensity(values[k], grid) for k, label in enumerate(self.species)}
 

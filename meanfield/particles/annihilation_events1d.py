@@ -6,8 +6,8 @@ one compressed, sorted array. Between annihilations the ODE (4.1)
     ẋ_i = -(1/n) Σ_{b_i b_j = 1} V'(x_i - x_j) - (1/n) Σ_{b_i b_j = -1} W'(x_i - x_j)
 
 is integrated by Dormand–Prince 5(4) (the tableau and continuous extension of
-:mod:`solvers.timestepping.dormand_prince_tableau`, declared orders those of
-:class:`solvers.timestepping.DormandPrince54`) under a :class:`solvers.timestepping.PIController`
+:mod:`meanfield.solvers.timestepping.dormand_prince_tableau`, declared orders those of
+:class:`meanfield.solvers.timestepping.DormandPrince54`) under a :class:`meanfield.solvers.timestepping.PIController`
 passed in (default :func:`default_controller`): its tolerances, error norm, safety factor, step
 factor bounds and PI exponents drive the steps, and its checks refuse ``rtol`` below 100 machine
 epsilons; ``atol`` below machine epsilon × max|x| (the round-off of the coordinate differences every
@@ -15,13 +15,13 @@ force is made of) is refused here. Forces: :mod:`meanfield.particles.annihilatio
 compiled pair sum below a few hundred active particles, a 1-D fast multipole method with O(m) work
 above, its order chosen from ``rtol`` so that its error stays far below the tolerance).
 
-Why this loop is not :func:`solvers.timestepping.integrate`: the same run through the driver
+Why this loop is not :func:`meanfield.solvers.timestepping.integrate`: the same run through the driver
 (``DormandPrince54()``, the same ``PIController``, one terminal ``Event`` per adjacent ± pair,
 restarted at each annihilation) costs 2.9–3.0× (n = 200) and 3.0–3.8× (n = 1000) this engine in CPU
 time (medians of three runs of 5 interleaved rounds, ranges 2.0–4.7; rtol 1e-8; event times agree to
 4e-10; ``benchmarks/annihilation1d_engine_vs_driver.py``), beyond the 1.05×
 allowed, so this loop stays, with the scheme and the controller taken from
-:mod:`solvers.timestepping`. The driver evaluates 7 stages per step where FSAL needs 6, locates an
+:mod:`meanfield.solvers.timestepping`. The driver evaluates 7 stages per step where FSAL needs 6, locates an
 event by Brent iterations on whole steps (7 forces each) where this engine finds the root of the gap
 on the step's quartic continuous extension (no force evaluation), and restarts from a fresh step
 after each annihilation.
@@ -69,9 +69,9 @@ from meanfield.particles.annihilation_forces1d import (
     fmm_order,
     velocity,
 )
-from solvers.timestepping import DEFAULT_MAX_STEPS, DormandPrince54, PIController
-from solvers.timestepping._checks import TIME_TOL
-from solvers.timestepping.dormand_prince_tableau import A, E, P
+from meanfield.solvers.timestepping import DEFAULT_MAX_STEPS, DormandPrince54, PIController
+from meanfield.solvers.timestepping._checks import TIME_TOL
+from meanfield.solvers.timestepping.dormand_prince_tableau import A, E, P
 
 __all__ = [
     "FORCE_METHODS",
@@ -89,7 +89,7 @@ BETA = 0.08
 
 
 def default_controller(rtol=1e-8, atol=1e-11):
-    """The engine's step controller: :class:`solvers.timestepping.PIController` with β = :data:`BETA`
+    """The engine's step controller: :class:`meanfield.solvers.timestepping.PIController` with β = :data:`BETA`
     (its checks refuse ``rtol`` below 100 machine epsilons and negative or non-finite tolerances)."""
     return PIController(rtol, atol, beta=BETA)
 
@@ -121,7 +121,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
     """Solve Problem 4.1 from sorted distinct ``x`` with charges ``b`` = ±1, returning the states at
     ``times`` (increasing, ≥ 0). ``vkind``/``wkind`` index :data:`V_KINDS`/:data:`W_KINDS`.
 
-    ``controller``: a :class:`solvers.timestepping.PIController` (default :func:`default_controller`
+    ``controller``: a :class:`meanfield.solvers.timestepping.PIController` (default :func:`default_controller`
     of ``rtol``, ``atol``), whose tolerances, error norm and constants (safety, min/max factor, β)
     drive the steps; ``forces``: "auto", "direct" or "fmm" (:mod:`.annihilation_forces1d`);
     ``max_steps`` caps accepted + rejected steps (RuntimeError beyond, as when the step underflows).
@@ -132,7 +132,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
     if controller is None:
         controller = default_controller(rtol, atol)
     if not isinstance(controller, PIController):
-        raise TypeError(f"controller must be a solvers.timestepping.PIController, got {controller!r}")
+        raise TypeError(f"controller must be a meanfield.solvers.timestepping.PIController, got {controller!r}")
     if forces not in FORCE_METHODS:
         raise ValueError(f"forces must be one of {FORCE_METHODS}, got {forces!r}")
     if kernels is not None and forces == "fmm":

@@ -15,7 +15,7 @@ is also kept below ``(θ min_i d_i)² / (2σ²)``, so that the standard deviatio
 relative Brownian displacement stays below ``θ`` times the smallest distance: noise does not carry a
 pair across the close-approach region unseen either.
 
-The rule is a value passed to :func:`solvers.timestepping.integrate` as ``dt``; it keeps counters
+The rule is a value passed to :func:`meanfield.solvers.timestepping.integrate` as ``dt``; it keeps counters
 (``proposals``; ``capped``: steps it made shorter than both ``dt`` and the time left to the next
 output, when it is given the output times) and, with ``collision_radius``, the first time a step
 starts with some pair closer than that radius (``first_collision_time``, ``inf`` if never).
@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from solvers.timestepping import TIME_TOL
+from meanfield.solvers.timestepping import TIME_TOL
 
 __all__ = ["ClosePairStep", "LastStateCache"]
 

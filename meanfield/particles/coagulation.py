@@ -17,7 +17,7 @@ run is reproducible from its seed.
 
 :class:`CoagulationSweep` holds the tables and the Generator; called as ``sweep(y, h)`` on the state
 ``y`` of shape ``(n, 4)`` (rows ``[x, y, z, mass]``) it returns the state of the survivors (fewer
-rows after merges). :class:`solvers.timestepping.JumpSplitting` applies it after each
+rows after merges). :class:`meanfield.solvers.timestepping.JumpSplitting` applies it after each
 Brownian step of the driver.
 """
 

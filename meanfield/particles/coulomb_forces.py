@@ -41,8 +41,8 @@ from numba import njit, prange
 
 from meanfield.measures import EmpiricalMeasure, deposit
 from meanfield.models.base import check_integer, check_memory, check_nonnegative, check_real
-from solvers import fft
-from solvers.grids import UniformGrid
+from meanfield.solvers import fft
+from meanfield.solvers.grids import UniformGrid
 
 __all__ = ["FMM_CROSSOVER_N", "FMM_TOLERANCE", "FORCES", "check_charges", "check_radial_profile", "coulomb_drift",
            "coulomb_kernel_hat", "drift_function", "fmm_available", "fmm_drift", "kernel_hat", "nearest_distances",
@@ -131,7 +131,7 @@ def kernel_hat(grid: UniformGrid, epsilon=0.0, kernel=None):
 
 
 def coulomb_kernel_hat(grid: UniformGrid, epsilon=0.0):
-    """Free-space transforms (zero-padded, :func:`solvers.fft.free_space_kernel_hat`) of both components
+    """Free-space transforms (zero-padded, :func:`meanfield.solvers.fft.free_space_kernel_hat`) of both components
     of K (K_eps of eq. (4.5) if ``epsilon > 0``) sampled at the grid's displacements, K(0) := 0 (odd
     kernel). Used by the particle-mesh forces and by the continuum solvers' velocity ``K * q``."""
     e2 = float(epsilon) ** 2

@@ -1,6 +1,6 @@
 """The SDE engine of model 000: ``dX^i = f^i(X) dt + sigma dB^i`` for charges with a singular pair drift.
 
-:func:`simulate_charges` advances positions through :func:`solvers.timestepping.integrate` with
+:func:`simulate_charges` advances positions through :func:`meanfield.solvers.timestepping.integrate` with
 Euler-Maruyama or stochastic Heun (:data:`SDE_SCHEMES`) under the close-pair step rule
 (:class:`~meanfield.particles.close_pair_step.ClosePairStep`). The drift is a value passed in, a
 function ``x -> (drift (N, 2), nearest-neighbour distances (N,))`` such as
@@ -11,7 +11,7 @@ normal of shape ``(N, 2)``, one draw per step from ``rng``. Paper: eq. (1.1) of 
 Slangen; theory page docs/theory/000-signed-coulomb.md ("Numerical choices for the particles").
 
 :func:`sde_stepper` turns a scheme name (or the deprecated ``method="euler" | "heun"``) into a
-stepper; :func:`integrate_from_zero` is :func:`~solvers.timestepping.integrate` from t = 0 that
+stepper; :func:`integrate_from_zero` is :func:`~meanfield.solvers.timestepping.integrate` from t = 0 that
 returns the initial state for outputs at t = 0 only.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from meanfield.particles.close_pair_step import ClosePairStep, LastStateCache
 from meanfield.particles.coulomb_forces import nearest_distances
-from solvers.timestepping import EulerMaruyama, SDEProblem, Solution, StochasticHeun, integrate, step_budget
+from meanfield.solvers.timestepping import EulerMaruyama, SDEProblem, Solution, StochasticHeun, integrate, step_budget
 
 __all__ = ["SDE_METHODS", "SDE_SCHEMES", "integrate_from_zero", "sde_stepper", "simulate_charges"]
 

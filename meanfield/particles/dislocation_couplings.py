@@ -10,7 +10,7 @@ distance of the laws and is what the paper's proofs estimate.
   Brownian motions, where ``F(x, b; ρ) = -b ∇V_δ * (ρ⁺ - ρ⁻)(x)`` is the force of the (MF) solution
   ``ρ(t)`` (Lemma 4.1: the ``X̄_i`` are independent with law ``ρ^±(t)/|ρ^±|``).
   :func:`couple_sde_mean_field`: both by Euler–Maruyama through
-  :func:`solvers.timestepping.integrate` on one state of three blocks, ``X`` (wrapped onto the
+  :func:`meanfield.solvers.timestepping.integrate` on one state of three blocks, ``X`` (wrapped onto the
   torus after each step, as the plain run keeps it), the lift of ``X̄`` and the difference of the
   lifts ``X - X̄``, with one Gaussian draw of shape ``(n, 2)`` per step added to the first two (the
   difference has no noise: ``d(X - X̄) = (F(X) - F̄(X̄)) dt``, so it is free of the noise's
@@ -51,8 +51,8 @@ from numba import njit
 from meanfield.measures import as_generator
 from meanfield.models.base import check_integer, check_positive, check_times
 from meanfield.particles import coupled_kmc
-from solvers import fft
-from solvers.timestepping import EulerMaruyama, ODEProblem, SDEProblem, Stepper, integrate
+from meanfield.solvers import fft
+from meanfield.solvers.timestepping import EulerMaruyama, ODEProblem, SDEProblem, Stepper, integrate
 
 __all__ = [
     "CoupledPaths",
@@ -247,7 +247,7 @@ class _RecordStarts(Stepper):
 
 
 def _step_starts(ts, dt):
-    """The start times of the steps :func:`solvers.timestepping.integrate` takes with the fixed step
+    """The start times of the steps :func:`meanfield.solvers.timestepping.integrate` takes with the fixed step
     ``dt`` to the output times ``ts`` (asked of the driver itself, so the same floats)."""
     if ts[-1] <= 0:  # outputs at t = 0 only: no step
         return np.array([])

@@ -1,6 +1,6 @@
 """Measured orders of every stepper on problems with exact solutions.
 
-``python -m solvers.timestepping.orders`` prints a table of each stepper's declared and measured
+``python -m meanfield.solvers.timestepping.orders`` prints a table of each stepper's declared and measured
 order (least-squares slope of log error against log step over four halvings). The same problems are
 used by the test suite, which asserts each measured order within 0.15 of the declared one.
 

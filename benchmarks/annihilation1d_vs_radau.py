@@ -5,11 +5,13 @@ same system (V = -log, W = 0, semicircles; n particles to t = 1). Accuracy = max
 annihilation times against a tight reference (ours at rtol 1e-12). Radau's configuration: scipy's
 implicit Radau IIA (order 5) with its finite-difference Jacobian, atol = rtol · 1e-3 like ours, a
 terminal falling event on the smallest ± gap, forces from ``Annihilation1D.velocity`` (compiled).
-Every configuration is run once untimed (compilation, scipy's first call), then all are timed
-interleaved call by call (``_timing.interleaved_times``, 5 rounds, CPU time recorded beside); the
-ratio is ours ÷ Radau at equal accuracy (our cheapest run at least as accurate), median and range.
+Every configuration is run once untimed (compilation, scipy's first call: a cold Radau call is what
+made an earlier table's 131–207×), then all are timed interleaved call by call
+(``_timing.interleaved_times``, ``repeats`` rounds, default 5, CPU time recorded beside); the ratio is
+ours ÷ Radau at equal accuracy (our cheapest run at least as accurate), median and range over the
+rounds (the ratio of each round's pair of calls).
 
-Run: PYTHONPATH=. python benchmarks/annihilation1d_vs_radau.py [n]
+Run: PYTHONPATH=. python benchmarks/annihilation1d_vs_radau.py [n [repeats]]
 """
 
 import sys
@@ -56,6 +58,9 @@ def main(n=200, repeats=5):
     x, b = model.sample_particles(n)
     ref = np.array([e[0] for e in model.simulate_particles((x, b), 1.0, rtol=1e-12, atol=1e-14).events])
     print(f"n = {n}: {ref.size} annihilations to t = 1; reference: ours at rtol 1e-12")
+    print("Radau: scipy.integrate.solve_ivp(method='Radau'), finite-difference Jacobian, atol = rtol·1e-3, terminal "
+          "event on the smallest ± gap, restarted at each annihilation, forces Annihilation1D.velocity (compiled); "
+          f"every configuration called once before the timing (warm); {repeats} interleaved rounds")
     configs = [("ours", r, lambda r=r: np.array([e[0] for e in model.simulate_particles(
         (x, b), 1.0, rtol=r, atol=r * 1e-3).events])) for r in (1e-6, 1e-8, 1e-10)]
     configs += [("Radau", r, lambda r=r: radau_events(model, x, b, 1.0, r, r * 1e-3)) for r in (1e-6, 1e-8)]
@@ -73,7 +78,8 @@ def main(n=200, repeats=5):
 
     wall = interleaved_times([timed(k, f) for k, (_, _, f) in enumerate(configs)], repeats)
     for k, (who, r, _) in enumerate(configs):
-        print(f"{who:5s} rtol {r:g}: CPU median {np.median(cpu[k]):.3f} s, wall median {np.median(wall[k]):.3f} s, "
+        print(f"{who:5s} rtol {r:g}: CPU median {np.median(cpu[k]):.3f} s [{min(cpu[k]):.3f}, {max(cpu[k]):.3f}], "
+              f"wall median {np.median(wall[k]):.3f} s [{min(wall[k]):.3f}, {max(wall[k]):.3f}], "
               f"event-time error {errors[k]:.1e}", flush=True)
     ours = [k for k, c in enumerate(configs) if c[0] == "ours"]
     for k, (who, r, _) in enumerate(configs):  # equal accuracy: our cheapest run at least as accurate as Radau's
@@ -89,4 +95,4 @@ def main(n=200, repeats=5):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    main(*(int(a) for a in sys.argv[1:3]))

@@ -22,7 +22,10 @@ rtol 1e-8, atol 1e-11 (the defaults). Goal (issue 17): n = 10^4 in ≤ 30 s with
    For n ≤ 2000 also the largest Jacobian eigenvalue at t = 0 and |λ|max · (mean step), with the lower
    bound of an implicit method's cost (one dense LU per annihilation ÷ our run; the explicit method
    is stability-limited, an implicit one would still restart at every annihilation).
-3. Event times at n ∈ ``accuracy_ns`` against a tight reference (direct forces, rtol 1e-12, atol 1e-15):
+3. What sets the step, at n = 1000 and 2000: accepted / rejected steps at rtol 1e-10 … 1e-4 (atol =
+   rtol · 1e-3), and the same particles all with charge +1 (no annihilation at all). Steps that do
+   not shrink as the tolerance is loosened are set by stability (λ ~ n), not by accuracy or events.
+4. Event times at n ∈ ``accuracy_ns`` against a tight reference (direct forces, rtol 1e-12, atol 1e-15):
    max error of the default run with FMM forces and with direct forces.
 
 The machine is shared: CPU time is the steadier measure (numba code runs on one thread), wall time
@@ -226,8 +229,21 @@ def run_table(model, ns, direct_max=DIRECT_MAX):
                   f"({'met' if big[0] <= 30 else 'not met'})")
 
 
+def step_table(model, ns=ACCURACY_NS):
+    print("3. what sets the step (accepted / rejected steps, annihilations)")
+    for n in ns:
+        x, b = model.sample_particles(n)
+        row = []
+        for rtol in (1e-10, 1e-8, 1e-6, 1e-4):
+            st = (tr := model.simulate_particles((x, b), 1.0, rtol=rtol, atol=rtol * 1e-3)).info["stats"]
+            row.append(f"rtol {rtol:g}: {st['accepted']} / {st['rejected']} ({len(tr.events)})")
+        st = model.simulate_particles((x, np.ones_like(b)), 1.0).info["stats"]
+        row.append(f"all charges +1, rtol 1e-8: {st['accepted']} / {st['rejected']} (0)")
+        print(f"  n = {n}: " + "; ".join(row), flush=True)
+
+
 def accuracy_table(model, ns):
-    print("3. event times against direct forces at rtol 1e-12 (max |error|, default rtol 1e-8)")
+    print("4. event times against direct forces at rtol 1e-12 (max |error|, default rtol 1e-8)")
     for n in ns:
         state = model.sample_particles(n)
         ref = np.array([e[0] for e in model.simulate_particles(state, 1.0, rtol=1e-12, atol=1e-15,
@@ -247,6 +263,7 @@ def main(ns, direct_max=DIRECT_MAX):
     force_table(model, [1000, 10000, 100000])
     crossover_table(model)
     run_table(model, ns, direct_max)
+    step_table(model)
     accuracy_table(model, ACCURACY_NS)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

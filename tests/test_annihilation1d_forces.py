@@ -116,3 +116,57 @@ def test_fmm_run_matches_direct_run_event_by_event():
     assert [e[2] for e in ed] == [e[2] for e in ef]
     np.testing.assert_allclose([e[0] for e in ef], [e[0] for e in ed], rtol=0, atol=1e-9)
     np.testing.assert_allclose(runs[1].positions[-1], runs[0].positions[-1], rtol=0, atol=1e-9)
+
+
+def random_configuration(rng, m):
+    """m sorted distinct points with random ±1 charges and spacings over six decades (log-uniform in
+    [1e-6, 1]): clusters, empty stretches and close opposite pairs in one configuration."""
+    x = np.cumsum(10.0 ** rng.uniform(-6.0, 0.0, m))
+    return x - x.mean(), rng.choice(np.array([-1, 1], dtype=np.int64), m)
+
+
+@pytest.mark.filterwarnings("ignore::meanfield.particles.annihilation_potentials1d.OutsideTheoremWarning")
+@pytest.mark.parametrize("rtol", [1e-6, 1e-8, 1e-10])
+@pytest.mark.parametrize("kw", KINDS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()) or "log-none")
+def test_fmm_at_the_run_order_matches_direct_on_random_configurations(kw, rtol):
+    """Random configurations (seeded): the FMM at the order a run at ``rtol`` uses (:func:`fmm_order`)
+    is within 0.3 ρ^-p ≤ 3e-4 rtol of the direct sum, relative to (1/n) Σ_j 1/|x_i - x_j| (the bound
+    fmm_order is built on)."""
+    m = Annihilation1D(delta=0.3, **kw)
+    vk, wk = m._kinds()
+    rng = np.random.default_rng([17, round(-np.log10(rtol)), KINDS.index(kw)])
+    p = fmm_order(rtol)
+    for size in (400, 1500):
+        x, b = random_configuration(rng, size)
+        ref = active_velocity(x, b, x.size, vk, wk, 0.3)
+        err = np.abs(fmm_velocity(x, b, x.size, vk, wk, 0.3, order=p) - ref) / scale(x, x.size)
+        assert err.max() <= 0.3 * RHO**-p <= 3e-4 * rtol
+
+
+def test_auto_run_below_the_crossover_is_the_direct_run_bit_for_bit():
+    """force="auto" with fewer active particles than FMM_CROSSOVER from the start is the direct engine:
+    the same positions, events and counters, bit for bit."""
+    m = Annihilation1D()
+    state = m.sample_particles(FMM_CROSSOVER - 1)
+    auto, direct = (m.simulate_particles(state, 1.0, force=f) for f in ("auto", "direct"))
+    for a, d in zip(auto.positions, direct.positions, strict=True):
+        np.testing.assert_array_equal(a, d)
+    assert auto.events == direct.events and auto.info["stats"] == direct.info["stats"]
+
+
+@pytest.mark.parametrize("kw", [{"W": "regularised"}, {"V": "wall"}], ids=["log-reg", "wall-none"])
+def test_fmm_run_matches_direct_run_on_a_random_configuration(kw):
+    """A whole run from a random configuration (random charges: many adjacent opposite pairs, so
+    annihilations from the start) with FMM forces against the direct sum at rtol 1e-8: the same
+    annihilating pairs in the same order, event times and final positions within 1e-9 (the tolerance
+    is 1e-8)."""
+    m = Annihilation1D(**kw)
+    rng = np.random.default_rng(1701)
+    x = np.sort(rng.uniform(-1.0, 1.0, 500))
+    b = rng.choice(np.array([-1, 1]), x.size)
+    runs = [m.simulate_particles((x, b), 0.25, force=f) for f in ("direct", "fmm")]
+    ed, ef = runs[0].events, runs[1].events
+    assert len(ed) == len(ef) > 100
+    assert [e[2] for e in ed] == [e[2] for e in ef]
+    np.testing.assert_allclose([e[0] for e in ef], [e[0] for e in ed], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(runs[1].positions[-1], runs[0].positions[-1], rtol=0, atol=1e-9)

@@ -43,8 +43,11 @@ A run at tolerance rtol uses :func:`fmm_order` (error ≤ 3e-4 · rtol; p = 15 a
 
 Cost (``benchmarks/annihilation1d_scaling.py``, CPU time, interleaved, p = 15, three runs): 0.15–0.22 ms
 at m = 10^3, 0.9–1.2 ms at 10^4, 10–14 ms at 10^5; against the direct sum 0.30–0.38× at 10^3 and
-0.016–0.019× at 10^4 (crossover near m = 250: :data:`FMM_CROSSOVER`); against pyfmmlib's 2-D Laplace
-FMM on the real axis (both sums in one call, iprec 3 / 4, errors 5e-12 / 6e-15) 0.025–0.05×.
+0.016–0.019× at 10^4 (crossover between m = 200 and 300: :data:`FMM_CROSSOVER`); against pyfmmlib's 2-D
+Laplace FMM on the real axis (both sums in one call, iprec 3 / 4, errors 5e-12 / 6e-15) 0.025–0.05×.
+Re-measured on a loaded machine (load average 15–18 on 2 cores; 7 interleaved rounds, median [range]):
+0.37 ms at 10^3, 1.5 ms at 10^4, 16 ms at 10^5; direct ÷ FMM 0.97 [0.83, 1.02] at m = 200, 1.55
+[1.48, 1.74] at 300, 3.3 [2.9, 3.7] at 600.
 
 Stage states of a Runge–Kutta step may be slightly out of order (an annihilating pair crossing) or
 non-finite: the first give finite forces (a particle a hair outside its leaf), the second NaN, which
@@ -78,7 +81,9 @@ FORCE_METHODS = ("auto", "direct", "fmm")
 
 FMM_ORDER = 20  # default Chebyshev order of fmm_velocity: round-off accuracy (module docstring)
 FMM_LEAF_SIZE = 32  # mean particles per leaf: balances the near field against the tree (scaling benchmark)
-FMM_CROSSOVER = 300  # active particles from which "auto" uses the FMM (direct/FMM time 0.75 at 200, 1.4 at 300)
+# active particles from which "auto" uses the FMM: direct/FMM time 0.97 at 200, 1.55 at 300 (module docstring);
+# kept at 300 so that runs below it are the direct engine bit for bit
+FMM_CROSSOVER = 300
 
 
 @njit(cache=True)

@@ -31,7 +31,8 @@ this module uses the corrected value, which is what the particle system is teste
   for kernels that are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative,
   or any tabulated kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass
   (:class:`~meanfield.models.coagulation_sums.SeparableKernel`, checked and summed through its factors
-  in O(r M) memory: no ``M × M`` matrix is formed); ``sums="auto"|"direct"|"fft"`` chooses, and the
+  in O(r M) memory: no ``M × M`` matrix is formed; the paper's kernel with constant ``d`` and ``α`` is
+  the constant ``2d F(κ/2d)`` and is handled so); ``sums="auto"|"direct"|"fft"`` chooses, and the
   sums themselves live in :mod:`meanfield.models.coagulation_sums`. In free space (``domain="free"``) the PDE
   is solved on the periodic box
   ``[0, L)^3`` standing for ``R^3``, refused when the Gaussian wrap-around estimate exceeds 1e-3.

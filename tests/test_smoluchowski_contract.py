@@ -245,8 +245,10 @@ def test_sizes_that_do_not_fit_in_memory_and_empty_states_are_refused_before_any
             model.sample_particles(n, rng=0)
     with pytest.raises(ValueError, match=r"resolution=4096.*GiB"):
         model.solve_continuum(1e-3, resolution=4096)
+    with pytest.raises(ValueError, match=r"max_mass=.*GiB"):  # mass-dependent d: an (M, M) kernel table
+        CoagulationDiffusion(max_mass=10**6, diffusivity=lambda m: 1.0 / m)
     with pytest.raises(ValueError, match=r"max_mass=.*GiB"):
-        CoagulationDiffusion(max_mass=10**6)
+        CoagulationDiffusion(max_mass=10**11)  # even its O(M) vectors
     with pytest.raises(ValueError, match="GiB"):
         SeparableKernel.constant(2**40)
     with pytest.raises(ValueError, match="empty"):

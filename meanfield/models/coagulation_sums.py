@@ -238,9 +238,23 @@ def as_kernel(kernel, size=None):
                         f"{type(kernel).__name__}") from None
     if mat.ndim != 2 or mat.shape[0] != mat.shape[1] or (size is not None and mat.shape[0] != size):
         raise ValueError(f"kernel must have shape {want}, got {mat.shape}")
-    if not np.all(np.isfinite(mat)) or np.any(mat < 0) or not np.allclose(mat, mat.T, rtol=1e-12, atol=0):
+    if not _finite_nonnegative_symmetric(mat):
         raise ValueError("kernel must be finite, non-negative and symmetric")
     return mat, None
+
+
+def _finite_nonnegative_symmetric(mat, rtol=1e-12):
+    """``all(isfinite) and all(≥ 0) and allclose(mat, matᵀ, rtol, atol=0)`` for a square table, by blocks
+    of rows (the same elementwise tests, ``|K_nm − K_mn| ≤ rtol |K_mn|``) so that the temporaries take
+    O(M) memory (about 1 MB) instead of several ``M × M`` arrays."""
+    big_m = mat.shape[0]
+    block = max(1, 2**17 // max(big_m, 1))
+    for start in range(0, big_m, block):
+        rows = mat[start : start + block]
+        cols = mat[:, start : start + block].T
+        if not (np.all(np.isfinite(rows)) and np.all(rows >= 0) and np.all(np.abs(rows - cols) <= rtol * np.abs(cols))):
+            return False
+    return True
 
 
 @njit(cache=True)
@@ -385,6 +399,7 @@ def choose_sums(mat, sep, sums, big_m, field=False):
         raise ValueError(f"sums must be 'auto', 'direct' or 'fft', got {sums!r}")
     threshold = FFT_MIN_MASSES_FIELD if field else FFT_MIN_MASSES
     if sums != "direct" and sep is None and (sums == "fft" or big_m >= threshold):
+        check_memory(8.0 * 2 * big_m**2, f"the search for a separable form of the ({big_m}, {big_m}) kernel table")
         sep = SeparableKernel.from_matrix(mat)
     if sums == "fft" and sep is None:
         raise ValueError("sums='fft' needs a separable kernel (Σ_r a_r(n) b_r(m) of rank ≤ 4); "

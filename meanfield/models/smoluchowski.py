@@ -31,7 +31,8 @@ this module uses the corrected value, which is what the particle system is teste
   for kernels that are sums of products ``Σ_r a_r(n) b_r(m)`` (constant, additive, multiplicative,
   or any tabulated kernel of numerical rank ≤ 4), O(M log M) by FFT convolutions over mass
   (:class:`~meanfield.models.coagulation_sums.SeparableKernel`, checked and summed through its factors
-  in O(r M) memory: no ``M × M`` matrix is formed); ``sums="auto"|"direct"|"fft"`` chooses, and the
+  in O(r M) memory: no ``M × M`` matrix is formed; the paper's kernel with constant ``d`` and ``α`` is
+  the constant ``2d F(κ/2d)`` and is handled so); ``sums="auto"|"direct"|"fft"`` chooses, and the
   sums themselves live in :mod:`meanfield.models.coagulation_sums`. In free space (``domain="free"``) the PDE
   is solved on the periodic box
   ``[0, L)^3`` standing for ``R^3``, refused when the Gaussian wrap-around estimate exceeds 1e-3.
@@ -334,7 +335,7 @@ class CoagulationDiffusion:
             raise ValueError(f"pair_sum must be 'ordered' or 'unordered', got {pair_sum!r}")
         self.pair_sum = pair_sum
         separable = isinstance(kernel, SeparableKernel)
-        check_memory(8.0 * big_m * (4 if separable else 4 * big_m), f"the mass-class tables of max_mass={big_m}")
+        check_memory(8.0 * big_m * 4, f"the mass-class vectors of max_mass={big_m}")
         masses = np.arange(1, big_m + 1)
         # diffusivity: a number, M values, or a function d(m)
         if callable(diffusivity):
@@ -365,6 +366,11 @@ class CoagulationDiffusion:
             c = check_nonnegative("alpha", alpha)
             self._alpha = lambda n, m, c=c: np.full(np.broadcast(n, m).shape, c)
             self._alpha_arg = c
+        # an (M, M) table is built below (callable alpha or kernel) or by the first solve (the paper's kernel of a
+        # mass-dependent d): refused now if it cannot fit; a separable kernel (given, or the paper's constant one)
+        # never is
+        if not (separable or self._paper_kernel_is_constant(kernel)):
+            check_memory(8.0 * 4 * big_m**2, f"the ({big_m}, {big_m}) kernel tables of max_mass={big_m}")
         if kernel is None and callable(alpha):
             avals = np.asarray(self._alpha(masses[:, None], masses[None, :]), dtype=float)
             if not np.all(np.isfinite(avals)) or np.any(avals < 0) or not np.allclose(avals, avals.T):
@@ -435,13 +441,29 @@ class CoagulationDiffusion:
                 "kernel": self._kernel_arg}
 
     # -- kernel ------------------------------------------------------------------------------
+    def _paper_kernel_is_constant(self, kernel):
+        """True when the kernel is the paper's (``kernel`` None) with a constant ``α`` and one diffusivity for
+        every mass: then ``K = 2d F(κ/(2d))`` is the same number for every pair (theory page 004)."""
+        return kernel is None and not callable(self._alpha_arg) and bool(np.all(self._dvals == self._dvals[0]))
+
     def coagulation_kernel(self):
-        """The standard-form kernel as the solvers use it: the ``(M, M)`` table, or the
-        :class:`SeparableKernel` given as ``kernel=`` (not expanded)."""
+        """The standard-form kernel as the solvers use it: the :class:`SeparableKernel` given as ``kernel=``
+        (not expanded); for the paper's kernel with a constant ``α`` and one diffusivity for every mass,
+        which is constant, ``SeparableKernel.constant(M, K)`` with ``K = 2d F(κ/(2d))`` evaluated once (the
+        same number as every entry of the table, O(M) memory: no ``M × M`` matrix); otherwise the
+        ``(M, M)`` table."""
         if self._operand is None:
-            self._operand = coagulation_rates(self.max_mass, lambda m: np.asarray(self._d(m), float),
-                                              lambda n, m: np.asarray(self._alpha(n, m), float), self._capture,
-                                              self.pair_sum)
+            def d(m):
+                return np.asarray(self._d(m), float)
+
+            def alpha(n, m):
+                return np.asarray(self._alpha(n, m), float)
+
+            if self._paper_kernel_is_constant(self._kernel_arg):
+                value = float(coagulation_rates(1, d, alpha, self._capture, self.pair_sum)[0, 0])
+                self._operand = SeparableKernel.constant(self.max_mass, value)
+            else:
+                self._operand = coagulation_rates(self.max_mass, d, alpha, self._capture, self.pair_sum)
         return self._operand
 
     def kernel(self):
@@ -649,6 +671,7 @@ class CoagulationDiffusion:
         return move if kappa == 0.0 else min(move, hazard * eps**2 / (kappa * vmax))
 
     def _kappa_alpha(self):
+        check_memory(8.0 * 2 * self.max_mass**2, f"the ({self.max_mass}, {self.max_mass}) table of alpha(n, m)")
         m = np.arange(1, self.max_mass + 1)
         return np.asarray(self._alpha(m[:, None], m[None, :]), dtype=float)
 
@@ -706,18 +729,23 @@ class CoagulationDiffusion:
                                 "total_mass": int(final.sum())})
 
     # -- continuum ---------------------------------------------------------------------------
-    def solve_homogeneous(self, t_end, times=None, initial=None, *, sums="auto", method=None):
+    def solve_homogeneous(self, t_end, times=None, initial=None, *, sums="auto", method=None, rtol=1e-10,
+                          atol=1e-14):
         """Spatially uniform densities ``f_n(t)`` (per unit volume of the box): the system (1.1)–(1.3)
-        without diffusion, by :func:`solve_homogeneous`. ``initial``: the class densities
-        ``f_1(0), …, f_M(0)`` (a vector of ``M`` non-negative numbers); None: ``Z / L^3`` times the
-        initial mass fractions. ``sums``: "auto", "direct" or "fft" (``method=`` is its deprecated
-        name). Returns ``(times, f)``."""
+        without diffusion, by :func:`solve_homogeneous` (``rtol``, ``atol``: its error-control
+        tolerances). ``initial``: the class densities ``f_1(0), …, f_M(0)`` (a vector of ``M``
+        non-negative numbers); None: ``Z / L^3`` times the initial mass fractions. ``sums``: "auto",
+        "direct" or "fft" (``method=`` is its deprecated name). The paper's kernel with constant ``α``
+        and ``d`` is constant and is summed through its separable form (:meth:`coagulation_kernel`):
+        O(M) memory, O(M log M) per evaluation with ``sums="fft"``. Returns ``(times, f)``."""
         sums = sums_keyword(sums, method, "auto", "CoagulationDiffusion.solve_homogeneous")
         if initial is None:
             f0 = self.total_density / self.box**3 * self.fractions
         else:
             f0 = _check_f0(initial, self.max_mass)
-        return solve_homogeneous(self.coagulation_kernel(), f0, t_end, times, sums=sums)
+        check_times(t_end, times)  # times and tolerances checked before the kernel is built
+        PIController(rtol, atol, beta=0.0)
+        return solve_homogeneous(self.coagulation_kernel(), f0, t_end, times, rtol, atol, sums=sums)
 
     def wrap_around_estimate(self, t_end, sigma0=None):
         """For ``domain="free"``: the fraction of a Gaussian of variance ``σ0² + 2 d_max t`` per axis

@@ -3,7 +3,7 @@
     meanfield validate [PAPER ...] [--quick | --full] [--workers K | --executor ADDRESS] [--store DIR] --out DIR
     meanfield run MODEL particles|continuum [...] --out FILE
     meanfield study STUDY.toml --out DIR [--workers K | --scheduler ADDRESS]
-    meanfield plot FILE --out PNG
+    meanfield plot FILE [--compare OTHER] --out PNG
 
 ``meanfield <command> --help`` explains every option.
 
@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(particles), written as a PNG.",
     )
     plot.add_argument("file", type=Path, help="a file written by 'meanfield run'")
+    plot.add_argument("--compare", type=Path, metavar="OTHER",
+                      help="the other side of the same model (a .npz particle run for a .nc continuum run, or the "
+                      "reverse): draw the particles' histograms against the densities at one time (the last "
+                      "shared output time unless --times gives one)")
     plot.add_argument("--times", type=float, nargs="+", help="times to show (default: all output times)")
     plot.add_argument("--out", type=Path, required=True, help="PNG file to write")
     return parser
@@ -355,8 +359,19 @@ def _cmd_plot(args) -> int:
     from meanfield import io, plot
 
     _input_file(args.file)
+    if args.compare is not None:
+        _input_file(args.compare)
+        suffixes = sorted(p.suffix == ".npz" for p in (args.file, args.compare))
+        if suffixes != [False, True]:
+            raise UsageError("plot --compare: give one particle run (.npz) and one continuum run (.nc), got "
+                             f"{args.file} and {args.compare}")
+        if args.times is not None and len(args.times) != 1:
+            raise UsageError(f"plot --compare: --times takes one time, got {len(args.times)}")
     _output_file(args.out)
-    fig = plot.plot_output(args.file, times=args.times)
+    if args.compare is not None:
+        fig = plot.compare_outputs(args.file, args.compare, t=None if args.times is None else args.times[0])
+    else:
+        fig = plot.plot_output(args.file, times=args.times)
     io.save_figure(fig, args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0

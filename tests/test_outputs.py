@@ -272,3 +272,48 @@ def test_rate_plot_points_and_fit_share_a_colour_and_minor_labels_do_not_overlap
     assert ax.get_xlabel() == "h" and ax.get_ylabel() == "error"
     assert isinstance(ax.xaxis.get_minor_formatter(), NullFormatter)  # 0.01 is in view
     assert next(t.get_text() for t in ax.get_legend().get_texts()) == "series"
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_plot_compare_draws_particles_over_the_continuum(outputs, name, tmp_path, monkeypatch):
+    """``meanfield plot PARTICLES --compare CONTINUUM``: a panel (or a pair of panels) per species, and
+    each plotted particle histogram integrates to the particles' mass of that species."""
+    figures = _capture_figures(monkeypatch)
+    png = tmp_path / "cmp.png"
+    assert main(["plot", str(outputs[name, "continuum"]), "--compare", str(outputs[name, "particles"]),
+                 "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (fig,) = figures
+    species = getattr(models, name)(**MODELS[name][0]).species
+    assert [s for s in dict.fromkeys(s for s, _ in fig.panels) if s is not None] == list(species)
+    traj = io.load_trajectory(outputs[name, "particles"])
+    t = float(traj.times[-1])
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    for ax, (s, role) in zip(axes, fig.panels, strict=True):
+        present = s is not None and s in set(np.asarray(traj.species[-1]).astype(str).tolist())
+        mass = traj.measure(t, species=s).mass if present else 0.0
+        if role == "overlay":
+            (patch,) = [p for p in ax.patches if p.get_gid() == "particles"]
+            values, edges, _ = patch.get_data()
+            label = patch.get_label()
+            outside = float(label.split("mass ")[1].split()[0]) if "outside" in label else 0.0
+            assert float(np.sum(values * np.diff(edges))) + outside == pytest.approx(mass, rel=1e-3, abs=1e-12)
+        elif role == "particles":
+            (image,) = ax.images
+            x0, x1, y0, y1 = image.get_extent()
+            values = np.asarray(image.get_array())
+            assert "outside" not in ax.get_title()
+            assert values.sum() * (x1 - x0) * (y1 - y0) / values.size == pytest.approx(mass, rel=1e-12)
+
+
+def test_plot_compare_refuses_two_files_of_one_side(outputs, tmp_path, capsys):
+    out = tmp_path / "x.png"
+    path = str(outputs["Annihilation1D", "continuum"])
+    assert main(["plot", path, "--compare", path, "--out", str(out)]) == 2
+    assert "give one particle run (.npz) and one continuum run" in capsys.readouterr().err
+    assert main(["plot", path, "--compare", str(outputs["Annihilation1D", "particles"]), "--times", "0.1", "0.2",
+                 "--out", str(out)]) == 2
+    assert "--times takes one time" in capsys.readouterr().err
+    assert main(["plot", path, "--compare", str(outputs["Newtonian1D", "particles"]), "--out", str(out)]) == 2
+    assert "model Newtonian1D but the continuum run from Annihilation1D" in capsys.readouterr().err
+    assert not out.exists()

@@ -14,6 +14,17 @@ wrote it is gone. A finished file gets the permissions a plain ``open(path, "w")
 Every file of results records where it came from: the package version, the git revision when the
 code runs from a checkout, the creation time (UTC, ISO 8601), the seed when the run had one, and the
 model's name and parameters (:func:`meanfield.models.base.params_from` rebuilds them).
+
+CF attributes of a continuum dataset (CF-1.10, written by
+:func:`meanfield.models.base.continuum_dataset`): every variable and coordinate has ``long_name`` and
+``units`` (``"1"``: every quantity is nondimensional, in the scaling of the paper), the coordinates
+``time``, ``x``, ``y``, ``z`` also ``axis`` (``T``, ``X``, ``Y``, ``Z``), which is how CF identifies
+a coordinate's direction without a standard name. The ``density`` variable has no
+``standard_name``: the CF standard-name table (version 93) names physical fields of the Earth
+system (``*_number_concentration``, ``mass_concentration_of_*_in_air`` and the like, with SI
+canonical units such as ``m-3`` or ``kg m-3``), and none of its entries describes a nondimensional
+density of model particles, so CF's rule that a standard name's canonical units must match the
+variable's units leaves none to use; its ``long_name`` ("density of each species") describes it.
 """
 
 from __future__ import annotations

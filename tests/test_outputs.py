@@ -95,6 +95,38 @@ def test_outputs_carry_provenance_and_cf_attributes(outputs, name):
     assert "seed" not in sol.attrs  # the continuum solvers are deterministic: no seed to record
 
 
+# Entries of the CF standard-name table (version 93, cfconventions.org; the copy shipped with
+# compliance-checker 6.1.0) for the names a meanfield output could use, with their canonical units.
+# The table has no "projection_z_coordinate".
+CF_STANDARD_NAMES = {"time": "s", "projection_x_coordinate": "m", "projection_y_coordinate": "m"}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_coordinates_carry_their_cf_axis_and_the_density_no_standard_name(outputs, name):
+    sol = io.load_dataset(outputs[name, "continuum"])
+    for c in ("time", "x", "y", "z"):
+        if c in sol.coords:
+            assert sol[c].attrs["axis"] == ("T" if c == "time" else c.upper()), c
+    for var in ("density", "edges", "cell_mass"):  # none in the table fits (meanfield.io's docstring)
+        if var in sol:
+            assert "standard_name" not in sol[var].attrs, var
+
+
+@pytest.mark.xfail(strict=True, reason="meanfield/models/base.py writes standard_name 'time' (canonical units s) "
+                   "and 'projection_{x,y,z}_coordinate' (m; no z entry in the table) on coordinates of units '1'; "
+                   "fix there (drop those standard names, keep axis), then remove this marker")
+@pytest.mark.parametrize("name", ["Dislocations2D", "CoagulationDiffusion"])
+def test_every_standard_name_is_in_the_cf_table_with_matching_units(outputs, name):
+    """CF-1.10 §3.3: a standard name comes from the table and the variable's units must be
+    convertible to its canonical units (units '1' are not convertible to s or m)."""
+    sol = io.load_dataset(outputs[name, "continuum"])
+    for var in [*sol.data_vars, *sol.coords]:
+        standard = sol[var].attrs.get("standard_name")
+        if standard is not None:
+            assert standard in CF_STANDARD_NAMES, (var, standard)
+            assert sol[var].attrs["units"] == CF_STANDARD_NAMES[standard], (var, standard)
+
+
 def test_git_revision_outside_a_checkout_is_none(tmp_path):
     assert git_revision(tmp_path) is None
     rev = git_revision(ROOT)

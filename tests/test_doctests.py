@@ -27,16 +27,17 @@ FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
-    """Every ``>>>`` line of the module's docstrings gives the output written under it (files go to a
-    temporary folder)."""
-    monkeypatch.chdir(tmp_path)
+    """Every ``>>>`` line of the module's docstrings gives the output written under it (each docstring
+    runs in an empty temporary folder, where its files go)."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     report = []
-    tests = finder.find(module, name, globs=dict(vars(module)))
-    for test in tests:
+    for k, test in enumerate(finder.find(module, name, globs=dict(vars(module)))):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        monkeypatch.chdir(folder)
         runner.run(test, out=report.append)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, "".join(report)

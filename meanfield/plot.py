@@ -1,20 +1,33 @@
-"""Standard figures: continuum densities, particle clouds/histograms, convergence rates.
+"""Standard figures: continuum densities, particle clouds/histograms, particles against the
+continuum, convergence rates.
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot state), so they work
 under any backend and in worker processes; save them atomically with ``meanfield.io.save_figure(fig, path)``.
+The command line draws them with ``meanfield plot FILE [--compare OTHER]`` (``docs/user-guide/cli.md``).
 """
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
+from numpy.typing import ArrayLike
 
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D
 from meanfield.models.base import Trajectory, _time_index, check_integer, check_real
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.axes import Axes
+
+    from meanfield.rates import RateFit
+
+Measure = GridDensity | IntervalDensity1D | EmpiricalMeasure
 
 __all__ = [
     "MAX_BINS",
@@ -32,9 +45,37 @@ def _as_dict(m):
     return m if isinstance(m, dict) else {"": m}
 
 
-def draw_measure(ax, measure, label="", bins=40, **kw):
-    """Draw a 1-D measure on ``ax``: densities as step/line plots, empirical measures as histograms
-    (weights kept, so masses are comparable); a 2-D measure as an image or a scatter."""
+def draw_measure(ax: Axes, measure: Measure, label: str = "", bins: int = 40, **kw: Any) -> None:
+    """Draw a measure on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    measure : GridDensity, IntervalDensity1D or EmpiricalMeasure
+        1-D densities are drawn as steps, 1-D empirical measures as histograms of their weights (per
+        bin, not per unit length); a 2-D density as an image, 2-D particles as a scatter.
+    label : str, default ""
+        The legend entry (the title for a 2-D density).
+    bins : int, default 40
+        Histogram bins of a 1-D empirical measure.
+    **kw
+        Passed to the matplotlib call (``stairs``, ``hist`` or ``scatter``).
+
+    Raises
+    ------
+    ValueError
+        For another kind of object.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from meanfield.solvers.grids import UniformGrid
+    >>> ax = Figure().subplots()
+    >>> draw_measure(ax, GridDensity([1.0, 3.0], UniformGrid(0.0, 1.0, 2, periodic=False)), label="rho")
+    >>> ax.patches[0].get_data().values
+    array([1., 3.])
+    """
     if isinstance(measure, IntervalDensity1D):
         e, d = measure.edges, measure.density()
         ax.stairs(np.where(np.isfinite(d), d, 0.0), e, label=label, **kw)
@@ -87,16 +128,37 @@ def _planar(measure):
     return vals, (x0, x1, y0, y1)
 
 
-def plot_continuum(ds, times=None) -> Figure:
+def plot_continuum(ds: xr.Dataset, times: ArrayLike | None = None) -> Figure:
     """The densities of a continuum dataset, one panel per species.
 
-    1-D runs (grid or Lagrangian intervals): one panel per species (shared axes), the chosen times
-    drawn in it. 2-D and 3-D runs: a row per time and one panel per species, images on one colour scale
-    shared by all panels, with a colorbar labelled by the density's ``long_name`` and ``units``
-    (3-D densities are shown integrated over z). Titles name the model, the species and the time.
-    ``fig.panels`` lists the species panels as ``(species, time)`` pairs (time None in 1-D, where
-    all times share a panel). Raises ValueError for a dataset that is not a meanfield continuum
-    output or a time that is not an output time.
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A continuum run (``model.solve_continuum(...)`` or :func:`meanfield.io.load_dataset`).
+    times : float or sequence of float, optional
+        Output times to show (default all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        1-D runs (grid or Lagrangian intervals): one panel per species (shared axes), the chosen
+        times drawn in it. 2-D and 3-D runs: a row per time and one panel per species, images on one
+        colour scale shared by all panels, with a colorbar labelled by the density's ``long_name``
+        and ``units`` (3-D densities are shown integrated over z). Titles name the model, the
+        species and the time. ``fig.panels`` lists the species panels as ``(species, time)`` pairs
+        (time None in 1-D, where all times share a panel).
+
+    Raises
+    ------
+    ValueError
+        For a dataset that is not a meanfield continuum output or a time that is not an output time.
+
+    Examples
+    --------
+    >>> from meanfield.models import Dislocations2D
+    >>> sol = Dislocations2D().solve_continuum(2e-3, times=[1e-3, 2e-3], resolution=8)
+    >>> plot_continuum(sol, times=[2e-3]).panels
+    [('+', 0.002), ('-', 0.002)]
     """
     kind = ds.attrs.get("measure_kind")
     if kind not in ("grid", "interval") or ("density" if kind == "grid" else "edges") not in ds:
@@ -145,14 +207,38 @@ def plot_continuum(ds, times=None) -> Figure:
     return fig
 
 
-def plot_trajectory(traj, times=None, bins=40) -> Figure:
-    """Particles of a saved run, one panel per species.
+def plot_trajectory(traj: Trajectory, times: ArrayLike | None = None, bins: int = 40) -> Figure:
+    """Particles of a run, one panel per species.
 
-    1-D: histograms weighted by particle mass and divided by the bin width (so they compare with
-    densities), the chosen times in one panel per species. 2-D and 3-D: particle clouds on the
-    (x, y) plane, a row per time and a panel per species, axes limited to the periodic cell when
-    the domain has one. ``fig.panels`` as in :func:`plot_continuum`. Raises ValueError for a time
-    that is not an output time.
+    Parameters
+    ----------
+    traj : meanfield.models.base.Trajectory
+        A particle run (``model.simulate_particles(...)`` or :func:`meanfield.io.load_trajectory`).
+    times : float or sequence of float, optional
+        Output times to show (default all).
+    bins : int, default 40
+        Histogram bins (1-D runs).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        1-D: histograms weighted by particle mass and divided by the bin width (so they compare with
+        densities), the chosen times in one panel per species. 2-D and 3-D: particle clouds on the
+        (x, y) plane, a row per time and a panel per species, axes limited to the periodic cell when
+        the domain has one. ``fig.panels`` as in :func:`plot_continuum`.
+
+    Raises
+    ------
+    ValueError
+        For a time that is not an output time.
+
+    Examples
+    --------
+    >>> from meanfield.models import Dislocations2D
+    >>> model = Dislocations2D()
+    >>> traj = model.simulate_particles(model.sample_particles(30, rng=1), 1e-3, rng=2)
+    >>> plot_trajectory(traj).panels
+    [('+', 0.001), ('-', 0.001)]
     """
     times = _times(traj.times, times)
     labels = list(traj.labels) if traj.labels is not None else None
@@ -195,7 +281,7 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
                 ax, m = axes[i, j], measure(t, s)
                 if m is not None:
                     ax.scatter(m.positions[:, 0], m.positions[:, 1], s=4, color=f"C{j % 10}")
-                if traj.domain.period:
+                if traj.domain.period is not None and traj.domain.origin is not None:
                     (x0, y0), (lx, ly) = traj.domain.origin[:2], traj.domain.period[:2]
                     ax.set_xlim(x0, x0 + lx)
                     ax.set_ylim(y0, y0 + ly)
@@ -207,10 +293,37 @@ def plot_trajectory(traj, times=None, bins=40) -> Figure:
     return fig
 
 
-def plot_output(path, times=None) -> Figure:
-    """The figure of a file written by meanfield: a particle run (``.npz``, :func:`plot_trajectory`)
-    or a continuum run (netCDF, :func:`plot_continuum`). Raises ValueError naming the file when it is
-    not such an output, or for a time that is not one of its output times."""
+def plot_output(path: str | PathLike, times: ArrayLike | None = None) -> Figure:
+    """The figure of a file written by meanfield, as ``meanfield plot FILE`` draws it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A particle run (``.npz``, drawn by :func:`plot_trajectory`) or a continuum run (netCDF,
+        drawn by :func:`plot_continuum`).
+    times : float or sequence of float, optional
+        Output times to show (default all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it is not such an output, or for a time that is not one of its output
+        times.
+    OSError
+        When the file cannot be read.
+
+    Examples
+    --------
+    >>> from meanfield import io
+    >>> from meanfield.models import Annihilation1D
+    >>> _ = io.save_dataset(Annihilation1D().solve_continuum(1e-3, resolution=64), "sol.nc")
+    >>> plot_output("sol.nc").panels
+    [('+', None), ('-', None)]
+    """
     from meanfield import io
 
     path = Path(path)
@@ -223,7 +336,9 @@ def plot_output(path, times=None) -> Figure:
         raise ValueError(f"{path}: {err}") from None
 
 
-def compare_outputs(first, second, t: float | None = None, *, bins: int | None = None) -> Figure:
+def compare_outputs(
+    first: str | PathLike, second: str | PathLike, t: float | None = None, *, bins: int | None = None
+) -> Figure:
     """:func:`plot_comparison` of two saved runs of one model, in either order: a particle run (``.npz``)
     and a continuum run (netCDF), as ``meanfield plot FILE --compare OTHER`` draws them.
 
@@ -338,7 +453,7 @@ def _add_particle_stairs(ax, counts, edges, n, outside):
     return patch
 
 
-def plot_comparison(traj: Trajectory, sol, t: float | None = None, *, bins: int | None = None) -> Figure:
+def plot_comparison(traj: Trajectory, sol: xr.Dataset, t: float | None = None, *, bins: int | None = None) -> Figure:
     """Particles against the continuum at one output time, one panel per species (issue 19).
 
     Parameters
@@ -555,15 +670,62 @@ def _compare_3d(cont, parts, names, bins, sol):
 FLOOR_STYLES = {"sampling floor": (0, (5, 3)), "discretisation floor": (0, (7, 2, 1.5, 2))}
 
 
-def plot_rate(ax, h, errors, fit=None, label="", xlabel="N", floors=None, color=None, ylabel="error"):
-    """Log-log convergence plot: the points and the fitted line in one colour, the slope (with its
-    confidence interval) in the legend (placed where it hides the fewest points); minor tick labels
-    are dropped on an axis whose data span a power of ten (its label suffices; minor ones overlap).
+def plot_rate(
+    ax: Axes,
+    h: ArrayLike,
+    errors: ArrayLike,
+    fit: RateFit | None = None,
+    label: str = "",
+    xlabel: str = "N",
+    floors: dict | None = None,
+    color: Any = None,
+    ylabel: str = "error",
+) -> Axes:
+    """Log-log convergence plot of errors against a refinement parameter.
 
-    ``floors``: ``{"sampling floor": (h, values), "discretisation floor": (h, values)}`` (e.g. from
-    :func:`meanfield.study.floor_curves`), drawn as dashed lines in the series' colour (see
-    :data:`FLOOR_STYLES`), labelled once per axes.
-    ``color``: the series' colour (default: the axes' next one); the fit and the floors share it."""
+    The points and the fitted line share one colour, the slope (with its confidence interval) is in
+    the legend (placed where it hides the fewest points); minor tick labels are dropped on an axis
+    whose data span a power of ten (its label suffices; minor ones overlap).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    h, errors : array_like
+        The points.
+    fit : meanfield.rates.RateFit, optional
+        A fitted rate, drawn as a line over the range of ``h``.
+    label : str, default ""
+        The series' legend entry.
+    xlabel : str, default "N"
+        The x-axis label.
+    floors : dict, optional
+        ``{"sampling floor": (h, values), "discretisation floor": (h, values)}`` (e.g. from
+        :func:`meanfield.study.floor_curves`), drawn as dashed lines in the series' colour (see
+        :data:`FLOOR_STYLES`), labelled once per axes.
+    color : matplotlib colour, optional
+        The series' colour (default: the axes' next one); the fit and the floors share it.
+    ylabel : str, default "error"
+        The y-axis label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from meanfield.rates import fit_rate
+    >>> n = np.array([100, 200, 400, 800])
+    >>> err = n**-0.5 * np.array([1.1, 0.9, 1.1, 0.9])
+    >>> ax = plot_rate(Figure().subplots(), n, err, fit_rate(n, err), label="W1")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['W1', 'slope -0.558 [-0.910, -0.206]']
+    >>> ax.lines[0].get_color() == ax.lines[1].get_color()
+    True
+    """
     h, errors = np.asarray(h, dtype=float), np.asarray(errors, dtype=float)
     (points,) = ax.loglog(h, errors, "o", label=label or None, color=color)
     color = points.get_color()

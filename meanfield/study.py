@@ -212,7 +212,7 @@ class Study:
     particle_kwargs: dict = field(default_factory=dict)
     sample_kwargs: dict = field(default_factory=dict)
     continuum_kwargs: dict = field(default_factory=dict)
-    pairing: object = field(default_factory=_default_pairing)
+    pairing: Any = field(default_factory=_default_pairing)
     observers: list = field(default_factory=list)
     compare_times: list | None = None
     floors: object = "auto"

@@ -74,6 +74,20 @@ def _key_value(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the command line (``meanfield --help``; ``docs/user-guide/cli.md``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Subcommands ``validate``, ``run``, ``study`` and ``plot``; a bad option raises
+        ``UsageError`` (reported by :func:`main` as one line, exit status 2).
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["plot", "sol.nc", "--compare", "particles.npz", "--out", "cmp.png"])
+    >>> args.command, str(args.file), str(args.compare), args.times
+    ('plot', 'sol.nc', 'particles.npz', None)
+    """
     parser = _Parser(
         prog="meanfield",
         description="Particle systems, their mean-field limits, and the distances between them. "
@@ -400,8 +414,34 @@ def _one_line(exc: BaseException) -> str:
     return re.sub(r"\s*\n\s*", " ", text.strip())
 
 
-def main(argv=None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failed claims, 2 user error)."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 1 a validation claim failed, 2 a user error (one line
+        ``meanfield: error: ...`` on stderr), 130 interrupted, 128 + the signal number when
+        terminated by a signal.
+
+    Examples
+    --------
+    >>> from meanfield import io
+    >>> from meanfield.models import Annihilation1D
+    >>> model = Annihilation1D()
+    >>> _ = io.save_dataset(model.solve_continuum(1e-3, resolution=64), "sol.nc")
+    >>> _ = io.save_trajectory(model.simulate_particles(model.sample_particles(32), 1e-3), "p.npz", model=model)
+    >>> main(["plot", "sol.nc", "--compare", "p.npz", "--out", "cmp.png"])
+    wrote cmp.png
+    0
+    >>> main(["plot", "missing.nc", "--out", "x.png"])  # the error line goes to stderr
+    2
+    """
     import traceback
 
     from meanfield.io import Terminated, clean_stale_temporaries, terminate_as_interrupt

@@ -482,8 +482,10 @@ def plot_comparison(traj: Trajectory, sol: xr.Dataset, t: float | None = None, *
         then per class the x-marginal (density integrated over y and z) with the particles'
         histogram in x. ``fig.panels`` lists ``(species, role)`` per panel, role one of
         ``"overlay"``, ``"continuum"``, ``"particles"``, ``"class masses"``; the particle histograms
-        carry the artist id (gid) ``"particles"``; particle mass outside the continuum's box is
-        stated in the legend or title.
+        carry the artist id (gid) ``"particles"``. Particles on a torus are wrapped into the
+        continuum's box; particle mass outside the box (free space, e.g. 004 with ``domain="free"``
+        solved on a periodic box standing for R^3) is left out of the histograms and stated in the
+        legend or title.
 
     Raises
     ------
@@ -539,9 +541,9 @@ def plot_comparison(traj: Trajectory, sol: xr.Dataset, t: float | None = None, *
     if dim == 1:
         fig = _compare_1d(cont, parts, names, bins, sol)
     elif dim == 2:
-        fig = _compare_2d(cont, parts, names, bins, sol)
+        fig = _compare_2d(cont, parts, names, bins, sol, traj.domain.periodic)
     else:
-        fig = _compare_3d(cont, parts, names, bins, sol)
+        fig = _compare_3d(cont, parts, names, bins, sol, traj.domain.periodic)
     fig.suptitle(f"particles against the continuum, t = {t:g}")
     return fig
 
@@ -576,7 +578,7 @@ def _compare_1d(cont, parts, names, bins, sol):
     return fig
 
 
-def _compare_2d(cont, parts, names, bins, sol):
+def _compare_2d(cont, parts, names, bins, sol, torus):
     labels = list(cont)
     grid = next(iter(cont.values())).grid
     lattice = str(sol.attrs.get("solver_method", "")).startswith("lattice")
@@ -586,7 +588,7 @@ def _compare_2d(cont, parts, names, bins, sol):
         n_per = max(p[0].shape[0] for p in parts.values())
         nb = _bin_count(bins, n_per // 2, min(grid.shape))
         edges = [np.linspace(grid.lower[a], grid.upper[a], nb + 1) for a in range(2)]
-    period = grid.lengths if all(grid.periodic) else None
+    period = grid.lengths if torus and all(grid.periodic) else None  # particles on a torus: wrapped into the box
     lower = np.asarray(grid.lower)
     images, outside = {}, {}
     for s in labels:
@@ -623,7 +625,7 @@ def _compare_2d(cont, parts, names, bins, sol):
     return fig
 
 
-def _compare_3d(cont, parts, names, bins, sol):
+def _compare_3d(cont, parts, names, bins, sol, torus):
     labels = list(cont)
     grid = next(iter(cont.values())).grid
     ncols = min(4, len(labels))
@@ -648,7 +650,7 @@ def _compare_3d(cont, parts, names, bins, sol):
                                                        "mass of each species / total"), fontsize="medium")
     summary.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0),
                    title="(also in the panels below)", title_fontsize="x-small")
-    period = grid.lengths[0] if grid.periodic[0] else None
+    period = grid.lengths[0] if torus and grid.periodic[0] else None
     for j, s in enumerate(labels):
         ax = fig.add_subplot(gs[1 + j // ncols, j % ncols])
         marginal = cont[s].values.sum(axis=(1, 2)) * float(grid.spacing[1] * grid.spacing[2])

@@ -7,10 +7,12 @@ the grid are cell averages located at the cell centres.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["UniformGrid"]
 
@@ -64,7 +66,9 @@ class UniformGrid:
     shape: tuple
     periodic: tuple
 
-    def __init__(self, lower, upper, shape, periodic=True):
+    def __init__(
+        self, lower: ArrayLike, upper: ArrayLike, shape: int | Sequence[int], periodic: bool | Sequence[bool] = True
+    ):
         shape_arr = np.atleast_1d(np.asarray(shape))
         ndim = shape_arr.size
         if ndim not in (1, 2, 3):

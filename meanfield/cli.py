@@ -3,7 +3,7 @@
     meanfield validate [PAPER ...] [--quick | --full] [--workers K | --executor ADDRESS] [--store DIR] --out DIR
     meanfield run MODEL particles|continuum [...] --out FILE
     meanfield study STUDY.toml --out DIR [--workers K | --scheduler ADDRESS]
-    meanfield plot FILE --out PNG
+    meanfield plot FILE [--compare OTHER] --out PNG
 
 ``meanfield <command> --help`` explains every option.
 
@@ -74,6 +74,20 @@ def _key_value(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the command line (``meanfield --help``; ``docs/user-guide/cli.md``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Subcommands ``validate``, ``run``, ``study`` and ``plot``; a bad option raises
+        ``UsageError`` (reported by :func:`main` as one line, exit status 2).
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["plot", "sol.nc", "--compare", "particles.npz", "--out", "cmp.png"])
+    >>> args.command, str(args.file), str(args.compare), args.times
+    ('plot', 'sol.nc', 'particles.npz', None)
+    """
     parser = _Parser(
         prog="meanfield",
         description="Particle systems, their mean-field limits, and the distances between them. "
@@ -164,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(particles), written as a PNG.",
     )
     plot.add_argument("file", type=Path, help="a file written by 'meanfield run'")
+    plot.add_argument("--compare", type=Path, metavar="OTHER",
+                      help="the other side of the same model (a .npz particle run for a .nc continuum run, or the "
+                      "reverse): draw the particles' histograms against the densities at one time (the last "
+                      "shared output time unless --times gives one)")
     plot.add_argument("--times", type=float, nargs="+", help="times to show (default: all output times)")
     plot.add_argument("--out", type=Path, required=True, help="PNG file to write")
     return parser
@@ -355,8 +373,19 @@ def _cmd_plot(args) -> int:
     from meanfield import io, plot
 
     _input_file(args.file)
+    if args.compare is not None:
+        _input_file(args.compare)
+        suffixes = sorted(p.suffix == ".npz" for p in (args.file, args.compare))
+        if suffixes != [False, True]:
+            raise UsageError("plot --compare: give one particle run (.npz) and one continuum run (.nc), got "
+                             f"{args.file} and {args.compare}")
+        if args.times is not None and len(args.times) != 1:
+            raise UsageError(f"plot --compare: --times takes one time, got {len(args.times)}")
     _output_file(args.out)
-    fig = plot.plot_output(args.file, times=args.times)
+    if args.compare is not None:
+        fig = plot.compare_outputs(args.file, args.compare, t=None if args.times is None else args.times[0])
+    else:
+        fig = plot.plot_output(args.file, times=args.times)
     io.save_figure(fig, args.out, dpi=120)
     print(f"wrote {args.out}")
     return 0
@@ -385,8 +414,34 @@ def _one_line(exc: BaseException) -> str:
     return re.sub(r"\s*\n\s*", " ", text.strip())
 
 
-def main(argv=None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failed claims, 2 user error)."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 1 a validation claim failed, 2 a user error (one line
+        ``meanfield: error: ...`` on stderr), 130 interrupted, 128 + the signal number when
+        terminated by a signal.
+
+    Examples
+    --------
+    >>> from meanfield import io
+    >>> from meanfield.models import Annihilation1D
+    >>> model = Annihilation1D()
+    >>> _ = io.save_dataset(model.solve_continuum(1e-3, resolution=64), "sol.nc")
+    >>> _ = io.save_trajectory(model.simulate_particles(model.sample_particles(32), 1e-3), "p.npz", model=model)
+    >>> main(["plot", "sol.nc", "--compare", "p.npz", "--out", "cmp.png"])
+    wrote cmp.png
+    0
+    >>> main(["plot", "missing.nc", "--out", "x.png"])  # the error line goes to stderr
+    2
+    """
     import traceback
 
     from meanfield.io import Terminated, clean_stale_temporaries, terminate_as_interrupt

@@ -14,6 +14,17 @@ wrote it is gone. A finished file gets the permissions a plain ``open(path, "w")
 Every file of results records where it came from: the package version, the git revision when the
 code runs from a checkout, the creation time (UTC, ISO 8601), the seed when the run had one, and the
 model's name and parameters (:func:`meanfield.models.base.params_from` rebuilds them).
+
+CF attributes of a continuum dataset (CF-1.10, written by
+:func:`meanfield.models.base.continuum_dataset`): every variable and coordinate has ``long_name`` and
+``units`` (``"1"``: every quantity is nondimensional, in the scaling of the paper), the coordinates
+``time``, ``x``, ``y``, ``z`` also ``axis`` (``T``, ``X``, ``Y``, ``Z``), which is how CF identifies
+a coordinate's direction without a standard name. The ``density`` variable has no
+``standard_name``: the CF standard-name table (version 93) names physical fields of the Earth
+system (``*_number_concentration``, ``mass_concentration_of_*_in_air`` and the like, with SI
+canonical units such as ``m-3`` or ``kg m-3``), and none of its entries describes a nondimensional
+density of model particles, so CF's rule that a standard name's canonical units must match the
+variable's units leaves none to use; its ``long_name`` ("density of each species") describes it.
 """
 
 from __future__ import annotations
@@ -27,14 +38,19 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from meanfield.measures import Domain
 from meanfield.models.base import MODEL_ATTR, PARAMS_ATTR, Trajectory, params_json, provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = [
     "TEMP_PREFIX",
@@ -76,7 +92,20 @@ def _umask() -> int:
 
 
 def default_file_mode() -> int:
-    """The permission bits ``open(path, "w")`` gives a new file: ``0o666`` minus the umask."""
+    """The permission bits ``open(path, "w")`` gives a new file: ``0o666`` minus the umask.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import os
+    >>> old = os.umask(0o022)
+    >>> oct(default_file_mode())
+    '0o644'
+    >>> _ = os.umask(old)
+    """
     return 0o666 & ~_umask()
 
 
@@ -84,13 +113,37 @@ class atomic_path:
     """Context manager yielding a temporary path next to ``path``, moved onto it on success.
 
     On an exception (``KeyboardInterrupt`` included) the temporary file is removed and ``path`` is
-    left as it was. With ``exclusive=True`` an existing ``path`` is kept and the new content dropped
-    (creation by hard link, so of two concurrent writers exactly one wins). ``suffix``, when given
-    and different from the final name's, is appended to the temporary name (for writers that choose
-    a format from the extension).
+    left as it was. The folder is created when missing.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The final file name.
+    suffix : str, default ""
+        Appended to the temporary name when given and different from the final name's (for writers
+        that choose a format from the extension).
+    exclusive : bool, default False
+        Keep an existing ``path`` and drop the new content (creation by hard link, so of two
+        concurrent writers exactly one wins).
+
+    Raises
+    ------
+    NotADirectoryError
+        If the parent of ``path`` is a file.
+    IsADirectoryError
+        If ``path`` is a folder.
+
+    Examples
+    --------
+    >>> with atomic_path("result.txt") as tmp:
+    ...     _ = tmp.write_text("done")
+    ...     tmp.name.startswith(TEMP_PREFIX), Path("result.txt").exists()
+    (True, False)
+    >>> Path("result.txt").read_text()
+    'done'
     """
 
-    def __init__(self, path, suffix="", exclusive=False):
+    def __init__(self, path: str | os.PathLike, suffix: str = "", exclusive: bool = False):
         self.path = Path(path)
         self.suffix = "" if not suffix or self.path.name.endswith(suffix) else suffix
         self.exclusive = exclusive
@@ -141,12 +194,36 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def clean_stale_temporaries(folder, max_age: float = 86400.0) -> list[Path]:
+def clean_stale_temporaries(folder: str | os.PathLike, max_age: float = 86400.0) -> list[Path]:
     """Remove the temporary files of :class:`atomic_path` in ``folder`` left by dead writers.
 
     A temporary file is stale when it was written on this host by a process that no longer exists,
-    or, whatever its host, when it is older than ``max_age`` seconds (default one day). Files that
-    do not match the temporary-name pattern are never touched. Returns the removed paths.
+    or, whatever its host, when it is older than ``max_age`` seconds. Files that do not match the
+    temporary-name pattern are never touched.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder (nothing happens when it does not exist).
+    max_age : float, default 86400.0
+        Seconds (one day) after which a temporary file of any host is stale.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The removed files.
+
+    Examples
+    --------
+    >>> import os, socket
+    >>> dead = 2**22 + 1  # above Linux's largest process id: no such process
+    >>> host = "".join(c for c in socket.gethostname() if c.isalnum())[:32]
+    >>> _ = Path(f"{TEMP_PREFIX}{host}-{dead}-x1-run.nc").write_text("half")
+    >>> _ = Path("run.nc").write_text("kept")
+    >>> [p.name for p in clean_stale_temporaries(".")] == [f"{TEMP_PREFIX}{host}-{dead}-x1-run.nc"]
+    True
+    >>> sorted(os.listdir("."))
+    ['run.nc']
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -166,27 +243,77 @@ def clean_stale_temporaries(folder, max_age: float = 86400.0) -> list[Path]:
     return removed
 
 
-def check_writable(folder) -> None:
-    """Raise ``OSError`` unless a file can be created in the existing ``folder`` (tried, then removed)."""
+def check_writable(folder: str | os.PathLike) -> None:
+    """Check that a file can be created in the existing ``folder`` (one is created, then removed).
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    OSError
+        If the folder does not exist or does not let the user create files.
+
+    Examples
+    --------
+    >>> check_writable(".")
+    >>> check_writable("no-such-folder")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ...
+    """
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{_host()}-{os.getpid()}-", suffix="-probe")
     os.close(fd)
     os.unlink(tmp)
 
 
 class Terminated(KeyboardInterrupt):
-    """Raised by :func:`terminate_as_interrupt` when the process receives SIGTERM."""
+    """Raised by :func:`terminate_as_interrupt` when the process receives SIGTERM.
 
-    def __init__(self, signum=signal.SIGTERM):
+    Parameters
+    ----------
+    signum : int, default signal.SIGTERM
+        The signal received.
+
+    Examples
+    --------
+    >>> err = Terminated()
+    >>> isinstance(err, KeyboardInterrupt), str(err)
+    (True, 'terminated by signal 15')
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM):
         super().__init__(f"terminated by signal {signum}")
         self.signum = signum
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt():
-    """Within this block a SIGTERM raises :class:`Terminated`, so ``finally`` blocks and
-    :class:`atomic_path` clean up as on Ctrl-C. Does nothing outside the main thread or when a
-    SIGTERM handler other than the default is already installed; child processes forked inside the
-    block keep the default behaviour (they die at once)."""
+def terminate_as_interrupt() -> Iterator[None]:
+    """A block within which a SIGTERM raises :class:`Terminated`.
+
+    So ``finally`` blocks and :class:`atomic_path` clean up as on Ctrl-C. Does nothing outside the
+    main thread or when a SIGTERM handler other than the default is already installed; child
+    processes forked inside the block keep the default behaviour (they die at once).
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import signal
+    >>> try:
+    ...     with terminate_as_interrupt():
+    ...         handler = signal.getsignal(signal.SIGTERM)
+    ...         handler(signal.SIGTERM, None)  # what a SIGTERM to this process would run
+    ... except Terminated as err:
+    ...     print(err)
+    terminated by signal 15
+    >>> signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    True
+    """
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         yield
         return
@@ -206,23 +333,87 @@ def terminate_as_interrupt():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically."""
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:class:`atomic_path`).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    text : str
+        Its content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> write_text("notes.txt", "hello").read_text()
+    'hello'
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
 
 
-def save_table(table, path, **kwargs) -> Path:
-    """Write a pandas DataFrame as CSV atomically (``index=False`` unless given)."""
+def save_table(table: pd.DataFrame, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """Write a pandas DataFrame as CSV atomically.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table.
+    path : str or pathlib.Path
+        The file.
+    **kwargs
+        Passed to ``DataFrame.to_csv`` (``index=False`` unless given).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(save_table(pd.DataFrame({"n": [10, 20], "error": [0.5, 0.25]}), "t.csv").read_text(), end="")
+    n,error
+    10,0.5
+    20,0.25
+    """
     kwargs.setdefault("index", False)
     with atomic_path(path) as tmp:
         table.to_csv(tmp, **kwargs)
     return Path(path)
 
 
-def save_figure(fig, path, **kwargs) -> Path:
-    """``fig.savefig(path, **kwargs)`` atomically; the format is taken from ``path``'s extension."""
+def save_figure(fig: Figure, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """``fig.savefig(path, **kwargs)`` atomically.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or pathlib.Path
+        The file; its extension gives the format unless ``format`` is passed.
+    **kwargs
+        Passed to ``Figure.savefig`` (e.g. ``dpi``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure()
+    >>> _ = fig.subplots().plot([0, 1], [1, 0])
+    >>> save_figure(fig, "f.png", dpi=50).read_bytes()[:4]
+    b'\x89PNG'
+    """
     path = Path(path)
     kwargs.setdefault("format", path.suffix.lstrip(".") or None)
     with atomic_path(path) as tmp:
@@ -230,13 +421,38 @@ def save_figure(fig, path, **kwargs) -> Path:
     return path
 
 
-def save_dataset(ds: xr.Dataset, path, *, seed=None) -> Path:
+def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, seed: int | None = None) -> Path:
     """Write a continuum dataset to netCDF (atomically); it reloads unchanged with :func:`load_dataset`.
 
-    A dataset built by :func:`meanfield.models.base.continuum_dataset` already records its
-    provenance; one that does not (a dataset made by hand) gets the missing entries of
-    :func:`meanfield.models.base.provenance` (version, git revision, creation time, ``seed`` when
-    given) in the file; ``ds`` itself is not changed.
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The dataset. One built by :func:`meanfield.models.base.continuum_dataset` already records
+        its provenance; one that does not (a dataset made by hand) gets the missing entries of
+        :func:`meanfield.models.base.provenance` (version, git revision, creation time, ``seed``
+        when given) in the file; ``ds`` itself is not changed.
+    path : str or pathlib.Path
+        The file (netCDF-4).
+    seed : int, optional
+        The seed to record when ``ds`` records none.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer.
+
+    Examples
+    --------
+    >>> from meanfield.models import Dislocations2D
+    >>> sol = Dislocations2D().solve_continuum(1e-3, resolution=8)
+    >>> back = load_dataset(save_dataset(sol, "sol.nc"))
+    >>> back.attrs["meanfield_model"], back["density"].attrs["units"], back.equals(sol)
+    ('Dislocations2D', '1', True)
     """
     missing = {k: v for k, v in provenance(seed).items() if k not in ds.attrs}
     if missing:
@@ -250,11 +466,33 @@ def save_dataset(ds: xr.Dataset, path, *, seed=None) -> Path:
 _READ_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
-def load_dataset(path) -> xr.Dataset:
+def load_dataset(path: str | os.PathLike) -> xr.Dataset:
     """Read a dataset written by :func:`save_dataset` fully into memory (the file is closed).
 
-    Raises ``OSError`` when the file cannot be opened and ``ValueError`` naming it when it is not a
-    netCDF dataset.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    xarray.Dataset
+        With the ``sol.measure(t)`` accessor of :mod:`meanfield.models.base`.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened.
+    ValueError
+        Naming the file when it is not a netCDF dataset.
+
+    Examples
+    --------
+    >>> _ = write_text("notes.nc", "not netCDF")
+    >>> load_dataset("notes.nc")
+    Traceback (most recent call last):
+    ...
+    ValueError: notes.nc: not a netCDF dataset (...)
     """
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
@@ -265,13 +503,45 @@ def load_dataset(path) -> xr.Dataset:
         raise ValueError(f"{path}: not a netCDF dataset ({type(exc).__name__}: {exc})") from exc
 
 
-def save_trajectory(traj: Trajectory, path, *, model=None, seed=None) -> Path:
-    """Write a trajectory to ``.npz``: one array per output time, plus domain, events, info and attrs.
+def save_trajectory(traj: Trajectory, path: str | os.PathLike, *, model: Any = None, seed: int | None = None) -> Path:
+    """Write a particle trajectory to ``.npz``: one array per output time, plus domain, events, info and attrs.
 
+    Parameters
+    ----------
+    traj : meanfield.models.base.Trajectory
+        The trajectory.
+    path : str or pathlib.Path
+        The file (compressed ``.npz``, read without pickles).
+    model : object, optional
+        The model that ran; its class name and ``params`` are recorded, so that
+        ``params_from(load_trajectory(path))`` rebuilds it.
+    seed : int, optional
+        The seed of the run (default: ``traj.attrs["seed"]`` when present).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer.
+
+    Notes
+    -----
     The attrs (``traj.attrs`` after :func:`load_trajectory`) record the provenance
-    (:func:`meanfield.models.base.provenance`: version, git revision, creation time, ``seed`` when
-    given) and, when ``model`` is given, its class name and parameters, so that
-    ``params_from(load_trajectory(path))`` rebuilds it.
+    (:func:`meanfield.models.base.provenance`: version, git revision, creation time, seed).
+
+    Examples
+    --------
+    >>> from meanfield.models import Dislocations2D
+    >>> from meanfield.models.base import params_from
+    >>> model = Dislocations2D(delta=0.2)
+    >>> traj = model.simulate_particles(model.sample_particles(20, rng=1), 1e-3, rng=2)
+    >>> back = load_trajectory(save_trajectory(traj, "p.npz", model=model, seed=1))
+    >>> back.attrs["seed"], params_from(back)["delta"], back.measure(1e-3)["+"].mass == traj.measure(1e-3)["+"].mass
+    (1, 0.2, True)
     """
     attrs = {k: _jsonable(v) for k, v in traj.attrs.items()}
     if seed is None and "seed" in attrs:
@@ -318,11 +588,32 @@ def _jsonable(v):
     return repr(v)
 
 
-def load_trajectory(path) -> Trajectory:
+def load_trajectory(path: str | os.PathLike) -> Trajectory:
     """Read a trajectory written by :func:`save_trajectory`.
 
-    Raises ``OSError`` when the file cannot be opened and ``ValueError`` naming it when it is not a
-    trajectory file.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.npz`` file.
+
+    Returns
+    -------
+    meanfield.models.base.Trajectory
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened.
+    ValueError
+        Naming the file when it is not a trajectory file.
+
+    Examples
+    --------
+    >>> _ = write_text("notes.npz", "not a trajectory")
+    >>> load_trajectory("notes.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: notes.npz: not a particle trajectory written by meanfield (...)
     """
     try:
         return _load_trajectory(path)

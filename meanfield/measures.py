@@ -15,21 +15,52 @@ Conversions and their accuracy (tested in ``tests/test_measures.py``):
   cloud-in-cell (linear weights). Both conserve mass exactly; for smooth test functions
   ``integral phi d(deposit(mu)) - integral phi d(mu)`` is ``O(h)`` for NGP and ``O(h^2)`` for CIC.
 * :meth:`GridDensity.sample` draws i.i.d. points from the piecewise-constant density (exact law).
+
+These are the meeting point of particles and continuum: ``traj.measure(t)`` gives
+:class:`EmpiricalMeasure` objects and ``sol.measure(t)`` :class:`GridDensity` or
+:class:`IntervalDensity1D` objects, which the distances of :mod:`meanfield.metrics` compare
+(``docs/user-guide/measures.md``, ``docs/theory/distances.md``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from meanfield.solvers.grids import UniformGrid
 
 __all__ = ["Domain", "EmpiricalMeasure", "GridDensity", "IntervalDensity1D", "as_generator", "deposit"]
 
 
-def as_generator(rng) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a seed, a Generator or None."""
+def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from a seed, a Generator or None.
+
+    Parameters
+    ----------
+    rng : int, numpy.random.Generator or None
+        A Generator is returned as it is; a seed or None (fresh entropy) goes to
+        ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``numpy.random.default_rng`` for anything else (a string, a negative seed).
+
+    Examples
+    --------
+    >>> g = as_generator(7)
+    >>> as_generator(g) is g
+    True
+    >>> float(as_generator(7).random()) == float(np.random.default_rng(7).random())
+    True
+    """
     if isinstance(rng, np.random.Generator):
         return rng
     return np.random.default_rng(rng)
@@ -37,17 +68,40 @@ def as_generator(rng) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class Domain:
-    """Where a measure lives.
+    """Where a measure lives: free space R^dim or a periodic box (a torus).
 
-    ``Domain(dim)`` is free space R^dim. ``Domain(dim, period=L, origin=a)`` is the periodic box
-    ``prod_k [a_k, a_k + L_k)`` (a torus); ``period`` and ``origin`` broadcast from scalars.
+    Parameters
+    ----------
+    dim : int
+        The space dimension (>= 1).
+    period : float or sequence of float, optional
+        The side lengths ``L_k`` of the periodic box ``prod_k [a_k, a_k + L_k)``, positive and
+        finite (a scalar is broadcast); None (default) for free space.
+    origin : float or sequence of float, optional
+        The corner ``a`` of the box (default 0); only with ``period``.
+
+    Raises
+    ------
+    ValueError
+        If ``dim`` is not a positive integer, ``period`` not positive and finite, ``origin`` not
+        finite, or ``origin`` given without ``period``.
+
+    Examples
+    --------
+    >>> Domain(2).describe()
+    'R^2'
+    >>> torus = Domain.torus(1, period=2.0)
+    >>> torus.describe(), torus.wrap(np.array([2.5, -0.5]))
+    ('torus of period (2.0,) from (0.0,)', array([0.5, 1.5]))
+    >>> torus.displacement(np.array([1.9]), np.array([0.1]))  # the nearest periodic image
+    array([-0.2])
     """
 
     dim: int
     period: tuple | None = None
     origin: tuple | None = None
 
-    def __init__(self, dim: int, period=None, origin=None):
+    def __init__(self, dim: int, period: float | tuple | None = None, origin: float | tuple | None = None):
         if int(dim) != dim or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}")
         dim = int(dim)
@@ -69,18 +123,57 @@ class Domain:
 
     @classmethod
     def real(cls, dim: int) -> Domain:
-        """Free space R^dim."""
+        """Free space R^dim.
+
+        Parameters
+        ----------
+        dim : int
+            The dimension.
+
+        Returns
+        -------
+        Domain
+        """
         return cls(dim)
 
     @classmethod
-    def torus(cls, dim: int, period=1.0, origin=0.0) -> Domain:
-        """The periodic box ``prod_k [origin_k, origin_k + period_k)``."""
+    def torus(cls, dim: int, period: float | tuple = 1.0, origin: float | tuple = 0.0) -> Domain:
+        """The periodic box ``prod_k [origin_k, origin_k + period_k)``.
+
+        Parameters
+        ----------
+        dim : int
+            The dimension.
+        period : float or sequence of float, default 1.0
+            The side lengths.
+        origin : float or sequence of float, default 0.0
+            The lower corner.
+
+        Returns
+        -------
+        Domain
+        """
         return cls(dim, period=period, origin=origin)
 
     @classmethod
     def of_grid(cls, grid: UniformGrid) -> Domain:
-        """The torus of a fully periodic grid, free space for a grid with walls on every axis
-        (ValueError for a grid periodic on some axes only)."""
+        """The domain of a grid's measures.
+
+        Parameters
+        ----------
+        grid : UniformGrid
+            The grid.
+
+        Returns
+        -------
+        Domain
+            The torus of a fully periodic grid, free space for a grid with walls on every axis.
+
+        Raises
+        ------
+        ValueError
+            For a grid periodic on some axes only.
+        """
         if all(grid.periodic):
             return cls(grid.ndim, period=tuple(grid.lengths), origin=grid.lower)
         if any(grid.periodic):
@@ -93,14 +186,34 @@ class Domain:
         return self.period is not None
 
     def wrap(self, positions: np.ndarray) -> np.ndarray:
-        """Map positions into the fundamental box (identity on free space)."""
+        """Map positions into the fundamental box (identity on free space).
+
+        Parameters
+        ----------
+        positions : numpy.ndarray
+            Shape ``(n, dim)`` (or broadcastable to it).
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         if not self.periodic:
             return positions
         org, per = np.asarray(self.origin), np.asarray(self.period)
         return org + np.mod(positions - org, per)
 
     def displacement(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``x - y``, replaced by the nearest periodic image on a torus."""
+        """``x - y``, replaced by the nearest periodic image on a torus.
+
+        Parameters
+        ----------
+        x, y : numpy.ndarray
+            Points, broadcast together.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         d = np.asarray(x) - np.asarray(y)
         if self.periodic:
             per = np.asarray(self.period)
@@ -108,7 +221,12 @@ class Domain:
         return d
 
     def describe(self) -> str:
-        """A short text such as ``R^2`` or ``torus of period (1.0, 1.0) from (0.0, 0.0)``."""
+        """A short text such as ``R^2`` or ``torus of period (1.0, 1.0) from (0.0, 0.0)``.
+
+        Returns
+        -------
+        str
+        """
         if not self.periodic:
             return f"R^{self.dim}"
         return f"torus of period {self.period} from {self.origin}"
@@ -133,15 +251,34 @@ class EmpiricalMeasure:
 
     Parameters
     ----------
-    positions : array of shape (n,) or (n, d)
-    weights : array of shape (n,), optional
-        Default ``1/n`` each (a probability measure). Signed weights are allowed here; metrics
-        that need a non-negative measure reject them.
+    positions : array_like, shape (n,) or (n, d)
+        The atoms, finite; at least one.
+    weights : array_like, shape (n,), optional
+        Default ``1/n`` each (a probability measure); a scalar is broadcast. Signed weights are
+        allowed here; metrics that need a non-negative measure reject them.
     domain : Domain, optional
         Default free space R^d. On a periodic domain positions are wrapped into the box.
+
+    Raises
+    ------
+    ValueError
+        If ``positions`` is empty, not finite or of the wrong shape, or ``weights`` do not match it
+        or are not finite, or ``domain`` has another dimension.
+
+    Examples
+    --------
+    >>> mu = EmpiricalMeasure([0.0, 1.0, 3.0], weights=[0.5, 0.25, 0.25])
+    >>> mu
+    EmpiricalMeasure(n=3, mass=1, domain=R^1)
+    >>> mu.n, mu.dim, mu.mass, mu.is_nonnegative
+    (3, 1, 1.0, True)
+    >>> mu.integrate(lambda x: x**2), mu.moment(1)
+    (2.5, array([1.]))
+    >>> (-mu).mass
+    -1.0
     """
 
-    def __init__(self, positions, weights=None, domain: Domain | None = None):
+    def __init__(self, positions: ArrayLike, weights: ArrayLike | None = None, domain: Domain | None = None):
         dim = domain.dim if domain is not None else None
         pos = _check_positions(positions, "positions", dim)
         n, d = pos.shape
@@ -185,18 +322,39 @@ class EmpiricalMeasure:
 
     @property
     def x(self) -> np.ndarray:
-        """Positions as a flat array (1-D measures only)."""
+        """Positions as a flat array (1-D measures only; ValueError otherwise)."""
         if self.dim != 1:
             raise ValueError(f"x is defined for 1-D measures; this one is {self.dim}-D")
         return self.positions[:, 0]
 
-    def integrate(self, phi) -> float:
-        """``sum_i w_i phi(x_i)``; ``phi`` takes an (n, d) array (or (n,) in 1D) and returns (n,)."""
+    def integrate(self, phi: Callable) -> float:
+        """The integral ``sum_i w_i phi(x_i)`` of a test function.
+
+        Parameters
+        ----------
+        phi : callable
+            Takes an ``(n, d)`` array (``(n,)`` in 1-D) and returns ``n`` values.
+
+        Returns
+        -------
+        float
+        """
         arg = self.positions[:, 0] if self.dim == 1 else self.positions
         return float(np.dot(self.weights, np.asarray(phi(arg), dtype=float)))
 
     def moment(self, order: int = 1) -> np.ndarray:
-        """Coordinate-wise moment ``sum_i w_i x_i**order``, shape ``(d,)``."""
+        """Coordinate-wise moment ``sum_i w_i x_i**order``.
+
+        Parameters
+        ----------
+        order : int, default 1
+            The power.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(d,)``.
+        """
         return (self.weights[:, None] * self.positions**order).sum(axis=0)
 
     def __neg__(self):
@@ -211,9 +369,37 @@ class GridDensity:
 
     A periodic grid gives a measure on the torus; a grid with walls gives a measure on R^d
     supported in the box.
+
+    Parameters
+    ----------
+    values : array_like
+        The cell averages, of the grid's shape, finite.
+    grid : UniformGrid
+        The grid.
+
+    Raises
+    ------
+    ValueError
+        If ``grid`` is not a UniformGrid, ``values`` do not have its shape or are not finite, or
+        the grid is periodic on some axes only.
+
+    Examples
+    --------
+    >>> grid = UniformGrid(0.0, 1.0, 4, periodic=False)
+    >>> rho = GridDensity([0.5, 1.5, 1.5, 0.5], grid)
+    >>> rho
+    GridDensity(shape=(4,), mass=1, domain=R^1)
+    >>> rho.cell_masses, rho.integrate(lambda x: x)
+    (array([0.125, 0.375, 0.375, 0.125]), 0.5)
+    >>> rho.to_empirical().positions[:, 0]
+    array([0.125, 0.375, 0.625, 0.875])
+    >>> rho.sample(3, rng=1).mass
+    1.0
+    >>> GridDensity.from_function(lambda x: 2 * x, grid, quadrature=2).values
+    array([0.25, 0.75, 1.25, 1.75])
     """
 
-    def __init__(self, values, grid: UniformGrid):
+    def __init__(self, values: ArrayLike, grid: UniformGrid):
         if not isinstance(grid, UniformGrid):
             raise ValueError(f"grid must be a meanfield.solvers.grids.UniformGrid, got {type(grid).__name__}")
         v = np.asarray(values, dtype=float)
@@ -226,8 +412,22 @@ class GridDensity:
         self.domain = Domain.of_grid(grid)
 
     @classmethod
-    def from_function(cls, func, grid: UniformGrid, quadrature: int = 1):
-        """Cell averages of ``func(*coords)`` by a tensor Gauss-Legendre rule of ``quadrature`` points."""
+    def from_function(cls, func: Callable, grid: UniformGrid, quadrature: int = 1) -> GridDensity:
+        """Cell averages of ``func(*coords)`` by a tensor Gauss-Legendre rule.
+
+        Parameters
+        ----------
+        func : callable
+            ``func(x)``, ``func(x, y)`` or ``func(x, y, z)`` on arrays of the grid's shape.
+        grid : UniformGrid
+            The grid.
+        quadrature : int, default 1
+            Points per axis of the rule (1: the midpoint rule).
+
+        Returns
+        -------
+        GridDensity
+        """
         nodes, wts = np.polynomial.legendre.leggauss(quadrature)
         values = np.zeros(grid.shape)
         h = grid.spacing
@@ -258,13 +458,35 @@ class GridDensity:
         """Mass of each cell (cell average times cell volume)."""
         return self.values * self.grid.cell_volume
 
-    def integrate(self, phi) -> float:
-        """Midpoint rule ``sum_cells phi(centre) * mass``: exact for affine phi, O(h^2) otherwise."""
+    def integrate(self, phi: Callable) -> float:
+        """The integral of a test function by the midpoint rule ``sum_cells phi(centre) * mass``.
+
+        Exact for affine ``phi``, ``O(h^2)`` otherwise.
+
+        Parameters
+        ----------
+        phi : callable
+            ``phi(*mesh)`` on the arrays of :meth:`UniformGrid.mesh`.
+
+        Returns
+        -------
+        float
+        """
         mesh = self.grid.mesh()
         return float(np.sum(np.asarray(phi(*mesh), dtype=float) * self.cell_masses))
 
     def to_empirical(self, drop_zero: bool = True) -> EmpiricalMeasure:
-        """All of each cell's mass at its centre (``W_1`` error at most ``|h|/2``; see module doc)."""
+        """All of each cell's mass at its centre (``W_1`` error at most ``|h|/2``; see the module docstring).
+
+        Parameters
+        ----------
+        drop_zero : bool, default True
+            Leave out the cells of zero mass (unless every cell has zero mass).
+
+        Returns
+        -------
+        EmpiricalMeasure
+        """
         pts = self.grid.points()
         w = self.cell_masses.ravel()
         if drop_zero and np.any(w != 0):
@@ -272,8 +494,26 @@ class GridDensity:
             pts, w = pts[keep], w[keep]
         return EmpiricalMeasure(pts, w, self.domain)
 
-    def sample(self, n: int, rng=None) -> EmpiricalMeasure:
-        """``n`` i.i.d. points from the normalised density; weights ``mass/n`` each."""
+    def sample(self, n: int, rng: int | np.random.Generator | None = None) -> EmpiricalMeasure:
+        """``n`` i.i.d. points from the normalised density (the exact law of the piecewise-constant density).
+
+        Parameters
+        ----------
+        n : int
+            The number of points (>= 1).
+        rng : int, numpy.random.Generator or None, optional
+            The seed or generator (:func:`as_generator`).
+
+        Returns
+        -------
+        EmpiricalMeasure
+            Weights ``mass/n`` each.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a positive integer or the density has negative values or zero mass.
+        """
         if int(n) != n or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if not self.is_nonnegative:
@@ -296,9 +536,35 @@ class GridDensity:
 def deposit(measure: EmpiricalMeasure, grid: UniformGrid, order: int = 1) -> GridDensity:
     """Deposit an empirical measure on a grid, conserving its mass exactly.
 
-    ``order=0``: nearest grid point (each weight into the cell containing the point).
-    ``order=1``: cloud-in-cell (linear weights to the 2^d nearest centres). Near a wall the
-    share that would leave the box is folded back into the boundary cell, so mass is conserved.
+    Parameters
+    ----------
+    measure : EmpiricalMeasure
+        The particles.
+    grid : UniformGrid
+        The grid, of the measure's dimension.
+    order : {0, 1}, default 1
+        0: nearest grid point (each weight into the cell containing the point). 1: cloud-in-cell
+        (linear weights to the 2^d nearest centres); near a wall the share that would leave the box
+        is folded back into the boundary cell.
+
+    Returns
+    -------
+    GridDensity
+        Of the measure's mass to round-off.
+
+    Raises
+    ------
+    ValueError
+        If ``order`` is not 0 or 1, the dimensions differ, or a point lies outside a bounded box.
+
+    Examples
+    --------
+    >>> grid = UniformGrid(0.0, 1.0, 4, periodic=True)
+    >>> mu = EmpiricalMeasure([0.125, 0.25])
+    >>> deposit(mu, grid, order=0).cell_masses
+    array([0.5, 0.5, 0. , 0. ])
+    >>> deposit(mu, grid, order=1).cell_masses
+    array([0.75, 0.25, 0.  , 0.  ])
     """
     if order not in (0, 1):
         raise ValueError(f"order must be 0 (nearest grid point) or 1 (cloud in cell), got {order!r}")
@@ -329,15 +595,37 @@ def deposit(measure: EmpiricalMeasure, grid: UniformGrid, order: int = 1) -> Gri
 
 
 class IntervalDensity1D:
-    """A piecewise-constant density on R with arbitrary cell edges: cell ``k`` is
-    ``[edges[k], edges[k+1])`` and carries mass ``masses[k]``.
+    """A piecewise-constant density on R with arbitrary cell edges.
 
-    Its quantile (pseudo-inverse) function is piecewise linear, which is the form produced by
-    Lagrangian (pseudo-inverse) solvers: ``edges`` are the quantile function at the cumulative
-    masses. Zero-width cells are atoms of mass ``masses[k]``.
+    Cell ``k`` is ``[edges[k], edges[k+1])`` and carries mass ``masses[k]``. Its quantile
+    (pseudo-inverse) function is piecewise linear, which is the form produced by Lagrangian
+    (pseudo-inverse) solvers (002, ``docs/theory/002-newtonian.md``): ``edges`` are the quantile
+    function at the cumulative masses. Zero-width cells are atoms of mass ``masses[k]``.
+
+    Parameters
+    ----------
+    edges : array_like
+        Non-decreasing cell edges, at least two, finite.
+    masses : array_like
+        One mass per cell, finite.
+
+    Raises
+    ------
+    ValueError
+        If the sizes do not match, a value is not finite or the edges decrease.
+
+    Examples
+    --------
+    >>> rho = IntervalDensity1D([0.0, 0.5, 0.5, 2.0], [0.25, 0.25, 0.5])
+    >>> rho
+    IntervalDensity1D(cells=3, mass=1)
+    >>> rho.density()  # the middle cell is an atom
+    array([0.5       ,        inf, 0.33333333])
+    >>> rho.integrate(lambda x: x)
+    0.8125
     """
 
-    def __init__(self, edges, masses):
+    def __init__(self, edges: ArrayLike, masses: ArrayLike):
         e = np.asarray(edges, dtype=float).ravel()
         m = np.asarray(masses, dtype=float).ravel()
         if e.size < 2:
@@ -365,13 +653,30 @@ class IntervalDensity1D:
         return bool(np.all(self.masses >= 0))
 
     def density(self) -> np.ndarray:
-        """Cell densities; infinite for zero-width cells with mass (atoms)."""
+        """Cell densities ``masses / widths``; infinite for zero-width cells with mass (atoms).
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.masses == 0, 0.0, self.masses / np.diff(self.edges))
 
-    def integrate(self, phi, quadrature: int = 4) -> float:
-        """``sum_k masses[k] * mean of phi over cell k`` by a ``quadrature``-point Gauss-Legendre rule
-        per cell (exact for polynomials of degree < 2 * quadrature; atoms are evaluated at their point)."""
+    def integrate(self, phi: Callable, quadrature: int = 4) -> float:
+        """The integral ``sum_k masses[k] * (mean of phi over cell k)`` of a test function.
+
+        Parameters
+        ----------
+        phi : callable
+            Vectorised ``phi(x)``.
+        quadrature : int, default 4
+            Points of the Gauss-Legendre rule per cell (exact for polynomials of degree
+            ``< 2 * quadrature``; atoms are evaluated at their point).
+
+        Returns
+        -------
+        float
+        """
         nodes, wts = np.polynomial.legendre.leggauss(quadrature)
         a, b = self.edges[:-1], self.edges[1:]
         mid, half = (a + b) / 2, (b - a) / 2

@@ -35,8 +35,35 @@ SIDES = ("sample", "reference", "both")
 
 @dataclass(frozen=True)
 class Observer:
-    """``fn(run, t)`` recorded under ``name`` at every output time, on the ``on`` side of the pairing
-    (``"sample"``, ``"reference"`` or ``"both"``)."""
+    """A diagnostic ``fn(run, t)`` recorded under ``name`` at every output time of a study's runs.
+
+    Parameters
+    ----------
+    name : str
+        The ``metric`` of its rows; not empty and not a metric's name (W1, W2, BL, BLsum).
+    fn : callable
+        ``fn(run, t)`` returning a number, a mapping ``{label: number}``, a 1-D array or None (module
+        docstring); required unless a subclass overrides :meth:`observe`.
+    on : {"sample", "reference", "both"}, default "sample"
+        Which run of the pairing it observes.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``name``, ``on`` or ``fn``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield.measures import Domain
+    >>> from meanfield.models.base import Trajectory
+    >>> run = Trajectory(np.array([0.0, 1.0]), [np.array([0.0, 2.0]), np.array([1.0, 3.0])], Domain(1))
+    >>> spread = Observer("spread", lambda run, t: float(np.ptp(run.measure(t).x)))
+    >>> spread.observe(None, run, 1.0), spread.sides()
+    (2.0, ('sample',))
+    >>> observe_rows(spread, None, run, 1.0, {"n": 2, "seed": 0}, "sample")
+    [{'n': 2, 'seed': 0, 'time': 1.0, 'species': '', 'metric': 'spread', 'value': 2.0, 'run': 'sample'}]
+    """
 
     name: str
     fn: Any = None
@@ -51,17 +78,46 @@ class Observer:
             raise ValueError(f"observer {self.name!r}: fn must be a function (run, t) -> number(s), got {self.fn!r}")
 
     def identity(self) -> dict:
+        """The observer's part of a study's identity (:mod:`meanfield.store`).
+
+        Returns
+        -------
+        dict
+            Class, name, side and the function's :func:`meanfield.store.callable_identity`.
+        """
         from meanfield.store import callable_identity
 
         cls = type(self)
         return {"observer": f"{cls.__module__}.{cls.__qualname__}", "name": self.name, "on": self.on,
                 "fn": None if self.fn is None else callable_identity(self.fn)}
 
-    def observe(self, model, run, t):
-        """The values at time ``t`` (see the module docstring); ``model`` is the run's model."""
+    def observe(self, model: Any, run: Any, t: float) -> Any:
+        """The values at time ``t``: ``fn(run, t)``.
+
+    Parameters
+    ----------
+    model : object
+        The run's model.
+    run : Trajectory or xarray.Dataset
+        The run; anything with ``run.measure(t)``.
+    t : float
+        An output time of the run.
+
+    Returns
+    -------
+    number, mapping, 1-D array or None
+        As the module docstring says.
+        """
         return self.fn(run, t)
 
     def sides(self) -> tuple:
+        """The sides of the pairing it observes.
+
+        Returns
+        -------
+        tuple of str
+            ``("sample",)``, ``("reference",)`` or both.
+        """
         return ("sample", "reference") if self.on == "both" else (self.on,)
 
 
@@ -78,12 +134,47 @@ def _with_all(values: dict, combine) -> dict:
 
 @dataclass(frozen=True)
 class ParticleCount(Observer):
-    """Particles per species (and ``"all"``) at each time; ``None`` for a run that is not particles."""
+    """Particles per species (and ``"all"``) at each time; ``None`` for a run that is not particles.
+
+    Parameters
+    ----------
+    name : str, default "particle_count"
+        As in :class:`Observer`.
+    fn : None
+        Not used.
+    on : {"sample", "reference", "both"}, default "sample"
+        As in :class:`Observer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield.measures import Domain
+    >>> from meanfield.models.base import Trajectory
+    >>> run = Trajectory(np.array([0.0]), [np.zeros(3)], Domain(1), species=[np.array(["+", "-", "+"])])
+    >>> ParticleCount().observe(None, run, 0.0)
+    {'+': 2, '-': 1, 'all': 3}
+    """
 
     name: str = "particle_count"
     on: str = "sample"
 
-    def observe(self, model, run, t):
+    def observe(self, model: Any, run: Any, t: float) -> dict | None:
+        """The particle counts at ``t``.
+
+    Parameters
+    ----------
+    model : object
+        The run's model.
+    run : Trajectory or xarray.Dataset
+        The run; anything with ``run.measure(t)``.
+    t : float
+        An output time of the run.
+
+    Returns
+    -------
+    dict or None
+        ``{label: count, "all": total}``; None when the run is not particles.
+        """
         from meanfield.measures import EmpiricalMeasure
 
         measures = _labelled(run, t)
@@ -94,12 +185,48 @@ class ParticleCount(Observer):
 
 @dataclass(frozen=True)
 class TotalMass(Observer):
-    """Mass per species (and ``"all"``) at each time."""
+    """Mass per species (and ``"all"``) at each time.
+
+    Parameters
+    ----------
+    name : str, default "total_mass"
+        As in :class:`Observer`.
+    fn : None
+        Not used.
+    on : {"sample", "reference", "both"}, default "sample"
+        As in :class:`Observer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield.measures import Domain
+    >>> from meanfield.models.base import Trajectory
+    >>> run = Trajectory(np.array([0.0]), [np.zeros(3)], Domain(1), weights=[np.array([0.5, 0.25, 0.5])],
+    ...                  species=[np.array(["+", "-", "+"])])
+    >>> TotalMass().observe(None, run, 0.0)
+    {'+': 1.0, '-': 0.25, 'all': 1.25}
+    """
 
     name: str = "total_mass"
     on: str = "sample"
 
-    def observe(self, model, run, t):
+    def observe(self, model: Any, run: Any, t: float) -> dict:
+        """The masses at ``t``.
+
+    Parameters
+    ----------
+    model : object
+        The run's model.
+    run : Trajectory or xarray.Dataset
+        The run; anything with ``run.measure(t)``.
+    t : float
+        An output time of the run.
+
+    Returns
+    -------
+    dict
+        ``{label: mass}`` (with ``"all"`` for several species).
+        """
         return _with_all({k: m.mass for k, m in _labelled(run, t).items()}, lambda v: float(np.sum(v)))
 
 
@@ -118,12 +245,49 @@ def first_moment(measure) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CentreOfMass(Observer):
-    """``∫ x dμ / μ`` per species and in all (one row per coordinate in dimension > 1)."""
+    """``∫ x dμ / μ`` per species and in all (one row per coordinate in dimension > 1).
+
+    Parameters
+    ----------
+    name : str, default "centre_of_mass"
+        As in :class:`Observer`.
+    fn : None
+        Not used.
+    on : {"sample", "reference", "both"}, default "sample"
+        As in :class:`Observer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield.measures import Domain
+    >>> from meanfield.models.base import Trajectory
+    >>> run = Trajectory(np.array([0.0]), [np.array([0.0, 1.0, 3.0])], Domain(1), weights=[np.full(3, 0.25)],
+    ...                  species=[np.array(["+", "+", "-"])])
+    >>> CentreOfMass().observe(None, run, 0.0)  # "all": the centre of the total mass, (0 + 1 + 3) / 3
+    {'+': 0.5, '-': 3.0, 'all': 1.3333333333333333}
+    """
 
     name: str = "centre_of_mass"
     on: str = "sample"
 
-    def observe(self, model, run, t):
+    def observe(self, model: Any, run: Any, t: float) -> dict:
+        """The centres of mass at ``t``.
+
+    Parameters
+    ----------
+    model : object
+        The run's model.
+    run : Trajectory or xarray.Dataset
+        The run; anything with ``run.measure(t)``.
+    t : float
+        An output time of the run.
+
+    Returns
+    -------
+    dict
+        ``{label: centre}``: a float in 1-D, an array of the coordinates otherwise; ``"all"``
+        is the centre of the total mass (not the sum of the species' centres).
+        """
         measures = _labelled(run, t)
         moments = {k: (first_moment(m), m.mass) for k, m in measures.items()}
         out = {k: mom / mass for k, (mom, mass) in moments.items()}
@@ -133,8 +297,44 @@ class CentreOfMass(Observer):
         return {k: (float(v[0]) if v.size == 1 else v) for k, v in out.items()}
 
 
-def observe_rows(observer, model, run, t, base: dict, side: str) -> list[dict]:
-    """The table rows of one observation: ``base`` (parameters, seed) plus time, species, metric, value, run."""
+def observe_rows(observer: Observer, model: Any, run: Any, t: float, base: dict, side: str) -> list[dict]:
+    """The table rows of one observation.
+
+    Parameters
+    ----------
+    observer : Observer
+        The observer.
+    model : object
+        The run's model.
+    run : Trajectory or xarray.Dataset
+        The run.
+    t : float
+        An output time.
+    base : dict
+        The columns every row repeats (parameters, seed).
+    side : str
+        The ``run`` column (``"sample"`` or ``"reference"``).
+
+    Returns
+    -------
+    list of dict
+        ``base`` plus ``time``, ``species``, ``metric``, ``value`` and ``run``, one row per label and
+        component (``<name>[i]`` for the components of an array); empty when the observer returns None.
+
+    Raises
+    ------
+    ValueError
+        If the observer returns an array of more than one dimension.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield.measures import Domain
+    >>> from meanfield.models.base import Trajectory
+    >>> run = Trajectory(np.array([0.0]), [np.array([[0.0, 1.0], [2.0, 3.0]])], Domain(2))
+    >>> [(r["metric"], r["value"]) for r in observe_rows(CentreOfMass(), None, run, 0.0, {}, "sample")]
+    [('centre_of_mass[0]', 1.0), ('centre_of_mass[1]', 2.0)]
+    """
     values = observer.observe(model, run, t)
     if values is None:
         return []

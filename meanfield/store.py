@@ -20,7 +20,10 @@ import hashlib
 import inspect
 import json
 import zlib
+from collections.abc import Callable
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,13 +32,37 @@ __all__ = ["StudyStore", "callable_identity", "canonical", "first_difference", "
 RECORD = "study.json"
 
 
-def native(value, where: str):
+def native(value: Any, where: str) -> Any:
     """``value`` as plain JSON types (numpy scalars and arrays, tuples and paths converted).
 
-    Objects with an ``identity()`` method (pairings, observers) give that description; a function is
-    named by :func:`callable_identity`. Raises ``ValueError`` naming ``where`` for a value without a
-    faithful plain form (a grid object, an arbitrary instance, ...): a store could not tell whether
-    such a setting changed.
+    Parameters
+    ----------
+    value : object
+        A setting. Objects with an ``identity()`` method (pairings, observers) give that
+        description, dataclasses their fields, a function its :func:`callable_identity`.
+    where : str
+        The setting's name, for the error message.
+
+    Returns
+    -------
+    object
+        None, bool, int, float, str, list or dict (string keys) of those.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` for a value without a faithful plain form (a grid object, an arbitrary
+        instance, a dict with non-string keys): a store could not tell whether such a setting changed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> native({"n": np.int64(8), "box": (0.0, np.float32(0.5)), "a": np.arange(2)}, "sweep")
+    {'n': 8, 'box': [0.0, 0.5], 'a': [0, 1]}
+    >>> native(object(), "model.kernel")
+    Traceback (most recent call last):
+    ...
+    ValueError: model.kernel = <object object at ...> has no plain (JSON) form, ...
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -71,10 +98,28 @@ def native(value, where: str):
     )
 
 
-def callable_identity(func) -> str:
-    """``"module.qualname#<hash>"`` for a function: its qualified name and the SHA-256 (first 12 hex
-    digits) of its source text, so an edited function body is a changed setting. A function without
-    available source (built-in, defined in an interactive session) is identified by its name only."""
+def callable_identity(func: Callable) -> str:
+    """The identity of a function in a study: its qualified name and a hash of its source.
+
+    Parameters
+    ----------
+    func : callable
+        The function.
+
+    Returns
+    -------
+    str
+        ``"module.qualname#<hash>"``, the hash the first 12 hex digits of the SHA-256 of its source
+        text, so an edited function body is a changed setting. A function without available source
+        (built-in, defined in an interactive session) is identified by its name only.
+
+    Examples
+    --------
+    >>> callable_identity(len)
+    'builtins.len'
+    >>> callable_identity(native)
+    'meanfield.store.native#...'
+    """
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
     try:
         source = inspect.getsource(func)
@@ -83,23 +128,75 @@ def callable_identity(func) -> str:
     return f"{name}#{hashlib.sha256(source.encode()).hexdigest()[:12]}"
 
 
-def canonical(obj) -> str:
-    """Sorted-key compact JSON of an already :func:`native` object."""
+def canonical(obj: Any) -> str:
+    """Sorted-key compact JSON of an already :func:`native` object.
+
+    Parameters
+    ----------
+    obj : object
+        Plain JSON types.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> canonical({"b": [1, 2.5], "a": None})
+    '{"a":null,"b":[1,2.5]}'
+    """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
 def identity_hash(identity: dict) -> str:
-    """First 16 hex digits of the SHA-256 of the canonical identity."""
+    """First 16 hex digits of the SHA-256 of the canonical identity.
+
+    Parameters
+    ----------
+    identity : dict
+        A study's identity (plain JSON types).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> identity_hash({"a": 1, "b": 2}) == identity_hash({"b": 2, "a": 1})
+    True
+    >>> len(identity_hash({}))
+    16
+    """
     return hashlib.sha256(canonical(identity).encode()).hexdigest()[:16]
 
 
 _ABSENT = object()
 
 
-def first_difference(old, new, path: str = ""):
-    """``(setting, old value, new value)`` for the first difference in sorted-key order, or ``None``.
+def first_difference(old: Any, new: Any, path: str = "") -> tuple | None:
+    """The first difference of two identities in sorted-key order.
 
     Dictionaries are compared key by key; anything else (lists included) as a whole.
+
+    Parameters
+    ----------
+    old, new : object
+        Plain JSON types.
+    path : str, default ""
+        The name of ``old`` and ``new`` (prefix of the settings' dotted names).
+
+    Returns
+    -------
+    tuple or None
+        ``(setting, old value, new value)`` (a missing key's value is an internal marker), or None
+        when they are equal.
+
+    Examples
+    --------
+    >>> first_difference({"t_end": 1.0, "sweep": {"n": [8, 16]}}, {"t_end": 1.0, "sweep": {"n": [8, 32]}})
+    ('sweep.n', [8, 16], [8, 32])
+    >>> first_difference({"a": 1}, {"a": 1}) is None
+    True
     """
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
@@ -119,9 +216,30 @@ def _show(value) -> str:
 
 
 class StudyStore:
-    """The folder of one study: ``study.json`` (its identity) and ``task-<hash>-<params>-<seed>.json``."""
+    """The folder of one study: ``study.json`` (its identity) and ``task-<hash>-<params>-<seed>.json``.
 
-    def __init__(self, folder, identity: dict):
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder (created by :meth:`open`).
+    identity : dict
+        The study's identity, plain JSON types (:func:`native`).
+
+    Examples
+    --------
+    >>> store = StudyStore("store", {"model": "Newtonian1D", "seeds": [0, 1]}).open()
+    >>> store.has({"n": 8}, 0)
+    False
+    >>> store.write({"n": 8}, 0, [{"metric": "W1", "value": 0.1}])
+    >>> store.has({"n": 8}, 0), store.read({"n": 8}, 0)
+    (True, [{'metric': 'W1', 'value': 0.1}])
+    >>> StudyStore("store", {"model": "Newtonian1D", "seeds": [0, 2]}).open()
+    Traceback (most recent call last):
+    ...
+    ValueError: store store was made by a different study: seeds is [0, 1] there but [0, 2] now; ...
+    """
+
+    def __init__(self, folder: str | PathLike, identity: dict):
         self.folder = Path(folder)
         self.identity = identity
         self.hash = identity_hash(identity)
@@ -130,8 +248,16 @@ class StudyStore:
     def open(self) -> StudyStore:
         """Create the folder or check that it belongs to this study; clean stale temporaries.
 
-        Raises ``ValueError`` naming the folder and the first differing setting (both values) when
-        the folder was made by another study, and when it holds task files but no identity record.
+        Returns
+        -------
+        StudyStore
+            This store.
+
+        Raises
+        ------
+        ValueError
+            Naming the folder and the first differing setting (both values) when the folder was made
+            by another study, and when it holds task files but no identity record.
         """
         from meanfield.io import atomic_path, clean_stale_temporaries
 
@@ -173,13 +299,50 @@ class StudyStore:
 
     # --- tasks -----------------------------------------------------------------------------
     def task_name(self, params: dict, seed: int) -> str:
+        """The file name of a task: the study's hash, a checksum of the parameters and the seed.
+
+        Parameters
+        ----------
+        params : dict
+            The task's swept parameters.
+        seed : int
+            Its seed.
+
+        Returns
+        -------
+        str
+        """
         crc = zlib.crc32(canonical(native(params, "sweep")).encode())
         return f"task-{self.hash}-{crc:08x}-{int(seed)}.json"
 
     def has(self, params: dict, seed: int) -> bool:
+        """Whether the task's file exists.
+
+        Parameters
+        ----------
+        params : dict
+            The task's swept parameters.
+        seed : int
+            Its seed.
+
+        Returns
+        -------
+        bool
+        """
         return (self.folder / self.task_name(params, seed)).is_file()
 
     def write(self, params: dict, seed: int, rows: list) -> None:
+        """Write a finished task's rows (atomically).
+
+        Parameters
+        ----------
+        params : dict
+            The task's swept parameters.
+        seed : int
+            Its seed.
+        rows : list of dict
+            Its table rows (plain JSON types).
+        """
         from meanfield.io import atomic_path
 
         body = {"study": self.hash, "params": native(params, "sweep"), "seed": int(seed), "rows": rows}
@@ -187,6 +350,26 @@ class StudyStore:
             tmp.write_text(json.dumps(body))
 
     def read(self, params: dict, seed: int) -> list:
+        """The rows of a finished task.
+
+        Parameters
+        ----------
+        params : dict
+            The task's swept parameters.
+        seed : int
+            Its seed.
+
+        Returns
+        -------
+        list of dict
+
+        Raises
+        ------
+        ValueError
+            When the file is not a task file of this study or its content does not match its name.
+        OSError
+            When it cannot be read.
+        """
         path = self.folder / self.task_name(params, seed)
         try:
             body = json.loads(path.read_text())

@@ -61,13 +61,17 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
 
 from meanfield.observers import observe_rows
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["METRICS", "Study", "distances", "fit_rates", "floor_curves", "load_study_file", "plot_rates", "run_studies"]
 
@@ -141,7 +145,62 @@ def _default_pairing():
 
 @dataclass
 class Study:
-    """A convergence study; see the module docstring for the sweep keys, pairings and observers."""
+    """A convergence study: a sweep of parameters and seeds, each run compared with a reference run.
+
+    See the module docstring for the sweep keys, pairings, observers, floors and execution. The
+    settings are checked when the study is built (:mod:`meanfield.study_inputs`).
+
+    Parameters
+    ----------
+    model : str or type
+        A model of :mod:`meanfield.models`, by name (``"Newtonian1D"``) or class.
+    sweep : dict
+        ``{key: list of values}``; ``n`` (particle numbers) is required unless the pairing runs no
+        particles.
+    t_end : float
+        The final time.
+    times : list of float, optional
+        Output times (default ``[t_end]``).
+    seeds : list of int, default [0]
+        Seeds, non-negative, without repeats.
+    metrics : list of str, default ["W1"]
+        Distances from :data:`METRICS`.
+    model_params : dict, optional
+        Fixed constructor parameters.
+    particle_kwargs, sample_kwargs, continuum_kwargs : dict, optional
+        Fixed keywords of ``simulate_particles``, ``sample_particles`` and ``solve_continuum`` (or of
+        the run methods the pairing names).
+    pairing : meanfield.pairings.Pairing, optional
+        What is compared with what (default :class:`~meanfield.pairings.ParticleVsContinuum`).
+    observers : list of meanfield.observers.Observer, optional
+        Diagnostics recorded at every output time.
+    compare_times : list of float, optional
+        Output times at which distances are measured (default all; ``[]``: observers only).
+    floors : "auto" or list of str, default "auto"
+        The floors beside each distance (:mod:`meanfield.floors`).
+
+    Raises
+    ------
+    meanfield.study_inputs.StudyInputError
+        (a ValueError) naming the first bad setting.
+
+    Examples
+    --------
+    >>> study = Study("Annihilation1D", sweep={"n": [16, 64]}, t_end=1e-3, continuum_kwargs={"resolution": 200},
+    ...               floors=[])  # the default "auto" adds the sampling and discretisation floors
+    >>> study.tasks()
+    [({'n': 16}, 0), ({'n': 64}, 0)]
+    >>> table = study.run()
+    >>> print(table[["n", "species", "metric", "run"]].to_string(index=False))
+     n species metric  run
+    16       +     W1 pair
+    16       -     W1 pair
+    64       +     W1 pair
+    64       -     W1 pair
+    >>> rates = fit_rates(table)
+    >>> rates[["species", "points"]].to_dict("records"), bool((rates["slope"] < -0.9).all())
+    ([{'species': '+', 'points': 2}, {'species': '-', 'points': 2}], True)
+    """
 
     model: object
     sweep: dict
@@ -153,7 +212,7 @@ class Study:
     particle_kwargs: dict = field(default_factory=dict)
     sample_kwargs: dict = field(default_factory=dict)
     continuum_kwargs: dict = field(default_factory=dict)
-    pairing: object = field(default_factory=_default_pairing)
+    pairing: Any = field(default_factory=_default_pairing)
     observers: list = field(default_factory=list)
     compare_times: list | None = None
     floors: object = "auto"
@@ -192,6 +251,12 @@ class Study:
 
     # --- the task graph --------------------------------------------------------------------
     def parameter_sets(self) -> list[dict]:
+        """Every combination of the swept values, in the sweep's key order.
+
+        Returns
+        -------
+        list of dict
+        """
         keys = list(self.sweep)
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
 
@@ -209,14 +274,32 @@ class Study:
             "pairing": pairing,
         }
 
-    def reference_key(self, params) -> str:
+    def reference_key(self, params: dict) -> str:
+        """The name of the reference setting of a parameter set (equal for sets sharing a reference run).
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+
+        Returns
+        -------
+        str
+        """
         s = self._settings(params)
         return f"ref-{zlib.crc32(_canonical(s['pairing'].reference_parts(s)).encode()):08x}"
 
     def identity(self) -> dict:
         """Everything that determines this study's numbers, in plain JSON types (see :mod:`meanfield.store`).
 
-        Raises ``ValueError`` naming the setting when one has no plain form (e.g. a grid object).
+        Returns
+        -------
+        dict
+
+        Raises
+        ------
+        ValueError
+            Naming the setting when one has no plain form (e.g. a grid object).
         """
         import meanfield
         from meanfield.store import native
@@ -253,54 +336,140 @@ class Study:
             out["floor_refinement"] = REFINEMENT
         return out
 
-    def task_key(self, params, seed) -> str:
-        """Name of the task's file in a store: ``task-<identity hash>-<crc32 of params>-<seed>``."""
+    def task_key(self, params: dict, seed: int) -> str:
+        """Name of the task's file in a store: ``task-<identity hash>-<crc32 of params>-<seed>``.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+        seed : int
+            One of :attr:`seeds`.
+
+        Returns
+        -------
+        str
+        """
         from meanfield.store import StudyStore
 
         return StudyStore(".", self.identity()).task_name(params, seed).removesuffix(".json")
 
-    def tasks(self):
+    def tasks(self) -> list[tuple[dict, int]]:
+        """Every ``(parameter set, seed)`` of the study.
+
+        Returns
+        -------
+        list of tuple
+        """
         return [(p, s) for p in self.parameter_sets() for s in self.seeds]
 
     # --- the runs --------------------------------------------------------------------------
     def _model(self, s):
         return self._model_cls(**s["model"])
 
-    def solve_reference(self, params):
-        """The pairing's reference run for the parameter set ``params`` (computed afresh)."""
+    def solve_reference(self, params: dict) -> Any:
+        """The pairing's reference run for a parameter set (computed afresh).
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+
+        Returns
+        -------
+        xarray.Dataset or Trajectory or None
+            What the pairing's ``reference`` returns (e.g. ``solve_continuum``'s dataset).
+        """
         s = self._settings(params)
         return s["pairing"].reference(self._model(s), s, self.t_end, self.times)
 
-    def reference(self, params):
-        """The reference run for ``params``, computed once per reference setting in this process (a
-        run of the study keeps the references it computed)."""
+    def reference(self, params: dict) -> Any:
+        """The reference run for ``params``, computed once per reference setting in this process.
+
+        A run of the study keeps the references it computed.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+
+        Returns
+        -------
+        xarray.Dataset or Trajectory or None
+        """
         key = self.reference_key(params)
         if key not in self._references:
             self._references[key] = self.solve_reference(params)
         return self._references[key]
 
-    def solve_finer_reference(self, params):
-        """The reference run at :data:`meanfield.floors.REFINEMENT` times the continuum resolution (the
-        discretisation floor's comparison run; computed afresh)."""
+    def solve_finer_reference(self, params: dict) -> Any:
+        """The reference run at :data:`meanfield.floors.REFINEMENT` times the continuum resolution.
+
+        The discretisation floor's comparison run, computed afresh.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+
+        Returns
+        -------
+        xarray.Dataset or Trajectory or None
+        """
         from meanfield.floors import refined_continuum
 
         s = self._settings(params)
         fine = {**s, "continuum": refined_continuum(self._model_cls, s["continuum"])}
         return s["pairing"].reference(self._model(s), fine, self.t_end, self.times)
 
-    def finer_reference(self, params):
-        """The finer reference run for ``params``, computed once per reference setting in this process."""
+    def finer_reference(self, params: dict) -> Any:
+        """The finer reference run for ``params``, computed once per reference setting in this process.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+
+        Returns
+        -------
+        xarray.Dataset or Trajectory or None
+        """
         key = self.reference_key(params)
         if key not in self._finer:
             self._finer[key] = self.solve_finer_reference(params)
         return self._finer[key]
 
-    def rng(self, params, seed) -> np.random.Generator:
-        """The task's generator: ``SeedSequence([seed, crc32(parameters)])``."""
+    def rng(self, params: dict, seed: int) -> np.random.Generator:
+        """The task's generator: ``SeedSequence([seed, crc32(parameters)])``.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+        seed : int
+            One of :attr:`seeds`.
+
+        Returns
+        -------
+        numpy.random.Generator
+        """
         return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(_canonical(params).encode())]))
 
-    def sample(self, params, seed):
-        """The pairing's sample run for ``(params, seed)``, exactly as the study's task makes it."""
+    def sample(self, params: dict, seed: int) -> Any:
+        """The pairing's sample run for ``(params, seed)``, exactly as the study's task makes it.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+        seed : int
+            One of :attr:`seeds`.
+
+        Returns
+        -------
+        Trajectory or xarray.Dataset
+            What the pairing's ``sample`` returns (e.g. ``simulate_particles``' trajectory).
+        """
         s = self._settings(params)
         model = self._model(s)
         return s["pairing"].sample(model, s, self.t_end, self.times, self._sample_rng(model, params, seed))
@@ -310,9 +479,24 @@ class Study:
         its run methods refuse a generator)."""
         return None if getattr(model, "deterministic", False) else self.rng(params, seed)
 
-    def run_task(self, params, seed, reference) -> list[dict]:
-        """Sample run for one parameter set and seed; distances to ``reference`` at each compared time
-        and the observers' values at each output time."""
+    def run_task(self, params: dict, seed: int, reference: Any) -> list[dict]:
+        """Sample run for one parameter set and seed, compared with ``reference``.
+
+        Parameters
+        ----------
+        params : dict
+            One parameter set of :meth:`parameter_sets`.
+        seed : int
+            One of :attr:`seeds`.
+        reference : xarray.Dataset or Trajectory or None
+            The reference run (:meth:`reference`).
+
+        Returns
+        -------
+        list of dict
+            The table rows: distances to ``reference`` at each compared time (with the floors) and
+            the observers' values at each output time.
+        """
         s = self._settings(params)
         pairing, model = s["pairing"], self._model(s)
         sample = pairing.sample(model, s, self.t_end, self.times, self._sample_rng(model, params, seed))
@@ -368,14 +552,36 @@ class Study:
         return out
 
     # --- execution -------------------------------------------------------------------------
-    def run(self, workers: int | None = None, executor=None, store=None, progress: bool = False) -> pd.DataFrame:
+    def run(
+        self, workers: int | None = None, executor: Any = None, store: str | PathLike | None = None,
+        progress: bool = False,
+    ) -> pd.DataFrame:
         """Run every task not already in ``store``; returns the tidy table (all tasks).
 
-        ``executor``: a ``dask.distributed.Client`` or a scheduler address string; ``workers``: local
-        process count (ignored when ``executor`` is given). ``progress`` shows a tqdm bar.
-        ``store``: a folder keeping one file per finished task (see the module docstring); a SIGTERM
-        during the run is raised as :class:`meanfield.io.Terminated` so nothing half-written remains.
         The table's rows and values do not depend on the executor or the number of workers.
+
+        Parameters
+        ----------
+        workers : int, optional
+            Local process count (ignored when ``executor`` is given; default in-process).
+        executor : dask.distributed.Client or str, optional
+            A client or a scheduler address.
+        store : str or pathlib.Path, optional
+            A folder keeping one file per finished task (see the module docstring); a SIGTERM during
+            the run is raised as :class:`meanfield.io.Terminated` so nothing half-written remains.
+        progress : bool, default False
+            Show a tqdm bar.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (parameters, seed, time, species, metric), columns as in the module docstring.
+
+        Raises
+        ------
+        ValueError
+            When a required argument is missing, the store belongs to another study or the study
+            cannot be sent to worker processes.
         """
         from meanfield.io import terminate_as_interrupt
 
@@ -435,14 +641,36 @@ def _run_task(study, params, seed, reference, finer=None):
     return study.run_task(params, seed, reference)
 
 
-def run_studies(studies: dict, workers: int | None = None, executor=None, store=None,
-                progress: bool = False) -> dict:
-    """Run several studies on one pool; returns ``{name: table}``, each as ``studies[name].run(...)``.
+def run_studies(studies: dict, workers: int | None = None, executor: Any = None,
+                store: str | PathLike | None = None, progress: bool = False) -> dict:
+    """Run several studies on one pool, each as ``studies[name].run(...)`` would.
 
     Every reference run of every study is computed first, all at once, then every task, so that the
     workers are busy across studies (a single study waits for its references before its tasks).
-    ``store``: a folder; study ``name`` keeps its tasks in ``store/name``. The tables do not depend
-    on ``workers`` or ``executor``.
+
+    Parameters
+    ----------
+    studies : dict
+        ``{name: Study}``.
+    workers, executor, progress
+        As in :meth:`Study.run`.
+    store : str or pathlib.Path, optional
+        A folder; study ``name`` keeps its tasks in ``store/name``.
+
+    Returns
+    -------
+    dict
+        ``{name: table}``; the tables do not depend on ``workers`` or ``executor``.
+
+    Examples
+    --------
+    >>> studies = {"coarse": Study("Annihilation1D", sweep={"n": [8]}, t_end=1e-3, floors=[],
+    ...                            continuum_kwargs={"resolution": 50}),
+    ...            "fine": Study("Annihilation1D", sweep={"n": [8]}, t_end=1e-3, floors=[],
+    ...                          continuum_kwargs={"resolution": 100})}
+    >>> tables = run_studies(studies)
+    >>> sorted(tables), len(tables["fine"])
+    (['coarse', 'fine'], 2)
     """
     from meanfield.io import terminate_as_interrupt
 
@@ -591,7 +819,24 @@ class _Runner:
 
 # --- rates and plots ---------------------------------------------------------------------
 def distances(table: pd.DataFrame) -> pd.DataFrame:
-    """The distance rows of a study table (``run == "pair"``), without the observers' rows."""
+    """The distance rows of a study table (``run == "pair"``), without the observers' rows.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A study table.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"n": [8, 8], "metric": ["W1", "total_mass"], "value": [0.1, 1.0],
+    ...                       "run": ["pair", "sample"]})
+    >>> distances(table)["metric"].tolist()
+    ['W1']
+    """
     if "run" not in table.columns:
         return table
     return table[table["run"] == "pair"]
@@ -599,16 +844,45 @@ def distances(table: pd.DataFrame) -> pd.DataFrame:
 
 def fit_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95, reference_factor: float | None = None
               ) -> pd.DataFrame:
-    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters) of the
-    distance rows; every seed is a separate point, so the confidence interval carries the seed-to-seed
-    spread. Observer rows are left out (fit them by passing a table of them with ``run`` dropped).
+    """Fit ``value ~ C x^slope`` for each (metric, time, species, other swept parameters) of the distance rows.
 
-    With floors in the table (:mod:`meanfield.floors`): ``sampling_slope`` (with ``sampling_ci_low``,
-    ``sampling_ci_high``) is the fitted rate of the sampling floor on the same points, the i.i.d. rate
-    the particles' one compares with; with ``reference_factor = c``, a point whose distance is below
-    ``c`` times its discretisation floor is left out of both fits (the continuum limits it there).
-    ``points`` counts the points used, ``left_out`` the others and ``why`` says which and why (a group
-    left with fewer than two distinct ``x`` gets a NaN slope)."""
+    Every seed is a separate point, so the confidence interval carries the seed-to-seed spread.
+    Observer rows are left out (fit them by passing a table of them with ``run`` dropped).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A study table (:meth:`Study.run`).
+    x : str, default "n"
+        The swept column the rates are fitted against.
+    level : float, default 0.95
+        The confidence level (:func:`meanfield.rates.fit_rate`).
+    reference_factor : float, optional
+        With floors in the table (:mod:`meanfield.floors`), a point whose distance is below
+        ``reference_factor`` times its discretisation floor is left out of both fits (the continuum
+        limits it there).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series: ``slope``, ``ci_low``, ``ci_high``, ``prefactor``, ``points`` (the points
+        used); with a sampling floor ``sampling_slope`` (with ``sampling_ci_low``,
+        ``sampling_ci_high``), the fitted rate of the floor on the same points, the i.i.d. rate the
+        particles' one compares with; with ``reference_factor`` ``left_out`` and ``why`` (which
+        points and why). A group left with fewer than two distinct ``x`` gets a NaN slope.
+
+    Raises
+    ------
+    ValueError
+        If ``reference_factor`` is not a positive number.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"n": [10, 100, 1000, 10, 100, 1000], "seed": [0, 0, 0, 1, 1, 1],
+    ...                       "metric": "W1", "value": [0.3, 0.1, 0.03, 0.33, 0.09, 0.033], "run": "pair"})
+    >>> fit_rates(table)[["metric", "slope", "points"]].round(3).to_dict("records")
+    [{'metric': 'W1', 'slope': -0.5, 'points': 6}]
+    """
     from meanfield.floors import COLUMNS
     from meanfield.rates import fit_rate
 
@@ -662,8 +936,27 @@ def _fittable_groups(table, group_cols, x):
 
 
 def floor_curves(group: pd.DataFrame, x: str = "n") -> dict:
-    """``{"sampling floor": (x values, mean floor), "discretisation floor": (...)}`` of one series (its
-    rows over seeds): the floors averaged over seeds at each ``x``, positive finite values only."""
+    """The floors of one series averaged over seeds at each ``x`` (positive finite values only).
+
+    Parameters
+    ----------
+    group : pandas.DataFrame
+        The rows of one series over seeds.
+    x : str, default "n"
+        The swept column.
+
+    Returns
+    -------
+    dict
+        ``{"sampling floor": (x values, mean floor), "discretisation floor": (...)}``, for the floor
+        columns present.
+
+    Examples
+    --------
+    >>> group = pd.DataFrame({"n": [10, 10, 100], "sampling_floor": [0.2, 0.4, 0.1]})
+    >>> floor_curves(group)
+    {'sampling floor': (array([ 10., 100.]), array([0.3, 0.1]))}
+    """
     from meanfield.floors import COLUMNS
 
     out = {}
@@ -678,9 +971,34 @@ def floor_curves(group: pd.DataFrame, x: str = "n") -> dict:
     return out
 
 
-def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95):
-    """Log-log plot of every series with its fitted slope and CI, and its sampling and discretisation
-    floors (mean over seeds) as dashed lines in the series' colour; returns a matplotlib Figure."""
+def plot_rates(table: pd.DataFrame, x: str = "n", level: float = 0.95) -> Figure:
+    """Log-log plot of every series with its fitted slope and confidence interval, one panel per metric.
+
+    The sampling and discretisation floors (mean over seeds) are dashed lines in the series' colour
+    (:func:`meanfield.plot.plot_rate`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A study table.
+    x : str, default "n"
+        The swept column.
+    level : float, default 0.95
+        The confidence level.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A note instead of axes for a study of observers only.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"n": [10, 100, 1000], "seed": 0, "metric": "W1", "value": [0.3, 0.1, 0.03],
+    ...                       "run": "pair"})
+    >>> fig = plot_rates(table)
+    >>> [ax.get_title() for ax in fig.axes], fig.axes[0].get_xlabel()
+    (['W1'], 'n')
+    """
     from matplotlib.figure import Figure
 
     from meanfield.plot import plot_rate
@@ -791,10 +1109,10 @@ def _read_study_text(path: Path) -> str:
         raise ValueError(f"{path}: not a text (UTF-8) file: {exc}") from None
 
 
-def load_study_file(path) -> Study:
+def load_study_file(path: str | PathLike) -> Study:
     """Build a :class:`Study` from a TOML file; an error names the file, the line and the key.
 
-    Example::
+    A study file::
 
         model = "Newtonian1D"
         t_end = 1.0
@@ -804,7 +1122,7 @@ def load_study_file(path) -> Study:
         [model_params]
         profile = "bump"
         [sample]
-        method = "random"
+        sampling = "random"
         [continuum]
         resolution = 2048
         [sweep]
@@ -821,9 +1139,35 @@ def load_study_file(path) -> Study:
 
     Particle numbers and seeds must be integers (``16``, not ``16.0`` or ``true``), without repeats;
     every key of ``[model_params]``, ``[sample]``, ``[particles]`` and ``[continuum]`` must be a
-    parameter of the model's constructor or of the run method it is passed to. Raises
-    ``FileNotFoundError``/``PermissionError``/``IsADirectoryError`` when the file cannot be read and
-    ``ValueError`` (``"<file>: line <L>, key '<key>': ..."``) when it is not a valid study.
+    parameter of the model's constructor or of the run method it is passed to.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file (e.g. ``examples/newtonian1d_study.toml``).
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    OSError
+        ``FileNotFoundError``/``PermissionError``/``IsADirectoryError`` when the file cannot be read.
+    ValueError
+        ``"<file>: line <L>, key '<key>': ..."`` when it is not a valid study.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> _ = Path("s.toml").write_text('model = "Newtonian1D"\\nt_end = 0.5\\n[sweep]\\nn = [16, 64]\\n')
+    >>> load_study_file("s.toml").tasks()
+    [({'n': 16}, 0), ({'n': 64}, 0)]
+    >>> _ = Path("bad.toml").write_text('model = "Newtonian1D"\\nt_end = 0.5\\n[sweep]\\nn = [16, 16.0]\\n')
+    >>> load_study_file("bad.toml")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad.toml: line 4, key 'sweep.n': ...
     """
     import tomllib
 

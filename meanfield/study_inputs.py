@@ -27,8 +27,13 @@ import itertools
 import json
 import math
 import numbers
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from meanfield.study import Study
 
 __all__ = ["StudyInputError", "check_required", "check_study", "method_parameters"]
 
@@ -42,7 +47,24 @@ SECTIONS = {
 
 
 class StudyInputError(ValueError):
-    """A bad study setting; ``key`` is its name in a study file (e.g. ``"sweep.n"``)."""
+    """A bad study setting (a ``ValueError``).
+
+    Parameters
+    ----------
+    key : str
+        The setting's name in a study file (e.g. ``"sweep.n"``), kept as ``err.key``.
+    message : str
+        What is wrong.
+
+    Examples
+    --------
+    >>> from meanfield.study import Study
+    >>> try:
+    ...     Study("Newtonian1D", sweep={"n": [16, 16]}, t_end=0.5)
+    ... except StudyInputError as err:
+    ...     print(err.key, "|", err)
+    sweep.n | sweep['n'] repeats 16 (entries 0 and 1); each value once
+    """
 
     def __init__(self, key: str, message: str):
         super().__init__(message)
@@ -105,15 +127,49 @@ _RUN_METHODS = ("sample_particles", "simulate_particles", "sample_lattice_partic
                 "solve_lattice")
 
 
-def method_parameters(cls, method: str, owner: str, also_reserved=(), pairing=None):
-    """``(accepted names or None if **kwargs, required names, names the study sets itself)``.
+def method_parameters(
+    model_cls: type, method: str, owner: str, also_reserved: Iterable[str] = (), pairing: Any = None
+) -> tuple[set[str] | None, set[str], set[str]]:
+    """The keywords a study may pass to a model's constructor or run method, read from its signature.
 
-    ``also_reserved``: names a pairing sets itself for this method (e.g. ``eps``)."""
-    sig = _signature(cls, method, owner, pairing)
+    Parameters
+    ----------
+    model_cls : type
+        The model class.
+    method : str
+        ``"__init__"`` or a run method (``sample_particles``, ``simulate_particles``,
+        ``solve_continuum``, ...).
+    owner : str
+        The model's name, for messages.
+    also_reserved : iterable of str, optional
+        Names a pairing sets itself for this method (e.g. ``eps``).
+    pairing : meanfield.pairings.Pairing, optional
+        The pairing that needs the method, for messages.
+
+    Returns
+    -------
+    tuple
+        ``(accepted names, or None when the method takes **kwargs; required names; names the study
+        sets itself)``: the particle number or state, ``rng``, ``t_end``, ``times`` and
+        ``also_reserved``.
+
+    Raises
+    ------
+    StudyInputError
+        If the class has no such method.
+
+    Examples
+    --------
+    >>> from meanfield.models import Newtonian1D
+    >>> accepted, required, reserved = method_parameters(Newtonian1D, "solve_continuum", "Newtonian1D")
+    >>> sorted(required), sorted(reserved), "scheme" in accepted
+    (['resolution'], ['t_end', 'times'], True)
+    """
+    sig = _signature(model_cls, method, owner, pairing)
     if sig is None:
         return None, set(), set(also_reserved)
     params = [p for p in sig.parameters.values() if p.name != "self"]
-    if method == "__init__" and isinstance(getattr(cls, "__init__", None), type(object.__init__)):
+    if method == "__init__" and isinstance(getattr(model_cls, "__init__", None), type(object.__init__)):
         params = []  # object.__init__: no parameters
     reserved = set(also_reserved)
     if method in ("sample_particles", "simulate_particles", "sample_lattice_particles") and params:
@@ -197,9 +253,32 @@ def _check_keywords(study, owner: str) -> None:
                 raise StudyInputError(key, f"{label}: {name!r} is not {what} {target}; valid: {valid or '(none)'}")
 
 
-def check_required(study, owner: str) -> None:
-    """Every argument without a default of the constructor and run methods is given, fixed or swept
-    (checked when the study runs: a study may be built first and completed later)."""
+def check_required(study: Study, owner: str) -> None:
+    """Check that every argument without a default of the constructor and run methods is given, fixed or swept.
+
+    Checked when the study runs: a study may be built first and completed later.
+
+    Parameters
+    ----------
+    study : meanfield.study.Study
+        The study.
+    owner : str
+        The model's name, for messages.
+
+    Raises
+    ------
+    StudyInputError
+        Naming the first missing argument and where to give it.
+
+    Examples
+    --------
+    >>> from meanfield.study import Study
+    >>> study = Study("Newtonian1D", sweep={"n": [16]}, t_end=0.5)  # solve_continuum needs a resolution
+    >>> check_required(study, "Newtonian1D")
+    Traceback (most recent call last):
+    ...
+    meanfield.study_inputs.StudyInputError: Newtonian1D.solve_continuum needs 'resolution': give it in ...
+    """
     swept: dict[str, set[str]] = {}
     for key in study.sweep:
         if key != "n":
@@ -217,8 +296,35 @@ def check_required(study, owner: str) -> None:
                                             f"'{prefix}.{missing[0]}'")
 
 
-def check_study(study, prefixes, metric_names) -> None:
-    """Validate and normalise ``study``'s settings in place (``n``, seeds to ``int``; times to ``float``)."""
+def check_study(study: Study, prefixes: Iterable[str], metric_names: Iterable[str]) -> None:
+    """Validate and normalise a study's settings in place (``n``, seeds to ``int``; times to ``float``).
+
+    :class:`meanfield.study.Study` calls it when it is built; the module docstring lists the checks.
+
+    Parameters
+    ----------
+    study : meanfield.study.Study
+        The study.
+    prefixes : iterable of str
+        The sweep-key prefixes (``model``, ``sample``, ``particles``, ``continuum``, ``pairing``).
+    metric_names : iterable of str
+        The valid metrics.
+
+    Raises
+    ------
+    StudyInputError
+        Naming the first bad setting.
+
+    Examples
+    --------
+    >>> from meanfield.study import Study
+    >>> study = Study("Newtonian1D", sweep={"n": [16]}, t_end=0.5, times=[0.25, 0.5])
+    >>> study.times = [0.5, 0.25]
+    >>> check_study(study, ["model", "continuum"], ["W1"])
+    Traceback (most recent call last):
+    ...
+    meanfield.study_inputs.StudyInputError: times must be strictly increasing, got [0.5, 0.25]
+    """
     if not isinstance(study.sweep, dict) or not study.sweep:
         raise StudyInputError("sweep", "sweep must be a non-empty mapping from parameter to list of values")
     for key, values in study.sweep.items():

@@ -7,10 +7,12 @@ the grid are cell averages located at the cell centres.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["UniformGrid"]
 
@@ -35,9 +37,28 @@ class UniformGrid:
     lower, upper : float or sequence of float
         Box corners, one entry per dimension (a scalar is broadcast).
     shape : int or sequence of int
-        Number of cells per axis (>= 1).
-    periodic : bool or sequence of bool
+        Number of cells per axis (>= 1); 1, 2 or 3 axes.
+    periodic : bool or sequence of bool, default True
         Whether each axis wraps around (torus) or has no-flux walls.
+
+    Raises
+    ------
+    ValueError
+        If ``shape`` does not hold 1 to 3 positive integers, ``lower``/``upper``/``periodic`` do not
+        match its length, a corner is not finite or ``upper <= lower`` on some axis.
+
+    Examples
+    --------
+    >>> grid = UniformGrid(0.0, 1.0, (4, 2), periodic=(True, False))
+    >>> grid.ndim, grid.size, grid.cell_volume
+    (2, 8, 0.125)
+    >>> grid.centres[0]
+    array([0.125, 0.375, 0.625, 0.875])
+    >>> float(grid.integrate(np.ones(grid.shape)))
+    1.0
+    >>> grid.cell_index([[0.3, 0.9], [1.1, 0.2]])  # the first axis wraps around
+    array([[1, 1],
+           [0, 0]])
     """
 
     lower: tuple
@@ -45,7 +66,9 @@ class UniformGrid:
     shape: tuple
     periodic: tuple
 
-    def __init__(self, lower, upper, shape, periodic=True):
+    def __init__(
+        self, lower: ArrayLike, upper: ArrayLike, shape: int | Sequence[int], periodic: bool | Sequence[bool] = True
+    ):
         shape_arr = np.atleast_1d(np.asarray(shape))
         ndim = shape_arr.size
         if ndim not in (1, 2, 3):
@@ -92,12 +115,34 @@ class UniformGrid:
         return int(np.prod(self.shape))
 
     def axis_centres(self, axis: int) -> np.ndarray:
-        """Cell-centre coordinates along one axis."""
+        """Cell-centre coordinates along one axis.
+
+        Parameters
+        ----------
+        axis : int
+            The axis, ``0 <= axis < ndim``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``shape[axis]`` coordinates.
+        """
         h = self.spacing[axis]
         return self.lower[axis] + h * (np.arange(self.shape[axis]) + 0.5)
 
     def axis_edges(self, axis: int) -> np.ndarray:
-        """Cell-edge coordinates along one axis (``shape[axis] + 1`` values)."""
+        """Cell-edge coordinates along one axis.
+
+        Parameters
+        ----------
+        axis : int
+            The axis, ``0 <= axis < ndim``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``shape[axis] + 1`` coordinates from ``lower[axis]`` to ``upper[axis]``.
+        """
         return np.linspace(self.lower[axis], self.upper[axis], self.shape[axis] + 1)
 
     @cached_property
@@ -111,19 +156,41 @@ class UniformGrid:
         return tuple(self.axis_edges(a) for a in range(self.ndim))
 
     def mesh(self) -> tuple:
-        """Cell-centre coordinates broadcast to the full grid (``indexing='ij'``)."""
+        """Cell-centre coordinates broadcast to the full grid (``indexing='ij'``).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One array of shape ``shape`` per axis.
+        """
         return tuple(np.meshgrid(*self.centres, indexing="ij"))
 
     def points(self) -> np.ndarray:
-        """All cell centres as an array of shape ``(size, ndim)`` in C order."""
+        """All cell centres, in C order.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(size, ndim)``.
+        """
         return np.stack([m.ravel() for m in self.mesh()], axis=1)
 
     # --- Fourier --------------------------------------------------------------------------
     def wavenumbers(self, real: bool = False) -> tuple:
         """Angular wavenumbers ``k = 2 pi m / L`` per axis, in FFT order.
 
-        With ``real=True`` the last axis holds the non-negative half used by real transforms.
         Only meaningful on periodic axes.
+
+        Parameters
+        ----------
+        real : bool, default False
+            Whether the last axis holds only the non-negative half used by real transforms
+            (``numpy.fft.rfftfreq``).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One 1-D array per axis.
         """
         ks = []
         for a in range(self.ndim):
@@ -135,12 +202,33 @@ class UniformGrid:
         return tuple(ks)
 
     def wavenumber_mesh(self, real: bool = False) -> tuple:
-        """:meth:`wavenumbers` broadcast to the full (spectral) grid (``indexing='ij'``)."""
+        """:meth:`wavenumbers` broadcast to the full (spectral) grid (``indexing='ij'``).
+
+        Parameters
+        ----------
+        real : bool, default False
+            As in :meth:`wavenumbers`.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One array per axis, of the shape of the (real) transform.
+        """
         return tuple(np.meshgrid(*self.wavenumbers(real=real), indexing="ij"))
 
     def dealias_mask(self, real: bool = False) -> np.ndarray:
-        """Orszag's 2/3 rule: True where every ``|k_a| < (2/3) π/h_a`` (the modes a quadratic product
-        of the kept modes cannot alias onto), in the layout of :meth:`wavenumber_mesh`."""
+        """Orszag's 2/3 rule: the modes a quadratic product of the kept modes cannot alias onto.
+
+        Parameters
+        ----------
+        real : bool, default False
+            As in :meth:`wavenumbers`.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            True where every ``|k_a| < (2/3) π/h_a``, in the layout of :meth:`wavenumber_mesh`.
+        """
         mask = np.ones((), dtype=bool)
         for a, k in enumerate(self.wavenumber_mesh(real=real)):
             mask = mask & (np.abs(k) < (2 / 3) * np.pi / self.spacing[a])
@@ -148,19 +236,62 @@ class UniformGrid:
 
     # --- integration ----------------------------------------------------------------------
     def integrate(self, values: np.ndarray) -> np.ndarray:
-        """Integral of cell averages over the grid (sums the trailing ``ndim`` axes)."""
+        """Integral of cell averages over the grid (the sum over the trailing ``ndim`` axes times the
+        cell volume).
+
+        Parameters
+        ----------
+        values : array_like
+            Shape ``(..., *shape)``: leading axes (times, species) are kept.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``values.shape[:-ndim]`` (a 0-d array for one field).
+        """
         values = np.asarray(values)
         axes = tuple(range(values.ndim - self.ndim, values.ndim))
         return values.sum(axis=axes) * self.cell_volume
 
     def refine(self, factor: int = 2) -> UniformGrid:
-        """The same box with ``factor`` times as many cells per axis."""
+        """The same box with ``factor`` times as many cells per axis.
+
+        Parameters
+        ----------
+        factor : int, default 2
+            The refinement factor (>= 1).
+
+        Returns
+        -------
+        UniformGrid
+
+        Raises
+        ------
+        ValueError
+            If ``factor`` is not a positive integer.
+        """
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+            raise ValueError(f"factor must be a positive integer, got {factor!r}")
         return UniformGrid(self.lower, self.upper, tuple(n * factor for n in self.shape), self.periodic)
 
     def cell_index(self, positions: np.ndarray) -> np.ndarray:
-        """Index of the cell containing each point (wrapped on periodic axes), shape ``(n, ndim)``.
+        """Index of the cell containing each point (wrapped on periodic axes).
 
-        Raises ValueError if a point lies outside a bounded axis.
+        Parameters
+        ----------
+        positions : array_like
+            Shape ``(n, ndim)`` (or ``(n,)`` in 1-D). A point on the upper wall of a bounded axis
+            belongs to the last cell.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Shape ``(n, ndim)``.
+
+        Raises
+        ------
+        ValueError
+            If a point lies outside the box on a bounded axis.
         """
         pos = np.asarray(positions, dtype=float).reshape(-1, self.ndim)
         idx = np.floor((pos - np.asarray(self.lower)) / self.spacing).astype(np.int64)

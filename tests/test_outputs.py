@@ -95,6 +95,38 @@ def test_outputs_carry_provenance_and_cf_attributes(outputs, name):
     assert "seed" not in sol.attrs  # the continuum solvers are deterministic: no seed to record
 
 
+# Entries of the CF standard-name table (version 93, cfconventions.org; the copy shipped with
+# compliance-checker 6.1.0) for the names a meanfield output could use, with their canonical units.
+# The table has no "projection_z_coordinate".
+CF_STANDARD_NAMES = {"time": "s", "projection_x_coordinate": "m", "projection_y_coordinate": "m"}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_coordinates_carry_their_cf_axis_and_the_density_no_standard_name(outputs, name):
+    sol = io.load_dataset(outputs[name, "continuum"])
+    for c in ("time", "x", "y", "z"):
+        if c in sol.coords:
+            assert sol[c].attrs["axis"] == ("T" if c == "time" else c.upper()), c
+    for var in ("density", "edges", "cell_mass"):  # none in the table fits (meanfield.io's docstring)
+        if var in sol:
+            assert "standard_name" not in sol[var].attrs, var
+
+
+@pytest.mark.xfail(strict=True, reason="meanfield/models/base.py writes standard_name 'time' (canonical units s) "
+                   "and 'projection_{x,y,z}_coordinate' (m; no z entry in the table) on coordinates of units '1'; "
+                   "fix there (drop those standard names, keep axis), then remove this marker")
+@pytest.mark.parametrize("name", ["Dislocations2D", "CoagulationDiffusion"])
+def test_every_standard_name_is_in_the_cf_table_with_matching_units(outputs, name):
+    """CF-1.10 §3.3: a standard name comes from the table and the variable's units must be
+    convertible to its canonical units (units '1' are not convertible to s or m)."""
+    sol = io.load_dataset(outputs[name, "continuum"])
+    for var in [*sol.data_vars, *sol.coords]:
+        standard = sol[var].attrs.get("standard_name")
+        if standard is not None:
+            assert standard in CF_STANDARD_NAMES, (var, standard)
+            assert sol[var].attrs["units"] == CF_STANDARD_NAMES[standard], (var, standard)
+
+
 def test_git_revision_outside_a_checkout_is_none(tmp_path):
     assert git_revision(tmp_path) is None
     rev = git_revision(ROOT)
@@ -272,3 +304,48 @@ def test_rate_plot_points_and_fit_share_a_colour_and_minor_labels_do_not_overlap
     assert ax.get_xlabel() == "h" and ax.get_ylabel() == "error"
     assert isinstance(ax.xaxis.get_minor_formatter(), NullFormatter)  # 0.01 is in view
     assert next(t.get_text() for t in ax.get_legend().get_texts()) == "series"
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_plot_compare_draws_particles_over_the_continuum(outputs, name, tmp_path, monkeypatch):
+    """``meanfield plot PARTICLES --compare CONTINUUM``: a panel (or a pair of panels) per species, and
+    each plotted particle histogram integrates to the particles' mass of that species."""
+    figures = _capture_figures(monkeypatch)
+    png = tmp_path / "cmp.png"
+    assert main(["plot", str(outputs[name, "continuum"]), "--compare", str(outputs[name, "particles"]),
+                 "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (fig,) = figures
+    species = getattr(models, name)(**MODELS[name][0]).species
+    assert [s for s in dict.fromkeys(s for s, _ in fig.panels) if s is not None] == list(species)
+    traj = io.load_trajectory(outputs[name, "particles"])
+    t = float(traj.times[-1])
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    for ax, (s, role) in zip(axes, fig.panels, strict=True):
+        present = s is not None and s in set(np.asarray(traj.species[-1]).astype(str).tolist())
+        mass = traj.measure(t, species=s).mass if present else 0.0
+        if role == "overlay":
+            (patch,) = [p for p in ax.patches if p.get_gid() == "particles"]
+            values, edges, _ = patch.get_data()
+            label = patch.get_label()
+            outside = float(label.split("mass ")[1].split()[0]) if "outside" in label else 0.0
+            assert float(np.sum(values * np.diff(edges))) + outside == pytest.approx(mass, rel=1e-3, abs=1e-12)
+        elif role == "particles":
+            (image,) = ax.images
+            x0, x1, y0, y1 = image.get_extent()
+            values = np.asarray(image.get_array())
+            assert "outside" not in ax.get_title()
+            assert values.sum() * (x1 - x0) * (y1 - y0) / values.size == pytest.approx(mass, rel=1e-12)
+
+
+def test_plot_compare_refuses_two_files_of_one_side(outputs, tmp_path, capsys):
+    out = tmp_path / "x.png"
+    path = str(outputs["Annihilation1D", "continuum"])
+    assert main(["plot", path, "--compare", path, "--out", str(out)]) == 2
+    assert "give one particle run (.npz) and one continuum run" in capsys.readouterr().err
+    assert main(["plot", path, "--compare", str(outputs["Annihilation1D", "particles"]), "--times", "0.1", "0.2",
+                 "--out", str(out)]) == 2
+    assert "--times takes one time" in capsys.readouterr().err
+    assert main(["plot", path, "--compare", str(outputs["Newtonian1D", "particles"]), "--out", str(out)]) == 2
+    assert "model Newtonian1D but the continuum run from Annihilation1D" in capsys.readouterr().err
+    assert not out.exists()

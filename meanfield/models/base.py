@@ -401,7 +401,7 @@ def _common_attrs(ds, kind, model, params, solver, seed, title):
     if model is not None and params is None:
         params = model.params
     name = type(model).__name__ if model is not None else None
-    ds["time"].attrs.update({"standard_name": "time", "long_name": "time", "units": "1", "axis": "T",
+    ds["time"].attrs.update({"long_name": "time", "units": "1", "axis": "T",
                              "comment": "nondimensional model time, as in the paper"})
     if "species" in ds.coords:
         ds["species"].attrs.update({"long_name": "species label" + (" (mass class)" if name ==
@@ -439,8 +439,9 @@ def continuum_dataset(times, density, grid: UniformGrid, *, species=None, params
 
     ``density`` has shape ``(n_times, [n_species,] *grid.shape)``. ``model`` (the model that ran; its
     ``params`` are recorded unless ``params`` is given) and ``solver`` (name and settings) go into the
-    attributes, with CF-1.10 metadata (``long_name``/``units``/``standard_name``/``axis`` on the
-    coordinates, ``long_name``/``units`` on every variable, ``Conventions``, ``title``, ``history``,
+    attributes, with CF-1.10 metadata (``long_name``/``units``/``axis`` on the coordinates — no CF
+    standard names, see :mod:`meanfield.io` — ``long_name``/``units`` on every variable, ``Conventions``,
+    ``title``, ``history``,
     ``source``, ``references`` = the paper's key in ``references.bib``) and the provenance of
     :func:`provenance` (version, git revision, creation time, ``seed`` when given). The parameters are
     stored exactly as JSON in ``meanfield_params`` (read back by :func:`params_from`) and, for reading,
@@ -459,7 +460,7 @@ def continuum_dataset(times, density, grid: UniformGrid, *, species=None, params
         ds[name] = (vdims, np.asarray(arr))
     for a in range(grid.ndim):
         c = _SPATIAL[a]
-        ds[c].attrs.update({"standard_name": f"projection_{c}_coordinate", "long_name": f"{c} (cell centre)",
+        ds[c].attrs.update({"long_name": f"{c} (cell centre)",
                             "units": "1", "axis": c.upper()})
     ds.attrs.update(
         {

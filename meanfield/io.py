@@ -20,12 +20,13 @@ CF attributes of a continuum dataset (CF-1.10, written by
 ``units`` (``"1"``: every quantity is nondimensional, in the scaling of the paper), the coordinates
 ``time``, ``x``, ``y``, ``z`` also ``axis`` (``T``, ``X``, ``Y``, ``Z``), which is how CF identifies
 a coordinate's direction without a standard name. No variable or coordinate carries a
-``standard_name``: ``time`` (canonical units s) and ``projection_x/y_coordinate`` (m) do not admit units
-``"1"``, and the table has no ``projection_z_coordinate``. For ``density``: the CF standard-name
-table (version 93) names physical fields of the Earth system (``*_number_concentration``,
-``mass_concentration_of_*_in_air`` and the like, with SI canonical units such as ``m-3`` or ``kg m-3``), and none of its entries describes a nondimensional
-density of model particles, so CF's rule that a standard name's canonical units must match the
-variable's units leaves none to use; its ``long_name`` ("density of each species") describes it.
+``standard_name``: ``time`` (canonical units s) and ``projection_x/y_coordinate`` (m) do not admit
+units ``"1"``, and the table has no ``projection_z_coordinate``. For ``density``: the CF standard-
+name table (version 93) names physical fields of the Earth system (``*_number_concentration``,
+``mass_concentration_of_*_in_air`` and the like, with SI canonical units such as ``m-3`` or ``kg
+m-3``), and none of its entries describes a nondimensional density of model particles, so CF's rule
+that a standard name's canonical units must match the variable's units leaves none to use; its
+``long_name`` ("density of each species") describes it.
 """
 
 from __future__ import annotations

@@ -119,40 +119,61 @@ def _gather(x, vx, vy, lower, h, tau, p):
     return out
 
 
+@njit(cache=True)
+def _near_column(xs, bs, start, ncx, ncy, reach, rc2, inv2a2, ci, out, d2min):
+    """Pairs between the cells of column ``ci`` and the cells after them in the half stencil (same
+    column: rows above; columns ``ci + 1 ... ci + reach``: all rows within ``reach``), each pair once,
+    added to both particles (Newton's third law: exactly antisymmetric). Writes only to columns
+    ``ci ... ci + reach``."""
+    for cj in range(ncy):
+        k = ci * ncy + cj
+        for i in range(start[k], start[k + 1]):
+            xi = xs[i, 0]
+            yi = xs[i, 1]
+            bi = bs[i]
+            fx = 0.0
+            fy = 0.0
+            best = d2min[i]
+            for a in range(ci, min(ci + reach + 1, ncx)):
+                lo_d = cj if a == ci else max(cj - reach, 0)
+                for d in range(lo_d, min(cj + reach + 1, ncy)):
+                    kk = a * ncy + d
+                    j0 = i + 1 if kk == k else start[kk]
+                    for j in range(j0, start[kk + 1]):
+                        dx = xi - xs[j, 0]
+                        dy = yi - xs[j, 1]
+                        r2 = dx * dx + dy * dy
+                        if r2 < best:
+                            best = r2
+                        if r2 < d2min[j]:
+                            d2min[j] = r2
+                        if r2 < rc2 and r2 > 0.0:  # K(0) := 0: coincident points add nothing
+                            s = math.exp(-r2 * inv2a2) / r2
+                            sx = s * dx
+                            sy = s * dy
+                            fx += bs[j] * sx
+                            fy += bs[j] * sy
+                            out[j, 0] -= bi * sx
+                            out[j, 1] -= bi * sy
+            out[i, 0] += fx
+            out[i, 1] += fy
+            d2min[i] = best
+
+
 @njit(parallel=True, cache=True)
-def _near(xs, bs, start, ncx, ncy, cell, reach, rc, inv2a2):
+def _near(xs, bs, start, ncx, ncy, reach, rc, inv2a2):
     """Near field ``sum_{j != i, |x_i - x_j| < rc} b_j K_near(x_i - x_j)`` and the smallest squared
     distance to any other particle in the ``(2 reach + 1)²`` block of cells around i's (``inf`` if none),
     for particles sorted by cell (``start``: CSR offsets of the ``ncx * ncy`` cells, row-major; cells of
-    side ``rc / reach``)."""
+    side ``rc / reach``). Each pair is evaluated once; columns are processed in ``reach + 1`` colours,
+    columns of one colour in parallel (their writes, columns ``ci ... ci + reach``, are disjoint)."""
     n = xs.shape[0]
     out = np.zeros((n, 2))
     d2min = np.full(n, np.inf)
-    rc2 = rc * rc
-    for i in prange(n):
-        ci = cell[i] // ncy
-        cj = cell[i] % ncy
-        xi = xs[i, 0]
-        yi = xs[i, 1]
-        fx = 0.0
-        fy = 0.0
-        best = np.inf
-        for a in range(max(ci - reach, 0), min(ci + reach + 1, ncx)):
-            for d in range(max(cj - reach, 0), min(cj + reach + 1, ncy)):
-                k = a * ncy + d
-                for j in range(start[k], start[k + 1]):
-                    dx = xi - xs[j, 0]
-                    dy = yi - xs[j, 1]
-                    r2 = dx * dx + dy * dy
-                    if j != i and r2 < best:
-                        best = r2
-                    if r2 < rc2 and r2 > 0.0:  # K(0) := 0: coincident points (and i itself) add nothing
-                        s = bs[j] * math.exp(-r2 * inv2a2) / r2
-                        fx += s * dx
-                        fy += s * dy
-        out[i, 0] = fx
-        out[i, 1] = fy
-        d2min[i] = best
+    stride = reach + 1
+    for colour in range(stride):
+        for c in prange((ncx - colour + stride - 1) // stride):
+            _near_column(xs, bs, start, ncx, ncy, reach, rc * rc, inv2a2, colour + c * stride, out, d2min)
     return out, d2min
 
 
@@ -289,7 +310,7 @@ def _p3m(x, b, gamma, tol, h=None):
     cell_sorted = cell[order]
     start = np.zeros(ncx * ncy + 1, dtype=np.int64)
     np.cumsum(np.bincount(cell_sorted, minlength=ncx * ncy), out=start[1:])
-    near_s, d2_s = _near(x[order], b[order], start, ncx, ncy, cell_sorted, _REACH, rc, 1.0 / (2 * alpha**2))
+    near_s, d2_s = _near(x[order], b[order], start, ncx, ncy, _REACH, rc, 1.0 / (2 * alpha**2))
     near = np.empty_like(near_s)
     near[order] = near_s
     d2 = np.empty_like(d2_s)

@@ -290,39 +290,39 @@ def _p3m(x, b, gamma, tol, h=None):
     beta = tau
     alpha = math.sqrt(2 * tau**2 + beta**2)
     rc = m * alpha
-    # mesh: particles at least p/2 + 1 cells inside, sizes rounded to fast FFT lengths
     lo = x.min(axis=0)
     ext = x.max(axis=0) - lo
-    nx, ny = (_smooth_size(math.ceil(e / h) + p + 3) for e in ext)
-    check_memory(_mesh_bytes(nx, ny), f"P3M mesh of {nx}x{ny} cells (spacing h={h:.3g})")
-    lower = lo - (p // 2 + 1) * h
-    hmesh = _spread(x, b, lower, h, tau, p, nx, ny)
-    khat = _m_hat((nx, ny), h, beta)
-    vx, vy = _convolve(hmesh, khat, h * h)
-    far = _gather(x, vx, vy, lower, h, tau, p)
-    # near field on a cell list of side rc / _REACH
+    # particles sorted by the near field's cells (side rc / _REACH): also the mesh's memory order
     side = rc / _REACH
     ncx, ncy = (max(1, int(e // side) + 1) for e in ext)
     ci = np.minimum(((x[:, 0] - lo[0]) / side).astype(np.int64), ncx - 1)
     cj = np.minimum(((x[:, 1] - lo[1]) / side).astype(np.int64), ncy - 1)
     cell = ci * ncy + cj
     order = np.argsort(cell, kind="stable")
-    cell_sorted = cell[order]
     start = np.zeros(ncx * ncy + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cell_sorted, minlength=ncx * ncy), out=start[1:])
-    near_s, d2_s = _near(x[order], b[order], start, ncx, ncy, _REACH, rc, 1.0 / (2 * alpha**2))
-    near = np.empty_like(near_s)
-    near[order] = near_s
-    d2 = np.empty_like(d2_s)
+    np.cumsum(np.bincount(cell, minlength=ncx * ncy), out=start[1:])
+    xs = x[order]
+    bs = b[order]
+    # mesh: particles at least p/2 + 1 cells inside, sizes rounded to fast FFT lengths
+    nx, ny = (_smooth_size(math.ceil(e / h) + p + 3) for e in ext)
+    check_memory(_mesh_bytes(nx, ny), f"P3M mesh of {nx}x{ny} cells (spacing h={h:.3g})")
+    lower = lo - (p // 2 + 1) * h
+    hmesh = _spread(xs, bs, lower, h, tau, p, nx, ny)
+    vx, vy = _convolve(hmesh, _m_hat((nx, ny), h, beta), h * h)
+    far = _gather(xs, vx, vy, lower, h, tau, p)
+    near, d2_s = _near(xs, bs, start, ncx, ncy, _REACH, rc, 1.0 / (2 * alpha**2))
+    drift = np.empty_like(x)
+    drift[order] = gamma * bs[:, None] * (far + near)
+    d2 = np.empty(x.shape[0])
     d2[order] = d2_s
     dmin = np.sqrt(d2)
-    far_away = d2 > rc * rc  # nearest neighbour not certainly in the 3x3 block: ask the k-d tree
+    far_away = d2 > rc * rc  # nearest neighbour not certainly in the searched block: ask the k-d tree
     if np.any(far_away) and x.shape[0] > 1:
         from scipy.spatial import cKDTree
 
         d, _ = cKDTree(x).query(x[far_away], k=2)
         dmin[far_away] = d[:, 1]
-    return gamma * b[:, None] * (far + near), dmin
+    return drift, dmin
 
 
 def p3m_drift(x, b, gamma, tol=P3M_TOLERANCE, h=None):

@@ -259,20 +259,22 @@ def p3m_spacing(x, tol=P3M_TOLERANCE):
     tau_h, p, m = p3m_parameters(tol)
     n = x.shape[0]
     lo = x.min(axis=0)
-    ext = np.maximum(x.max(axis=0) - lo, 1e-300)
-    counts, *_ = np.histogram2d(x[:, 0], x[:, 1], bins=32)
-    area = float(np.prod(ext)) / 32**2
+    ext = x.max(axis=0) - lo
     side = float(ext.max())
-    rho = float((counts**2).sum()) / (n * area) if area > 0 else np.inf
+    if side == 0:  # all particles at one point: no scale, any mesh is exact (nothing but K(0) := 0)
+        return 1.0
+    box = np.maximum(ext, side / 32)  # a cloud on a line: density over cells of the longer side
+    counts, *_ = np.histogram2d(x[:, 0], x[:, 1], bins=32, range=[(lo[0], lo[0] + box[0]), (lo[1], lo[1] + box[1])])
+    rho = float((counts**2).sum()) / (n * float(np.prod(box)) / 32**2)
     rc_h = m * math.sqrt(3.0) * tau_h  # r_c / h
-    top = math.ceil(4 * math.log2(side)) if side > 0 else 0
-    best = None
+    top = math.ceil(4 * math.log2(side))
+    best = (math.inf, side)
     for k in range(top - 64, top + 1):  # h from side / 2^16 to side
         h = 2.0 ** (k / 4)
         cells = 4 * (ext[0] / h + p + 3) * (ext[1] / h + p + 3)
         pairs = n * min(rho * math.pi * (rc_h * h) ** 2, n)
         cost = pairs + _PAIRS_PER_CELL * cells
-        if best is None or cost < best[0]:
+        if cost < best[0]:
             best = (cost, h)
     return best[1]
 
@@ -295,6 +297,8 @@ def _p3m(x, b, gamma, tol, h=None):
     # particles sorted by the near field's cells (side rc / _REACH): also the mesh's memory order
     side = rc / _REACH
     ncx, ncy = (max(1, int(e // side) + 1) for e in ext)
+    nx, ny = (_smooth_size(math.ceil(e / h) + p + 3) for e in ext)
+    check_memory(_mesh_bytes(nx, ny) + 8 * ncx * ncy, f"P3M mesh of {nx}x{ny} cells (spacing h={h:.3g})")
     ci = np.minimum(((x[:, 0] - lo[0]) / side).astype(np.int64), ncx - 1)
     cj = np.minimum(((x[:, 1] - lo[1]) / side).astype(np.int64), ncy - 1)
     cell = ci * ncy + cj
@@ -303,9 +307,7 @@ def _p3m(x, b, gamma, tol, h=None):
     np.cumsum(np.bincount(cell, minlength=ncx * ncy), out=start[1:])
     xs = x[order]
     bs = b[order]
-    # mesh: particles at least p/2 + 1 cells inside, sizes rounded to fast FFT lengths
-    nx, ny = (_smooth_size(math.ceil(e / h) + p + 3) for e in ext)
-    check_memory(_mesh_bytes(nx, ny), f"P3M mesh of {nx}x{ny} cells (spacing h={h:.3g})")
+    # mesh (nx, ny above): particles at least p/2 + 1 cells inside, sizes rounded to fast FFT lengths
     lower = lo - (p // 2 + 1) * h
     hmesh = _spread(xs, bs, lower, h, tau, p, nx, ny)
     vx, vy = _convolve(hmesh, _m_hat((nx, ny), h, beta), h * h)

@@ -16,7 +16,10 @@ warm-up call of each, which for P3M builds the mesh kernel's transform; that col
 the ratio P3M time / FMM time per pair as median [min, max], and both relative errors against the
 exact sum at ``--targets`` random particles (compiled sum over all N sources, same rms definition).
 
-Run: python benchmarks/coulomb2d_forces.py [--part direct|p3m|both] [--ns 10000 100000 ...] [--reps 5]
+Part "p3m-direct" (force="auto" without pyfmmlib): P3M against the compiled direct sum, interleaved the
+same way (P3M time / direct time), at N = 8192 ... 32768 by default, with P3M's error against the direct sum.
+
+Run: python benchmarks/coulomb2d_forces.py [--part direct|p3m|p3m-direct|both] [--ns 10000 100000 ...] [--reps 5]
 """
 import argparse
 import time
@@ -137,10 +140,32 @@ def part_p3m(rng, ns, reps, targets):
               f"{rel(ff[idx], fe):10.1e} {rel(fp[idx], fe):10.1e}", flush=True)
 
 
+def part_p3m_direct(rng, ns, reps):
+    coulomb_drift(rng.standard_normal((1024, 2)), np.ones(1024), 1.0)  # compile
+    p3m_drift(rng.standard_normal((64, 2)), np.ones(64), 1.0)
+    print(f"P3M tolerance {P3M_TOLERANCE:g} against the direct sum; {reps} interleaved pairs per N after a warm-up")
+    print(f"{'N':>8} {'direct s med':>12} {'P3M s med':>9} {'P3M/direct median [min, max]':>30} {'P3M relerr':>10}")
+    for n in ns:
+        x, b = cloud(n, rng)
+        fd, _ = coulomb_drift(x, b, 1.0 / n)
+        fp, _ = p3m_drift(x, b, 1.0 / n)
+        td, tp = [], []
+        for _ in range(reps):
+            t = time.perf_counter()
+            coulomb_drift(x, b, 1.0 / n)
+            td.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            p3m_drift(x, b, 1.0 / n)
+            tp.append(time.perf_counter() - t)
+        ratio = np.array(tp) / np.array(td)
+        print(f"{n:8d} {np.median(td):12.3f} {np.median(tp):9.3f} {np.median(ratio):12.2f} "
+              f"[{ratio.min():.2f}, {ratio.max():.2f}]{'':6} {rel(fp, fd):10.1e}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("direct", "p3m", "both"), default="both")
-    ap.add_argument("--ns", type=int, nargs="+", default=[10_000, 30_000, 100_000, 300_000, 1_000_000])
+    ap.add_argument("--part", choices=("direct", "p3m", "p3m-direct", "both"), default="both")
+    ap.add_argument("--ns", type=int, nargs="+", default=None)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--targets", type=int, default=1000)
     args = ap.parse_args()
@@ -148,7 +173,9 @@ def main():
     if args.part in ("direct", "both"):
         part_direct(rng)
     if args.part in ("p3m", "both"):
-        part_p3m(rng, args.ns, args.reps, args.targets)
+        part_p3m(rng, args.ns or [10_000, 30_000, 100_000, 300_000, 1_000_000], args.reps, args.targets)
+    if args.part == "p3m-direct":
+        part_p3m_direct(rng, args.ns or [8192, 16384, 32768], args.reps)
 
 
 if __name__ == "__main__":

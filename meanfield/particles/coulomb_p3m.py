@@ -9,7 +9,7 @@ Gaussian ``G_s(x) = exp(-|x|²/(2 s²)) / (2 pi s²)`` of width ``alpha`` (Ewald
 
 (the field of a Gaussian charge is its enclosed fraction over r; ``K_far(0) = 0``, consistent with
 ``K(0) := 0``). ``K_near`` is below the tolerance beyond ``r_c = m alpha`` and is summed directly over
-the neighours within ``r_c`` (a cell list of side ``r_c``, compiled pair loop, which also gives the
+the neighbours within ``r_c`` (a cell list of side ``r_c``, compiled pair loop, which also gives the
 nearest-neighbour distances). ``K_far`` is smooth (entire) and goes on a mesh of spacing ``h`` as in
 the spectral Ewald method: with ``alpha² = 2 tau² + beta²``, ``K_far = G_tau * M * G_tau`` where
 ``M = K * G_beta`` (same closed form with ``beta``), so
@@ -39,8 +39,9 @@ from meanfield.solvers import fft
 
 __all__ = ["P3M_TOLERANCE", "p3m_drift", "p3m_parameters", "p3m_spacing"]
 
-# default tolerance: the relative rms force error of pyfmmlib's FMM at its default precision 2 is
-# 2.4e-9 on Gaussian clouds of 10^4-10^5 charges (benchmarks/coulomb2d_forces.py); P3M is set to match
+# default tolerance: pyfmmlib's FMM at its default precision 2 has a relative rms force error of
+# 1.7e-9 - 2.9e-9 on Gaussian clouds of 10^4 - 10^6 charges; P3M at tol = 1e-8 has 7e-10 - 1e-9 there
+# (benchmarks/coulomb2d_forces.py --part p3m; tol = 3e-8 gave 5.5e-9, above the FMM's)
 P3M_TOLERANCE = 1e-8
 
 

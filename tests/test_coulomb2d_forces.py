@@ -292,3 +292,21 @@ def test_p3m_refuses_bad_input(call, err, match):
     x, b = _cloud(10)
     with pytest.raises(err, match=match):
         call(x, b)
+
+
+def test_auto_force_chooses_p3m_only_where_measured_faster(monkeypatch):
+    """force="auto" for the exact kernel: direct below FMM_CROSSOVER_N, the FMM up to P3M_CROSSOVER_N,
+    P3M from there (where benchmarks/coulomb2d_forces.py --part p3m measured it faster than the FMM at
+    equal or better accuracy); K_eps and custom kernels stay on the direct sum."""
+    from meanfield.particles import coulomb_forces as cf
+
+    assert cf.P3M_CROSSOVER_N is not None and cf.P3M_CROSSOVER_N > cf.FMM_CROSSOVER_N
+    monkeypatch.setattr(cf, "fmm_available", lambda: True)
+    assert cf.resolve_force("auto", cf.FMM_CROSSOVER_N - 1) == "direct"
+    assert cf.resolve_force("auto", cf.P3M_CROSSOVER_N - 1) == "fmm"
+    assert cf.resolve_force("auto", cf.P3M_CROSSOVER_N) == "p3m"
+    assert cf.resolve_force("auto", 10 * cf.P3M_CROSSOVER_N, epsilon=0.1) == "direct"
+    assert cf.resolve_force("auto", 10 * cf.P3M_CROSSOVER_N, kernel=lambda r: 1 / r**2) == "direct"
+    monkeypatch.setattr(cf, "fmm_available", lambda: False)  # P3M measured faster than direct from 8192
+    assert cf.resolve_force("auto", cf.FMM_CROSSOVER_N - 1) == "direct"
+    assert cf.resolve_force("auto", cf.FMM_CROSSOVER_N) == "p3m"

@@ -366,9 +366,13 @@ def nearest_distances(x):
 # N from which force="auto" uses the FMM instead of the compiled direct sum (exact kernel only).
 # Measured crossover on the 2-core machines: python benchmarks/coulomb2d_forces.py.
 FMM_CROSSOVER_N = 8192  # measured crossover 6.4e3-6.9e3 (ratio direct/FMM 0.47-0.53 at 4096, 1.2-1.5 at 8192)
-# N from which force="auto" uses P3M instead of the FMM (exact kernel; None: never): where P3M at its
-# default tolerance (error at or below the FMM's) was measured faster, benchmarks/coulomb2d_forces.py.
-P3M_CROSSOVER_N: int | None = None
+# N from which force="auto" uses P3M instead of the FMM (exact kernel): P3M at its default tolerance
+# (relative error 7e-10 - 1e-9, the FMM's 1.7e-9 - 2.7e-9) measured faster in every repeat from 10^5
+# (python benchmarks/coulomb2d_forces.py --part p3m, loaded 2-core machine, P3M time / FMM time, median
+# [range] of 5 interleaved pairs: 10^4 1.04 [0.81, 1.23], 3*10^4 0.84 [0.62, 1.15], 10^5 0.53
+# [0.35, 0.74], 3*10^5 0.71 [0.52, 0.91], 10^6 0.92 [0.62, 0.96]). Without pyfmmlib, P3M replaces the FMM
+# from FMM_CROSSOVER_N: P3M / direct 0.80 [0.49, 0.82] at 8192 (--part p3m-direct).
+P3M_CROSSOVER_N: int | None = 100_000
 FORCES = ("direct", "fmm", "p3m", "pm", "auto")
 
 

@@ -331,11 +331,13 @@ class SignedCoulomb2D:
             pair across the close-approach region unseen either (needed to resolve +- collisions, e.g.
             with ``collision_radius``; for small N only, as the smallest distance among many
             particles forces the floor step).
-        force : ``"direct"`` | ``"fmm"`` | ``"pm"`` | ``"auto"``
+        force : ``"direct"`` | ``"fmm"`` | ``"p3m"`` | ``"pm"`` | ``"auto"``
             How the interaction sum is evaluated (:func:`particle_drift`): compiled O(N^2) (NumPy for a
             custom kernel), pyfmmlib fast multipole (exact kernel only, relative error <
-            ``FMM_TOLERANCE[fmm_precision]``), particle-mesh (grid-scale regularisation, ``pm_grid``
-            cells a side), or direct below ``FMM_CROSSOVER_N`` particles and FMM above (exact kernel).
+            ``FMM_TOLERANCE[fmm_precision]``), P3M (exact kernel only, Gaussian-split mesh plus near
+            field, as accurate as the FMM), particle-mesh (grid-scale regularisation, ``pm_grid`` cells a
+            side), or direct below ``FMM_CROSSOVER_N`` particles, FMM above and P3M from
+            ``P3M_CROSSOVER_N`` (exact kernel; :func:`~meanfield.particles.coulomb_forces.resolve_force`).
         collision_radius : float > 0, optional
             Record in ``info["first_collision_time"]`` the first step time at which some pair is
             closer than it (``inf`` if never; checked at every step, including the short steps of the

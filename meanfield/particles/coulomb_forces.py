@@ -20,14 +20,18 @@ paper. Theory page: docs/theory/000-signed-coulomb.md. Evaluators:
 * :func:`fmm_drift` — pyfmmlib's 2-D Laplace fast multipole method (O(N), exact kernel to a
   requested tolerance :data:`FMM_TOLERANCE`);
 * :func:`particle_mesh_drift` — particle-mesh: cloud-in-cell deposit, free-space FFT convolution
-  with :func:`coulomb_kernel_hat`, bilinear interpolation back (a grid-scale regularisation).
+  with :func:`coulomb_kernel_hat`, bilinear interpolation back (a grid-scale regularisation: it drops
+  the near field; kept for K_eps and custom kernels resolved by the grid);
+* :func:`meanfield.particles.coulomb_p3m.p3m_drift` — P3M: Gaussian-split mesh far field plus the
+  direct near-field sum over neighbours within a cutoff (exact kernel to a tolerance
+  :data:`~meanfield.particles.coulomb_p3m.P3M_TOLERANCE`, set to the FMM's measured accuracy).
 
 * :func:`radial_drift` — the direct O(N²) sum for a custom kernel ``phi`` (NumPy, in blocks of rows so
   that the pair arrays stay small; ``phi`` is called once per block).
 
-:func:`particle_drift` chooses among them (``force="direct" | "fmm" | "pm" | "auto"``; a custom kernel
-takes ``"direct"`` or ``"pm"``, the FMM sums the Laplace kernel only) and always returns ``(drift,
-nearest-neighbour distances)``, the pair the close-pair step rule
+:func:`particle_drift` chooses among them (``force="direct" | "fmm" | "p3m" | "pm" | "auto"``; a custom
+kernel or K_eps takes ``"direct"`` or ``"pm"``, the FMM and P3M sum the Coulomb kernel only) and always
+returns ``(drift, nearest-neighbour distances)``, the pair the close-pair step rule
 (:mod:`meanfield.particles.close_pair_step`) needs; :func:`drift_function` returns that evaluation as a
 value (checked once) for the SDE driver; :func:`nearest_distances` is the k-d tree query. Every public
 function checks its input (positions ``(n, 2)`` finite with ``n >= 1``, charges of length ``n``) before
@@ -40,13 +44,15 @@ import numpy as np
 from numba import njit, prange
 
 from meanfield.measures import EmpiricalMeasure, deposit
-from meanfield.models.base import check_integer, check_memory, check_nonnegative, check_real
+from meanfield.models.base import check_in_range, check_integer, check_memory, check_nonnegative, check_real
+from meanfield.particles.coulomb_p3m import P3M_TOLERANCE, _p3m, p3m_drift
 from meanfield.solvers import fft
 from meanfield.solvers.grids import UniformGrid
 
-__all__ = ["FMM_CROSSOVER_N", "FMM_TOLERANCE", "FORCES", "check_charges", "check_radial_profile", "coulomb_drift",
-           "coulomb_kernel_hat", "drift_function", "fmm_available", "fmm_drift", "kernel_hat", "nearest_distances",
-           "particle_drift", "particle_mesh_drift", "radial_drift"]
+__all__ = ["FMM_CROSSOVER_N", "FMM_TOLERANCE", "FORCES", "P3M_CROSSOVER_N", "P3M_TOLERANCE", "check_charges",
+           "check_radial_profile", "coulomb_drift", "coulomb_kernel_hat", "drift_function", "fmm_available",
+           "fmm_drift", "kernel_hat", "nearest_distances", "p3m_drift", "particle_drift", "particle_mesh_drift",
+           "radial_drift"]
 
 
 # --- input checks ----------------------------------------------------------------------------
@@ -360,33 +366,47 @@ def nearest_distances(x):
 # N from which force="auto" uses the FMM instead of the compiled direct sum (exact kernel only).
 # Measured crossover on the 2-core machines: python benchmarks/coulomb2d_forces.py.
 FMM_CROSSOVER_N = 8192  # measured crossover 6.4e3-6.9e3 (ratio direct/FMM 0.47-0.53 at 4096, 1.2-1.5 at 8192)
-FORCES = ("direct", "fmm", "pm", "auto")
+# N from which force="auto" uses P3M instead of the FMM (exact kernel): P3M at its default tolerance
+# (relative error 7e-10 - 1e-9, the FMM's 1.7e-9 - 2.7e-9) measured faster in every repeat from 10^5
+# (python benchmarks/coulomb2d_forces.py --part p3m, loaded 2-core machine, P3M time / FMM time, median
+# [range] of 5 interleaved pairs: 10^4 1.04 [0.81, 1.23], 3*10^4 0.84 [0.62, 1.15], 10^5 0.53
+# [0.35, 0.74], 3*10^5 0.71 [0.52, 0.91], 10^6 0.92 [0.62, 0.96]). Without pyfmmlib, P3M replaces the FMM
+# from FMM_CROSSOVER_N: P3M / direct 0.80 [0.49, 0.82] at 8192 (--part p3m-direct).
+P3M_CROSSOVER_N: int | None = 100_000
+FORCES = ("direct", "fmm", "p3m", "pm", "auto")
 
 
-def resolve_force(force, n, epsilon=0.0, kernel=None, fmm_precision=2, pm_grid=256):
+def resolve_force(force, n, epsilon=0.0, kernel=None, fmm_precision=2, pm_grid=256, p3m_tol=P3M_TOLERANCE):
     """The evaluator ``force`` names for ``n`` particles, after checking it can evaluate the kernel:
-    ``"auto"`` is the FMM from :data:`FMM_CROSSOVER_N` particles for the exact kernel when pyfmmlib is
-    installed, else ``"direct"``; ``"fmm"`` is refused for K_eps and for a custom kernel."""
+    ``"auto"`` is, for the exact kernel, the direct sum below :data:`FMM_CROSSOVER_N` particles, then the
+    FMM when pyfmmlib is installed (P3M from :data:`P3M_CROSSOVER_N`, or wherever the FMM is missing),
+    and ``"direct"`` for K_eps or a custom kernel; ``"fmm"`` and ``"p3m"`` are refused for K_eps and for
+    a custom kernel."""
     if not isinstance(force, str) or force not in FORCES:
         raise ValueError(f"force must be one of {FORCES}, got {force!r}")
-    if force == "fmm" and kernel is not None:
-        raise ValueError("force='fmm' sums the Laplace (Coulomb) kernel only; a custom kernel needs "
+    if force in ("fmm", "p3m") and kernel is not None:
+        raise ValueError(f"force={force!r} sums the Laplace (Coulomb) kernel only; a custom kernel needs "
                          "force='direct' or 'pm'")
-    if force == "fmm" and epsilon > 0:
-        raise ValueError(f"force='fmm' evaluates the exact kernel only; epsilon={epsilon} needs "
+    if force in ("fmm", "p3m") and epsilon > 0:
+        raise ValueError(f"force={force!r} evaluates the exact kernel only; epsilon={epsilon} needs "
                          "force='direct' or 'pm'")
     if force == "fmm" and (isinstance(fmm_precision, (bool, np.bool_)) or fmm_precision not in FMM_TOLERANCE):
         raise ValueError(f"fmm_precision must be one of {sorted(FMM_TOLERANCE)}, got {fmm_precision!r}")
+    if force == "p3m":
+        check_in_range("p3m_tol", p3m_tol, 1e-15, 0.1)
     if force == "pm":
         pm_grid = check_integer("pm_grid", pm_grid, minimum=8)
         check_memory(_pm_grid_bytes(pm_grid), f"particle-mesh forces on pm_grid={pm_grid}")
     if force == "auto":
-        use_fmm = n >= FMM_CROSSOVER_N and epsilon == 0 and kernel is None and fmm_available()
-        force = "fmm" if use_fmm else "direct"
+        force = "direct"
+        if n >= FMM_CROSSOVER_N and epsilon == 0 and kernel is None:
+            use_p3m = P3M_CROSSOVER_N is not None and n >= P3M_CROSSOVER_N
+            force = "p3m" if use_p3m or not fmm_available() else "fmm"
     return force
 
 
-def drift_function(b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_precision=2, kernel=None):
+def drift_function(b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_precision=2, kernel=None,
+                   p3m_tol=P3M_TOLERANCE):
     """The drift evaluation ``x -> (drift (N, 2), nearest-neighbour distances (N,))`` of eq. (1.1) for
     fixed charges ``b`` as a value (checked once here, not at every call): what the SDE driver
     (:func:`meanfield.particles.coulomb_sde.simulate_charges`) is given. ``force`` as in
@@ -401,26 +421,31 @@ def drift_function(b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_preci
         if epsilon > 0:
             raise ValueError(f"epsilon={epsilon} regularises the paper's kernel; a custom kernel carries its own "
                              "regularisation (give epsilon=0)")
-    force = resolve_force(force, b.size, epsilon, kernel, fmm_precision, pm_grid)
+    force = resolve_force(force, b.size, epsilon, kernel, fmm_precision, pm_grid, p3m_tol)
     if force == "direct" and kernel is None:
         return lambda x: _direct(np.ascontiguousarray(x, dtype=float), b, gamma, epsilon)
     if force == "direct":
         return lambda x: _radial(np.asarray(x, dtype=float), b, gamma, kernel)
     if force == "fmm":
         return lambda x: (_fmm(x, b, gamma, fmm_precision), nearest_distances(x))
+    if force == "p3m":
+        p3m_tol = float(p3m_tol)
+        return lambda x: _p3m(np.ascontiguousarray(x, dtype=float), b, gamma, p3m_tol)
     pm_grid = int(pm_grid)
     return lambda x: (_pm(x, b, gamma, pm_grid, epsilon, kernel), nearest_distances(x))
 
 
-def particle_drift(x, b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_precision=2, kernel=None):
+def particle_drift(x, b, gamma, epsilon=0.0, force="direct", pm_grid=256, fmm_precision=2, kernel=None,
+                   p3m_tol=P3M_TOLERANCE):
     """``(drift (N, 2), nearest-neighbour distances (N,))`` of eq. (1.1) by the chosen method.
 
     ``force``: ``"direct"`` (compiled O(N^2), exact up to round-off, K_eps if epsilon > 0; the NumPy
     :func:`radial_drift` for a custom ``kernel``), ``"fmm"`` (pyfmmlib FMM, exact kernel, relative
-    error below :data:`FMM_TOLERANCE`), ``"pm"`` (particle-mesh on ``pm_grid^2`` cells: grid-scale
-    regularisation, see :func:`particle_mesh_drift`), ``"auto"`` (direct below
-    :data:`FMM_CROSSOVER_N` particles or when epsilon > 0, a custom kernel is given or pyfmmlib is
-    missing, FMM above).
+    error below :data:`FMM_TOLERANCE`), ``"p3m"`` (exact kernel, Gaussian-split mesh plus near-field
+    sum, tolerance ``p3m_tol``: :func:`~meanfield.particles.coulomb_p3m.p3m_drift`), ``"pm"``
+    (particle-mesh on ``pm_grid^2`` cells: grid-scale regularisation, see :func:`particle_mesh_drift`),
+    ``"auto"`` (:func:`resolve_force`: direct below :data:`FMM_CROSSOVER_N` particles or when
+    epsilon > 0 or a custom kernel is given, FMM above, P3M from :data:`P3M_CROSSOVER_N`).
     """
     x, b = check_charges(x, b)
-    return drift_function(b, gamma, epsilon, force, pm_grid, fmm_precision, kernel)(x)
+    return drift_function(b, gamma, epsilon, force, pm_grid, fmm_precision, kernel, p3m_tol)(x)

@@ -12,6 +12,13 @@ algorithms, but the choice depends on timings, so results then differ between pr
 a 000 validation run differed at the 14th-16th digit between in-process and worker runs).
 Arrays below 2**14 points are transformed on one thread: there a second thread's start-up costs
 more than it saves (``python benchmarks/fft_threads.py``), and far more when the other core is busy.
+Larger arrays use all cores, or ``MEANFIELD_FFT_THREADS`` of them (a positive integer) when that is set
+(benchmarks on a loaded machine set it to 1, so FFT and non-FFT work are timed alike).
+
+Each thread keeps its own plans (a plan owns its buffers, so two threads never share one). A call copies
+its argument into the plan's aligned input buffer (the only copy of the input: FFTW's complex-to-real
+transforms destroy their input, so the caller's array is never handed to FFTW), executes the plan and
+returns a copy of the output buffer.
 """
 
 from __future__ import annotations
@@ -36,7 +43,19 @@ __all__ = [
     "spectral_gradient",
 ]
 
-_THREADS = max(1, os.cpu_count() or 1)
+
+
+def _threads_from_environment() -> int:
+    """``MEANFIELD_FFT_THREADS`` (a positive integer) if set, else the number of cores."""
+    value = os.environ.get("MEANFIELD_FFT_THREADS", "").strip()
+    if not value:
+        return max(1, os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"MEANFIELD_FFT_THREADS must be a positive integer, got {value!r}")
+    return int(value)
+
+
+_THREADS = _threads_from_environment()
 _MEASURE_MIN_SIZE = 2**14
 
 try:  # pragma: no cover - exercised implicitly depending on the machine
@@ -51,8 +70,21 @@ except ImportError:  # pragma: no cover
     pyfftw = None
     BACKEND = "scipy"
 
-_plans: dict = {}
-_lock = threading.Lock()
+_local = threading.local()  # per-thread plan cache: {(kind, shape, axes, s): plan}
+_lock = threading.Lock()  # FFTW's planner is not thread-safe
+
+
+def _plans() -> dict:
+    plans = getattr(_local, "plans", None)
+    if plans is None:
+        plans = _local.plans = {}
+    return plans
+
+
+def planner_effort(size: int) -> str:
+    """The FFTW planner flag used for a transform of ``size`` points (module docstring)."""
+    measure = os.environ.get("MEANFIELD_FFTW_PLANNER", "estimate").lower() == "measure"
+    return "FFTW_MEASURE" if measure and size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
 
 
 def _axes(ndim_data, ndim_fft):
@@ -61,14 +93,13 @@ def _axes(ndim_data, ndim_fft):
 
 def _plan(kind, shape, axes, s=None):
     key = (kind, shape, axes, s)
-    plan = _plans.get(key)
+    plans = _plans()
+    plan = plans.get(key)
     if plan is None:
         with _lock:
-            plan = _plans.get(key)
+            plan = plans.get(key)
             if plan is None:
-                size = int(np.prod([shape[a] for a in axes]))
-                measure = os.environ.get("MEANFIELD_FFTW_PLANNER", "estimate").lower() == "measure"
-                effort = "FFTW_MEASURE" if measure and size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
+                effort = planner_effort(int(np.prod([shape[a] for a in axes])))
                 dtype = "float64" if kind == "rfftn" else "complex128"
                 buf = pyfftw.empty_aligned(shape, dtype=dtype)
                 builder = getattr(_builders, kind)
@@ -80,7 +111,7 @@ def _plan(kind, shape, axes, s=None):
                 if s is not None:
                     kwargs["s"] = s
                 plan = builder(buf, **kwargs)
-                _plans[key] = plan
+                plans[key] = plan
     return plan
 
 
@@ -90,11 +121,13 @@ def _run(kind, a, ndim, s=None):
         dtype = np.float64 if kind == "rfftn" else np.complex128
         a = np.asarray(a, dtype=dtype)
         plan = _plan(kind, a.shape, axes, s)
-        if kind == "irfftn":
-            # FFTW's complex-to-real transforms overwrite their input, and pyFFTW runs the plan on
-            # the caller's array when its alignment allows: hand it a private copy
-            a = a.copy()
-        return plan(a).copy()
+        if type(plan) is pyfftw.FFTW and plan.input_array.shape == a.shape:
+            # copy into the plan's own aligned buffer (never hand the caller's array to FFTW: its c2r
+            # transforms destroy their input, and pyFFTW would keep the array as the plan's buffer),
+            # execute, normalise an inverse as pyFFTW does (times 1/N), copy the output out
+            plan.input_array[...] = a
+            return plan().copy()
+        return plan(a.copy()).copy()  # pragma: no cover - pyFFTW's wrapper plans (padded shapes)
     func = getattr(_sfft, kind)
     return func(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
 
@@ -160,13 +193,20 @@ def convolve_free_space(f, kernel_hat, cell_volume=1.0):
 
     ``kernel_hat`` comes from :func:`free_space_kernel_hat` for the same grid shape. The result
     is ``sum_j f_j K(x_i - x_j) * cell_volume`` exactly (to round-off) for every cell ``i``.
+    Several kernels (a list or tuple of such transforms, or an array stacking them on a first axis,
+    e.g. the components of a vector kernel) give their convolutions stacked on a first axis, from one
+    forward transform of the padded ``f`` (the same numbers as one call per kernel).
     """
     f = np.asarray(f, dtype=float)
     big = tuple(2 * n for n in f.shape)
+    inner = tuple(slice(0, n) for n in f.shape)
     padded = np.zeros(big)
-    padded[tuple(slice(0, n) for n in f.shape)] = f
-    full = irfftn(rfftn(padded) * kernel_hat, big)
-    return full[tuple(slice(0, n) for n in f.shape)] * cell_volume
+    padded[inner] = f
+    f_hat = rfftn(padded)
+    stacked = isinstance(kernel_hat, (list, tuple)) or np.ndim(kernel_hat) == f.ndim + 1
+    if not stacked:
+        return irfftn(f_hat * kernel_hat, big)[inner] * cell_volume
+    return np.array([irfftn(f_hat * kh, big)[inner] * cell_volume for kh in kernel_hat])
 
 
 def _real_wavenumbers(shape, lengths):

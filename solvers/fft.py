@@ -115,18 +115,49 @@ def _plan(kind, shape, axes, s=None):
     return plan
 
 
-def _run(kind, a, ndim, s=None):
+def _execute(plan, a, may_destroy):
+    """Run ``plan`` on ``a``, its output written into a new array, which is returned (normalised for an
+    inverse as pyFFTW normalises: times ``1/N``). FFTW reads ``a`` in place when its alignment and strides
+    allow and ``may_destroy`` (FFTW's c2r transforms destroy their input), else a copy in the plan's own
+    buffer; afterwards the plan points at its own buffers again, so it never keeps a caller's array."""
+    own_in, own_out = plan.input_array, plan.output_array
+    out = np.empty(own_out.shape, own_out.dtype)
+    src = a
+    try:
+        if not may_destroy:
+            raise ValueError("input must be preserved")
+        plan.update_arrays(a, out)
+    except ValueError:
+        own_in[...] = a
+        src = own_in
+        try:
+            plan.update_arrays(own_in, out)
+        except ValueError:  # pragma: no cover - np.empty gives the 16-byte alignment FFTW plans ask for
+            plan.update_arrays(own_in, own_out)
+            out = own_out
+    try:
+        plan.execute()
+    finally:
+        if src is not own_in or out is not own_out:
+            plan.update_arrays(own_in, own_out)
+    if out is own_out:  # pragma: no cover - see above
+        out = own_out.copy()
+    direction = plan.direction
+    if (direction if isinstance(direction, str) else direction[0]) == "FFTW_BACKWARD":
+        out *= 1.0 / float(plan.N)
+    return out
+
+
+def _run(kind, a, ndim, s=None, overwrite_input=False):
     axes = _axes(a.ndim, ndim if ndim is not None else a.ndim)
     if BACKEND == "pyfftw":
         dtype = np.float64 if kind == "rfftn" else np.complex128
         a = np.asarray(a, dtype=dtype)
         plan = _plan(kind, a.shape, axes, s)
         if type(plan) is pyfftw.FFTW and plan.input_array.shape == a.shape:
-            # copy into the plan's own aligned buffer (never hand the caller's array to FFTW: its c2r
-            # transforms destroy their input, and pyFFTW would keep the array as the plan's buffer),
-            # execute, normalise an inverse as pyFFTW does (times 1/N), copy the output out
-            plan.input_array[...] = a
-            return plan().copy()
+            # only FFTW's complex-to-real transforms destroy their input (FFTW_PRESERVE_INPUT is the default
+            # of the others); pyFFTW's own call would keep an aligned argument as the plan's buffer
+            return _execute(plan, a, overwrite_input or kind != "irfftn")
         return plan(a.copy()).copy()  # pragma: no cover - pyFFTW's wrapper plans (padded shapes)
     func = getattr(_sfft, kind)
     return func(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
@@ -137,11 +168,15 @@ def rfftn(a, ndim=None):
     return _run("rfftn", np.asarray(a, dtype=np.float64), ndim)
 
 
-def irfftn(a_hat, shape, ndim=None):
-    """Inverse of :func:`rfftn`; ``shape`` is the real shape of the transformed axes."""
+def irfftn(a_hat, shape, ndim=None, *, overwrite_input=False):
+    """Inverse of :func:`rfftn`; ``shape`` is the real shape of the transformed axes.
+
+    ``overwrite_input=True`` allows the transform to destroy ``a_hat`` (a temporary of the caller's),
+    which saves copying it: FFTW's complex-to-real transforms overwrite their input."""
     a_hat = np.asarray(a_hat, dtype=np.complex128)
     shape = tuple(int(n) for n in np.atleast_1d(shape))
-    return _run("irfftn", a_hat, ndim if ndim is not None else len(shape), s=shape)
+    return _run("irfftn", a_hat, ndim if ndim is not None else len(shape), s=shape,
+                overwrite_input=bool(overwrite_input))
 
 
 def fftn(a, ndim=None):

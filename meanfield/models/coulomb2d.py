@@ -643,14 +643,9 @@ def _continuum_scheme(scheme, stepper, method):
 
 
 def _velocity(q, grid, kernel_hat):
-    """``K * q`` on ``grid`` from the kernel's transforms (:meth:`SignedCoulomb2D.velocity`, unchecked)."""
-    return np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in kernel_hat])
-
-
-def _irfft2(x_hat, shape):
-    """``fft.irfftn`` on a copy: with pyFFTW the c2r plan may run on the caller's (aligned) array
-    and destroy it (FFTW c2r overwrites its input)."""
-    return fft.irfftn(np.array(x_hat, copy=True), shape)
+    """``K * q`` on ``grid`` from the kernel's transforms (:meth:`SignedCoulomb2D.velocity`, unchecked): one
+    forward transform of the zero-padded ``q`` serves both components (1 forward + 2 inverse padded FFTs)."""
+    return fft.convolve_free_space(q, list(kernel_hat), grid.cell_volume)
 
 
 def _spectral_problem(grid, D, g, velocity):
@@ -672,7 +667,7 @@ def _spectral_problem(grid, D, g, velocity):
         return np.array([fft.rfftn(r) for r in rho])
 
     def inverse(rho_hat):
-        return np.array([_irfft2(x, shape) for x in rho_hat])
+        return np.array([fft.irfftn(x, shape) for x in rho_hat])  # fft.irfftn never destroys its argument
 
     return SemilinearProblem(-D * (kx**2 + ky**2), nonlinear, forward, inverse)
 

@@ -91,8 +91,10 @@ def _axes(ndim_data, ndim_fft):
     return tuple(range(ndim_data - ndim_fft, ndim_data))
 
 
-def _plan(kind, shape, axes, s=None):
-    key = (kind, shape, axes, s)
+def _plan(kind, shape, axes, s=None, tag=None):
+    """The calling thread's plan of a transform (made on first use). ``tag`` names a plan of its own for
+    one user (e.g. the free-space convolution, whose buffers hold its padding)."""
+    key = (kind, shape, axes, s, tag)
     plans = _plans()
     plan = plans.get(key)
     if plan is None:
@@ -111,6 +113,7 @@ def _plan(kind, shape, axes, s=None):
                 if s is not None:
                     kwargs["s"] = s
                 plan = builder(buf, **kwargs)
+                plan.input_array[...] = 0  # FFTW_MEASURE planning scribbles on the buffers
                 plans[key] = plan
     return plan
 
@@ -235,13 +238,38 @@ def convolve_free_space(f, kernel_hat, cell_volume=1.0):
     f = np.asarray(f, dtype=float)
     big = tuple(2 * n for n in f.shape)
     inner = tuple(slice(0, n) for n in f.shape)
-    padded = np.zeros(big)
-    padded[inner] = f
-    f_hat = rfftn(padded)
     stacked = isinstance(kernel_hat, (list, tuple)) or np.ndim(kernel_hat) == f.ndim + 1
-    if not stacked:
-        return irfftn(f_hat * kernel_hat, big)[inner] * cell_volume
-    return np.array([irfftn(f_hat * kh, big)[inner] * cell_volume for kh in kernel_hat])
+    kernels = kernel_hat if stacked else [kernel_hat]
+    if BACKEND == "pyfftw":
+        out = _free_space_pyfftw(f, kernels, big, inner, cell_volume)
+    else:  # pragma: no cover - machines without pyFFTW
+        padded = np.zeros(big)
+        padded[inner] = f
+        f_hat = rfftn(padded)
+        out = np.array([irfftn(f_hat * kh, big, overwrite_input=True)[inner] * cell_volume for kh in kernels])
+    return out if stacked else out[0]
+
+
+def _free_space_pyfftw(f, kernels, big, inner, cell_volume):
+    """:func:`convolve_free_space` on plans of its own (per thread), whose buffers hold the padding: the
+    padded input's zeros are written once, the products go straight into the inverse plan's input, and
+    only the inner block of each inverse is normalised and copied out (no padded array is allocated per
+    call). The same numbers as :func:`rfftn`/:func:`irfftn` on padded arrays, bit for bit."""
+    axes = tuple(range(len(big)))
+    forward = _plan("rfftn", big, axes, None, tag="free_space")
+    backward = _plan("irfftn", forward.output_array.shape, axes, big, tag="free_space")
+    buf = forward.input_array
+    buf[inner] = f  # the rest of the buffer is zero since the plan was made (r2c preserves its input)
+    forward.execute()
+    f_hat = forward.output_array
+    scale = 1.0 / float(backward.N)
+    out = np.empty((len(kernels), *f.shape))
+    for k, kh in enumerate(kernels):
+        np.multiply(f_hat, kh, out=backward.input_array)
+        backward.execute()
+        np.multiply(backward.output_array[inner], scale, out=out[k])
+        out[k] *= cell_volume
+    return out
 
 
 def _real_wavenumbers(shape, lengths):

@@ -15,7 +15,7 @@ pyfftw_only = pytest.mark.skipif(fft.BACKEND != "pyfftw", reason="pyFFTW not ins
 def test_each_thread_has_its_own_plans_and_gets_the_same_numbers():
     a = np.random.default_rng(0).normal(size=(128, 128))
     mine = fft.rfftn(a)
-    key = ("rfftn", a.shape, (0, 1), None)
+    key = ("rfftn", a.shape, (0, 1), None, None)
     results, plans = {}, {}
 
     def work(k):

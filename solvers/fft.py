@@ -4,21 +4,28 @@ One backend is chosen at import: pyFFTW with cached plans and all cores when it 
 ``scipy.fft``. Both give the same numbers to round-off; :data:`BACKEND` says which is in use and
 ``MEANFIELD_FFT=scipy`` in the environment forces the fallback.
 
-Plans are cached per (transform, shape, axes). Planning effort is ``FFTW_ESTIMATE`` by default: its
+Plans are cached per thread and (transform, shape, axes). Planning effort is ``FFTW_ESTIMATE`` by default: its
 plan depends only on the transform, so every process (a study's workers, a rerun) computes the same
 numbers to the last bit. ``MEANFIELD_FFTW_PLANNER=measure`` in the environment uses ``FFTW_MEASURE``
 for grids of at least 2**14 points instead (planning costs 0.3-1 s once and may pick faster
 algorithms, but the choice depends on timings, so results then differ between processes at round-off:
 a 000 validation run differed at the 14th-16th digit between in-process and worker runs).
+What ESTIMATE costs (``python benchmarks/fft_planner.py``, one thread, CPU time, loaded 2-core machine,
+medians of 7 interleaved rounds): raw transforms take 0.93-1.05x the MEASURE plan's time for the 2 x 512²
+pairs of the 003 full validation, 1.05-1.2x at 512², 1.3-1.9x at 128²-256² (the 000 grids and their
+padded velocity transforms, 0.05-0.4 ms each) and 1.2-1.5x on the 1280² fine grid of the 003 bump
+kernel (made once per run); MEASURE planning costs 0.5-10 s per transform shape in exchange.
 Arrays below 2**14 points are transformed on one thread: there a second thread's start-up costs
 more than it saves (``python benchmarks/fft_threads.py``), and far more when the other core is busy.
 Larger arrays use all cores, or ``MEANFIELD_FFT_THREADS`` of them (a positive integer) when that is set
 (benchmarks on a loaded machine set it to 1, so FFT and non-FFT work are timed alike).
 
-Each thread keeps its own plans (a plan owns its buffers, so two threads never share one). A call copies
-its argument into the plan's aligned input buffer (the only copy of the input: FFTW's complex-to-real
-transforms destroy their input, so the caller's array is never handed to FFTW), executes the plan and
-returns a copy of the output buffer.
+Each thread keeps its own plans (a plan owns its buffers, so two threads never share one). A call runs
+the plan on the caller's array when FFTW's alignment rules allow and the transform preserves its input
+(every one but complex-to-real, which destroys it: :func:`irfftn` copies its argument into the plan's own
+buffer unless ``overwrite_input=True``), writes the output into a new array, and points the plan back at
+its own buffers (pyFFTW's own call keeps an aligned argument as the plan's buffer and later copies other
+inputs into it). :func:`convolve_free_space` has plans of its own whose buffers hold the zero padding.
 """
 
 from __future__ import annotations

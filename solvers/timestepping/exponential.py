@@ -114,6 +114,38 @@ def _compact(linear):
                         for st, n in zip(linear.strides, linear.shape, strict=True))]
 
 
+def _fits(out, *operands):
+    """Whether ``out`` (an array the step itself allocated) can take the result of an elementwise operation
+    on ``operands`` in place: the shape of their broadcast and the dtype of the result."""
+    return (isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(*(np.shape(o) for o in operands))
+            and out.dtype == np.result_type(*operands))
+
+
+def _iadd(x, y):
+    """``x + y``, in place in ``x`` (a temporary of the step's) when it fits: the same numbers, one array
+    fewer to allocate (fresh large arrays cost page faults comparable to the operation)."""
+    if _fits(x, x, y):
+        x += y
+        return x
+    return x + y
+
+
+def _isub(x, y):
+    """``x - y``, in place in ``x`` when it fits (:func:`_iadd`)."""
+    if _fits(x, x, y):
+        x -= y
+        return x
+    return x - y
+
+
+def _imul(x, y):
+    """``x * y``, in place in ``x`` when it fits (:func:`_iadd`)."""
+    if _fits(x, x, y):
+        x *= y
+        return x
+    return x * y
+
+
 class _ETD(Stepper):
     problem = SemilinearProblem
     _phis = 1
@@ -185,10 +217,14 @@ class ETDRK4(_ETD):
         u = fwd(y)
         nu = n(t, y)
         e2u = e2 * u  # shared by the stages a and b
-        a = e2u + q * nu
+        a = _iadd(q * nu, e2u)  # e2 u + q N(u)
         na = n(t + 0.5 * h, inv(a))
-        b = e2u + q * na
+        b = _iadd(q * na, e2u)
         nb = n(t + 0.5 * h, inv(b))
-        c = e2 * a + q * (2 * nb - nu)
+        c = 2 * nb
+        c = _iadd(_imul(_isub(c, nu), q), e2 * a)  # e2 a + q (2 N(b) - N(u))
         nc = n(t + h, inv(c))
-        return inv(e * u + f1 * nu + f2x2 * (na + nb) + f3 * nc)
+        acc = _iadd(e * u, f1 * nu)  # e u + f1 N(u) + 2 f2 (N(a) + N(b)) + f3 N(c), summed in this order
+        s = _imul(na + nb, f2x2)
+        acc = _iadd(acc, s)
+        return inv(_iadd(acc, np.multiply(f3, nc, out=s) if _fits(s, f3, nc) else f3 * nc))

@@ -401,7 +401,7 @@ class Dislocations2D:
         :meth:`solve_lattice`) and the step; returns ``(problem, u0_hat, N, dt)``. Per ETDRK4 step: 4
         evaluations of the flux part, each 6 real 2-D FFTs of size N², the fewest it can do: 2 inverse for
         ``f^±``, 2 inverse for ``∇V_δ * σ`` (``σ̂ = f̂⁺ − f̂⁻`` from the state itself, by linearity), 2 forward
-        for the flux difference, which is one compiled pass over the lattice
+        for the flux difference, which is one compiled sweep over the lattice
         (:func:`~meanfield.models.dislocation_lattice.flux_difference`)."""
         n = self._sites(eps)
         if dt is not None:

@@ -125,13 +125,14 @@ def _plan(kind, shape, axes, s=None, tag=None):
     return plan
 
 
-def _execute(plan, a, may_destroy):
-    """Run ``plan`` on ``a``, its output written into a new array, which is returned (normalised for an
-    inverse as pyFFTW normalises: times ``1/N``). FFTW reads ``a`` in place when its alignment and strides
-    allow and ``may_destroy`` (FFTW's c2r transforms destroy their input), else a copy in the plan's own
-    buffer; afterwards the plan points at its own buffers again, so it never keeps a caller's array."""
+def _execute(plan, a, may_destroy, result=None):
+    """Run ``plan`` on ``a``, its output written into ``result`` (a checked array of the output's shape
+    and dtype) or a new array, which is returned (normalised for an inverse as pyFFTW normalises: times
+    ``1/N``). FFTW reads ``a`` in place when its alignment and strides allow and ``may_destroy`` (FFTW's
+    c2r transforms destroy their input), else a copy in the plan's own buffer; afterwards the plan points
+    at its own buffers again, so it never keeps a caller's array."""
     own_in, own_out = plan.input_array, plan.output_array
-    out = np.empty(own_out.shape, own_out.dtype)
+    out = np.empty(own_out.shape, own_out.dtype) if result is None else result
     src = a
     try:
         if not may_destroy:
@@ -142,7 +143,7 @@ def _execute(plan, a, may_destroy):
         src = own_in
         try:
             plan.update_arrays(own_in, out)
-        except ValueError:  # pragma: no cover - np.empty gives the 16-byte alignment FFTW plans ask for
+        except ValueError:  # a result without FFTW's alignment (np.empty gives the 16 bytes plans ask for)
             plan.update_arrays(own_in, own_out)
             out = own_out
     try:
@@ -150,15 +151,19 @@ def _execute(plan, a, may_destroy):
     finally:
         if src is not own_in or out is not own_out:
             plan.update_arrays(own_in, own_out)
-    if out is own_out:  # pragma: no cover - see above
-        out = own_out.copy()
+    if out is own_out:
+        if result is None:
+            out = own_out.copy()
+        else:
+            result[...] = own_out
+            out = result
     direction = plan.direction
     if (direction if isinstance(direction, str) else direction[0]) == "FFTW_BACKWARD":
         out *= 1.0 / float(plan.N)
     return out
 
 
-def _run(kind, a, ndim, s=None, overwrite_input=False):
+def _run(kind, a, ndim, s=None, overwrite_input=False, out=None):
     axes = _axes(a.ndim, ndim if ndim is not None else a.ndim)
     if BACKEND == "pyfftw":
         dtype = np.float64 if kind == "rfftn" else np.complex128
@@ -167,10 +172,14 @@ def _run(kind, a, ndim, s=None, overwrite_input=False):
         if type(plan) is pyfftw.FFTW and plan.input_array.shape == a.shape:
             # only FFTW's complex-to-real transforms destroy their input (FFTW_PRESERVE_INPUT is the default
             # of the others); pyFFTW's own call would keep an aligned argument as the plan's buffer
-            return _execute(plan, a, overwrite_input or kind != "irfftn")
-        return plan(a.copy()).copy()  # pragma: no cover - pyFFTW's wrapper plans (padded shapes)
-    func = getattr(_sfft, kind)
-    return func(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
+            return _execute(plan, a, overwrite_input or kind != "irfftn", out)
+        res = plan(a.copy()).copy()  # pragma: no cover - pyFFTW's wrapper plans (padded shapes)
+    else:
+        res = getattr(_sfft, kind)(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
+    if out is None:
+        return res
+    out[...] = res
+    return out
 
 
 def rfftn(a, ndim=None):
@@ -178,15 +187,23 @@ def rfftn(a, ndim=None):
     return _run("rfftn", np.asarray(a, dtype=np.float64), ndim)
 
 
-def irfftn(a_hat, shape, ndim=None, *, overwrite_input=False):
+def irfftn(a_hat, shape, ndim=None, *, overwrite_input=False, out=None):
     """Inverse of :func:`rfftn`; ``shape`` is the real shape of the transformed axes.
 
     ``overwrite_input=True`` allows the transform to destroy ``a_hat`` (a temporary of the caller's),
-    which saves copying it: FFTW's complex-to-real transforms overwrite their input."""
+    which saves copying it: FFTW's complex-to-real transforms overwrite their input. ``out``: a float64
+    array of the result's shape to write the result into (and return), e.g. a work array reused from
+    call to call, which saves allocating (and page-faulting) a new one."""
     a_hat = np.asarray(a_hat, dtype=np.complex128)
     shape = tuple(int(n) for n in np.atleast_1d(shape))
-    return _run("irfftn", a_hat, ndim if ndim is not None else len(shape), s=shape,
-                overwrite_input=bool(overwrite_input))
+    ndim = ndim if ndim is not None else len(shape)
+    if out is not None:
+        expected = (*a_hat.shape[: a_hat.ndim - ndim], *shape)
+        if not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == expected
+                and out.flags.writeable):
+            raise ValueError(f"out must be a writeable float64 array of shape {expected}, got "
+                             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
+    return _run("irfftn", a_hat, ndim, s=shape, overwrite_input=bool(overwrite_input), out=out)
 
 
 def fftn(a, ndim=None):

@@ -80,3 +80,21 @@ def test_stacked_kernels_give_the_numbers_of_one_call_per_kernel():
     np.testing.assert_array_equal(fft.convolve_free_space(f, kernels, 0.02), each)
     np.testing.assert_array_equal(fft.convolve_free_space(f, np.array(kernels), 0.02), each)
     np.testing.assert_array_equal(fft.convolve_free_space(f, tuple(kernels), 0.02), each)
+
+
+def test_irfftn_into_a_given_array_gives_the_same_numbers():
+    rng = np.random.default_rng(5)
+    a_hat = fft.rfftn(rng.normal(size=(2, 48, 40)), ndim=2)
+    plain = fft.irfftn(a_hat, (48, 40), ndim=2)
+    out = np.empty((2, 48, 40))
+    got = fft.irfftn(a_hat, (48, 40), ndim=2, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, plain)
+    raw = np.empty(2 * 48 * 40 + 1)
+    odd = raw[1:].reshape(2, 48, 40)  # 8 bytes off: FFTW cannot write there, the result is copied in
+    np.testing.assert_array_equal(fft.irfftn(a_hat, (48, 40), ndim=2, out=odd), plain)
+    scratch = a_hat.copy()
+    np.testing.assert_array_equal(fft.irfftn(scratch, (48, 40), ndim=2, overwrite_input=True), plain)
+    for bad in (np.empty((2, 48, 41)), np.empty((2, 48, 40), dtype=np.float32), [[0.0]]):
+        with pytest.raises(ValueError, match="out"):
+            fft.irfftn(a_hat, (48, 40), ndim=2, out=bad)

@@ -90,12 +90,13 @@ def _flux_difference(f, x0, x1, scale, out):  # pragma: no cover - compiled (tes
         prev, cur, nxt = cur, nxt, prev
 
 
-def flux_difference(f, x0, x1, scale):
+def flux_difference(f, x0, x1, scale, out=None):
     """``J = (J⁺, J⁻)`` of the module docstring, shape ``(2, n0, n1)``, periodic lattice.
 
     ``f``: densities ``(f⁺, f⁻)`` at the sites, shape ``(2, n0, n1)``; ``x0``, ``x1``: ``½βε (∇V_δ * σ)``
-    along each axis, shape ``(n0, n1)``; ``scale = 1/(βε²)``. Each species' sum of ``J`` is 0 to round-off
-    (mass conservation). Internal (called by the solver with checked arrays); the shapes are checked.
+    along each axis, shape ``(n0, n1)``; ``scale = 1/(βε²)``; ``out``: a float64 C-contiguous array of
+    ``f``'s shape to write ``J`` into (a work array reused by the caller), else a new one. Each species' sum
+    of ``J`` is 0 to round-off (mass conservation). The shapes are checked.
     """
     f = np.ascontiguousarray(f, dtype=np.float64)
     x0 = np.ascontiguousarray(x0, dtype=np.float64)
@@ -103,6 +104,10 @@ def flux_difference(f, x0, x1, scale):
     if f.ndim != 3 or f.shape[0] != 2 or x0.shape != f.shape[1:] or x1.shape != f.shape[1:]:
         raise ValueError(f"f must have shape (2, n0, n1) and x0, x1 shape (n0, n1); got {f.shape}, {x0.shape}, "
                          f"{x1.shape}")
-    out = np.empty(f.shape)
+    if out is None:
+        out = np.empty(f.shape)
+    elif not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == f.shape
+              and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {f.shape}")
     _flux_difference(f, x0, x1, float(scale), out)
     return out

@@ -71,6 +71,7 @@ Theorem 1.3: ``‖f_ε - f‖_{L²(ν_ε)} = O(ε²)``, measured in the tests an
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Mapping
 
@@ -417,11 +418,16 @@ class Dislocations2D:
         xhat = [0.5 * beta * h * g for g in ghat]
         scale = 1.0 / (beta * h * h)
 
+        work = threading.local()  # per-thread work arrays, reused from call to call (no page faults)
+
         def nonlinear(_t, u_hat):
-            f = fft.irfftn(u_hat, (n, n), ndim=2)
+            if not hasattr(work, "f"):
+                work.f, work.x, work.flux = np.empty((2, n, n)), np.empty((2, n, n)), np.empty((2, n, n))
+            f = fft.irfftn(u_hat, (n, n), ndim=2, out=work.f)
             sigma_hat = u_hat[0] - u_hat[1]
-            x0, x1 = (fft.irfftn(g * sigma_hat, (n, n), overwrite_input=True) for g in xhat)
-            return fft.rfftn(flux_difference(f, x0, x1, scale), ndim=2)
+            for a in range(2):
+                fft.irfftn(xhat[a] * sigma_hat, (n, n), overwrite_input=True, out=work.x[a])
+            return fft.rfftn(flux_difference(f, work.x[0], work.x[1], scale, out=work.flux), ndim=2)
 
         dt = self._step(f0, ghat, n, h) if dt is None else dt
         problem = SemilinearProblem(np.broadcast_to(lap, (2, *lap.shape)), nonlinear)

@@ -28,13 +28,14 @@ def median_time(func, repeats=30):
     return float(np.median(times))
 
 
-def interleaved_times(funcs, repeats=5):
-    """Wall times of ``repeats`` rounds, each calling every function of ``funcs`` once in turn
-    (interleaved, so a change in machine load hits all of them alike); one list per function."""
+def interleaved_times(funcs, repeats=5, clock=time.perf_counter):
+    """Wall times (or times of ``clock``, e.g. ``time.process_time`` for CPU time) of ``repeats`` rounds,
+    each calling every function of ``funcs`` once in turn (interleaved, so a change in machine load hits
+    all of them alike); one list per function."""
     times = [[] for _ in funcs]
     for _ in range(repeats):
         for k, func in enumerate(funcs):
-            t0 = time.perf_counter()
+            t0 = clock()
             func()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
     return times

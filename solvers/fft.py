@@ -4,14 +4,28 @@ One backend is chosen at import: pyFFTW with cached plans and all cores when it 
 ``scipy.fft``. Both give the same numbers to round-off; :data:`BACKEND` says which is in use and
 ``MEANFIELD_FFT=scipy`` in the environment forces the fallback.
 
-Plans are cached per (transform, shape, axes). Planning effort is ``FFTW_ESTIMATE`` by default: its
+Plans are cached per thread and (transform, shape, axes). Planning effort is ``FFTW_ESTIMATE`` by default: its
 plan depends only on the transform, so every process (a study's workers, a rerun) computes the same
 numbers to the last bit. ``MEANFIELD_FFTW_PLANNER=measure`` in the environment uses ``FFTW_MEASURE``
 for grids of at least 2**14 points instead (planning costs 0.3-1 s once and may pick faster
 algorithms, but the choice depends on timings, so results then differ between processes at round-off:
 a 000 validation run differed at the 14th-16th digit between in-process and worker runs).
+What ESTIMATE costs (``python benchmarks/fft_planner.py``, one thread, CPU time, loaded 2-core machine,
+medians of 7 interleaved rounds): raw transforms take 0.93-1.05x the MEASURE plan's time for the 2 x 512²
+pairs of the 003 full validation, 1.05-1.2x at 512², 1.3-1.9x at 128²-256² (the 000 grids and their
+padded velocity transforms, 0.05-0.4 ms each) and 1.2-1.5x on the 1280² fine grid of the 003 bump
+kernel (made once per run); MEASURE planning costs 0.5-10 s per transform shape in exchange.
 Arrays below 2**14 points are transformed on one thread: there a second thread's start-up costs
 more than it saves (``python benchmarks/fft_threads.py``), and far more when the other core is busy.
+Larger arrays use all cores, or ``MEANFIELD_FFT_THREADS`` of them (a positive integer) when that is set
+(benchmarks on a loaded machine set it to 1, so FFT and non-FFT work are timed alike).
+
+Each thread keeps its own plans (a plan owns its buffers, so two threads never share one). A call runs
+the plan on the caller's array when FFTW's alignment rules allow and the transform preserves its input
+(every one but complex-to-real, which destroys it: :func:`irfftn` copies its argument into the plan's own
+buffer unless ``overwrite_input=True``), writes the output into a new array, and points the plan back at
+its own buffers (pyFFTW's own call keeps an aligned argument as the plan's buffer and later copies other
+inputs into it). :func:`convolve_free_space` has plans of its own whose buffers hold the zero padding.
 """
 
 from __future__ import annotations
@@ -36,7 +50,19 @@ __all__ = [
     "spectral_gradient",
 ]
 
-_THREADS = max(1, os.cpu_count() or 1)
+
+
+def _threads_from_environment() -> int:
+    """``MEANFIELD_FFT_THREADS`` (a positive integer) if set, else the number of cores."""
+    value = os.environ.get("MEANFIELD_FFT_THREADS", "").strip()
+    if not value:
+        return max(1, os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"MEANFIELD_FFT_THREADS must be a positive integer, got {value!r}")
+    return int(value)
+
+
+_THREADS = _threads_from_environment()
 _MEASURE_MIN_SIZE = 2**14
 
 try:  # pragma: no cover - exercised implicitly depending on the machine
@@ -51,24 +77,38 @@ except ImportError:  # pragma: no cover
     pyfftw = None
     BACKEND = "scipy"
 
-_plans: dict = {}
-_lock = threading.Lock()
+_local = threading.local()  # per-thread plan cache: {(kind, shape, axes, s): plan}
+_lock = threading.Lock()  # FFTW's planner is not thread-safe
+
+
+def _plans() -> dict:
+    plans = getattr(_local, "plans", None)
+    if plans is None:
+        plans = _local.plans = {}
+    return plans
+
+
+def planner_effort(size: int) -> str:
+    """The FFTW planner flag used for a transform of ``size`` points (module docstring)."""
+    measure = os.environ.get("MEANFIELD_FFTW_PLANNER", "estimate").lower() == "measure"
+    return "FFTW_MEASURE" if measure and size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
 
 
 def _axes(ndim_data, ndim_fft):
     return tuple(range(ndim_data - ndim_fft, ndim_data))
 
 
-def _plan(kind, shape, axes, s=None):
-    key = (kind, shape, axes, s)
-    plan = _plans.get(key)
+def _plan(kind, shape, axes, s=None, tag=None):
+    """The calling thread's plan of a transform (made on first use). ``tag`` names a plan of its own for
+    one user (e.g. the free-space convolution, whose buffers hold its padding)."""
+    key = (kind, shape, axes, s, tag)
+    plans = _plans()
+    plan = plans.get(key)
     if plan is None:
         with _lock:
-            plan = _plans.get(key)
+            plan = plans.get(key)
             if plan is None:
-                size = int(np.prod([shape[a] for a in axes]))
-                measure = os.environ.get("MEANFIELD_FFTW_PLANNER", "estimate").lower() == "measure"
-                effort = "FFTW_MEASURE" if measure and size >= _MEASURE_MIN_SIZE else "FFTW_ESTIMATE"
+                effort = planner_effort(int(np.prod([shape[a] for a in axes])))
                 dtype = "float64" if kind == "rfftn" else "complex128"
                 buf = pyfftw.empty_aligned(shape, dtype=dtype)
                 builder = getattr(_builders, kind)
@@ -80,23 +120,66 @@ def _plan(kind, shape, axes, s=None):
                 if s is not None:
                     kwargs["s"] = s
                 plan = builder(buf, **kwargs)
-                _plans[key] = plan
+                plan.input_array[...] = 0  # FFTW_MEASURE planning scribbles on the buffers
+                plans[key] = plan
     return plan
 
 
-def _run(kind, a, ndim, s=None):
+def _execute(plan, a, may_destroy, result=None):
+    """Run ``plan`` on ``a``, its output written into ``result`` (a checked array of the output's shape
+    and dtype) or a new array, which is returned (normalised for an inverse as pyFFTW normalises: times
+    ``1/N``). FFTW reads ``a`` in place when its alignment and strides allow and ``may_destroy`` (FFTW's
+    c2r transforms destroy their input), else a copy in the plan's own buffer; afterwards the plan points
+    at its own buffers again, so it never keeps a caller's array."""
+    own_in, own_out = plan.input_array, plan.output_array
+    out = np.empty(own_out.shape, own_out.dtype) if result is None else result
+    src = a
+    try:
+        if not may_destroy:
+            raise ValueError("input must be preserved")
+        plan.update_arrays(a, out)
+    except ValueError:
+        own_in[...] = a
+        src = own_in
+        try:
+            plan.update_arrays(own_in, out)
+        except ValueError:  # a result without FFTW's alignment (np.empty gives the 16 bytes plans ask for)
+            plan.update_arrays(own_in, own_out)
+            out = own_out
+    try:
+        plan.execute()
+    finally:
+        if src is not own_in or out is not own_out:
+            plan.update_arrays(own_in, own_out)
+    if out is own_out:
+        if result is None:
+            out = own_out.copy()
+        else:
+            result[...] = own_out
+            out = result
+    direction = plan.direction
+    if (direction if isinstance(direction, str) else direction[0]) == "FFTW_BACKWARD":
+        out *= 1.0 / float(plan.N)
+    return out
+
+
+def _run(kind, a, ndim, s=None, overwrite_input=False, out=None):
     axes = _axes(a.ndim, ndim if ndim is not None else a.ndim)
     if BACKEND == "pyfftw":
         dtype = np.float64 if kind == "rfftn" else np.complex128
         a = np.asarray(a, dtype=dtype)
         plan = _plan(kind, a.shape, axes, s)
-        if kind == "irfftn":
-            # FFTW's complex-to-real transforms overwrite their input, and pyFFTW runs the plan on
-            # the caller's array when its alignment allows: hand it a private copy
-            a = a.copy()
-        return plan(a).copy()
-    func = getattr(_sfft, kind)
-    return func(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
+        if type(plan) is pyfftw.FFTW and plan.input_array.shape == a.shape:
+            # only FFTW's complex-to-real transforms destroy their input (FFTW_PRESERVE_INPUT is the default
+            # of the others); pyFFTW's own call would keep an aligned argument as the plan's buffer
+            return _execute(plan, a, overwrite_input or kind != "irfftn", out)
+        res = plan(a.copy()).copy()  # pragma: no cover - pyFFTW's wrapper plans (padded shapes)
+    else:
+        res = getattr(_sfft, kind)(a, s=s, axes=axes, workers=_THREADS if a.size >= _MEASURE_MIN_SIZE else 1)
+    if out is None:
+        return res
+    out[...] = res
+    return out
 
 
 def rfftn(a, ndim=None):
@@ -104,11 +187,23 @@ def rfftn(a, ndim=None):
     return _run("rfftn", np.asarray(a, dtype=np.float64), ndim)
 
 
-def irfftn(a_hat, shape, ndim=None):
-    """Inverse of :func:`rfftn`; ``shape`` is the real shape of the transformed axes."""
+def irfftn(a_hat, shape, ndim=None, *, overwrite_input=False, out=None):
+    """Inverse of :func:`rfftn`; ``shape`` is the real shape of the transformed axes.
+
+    ``overwrite_input=True`` allows the transform to destroy ``a_hat`` (a temporary of the caller's),
+    which saves copying it: FFTW's complex-to-real transforms overwrite their input. ``out``: a float64
+    array of the result's shape to write the result into (and return), e.g. a work array reused from
+    call to call, which saves allocating (and page-faulting) a new one."""
     a_hat = np.asarray(a_hat, dtype=np.complex128)
     shape = tuple(int(n) for n in np.atleast_1d(shape))
-    return _run("irfftn", a_hat, ndim if ndim is not None else len(shape), s=shape)
+    ndim = ndim if ndim is not None else len(shape)
+    if out is not None:
+        expected = (*a_hat.shape[: a_hat.ndim - ndim], *shape)
+        if not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == expected
+                and out.flags.writeable):
+            raise ValueError(f"out must be a writeable float64 array of shape {expected}, got "
+                             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
+    return _run("irfftn", a_hat, ndim, s=shape, overwrite_input=bool(overwrite_input), out=out)
 
 
 def fftn(a, ndim=None):
@@ -160,13 +255,45 @@ def convolve_free_space(f, kernel_hat, cell_volume=1.0):
 
     ``kernel_hat`` comes from :func:`free_space_kernel_hat` for the same grid shape. The result
     is ``sum_j f_j K(x_i - x_j) * cell_volume`` exactly (to round-off) for every cell ``i``.
+    Several kernels (a list or tuple of such transforms, or an array stacking them on a first axis,
+    e.g. the components of a vector kernel) give their convolutions stacked on a first axis, from one
+    forward transform of the padded ``f`` (the same numbers as one call per kernel).
     """
     f = np.asarray(f, dtype=float)
     big = tuple(2 * n for n in f.shape)
-    padded = np.zeros(big)
-    padded[tuple(slice(0, n) for n in f.shape)] = f
-    full = irfftn(rfftn(padded) * kernel_hat, big)
-    return full[tuple(slice(0, n) for n in f.shape)] * cell_volume
+    inner = tuple(slice(0, n) for n in f.shape)
+    stacked = isinstance(kernel_hat, (list, tuple)) or np.ndim(kernel_hat) == f.ndim + 1
+    kernels = kernel_hat if stacked else [kernel_hat]
+    if BACKEND == "pyfftw":
+        out = _free_space_pyfftw(f, kernels, big, inner, cell_volume)
+    else:  # pragma: no cover - machines without pyFFTW
+        padded = np.zeros(big)
+        padded[inner] = f
+        f_hat = rfftn(padded)
+        out = np.array([irfftn(f_hat * kh, big, overwrite_input=True)[inner] * cell_volume for kh in kernels])
+    return out if stacked else out[0]
+
+
+def _free_space_pyfftw(f, kernels, big, inner, cell_volume):
+    """:func:`convolve_free_space` on plans of its own (per thread), whose buffers hold the padding: the
+    padded input's zeros are written once, the products go straight into the inverse plan's input, and
+    only the inner block of each inverse is normalised and copied out (no padded array is allocated per
+    call). The same numbers as :func:`rfftn`/:func:`irfftn` on padded arrays, bit for bit."""
+    axes = tuple(range(len(big)))
+    forward = _plan("rfftn", big, axes, None, tag="free_space")
+    backward = _plan("irfftn", forward.output_array.shape, axes, big, tag="free_space")
+    buf = forward.input_array
+    buf[inner] = f  # the rest of the buffer is zero since the plan was made (r2c preserves its input)
+    forward.execute()
+    f_hat = forward.output_array
+    scale = 1.0 / float(backward.N)
+    out = np.empty((len(kernels), *f.shape))
+    for k, kh in enumerate(kernels):
+        np.multiply(f_hat, kh, out=backward.input_array)
+        backward.execute()
+        np.multiply(backward.output_array[inner], scale, out=out[k])
+        out[k] *= cell_volume
+    return out
 
 
 def _real_wavenumbers(shape, lengths):

@@ -251,3 +251,52 @@ def test_output_at_time_zero_only_returns_the_initial_data():
     assert np.array_equal(sol["density"].values[0], m.initial_array(g))
     x0 = m.sample_particles(5, rng=0)
     assert np.array_equal(m.simulate_particles(x0, 0.1, times=[0.0]).positions[0], x0[0])
+
+
+@pytest.mark.parametrize("stepper, stages", [("etd2rk", 2), ("etdrk4", 4)])
+def test_cfl_rule_reuses_the_first_stage_velocity(monkeypatch, stepper, stages):
+    """The default CFL rule reads the velocity the scheme's first stage computes (one LastStateCache), so
+    a run evaluates the padded velocity exactly stages x steps times, the first-step check included."""
+    from meanfield.models import coulomb2d
+
+    seen = {}
+    original = coulomb2d.SignedCoulomb2D.continuum_problem
+
+    def spy(self, grid, scheme=None, *, method=None):
+        problem, velocity = original(self, grid, scheme, method=method)
+        seen["velocity"] = velocity
+        return problem, velocity
+
+    monkeypatch.setattr(coulomb2d.SignedCoulomb2D, "continuum_problem", spy)
+    m = _model()
+    ds = m.solve_continuum(2.0, times=[0.2, 2.0], resolution=32, stepper=stepper)
+    steps = int(ds.attrs["solver_steps"])
+    assert steps >= 3
+    assert seen["velocity"].evaluations == stages * steps
+    assert seen["velocity"].hits == steps
+
+
+def test_cfl_rule_dt_sequence_unchanged_by_the_reuse():
+    """The rule's steps are those of the CFL formula at each step's start state, computed afresh."""
+    from meanfield.solvers.timestepping import ETD2RK, StepFunction, integrate
+
+    m = _model()
+    grid = m.default_grid(32, 0.6)
+    rho0 = m.initial_array(grid)
+    problem, _ = m.continuum_problem(grid)
+    h = float(np.min(grid.spacing))
+    fresh = []
+
+    def rule(_t, rho):
+        fresh.append(0.5 * h / (m.gamma_bar * float(np.max(np.abs(m.velocity(rho[0] - rho[1], grid)))) + 1e-300))
+        return fresh[-1]
+
+    ref = integrate(ETD2RK(), problem, rho0, 0.6, None, StepFunction(rule, "drift_cfl"))
+    ds = m.solve_continuum(0.6, resolution=32)
+    np.testing.assert_array_equal(ds["density"].values[-1], ref.states[-1])
+    assert int(ds.attrs["solver_steps"]) == ref.steps == len(fresh)
+
+
+def test_cfl_first_step_budget_refused_before_stepping():
+    with pytest.raises(ValueError, match="first step"):
+        _model().solve_continuum(5.0, resolution=32, max_steps=1)

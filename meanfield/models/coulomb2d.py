@@ -569,14 +569,16 @@ class SignedCoulomb2D:
         D = self.sigma**2 / 2
         h = float(np.min(grid.spacing))
 
-        def cfl_rule(_t, rho):
-            vmax = self.gamma_bar * float(np.max(np.abs(velocity(rho)))) + 1e-300
-            if family == "spectral":
-                return cfl * h / vmax
-            return cfl / (4 * vmax / h + 4 * D / h**2)
+        checked = []
 
-        if dt is None:
-            step_budget(f"cfl={cfl!r} gives a first step", cfl_rule(0.0, rho0), ts[-1], max_steps)
+        def cfl_rule(_t, rho):
+            # the velocity of the step's start state, remembered (LastStateCache) for the scheme's first stage
+            vmax = self.gamma_bar * float(np.max(np.abs(velocity(rho)))) + 1e-300
+            step = cfl * h / vmax if family == "spectral" else cfl / (4 * vmax / h + 4 * D / h**2)
+            if not checked:  # the first proposal, before any step: refuse a rule needing more than max_steps
+                checked.append(step)
+                step_budget(f"cfl={cfl!r} gives a first step", step, ts[-1], max_steps)
+            return step
         rule_name = "drift_cfl" if family == "spectral" else "fv_positivity"
         step = dt if dt is not None else StepFunction(cfl_rule, rule_name)
         integrator = _FAMILIES[family][stepper_name]()
@@ -645,14 +647,9 @@ def _continuum_scheme(scheme, stepper, method):
 
 
 def _velocity(q, grid, kernel_hat):
-    """``K * q`` on ``grid`` from the kernel's transforms (:meth:`SignedCoulomb2D.velocity`, unchecked)."""
-    return np.array([fft.convolve_free_space(q, kh, grid.cell_volume) for kh in kernel_hat])
-
-
-def _irfft2(x_hat, shape):
-    """``fft.irfftn`` on a copy: with pyFFTW the c2r plan may run on the caller's (aligned) array
-    and destroy it (FFTW c2r overwrites its input)."""
-    return fft.irfftn(np.array(x_hat, copy=True), shape)
+    """``K * q`` on ``grid`` from the kernel's transforms (:meth:`SignedCoulomb2D.velocity`, unchecked): one
+    forward transform of the zero-padded ``q`` serves both components (1 forward + 2 inverse padded FFTs)."""
+    return fft.convolve_free_space(q, list(kernel_hat), grid.cell_volume)
 
 
 def _spectral_problem(grid, D, g, velocity):
@@ -661,20 +658,19 @@ def _spectral_problem(grid, D, g, velocity):
     mask = grid.dealias_mask(real=True)
     shape = grid.shape
 
+    charge = np.array([-g * 1j, g * 1j])[:, None, None]  # -s g i for s = +1, -1 (the same numbers per species)
+
     def nonlinear(_t, rho):
         v = velocity(rho)
-        out = []
-        for s, r in zip((1.0, -1.0), rho, strict=True):
-            fx = fft.rfftn(r * v[0]) * mask
-            fy = fft.rfftn(r * v[1]) * mask
-            out.append(-s * g * 1j * (kx * fx + ky * fy))
-        return np.array(out)
+        # both species' flux products, both components, forward in one batched call (4 transforms)
+        f = fft.rfftn(rho[:, None] * v[None], ndim=2) * mask
+        return charge * (kx * f[:, 0] + ky * f[:, 1])
 
     def forward(rho):
-        return np.array([fft.rfftn(r) for r in rho])
+        return fft.rfftn(rho, ndim=2)
 
     def inverse(rho_hat):
-        return np.array([_irfft2(x, shape) for x in rho_hat])
+        return fft.irfftn(rho_hat, shape, ndim=2)  # fft.irfftn never destroys its argument
 
     return SemilinearProblem(-D * (kx**2 + ky**2), nonlinear, forward, inverse)
 

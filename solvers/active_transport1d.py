@@ -14,11 +14,10 @@ neighbouring centres, 0 on the walls. SSP-RK3 (:func:`meanfield.solvers.timestep
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from meanfield.solvers import fft
 from meanfield.solvers.finite_volume import divergence, upwind_flux
@@ -69,7 +68,7 @@ def solve_active_transport(
     grid: UniformGrid,
     v_hat: np.ndarray,
     w_hat: np.ndarray | None,
-    times: ArrayLike,
+    times: Sequence[float] | np.ndarray,
     cfl: float,
 ) -> tuple[np.ndarray, SSPRK3, StepFunction]:
     """Advance ρ^± of (1.3) by upwind finite volumes and SSP-RK3 under the CFL rule.
@@ -161,5 +160,5 @@ def solve_active_transport(
     times = np.asarray(times, dtype=float)
     step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho0), times[-1])
     stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
-    states = np.array(integrate(stepper, ODEProblem(rhs), rho0, times[-1], times, rule).states)
+    states = np.array(integrate(stepper, ODEProblem(rhs), rho0, times[-1], cast(Sequence[float], times), rule).states)
     return states, stepper, rule

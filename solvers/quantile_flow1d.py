@@ -30,7 +30,8 @@ kink crossing costs O(dt^2), so SSP-RK3 does not reach 3 (and SSP-RK2 reaches th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -48,7 +49,9 @@ from meanfield.solvers.timestepping import (
 __all__ = ["QuantileStepRule", "cdf_of_quantile_nodes", "max_density", "solve_quantile_flow"]
 
 
-def cdf_of_quantile_nodes(q: ArrayLike, s: ArrayLike, x: ArrayLike) -> np.ndarray:
+def cdf_of_quantile_nodes(
+    q: Sequence[float] | np.ndarray, s: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray | float
+) -> np.ndarray | float:
     """CDF at points ``x`` of the measure whose quantile function interpolates ``(s_k, q_k)``.
 
     The CDF of a piecewise-linear quantile function is its inverse: linear interpolation of ``s``
@@ -65,8 +68,8 @@ def cdf_of_quantile_nodes(q: ArrayLike, s: ArrayLike, x: ArrayLike) -> np.ndarra
 
     Returns
     -------
-    numpy.ndarray
-        The CDF at ``x``, values in [0, 1].
+    numpy.ndarray or float
+        The CDF at ``x`` (a float for a scalar ``x``), values in [0, 1].
 
     Examples
     --------
@@ -206,7 +209,7 @@ def solve_quantile_flow(
     Y0: ArrayLike,
     velocity_x: Callable[[np.ndarray, np.ndarray], np.ndarray],
     velocity_y: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    out_times: ArrayLike,
+    out_times: Sequence[float] | np.ndarray,
     t_end: float,
     cfl: float = 0.5,
     dvdh: float = 2.0,
@@ -287,7 +290,7 @@ def solve_quantile_flow(
         out[1] = velocity_y(s, cdf_of_quantile_nodes(X, s, Y))
         return out
 
-    sol = integrate(stepper, ODEProblem(rhs, post_step=_check_node_order), y0, t_end, out_times, rule,
-                    max_steps=max_steps)
+    sol = integrate(stepper, ODEProblem(rhs, post_step=_check_node_order), y0, t_end,
+                    cast(Sequence[float], out_times), rule, max_steps=max_steps)
     nodes = np.array(sol.states)
     return nodes[:, 0], nodes[:, 1], sol

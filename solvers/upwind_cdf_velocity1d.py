@@ -22,7 +22,8 @@ refused before any work. Mass is conserved to round-off because the update is in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -78,7 +79,7 @@ def solve_upwind_cdf_velocity(
     vel_rho: Callable[[np.ndarray, np.ndarray], np.ndarray],
     vel_eta: Callable[[np.ndarray, np.ndarray], np.ndarray],
     v_max: float,
-    out_times: ArrayLike,
+    out_times: Sequence[float] | np.ndarray,
     t_end: float,
     cfl: float = 0.9,
     dt_max: float = np.inf,
@@ -179,6 +180,6 @@ def solve_upwind_cdf_velocity(
         return advection_rhs(y, [v], grid, order)
 
     stepper = SSPRK3() if stepper is None else stepper
-    sol = integrate(stepper, ODEProblem(rhs), y0, t_end, out_times, rule, max_steps=max_steps)
+    sol = integrate(stepper, ODEProblem(rhs), y0, t_end, cast(Sequence[float], out_times), rule, max_steps=max_steps)
     states = np.array(sol.states)
     return states[:, 0], states[:, 1], sol

@@ -14,7 +14,8 @@ neighbouring centres, 0 on the walls. SSP-RK3 (:func:`meanfield.solvers.timestep
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,18 +27,106 @@ from meanfield.solvers.timestepping import SSPRK3, ODEProblem, StepFunction, int
 __all__ = ["cell_kernel_hat", "solve_active_transport"]
 
 
-def cell_kernel_hat(value, grid: UniformGrid):
-    """Transform (for the zero-padded Toeplitz product) of ``K(r) = value(r + h/2) - value(r - h/2)`` at
-    the centre offsets r = x_j - x_k: the cell integrals of ``value'`` (module docstring)."""
+def cell_kernel_hat(value: Callable[[np.ndarray], np.ndarray], grid: UniformGrid) -> np.ndarray:
+    """Transform of the cell-integrated kernel of a potential, for the zero-padded Toeplitz product.
+
+    The kernel is ``K(r) = value(r + h/2) - value(r - h/2)`` at the centre offsets ``r = x_j - x_k``:
+    the exact cell integrals ``∫_{C_k} V'(x_j - y) dy`` of the force ``V' = value'`` (module docstring),
+    transformed by :func:`meanfield.solvers.fft.free_space_kernel_hat` on the doubled grid.
+
+    Parameters
+    ----------
+    value : callable
+        The potential ``V(r)`` (vectorised over an array of offsets; even, so the self-cell term is 0).
+    grid : UniformGrid
+        The one-dimensional grid of the finite volumes (spacing ``h``, ``n`` cells).
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``n + 1`` complex coefficients of the real transform of length ``2 n``.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (1.3); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from meanfield.solvers.grids import UniformGrid
+    >>> grid = UniformGrid(-2.0, 2.0, 40, periodic=False)
+    >>> v_hat = cell_kernel_hat(lambda r: -np.log(np.abs(r)), grid)
+    >>> v_hat.shape, v_hat.dtype
+    ((41,), dtype('complex128'))
+    """
     h = grid.spacing[0]
     return fft.free_space_kernel_hat(lambda m: value(m + h / 2) - value(m - h / 2), (grid.shape[0],), (h,))
 
 
-def solve_active_transport(rho0, grid: UniformGrid, v_hat, w_hat, times, cfl):
-    """States ``(len(times), 2, n)`` of ρ^± from ``rho0`` (shape ``(2, n)``) at the output ``times``,
-    with ``v_hat``/``w_hat`` from :func:`cell_kernel_hat` (``w_hat`` None for W ≡ 0). Returns
-    ``(states, stepper, rule)``; a ``cfl`` needing more than the driver's step cap at the initial speed
-    is refused before any step (:func:`meanfield.solvers.timestepping.step_budget`)."""
+def solve_active_transport(
+    rho0: np.ndarray,
+    grid: UniformGrid,
+    v_hat: np.ndarray,
+    w_hat: np.ndarray | None,
+    times: Sequence[float] | np.ndarray,
+    cfl: float,
+) -> tuple[np.ndarray, SSPRK3, StepFunction]:
+    """Advance ρ^± of (1.3) by upwind finite volumes and SSP-RK3 under the CFL rule.
+
+    Only the active parts ``[κ]_±`` are transported (module docstring); ``dt = cfl h / max|v|`` over
+    the faces at every step.
+
+    Parameters
+    ----------
+    rho0 : numpy.ndarray
+        The initial cell densities, shape ``(2, n)`` (ρ⁺ then ρ⁻), non-negative.
+    grid : UniformGrid
+        The one-dimensional grid with walls (zero flux on both ends).
+    v_hat : numpy.ndarray
+        The transform of the cell-integrated kernel of V (:func:`cell_kernel_hat`).
+    w_hat : numpy.ndarray or None
+        The same for W, or None for W ≡ 0.
+    times : array_like
+        Increasing output times from 0; the last one is the end of the run.
+    cfl : float
+        The CFL number in (0, 1] (positivity of the upwind scheme).
+
+    Returns
+    -------
+    states : numpy.ndarray
+        ρ^± at the output ``times``, shape ``(len(times), 2, n)``.
+    stepper : SSPRK3
+        The time stepper (its ``describe()`` goes into the dataset's solver attributes).
+    rule : StepFunction
+        The CFL step rule (likewise).
+
+    Raises
+    ------
+    ValueError
+        If ``cfl`` would need more than the driver's step cap at the initial speed
+        (:func:`meanfield.solvers.timestepping.step_budget`), before any step.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (1.3); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    Two blocks of opposite sign under ``V = -log|r|``, ``W ≡ 0``: each species keeps its mass to
+    round-off and stays non-negative.
+
+    >>> import numpy as np
+    >>> from meanfield.solvers.grids import UniformGrid
+    >>> grid = UniformGrid(-2.0, 2.0, 40, periodic=False)
+    >>> x = grid.centres[0]
+    >>> rho0 = np.stack([np.where(x < -0.5, 1 / 3, 0.0), np.where(x > 0.5, 1 / 3, 0.0)])
+    >>> v_hat = cell_kernel_hat(lambda r: -np.log(np.abs(r)), grid)
+    >>> states, stepper, rule = solve_active_transport(rho0, grid, v_hat, None, [0.0, 0.05], 0.4)
+    >>> states.shape, bool(states.min() >= 0)
+    ((2, 2, 40), True)
+    >>> float(np.abs(grid.integrate(states[-1]) - grid.integrate(rho0)).max()) < 1e-14
+    True
+    """
     n = grid.shape[0]
     h = grid.spacing[0]
     cache: dict[str, Any] = {}
@@ -71,5 +160,5 @@ def solve_active_transport(rho0, grid: UniformGrid, v_hat, w_hat, times, cfl):
     times = np.asarray(times, dtype=float)
     step_budget(f"cfl={cfl!r}: the initial step cfl h / max|v|", cfl_rule(0.0, rho0), times[-1])
     stepper, rule = SSPRK3(), StepFunction(cfl_rule, f"cfl (dt = {cfl:g} h / max|v|)")
-    states = np.array(integrate(stepper, ODEProblem(rhs), rho0, times[-1], times, rule).states)
+    states = np.array(integrate(stepper, ODEProblem(rhs), rho0, times[-1], cast(Sequence[float], times), rule).states)
     return states, stepper, rule

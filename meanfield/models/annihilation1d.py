@@ -60,8 +60,11 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Any, cast
 
 import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike
 
 from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.models.base import (
@@ -92,6 +95,7 @@ from meanfield.particles.annihilation_potentials1d import (
 )
 from meanfield.solvers.active_transport1d import cell_kernel_hat, solve_active_transport
 from meanfield.solvers.grids import UniformGrid
+from meanfield.solvers.timestepping import PIController
 
 __all__ = ["Annihilation1D", "Potential1D", "potential"]
 
@@ -134,22 +138,63 @@ def _quantiles_of_cells(edges, masses, count):
 class Annihilation1D:
     """Signed particles on R with annihilation, and the continuum equation (1.3).
 
-    Parameters
-    ----------
-    V : "log", "wall" or a :class:`Potential1D` (even, singular at 0, non-increasing on (0, ∞))
-    W : "none", "regularised" (W_δ), "-V" (singular attraction, outside Assumption 2.1) or a
-        :class:`Potential1D` (even, W' Lipschitz)
-    delta : float > 0, the core of W_δ
-    centres, radii : sequences (length k ≥ 2) of the initial semicircle blocks, in increasing order,
-        with pairwise disjoint supports [c - r, c + r]
-    mass_plus : the mass of the + blocks for two blocks of opposite sign (default ½); with ``masses``
-        given it must agree with them
-    signs : ±1 per block (default alternating, starting with +)
-    masses : positive block masses summing to 1 (default: ``mass_plus`` and ``1 - mass_plus`` for two
-        blocks, equal masses otherwise)
-
     Species ``("+", "-")`` (by initial charge); ``params`` holds the constructor arguments (V and W as
     given: a name or the Potential1D object), so that ``Annihilation1D(**m.params)`` rebuilds ``m``.
+
+    Parameters
+    ----------
+    V : str or Potential1D
+        "log", "wall" or a :class:`Potential1D` (even, singular at 0, non-increasing on (0, ∞)).
+    W : str or Potential1D
+        "none", "regularised" (W_δ), "-V" (singular attraction, outside Assumption 2.1) or a
+        :class:`Potential1D` (even, W' Lipschitz).
+    delta : float
+        δ > 0, the core of W_δ.
+    centres, radii : sequence of float
+        Centres and radii (length k ≥ 2) of the initial semicircle blocks, in increasing order, with
+        pairwise disjoint supports [c - r, c + r].
+    mass_plus : float or None
+        The mass of the + blocks for two blocks of opposite sign (default ½); with ``masses`` given it
+        must agree with them.
+    signs : sequence of int or None
+        ±1 per block (default alternating, starting with +).
+    masses : sequence of float or None
+        Positive block masses summing to 1 (default: ``mass_plus`` and ``1 - mass_plus`` for two
+        blocks, equal masses otherwise).
+
+    Raises
+    ------
+    TypeError
+        If ``centres``, ``radii``, ``signs`` or ``masses`` is not a sequence of real numbers.
+    ValueError
+        If the blocks are fewer than two, overlap or are not ordered (Assumption 2.2), the signs are
+        not ±1 or all equal, the masses do not sum to 1 or disagree with ``mass_plus``, ``delta`` is
+        not positive, or a potential name is unknown.
+
+    Warns
+    -----
+    OutsideTheoremWarning
+        For ``W = "-V"`` or user potentials that leave Assumption 2.1 (Theorem 5.1 does not cover the run).
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, Problem 4.1, Def. 4.2, eqs. (1.3), (4.1); theory page
+    ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> m = Annihilation1D(W="regularised", centres=(-0.6, 0.6))
+    >>> m.species, m.blocks, m.species_masses
+    (('+', '-'), 2, {'+': 0.5, '-': 0.5})
+    >>> from meanfield.models.contract import same_params
+    >>> same_params(Annihilation1D(**m.params).params, m.params)
+    True
+    >>> x, b = m.sample_particles(8)
+    >>> traj = m.simulate_particles((x, b), 2.0, [0.0, 2.0])
+    >>> [(round(float(t), 4), kind, pair) for t, kind, pair in traj.events]
+    [(0.2019, 'annihilation', (3, 4)), (0.62, 'annihilation', (2, 5))]
+    >>> m.active_measures(traj, 2.0)
+    {'+': EmpiricalMeasure(n=2, mass=0.25, domain=R^1), '-': EmpiricalMeasure(n=2, mass=0.25, domain=R^1)}
     """
 
     species = SPECIES
@@ -158,8 +203,9 @@ class Annihilation1D:
     #: implied by ``deterministic`` (stated for the contract: no run of the dynamics takes a generator)
     deterministic_dynamics = True
 
-    def __init__(self, V="log", W="none", delta=0.3, centres=(-1.0, 1.0), radii=(0.5, 0.5), mass_plus=None,
-                 signs=None, masses=None):
+    def __init__(self, V: str | Potential1D = "log", W: str | Potential1D = "none", delta: float = 0.3,
+                 centres: ArrayLike = (-1.0, 1.0), radii: ArrayLike = (0.5, 0.5), mass_plus: float | None = None,
+                 signs: ArrayLike | None = None, masses: ArrayLike | None = None) -> None:
         self.delta = check_positive("delta", delta)
         self.V, self.W = V, W
         self.potential_v = preset_v(V)
@@ -218,19 +264,19 @@ class Annihilation1D:
                           "not cover this run: " + "; ".join(failed), OutsideTheoremWarning, stacklevel=3)
 
     @property
-    def params(self):
+    def params(self) -> dict[str, Any]:
         """Every constructor argument (V and W as given), so that ``Annihilation1D(**params)`` rebuilds
         this model (:func:`meanfield.models.contract.same_params`)."""
         return {"V": self.V, "W": self.W, "delta": self.delta, "centres": self.centres, "radii": self.radii,
                 "mass_plus": self._mass_plus_arg, "signs": self.signs, "masses": self.masses}
 
     @property
-    def species_masses(self):
+    def species_masses(self) -> dict[str, float]:
         """``{"+": m₊, "-": m₋}``: the masses of the species (constant in time, eq. (4.15))."""
         return {"+": self.mass_plus, "-": float(self.masses[self.signs < 0].sum())}
 
     @property
-    def blocks(self):
+    def blocks(self) -> int:
         """L: the number of alternating ± blocks of the initial data (Assumption 2.2)."""
         return int(1 + np.count_nonzero(self.signs[1:] != self.signs[:-1]))
 
@@ -264,8 +310,9 @@ class Annihilation1D:
             raise ValueError(f"{method}: rng must be None, got {rng!r}: the particles of model 001 are "
                              "deterministic (quantile placement, ODE dynamics) and use no random numbers")
 
-    def sample_particles(self, n, rng=None, initial=None, *, window=None):
-        """Deterministic initial particles, ``n`` in all, mass 1/n each. Returns ``(x sorted, b)``.
+    def sample_particles(self, n: int, rng: None = None, initial: dict | None = None, *,
+                         window: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Deterministic initial particles, ``n`` in all, mass 1/n each.
 
         Presets (``initial=None``): quantile placement ``x = F_k^{-1}((i - ½)/n_k)`` per block with ``n_k``
         the largest-remainder rounding of ``m_k n``. ``initial={"+": f, "-": g}`` (callables or
@@ -273,8 +320,44 @@ class Annihilation1D:
         largest-remainder rounding of ``m_± n`` and ``x = F_±^{-1}((i - ½)/n_±)`` for the CDF of the
         density put on a grid — the GridDensity's own grid, or for a callable :data:`SAMPLE_CELLS` cells
         over ``window`` (default :meth:`default_window` at t = 0) with a 2-point Gauss rule per cell, so the
-        CDF is exact on the cell edges and linear in between. A window that cuts off mass of a callable is
-        refused. ``rng`` must be None (deterministic data)."""
+        CDF is exact on the cell edges and linear in between.
+
+        Parameters
+        ----------
+        n : int
+            The number of particles (>= 2; every block, or species, needs one).
+        rng : None
+            Must be None (deterministic data).
+        initial : dict or None, optional
+            ``{"+": f, "-": g}`` (callables or GridDensity); None: the preset blocks.
+        window : tuple of float or None, optional
+            ``(lo, hi)`` for callables in ``initial`` (refused with the presets).
+
+        Returns
+        -------
+        x : numpy.ndarray
+            The sorted positions.
+        b : numpy.ndarray
+            The charges ±1.
+
+        Raises
+        ------
+        ValueError
+            For a non-None ``rng``, a bad ``n``, a ``window`` without ``initial`` or one that cuts off mass
+            of a callable, or user densities whose quantile positions coincide.
+        TypeError
+            If ``initial`` is not a dict.
+
+        References
+        ----------
+        :cite:`vanMeursMorandotti2019`, Assumption 2.2; theory page ``docs/theory/001-annihilation.md``.
+
+        Examples
+        --------
+        >>> x, b = Annihilation1D().sample_particles(4)
+        >>> x.round(4), b
+        (array([-1.202, -0.798,  0.798,  1.202]), array([ 1,  1, -1, -1]))
+        """
         self._check_rng(rng, "sample_particles")
         n = check_integer("n", n, minimum=2)
         check_memory(n * 8 * 8, f"sample_particles(n={n})")  # x, b and the bisection's work arrays
@@ -343,9 +426,31 @@ class Annihilation1D:
             raise ValueError(f"window=({lo!r}, {hi!r}) cuts off a fraction {outside / total:.3g} of the mass of "
                              f"{name}; give a window that holds the initial data")
 
-    def initial_density(self, grid: UniformGrid):
-        """The preset ρ^±° (sums of semicircle blocks) on ``grid`` as ``{"+": GridDensity, "-": GridDensity}``:
-        exact cell averages (differences of the semicircle CDF)."""
+    def initial_density(self, grid: UniformGrid) -> dict[str, GridDensity]:
+        """The preset ρ^±° (sums of semicircle blocks) on ``grid``: exact cell averages.
+
+        Parameters
+        ----------
+        grid : UniformGrid
+            A one-dimensional grid.
+
+        Returns
+        -------
+        dict
+            ``{"+": GridDensity, "-": GridDensity}``: differences of the semicircle CDF per cell.
+
+        Raises
+        ------
+        TypeError
+            If ``grid`` is not a one-dimensional UniformGrid.
+
+        Examples
+        --------
+        >>> from meanfield.solvers.grids import UniformGrid
+        >>> d = Annihilation1D().initial_density(UniformGrid(-2.0, 2.0, 4, periodic=False))
+        >>> d["+"].values, d["-"].values
+        (array([0.25, 0.25, 0.  , 0.  ]), array([0.  , 0.  , 0.25, 0.25]))
+        """
         if not isinstance(grid, UniformGrid) or grid.ndim != 1:
             raise TypeError(f"grid must be a 1-D meanfield.solvers.grids.UniformGrid, got {grid!r}")
         cells = self._preset_cells(grid)
@@ -378,9 +483,43 @@ class Annihilation1D:
         W = self.potential_w
         return self.potential_v.derivative, None if W.zero else W.derivative
 
-    def velocity(self, x, b, n_total=None):
-        """Right-hand side of (4.1) for all particles ``x`` with charges ``b`` ∈ {-1, 0, 1} (ghosts:
-        velocity 0, no influence); ``n_total`` defaults to ``len(x)``."""
+    def velocity(self, x: ArrayLike, b: ArrayLike, n_total: int | None = None) -> np.ndarray:
+        """Right-hand side of (4.1) for all particles.
+
+        Parameters
+        ----------
+        x : array_like
+            The positions.
+        b : array_like
+            The charges ∈ {-1, 0, 1} (ghosts, 0: velocity 0, no influence).
+        n_total : int or None, optional
+            The n of the prefactor 1/n (default ``len(x)``).
+
+        Returns
+        -------
+        numpy.ndarray
+            The velocities.
+
+        Raises
+        ------
+        ValueError
+            If ``b`` has another shape than ``x`` or ``n_total`` is not a positive integer.
+
+        References
+        ----------
+        :cite:`vanMeursMorandotti2019`, eq. (4.1); theory page ``docs/theory/001-annihilation.md``.
+
+        Examples
+        --------
+        Two + particles at distance ½ repel through ``V' = -1/r`` with prefactor 1/n = ¼ (ghosts are
+        frozen and invisible); with W_δ two opposite charges at distance 2 attract at speed
+        ``½ · 2 / (4 + δ²)``:
+
+        >>> Annihilation1D().velocity([-1.0, -0.5, 0.5, 1.0], [1, 1, 0, -1])
+        array([-0.5,  0.5,  0. ,  0. ])
+        >>> Annihilation1D(W="regularised", delta=0.3).velocity([-1.0, 1.0], [1, -1])
+        array([ 0.2444...,  -0.2444...])
+        """
         x = np.asarray(x, float)
         b = np.asarray(b, np.int64)
         if b.shape != x.shape:
@@ -390,29 +529,77 @@ class Annihilation1D:
         out = np.zeros(x.size)
         kernels = self._kernels()
         if kernels is None:
-            vk, wk, delta = self._kinds_or_none
+            vk, wk, delta = cast(tuple, self._kinds_or_none)  # not None: the presets (typing only)
             out[act] = active_velocity(x[act], b[act], n_total, vk, wk, delta)
         else:
             out[act] = callable_velocity(x[act], b[act], n_total, *kernels)
         return out
 
-    def simulate_particles(self, state, t_end, times=None, rng=None, rtol=1e-8, atol=1e-11, *, controller=None,
-                           force="auto", forces=None):
-        """Event-driven solution of Problem 4.1 (Def. 4.2) by
-        :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
-        under a :class:`meanfield.solvers.timestepping.PIController` (``controller``, default the engine's PI
-        controller at ``rtol``/``atol``; ``rtol`` below 100 machine epsilons is refused), forces by
-        ``force`` = "auto" (direct pair sum, or the 1-D fast multipole method from a few hundred active
-        particles on), "direct" or "fmm"; user potentials use the NumPy pair sum ("auto"/"direct" only);
-        at most :data:`meanfield.solvers.timestepping.DEFAULT_MAX_STEPS` steps. ``rng`` must be None (deterministic).
-        ``forces=`` is the older spelling of ``force=`` (deprecated; the keyword of every model is ``force``).
+    def simulate_particles(self, state: tuple, t_end: float, times: ArrayLike | None = None, rng: None = None,
+                           rtol: float = 1e-8, atol: float = 1e-11, *, controller: PIController | None = None,
+                           force: str = "auto", forces: str | None = None) -> Trajectory:
+        """Event-driven solution of Problem 4.1 (Def. 4.2).
 
-        ``state = (x, b)``: strictly increasing finite positions and charges ±1. Returns a Trajectory of
-        all particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
-        ``info["active"][k]`` are the charges b(t_k); ``events`` the annihilations
-        ``(time, "annihilation", (i, j))`` and ``info["annihilations"]`` the same as
-        ``(time, place, (i, j))``; ``info["stats"]`` the step and force-evaluation counts; ``info["blocks"]``
-        the number L of alternating ± blocks of the initial state (Assumption 2.2 needs L bounded in n).
+        By :func:`meanfield.particles.annihilation_events1d.integrate_annihilation`: Dormand–Prince 5(4)
+        under a :class:`meanfield.solvers.timestepping.PIController`, annihilations located as roots of
+        the gaps of adjacent active opposite pairs, at most
+        :data:`meanfield.solvers.timestepping.DEFAULT_MAX_STEPS` steps.
+
+        Parameters
+        ----------
+        state : tuple
+            ``(x, b)``: strictly increasing finite positions and charges ±1.
+        t_end : float
+            The final time.
+        times : array_like or None, optional
+            Output times (default ``[t_end]``).
+        rng : None
+            Must be None (deterministic dynamics).
+        rtol, atol : float, optional
+            Tolerances of the default controller (``rtol`` below 100 machine epsilons is refused).
+        controller : PIController or None, optional
+            The step controller (default the engine's PI controller at ``rtol``/``atol``).
+        force : {"auto", "direct", "fmm"}, optional
+            The force evaluation: "auto" = direct pair sum, or the 1-D fast multipole method from a few
+            hundred active particles on; user potentials use the NumPy pair sum ("auto"/"direct" only).
+        forces : str or None, optional
+            The older spelling of ``force=`` (deprecated; the keyword of every model is ``force``).
+
+        Returns
+        -------
+        Trajectory
+            All particles (ghosts included, as in μ_n^± (4.15)) with species "+"/"-" by initial charge;
+            ``info["active"][k]`` are the charges b(t_k); ``events`` the annihilations
+            ``(time, "annihilation", (i, j))`` and ``info["annihilations"]`` the same as
+            ``(time, place, (i, j))``; ``info["stats"]`` the step and force-evaluation counts;
+            ``info["blocks"]`` the number L of alternating ± blocks of the initial state (Assumption 2.2
+            needs L bounded in n).
+
+        Raises
+        ------
+        ValueError
+            Before any work, for a non-None ``rng``, a state that is not a pair of arrays, positions that
+            are not finite and strictly increasing, charges other than ±1, bad tolerances or times, or a
+            run too large for the memory.
+        RuntimeError
+            If the step cap is reached or the step underflows.
+
+        Warns
+        -----
+        DeprecationWarning
+            For ``forces=``.
+
+        References
+        ----------
+        :cite:`vanMeursMorandotti2019`, Problem 4.1, Def. 4.2, eqs. (4.1), (4.15); theory page
+        ``docs/theory/001-annihilation.md``.
+
+        Examples
+        --------
+        >>> m = Annihilation1D(W="regularised", centres=(-0.6, 0.6))
+        >>> traj = m.simulate_particles(m.sample_particles(8), 2.0, [0.0, 2.0])
+        >>> traj.info["active"][-1], traj.info["blocks"]
+        (array([ 1,  1,  0,  0,  0,  0, -1, -1]), 2)
         """
         self._check_rng(rng, "simulate_particles")
         if forces is not None:
@@ -438,8 +625,9 @@ class Annihilation1D:
             raise ValueError(f"state x (positions) must be strictly increasing (distinct, ordered: Problem 4.1); "
                              f"x[{i}] = {float(x[i])!r} and x[{i + 1}] = {float(x[i + 1])!r} {what}")
         if b_raw.dtype.kind not in "iuf" or not np.all(np.isin(b_raw, (1, -1))):
-            bad = int(np.flatnonzero(~np.isin(b_raw, (1, -1)))[0]) if b_raw.dtype.kind in "iuf" else 0
-            raise ValueError(f"state b (charges) must be +1 or -1 (Problem 4.1), got b[{bad}] = {b_raw[bad].item()!r}")
+            bad_b = int(np.flatnonzero(~np.isin(b_raw, (1, -1)))[0]) if b_raw.dtype.kind in "iuf" else 0
+            raise ValueError(f"state b (charges) must be +1 or -1 (Problem 4.1), got b[{bad_b}] = "
+                             f"{b_raw[bad_b].item()!r}")
         if controller is None:
             for name, val in (("rtol", rtol), ("atol", atol)):
                 check_positive(name, val)
@@ -448,7 +636,7 @@ class Annihilation1D:
         check_memory(ts.size * x.size * 16, f"simulate_particles: {ts.size} output states of {x.size} particles")
         b_init = b_raw.astype(np.int64)
         kernels = self._kernels()
-        vk, wk, delta = self._kinds_or_none if kernels is None else (0, 0, self.delta)
+        vk, wk, delta = cast(tuple, self._kinds_or_none) if kernels is None else (0, 0, self.delta)
         run = integrate_annihilation(x, b_init, ts, vk, wk, delta, controller=controller, forces=force,
                                      kernels=kernels)
         n = x.size
@@ -463,10 +651,39 @@ class Annihilation1D:
         return Trajectory(ts, run.positions, self.domain, [np.full(n, 1.0 / n) for _ in ts], species, events,
                           info=info, labels=self.species)
 
-    def active_measures(self, traj, t):
-        """``[κ_n(t)]_±`` = the active particles only (Lemma 4.6(i)), as {"+", "-"} measures of mass N_±/n
-        (None for a part with no particle left). ``t`` must be an output time of ``traj`` (ValueError
-        listing them otherwise)."""
+    def active_measures(self, traj: Trajectory, t: float) -> dict[str, EmpiricalMeasure | None]:
+        """``[κ_n(t)]_±``: the active particles only (Lemma 4.6(i)).
+
+        Parameters
+        ----------
+        traj : Trajectory
+            A trajectory of :meth:`simulate_particles`.
+        t : float
+            An output time of ``traj``.
+
+        Returns
+        -------
+        dict
+            ``{"+": measure, "-": measure}`` of masses N_±/n (None for a part with no particle left).
+
+        Raises
+        ------
+        TypeError
+            If ``traj`` is not a trajectory of :meth:`simulate_particles`.
+        ValueError
+            If ``t`` is not an output time of ``traj`` (the message lists them).
+
+        References
+        ----------
+        :cite:`vanMeursMorandotti2019`, Lemma 4.6(i); theory page ``docs/theory/001-annihilation.md``.
+
+        Examples
+        --------
+        >>> m = Annihilation1D()
+        >>> traj = m.simulate_particles(m.sample_particles(4), 0.1)
+        >>> m.active_measures(traj, 0.1)["+"]
+        EmpiricalMeasure(n=2, mass=0.5, domain=R^1)
+        """
         if not isinstance(traj, Trajectory) or "active" not in traj.info:
             raise TypeError(f"traj must be a Trajectory of Annihilation1D.simulate_particles, got "
                             f"{type(traj).__name__}")
@@ -500,8 +717,29 @@ class Annihilation1D:
                                  f"check {name}.value away from 0")
         return v_hat, w_hat
 
-    def default_window(self, t_end):
-        """Initial hull ± (3 max radius + √(4 t_end)): supports spread like R² ≤ R₀² + 4mt."""
+    def default_window(self, t_end: float) -> tuple[float, float]:
+        """Initial hull ± (3 max radius + √(4 t_end)): supports spread like R² ≤ R₀² + 4mt.
+
+        Parameters
+        ----------
+        t_end : float
+            The end of the run.
+
+        Returns
+        -------
+        tuple of float
+            ``(lo, hi)``.
+
+        Raises
+        ------
+        TypeError
+            If ``t_end`` is not a real number.
+
+        Examples
+        --------
+        >>> tuple(float(v) for v in Annihilation1D().default_window(1.0))
+        (-5.0, 5.0)
+        """
         t_end = check_real("t_end", t_end)
         pad = 3 * float(self.radii.max()) + np.sqrt(4 * t_end)
         return float(np.min(self.centres - self.radii)) - pad, float(np.max(self.centres + self.radii)) + pad
@@ -518,26 +756,72 @@ class Annihilation1D:
             raise ValueError(f"window must be a finite interval (lo, hi) with lo < hi, got {window!r}")
         return lo, hi
 
-    def solve_continuum(self, t_end=None, times=None, initial=None, *, resolution=800, window=None,
-                        scheme="finite_volume", cfl=0.4):
-        """Finite volumes for (1.3) on ``window`` (default :meth:`default_window`) with ``resolution``
-        cells; returns the standard dataset (species "+", "-": ρ^± including annihilated mass) with the
-        annihilated mass ``A(t)`` and the active masses ``[κ]_±(R)`` (non-increasing) as extra variables.
-
-        ``initial``: None (the preset blocks, exact cell averages) or ``{"+": f, "-": g}`` with callables
-        (cell averages by a 2-point Gauss rule, normalised to the species' masses) or GridDensity on the
-        run's grid (``window`` and ``resolution`` are then taken from it when not given). A ``window``
-        that cuts off initial mass is refused (ValueError with the mass outside): zero-flux walls would
-        keep the rest, and the lost mass would be reported as annihilated. ``scheme``: "finite_volume"
-        (the only one). The old call ``solve_continuum(resolution, t_end, ...)`` still works with a
-        DeprecationWarning.
+    def solve_continuum(self, t_end: float | None = None, times: ArrayLike | None = None, initial: dict | None = None,
+                        *, resolution: int = 800, window: tuple[float, float] | None = None,
+                        scheme: str = "finite_volume", cfl: float = 0.4) -> xr.Dataset:
+        """Finite volumes for (1.3) on ``window`` with ``resolution`` cells.
 
         Time stepping: :func:`meanfield.solvers.timestepping.integrate` with
         :class:`~meanfield.solvers.timestepping.SSPRK3`
         under the CFL rule ``dt = cfl h / max|v|`` (a :class:`~meanfield.solvers.timestepping.StepFunction`);
-        scheme, declared order and step rule are recorded in the dataset's solver attributes. A ``cfl``
-        that would need more than :data:`meanfield.solvers.timestepping.DEFAULT_MAX_STEPS` steps at the initial
-        speed is refused before any step."""
+        scheme, declared order and step rule are recorded in the dataset's solver attributes. The old call
+        ``solve_continuum(resolution, t_end, ...)`` still works with a DeprecationWarning.
+
+        Parameters
+        ----------
+        t_end : float
+            The final time (required).
+        times : array_like or None, optional
+            Output times (default ``[t_end]``).
+        initial : dict or None, optional
+            None (the preset blocks, exact cell averages) or ``{"+": f, "-": g}`` with callables (cell
+            averages by a 2-point Gauss rule, normalised to the species' masses) or GridDensity on the
+            run's grid (``window`` and ``resolution`` are then taken from it when not given).
+        resolution : int, optional
+            The number of cells (>= 16).
+        window : tuple of float or None, optional
+            ``(lo, hi)`` (default :meth:`default_window`). A window that cuts off initial mass is refused:
+            zero-flux walls would keep the rest, and the lost mass would be reported as annihilated.
+        scheme : {"finite_volume"}, optional
+            The only scheme.
+        cfl : float, optional
+            In (0, 1] (positivity of the upwind scheme).
+
+        Returns
+        -------
+        xarray.Dataset
+            The standard dataset (species "+", "-": ρ^± including annihilated mass) with the annihilated
+            mass ``annihilated_mass`` A(t) and the active masses ``active_plus``, ``active_minus``
+            ``[κ]_±(R)`` (non-increasing) as extra variables.
+
+        Raises
+        ------
+        ValueError
+            Before any step, for a missing ``t_end``, bad times, ``scheme``, ``cfl``, ``resolution`` or
+            ``window``, a window that cuts off initial mass (the message gives the mass outside), or a
+            ``cfl`` that would need more than :data:`meanfield.solvers.timestepping.DEFAULT_MAX_STEPS`
+            steps at the initial speed.
+
+        Warns
+        -----
+        RuntimeWarning
+            If mass reaches a wall of the window (give a wider window).
+        DeprecationWarning
+            For the old positional call.
+
+        References
+        ----------
+        :cite:`vanMeursMorandotti2019`, eq. (1.3); theory page ``docs/theory/001-annihilation.md``.
+
+        Examples
+        --------
+        Each species keeps its mass; the active masses decrease as mass annihilates:
+
+        >>> m = Annihilation1D(W="regularised", centres=(-0.6, 0.6))
+        >>> ds = m.solve_continuum(0.5, [0.0, 0.5], resolution=100)
+        >>> ds.annihilated_mass.values.round(4), ds.active_plus.values.round(4)
+        (array([0.    , 0.1908]), array([0.5   , 0.3092]))
+        """
         if (isinstance(t_end, (int, np.integer)) and not isinstance(t_end, bool) and t_end >= 16
                 and isinstance(times, numbers.Real) and not isinstance(times, bool)
                 and not isinstance(initial, dict)):

@@ -39,24 +39,71 @@ FINE_CELLS = 2**14
 
 
 class Quantile:
-    """Marks ``func`` as a quantile function ``s -> X(s)`` on ``[0, 1]`` (vectorised, non-decreasing,
-    finite at 0 and 1) for ``initial=``, so that it is not read as a density ``f(x)``."""
+    """Marks ``func`` as a quantile function ``s -> X(s)`` for ``initial=``.
 
-    def __init__(self, func: Callable):
+    The function must be vectorised, non-decreasing and finite at 0 and 1 on ``[0, 1]``; the marker
+    keeps it from being read as a density ``f(x)``.
+
+    Parameters
+    ----------
+    func : callable
+        The quantile function ``s -> X(s)``.
+
+    Raises
+    ------
+    TypeError
+        If ``func`` is not callable.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`; theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def uniform_on_0_2(s):
+    ...     return 2.0 * s
+    >>> q = Quantile(uniform_on_0_2)
+    >>> q
+    Quantile(uniform_on_0_2)
+    >>> q(np.array([0.0, 0.5, 1.0]))
+    array([0., 1., 2.])
+    """
+
+    def __init__(self, func: Callable) -> None:
         if not callable(func):
             raise TypeError(f"Quantile needs a callable s -> X(s), got {type(func).__name__}")
         self.func = func
 
-    def __call__(self, s):
+    def __call__(self, s: np.ndarray) -> np.ndarray:
         return self.func(s)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Quantile({getattr(self.func, '__name__', repr(self.func))})"
 
 
 @dataclass(frozen=True)
 class Profile1D:
-    """One species' datum on R of mass 1: ``cdf(x)``, ``quantile(s)`` and its ``support`` (a, b)."""
+    """One species' datum on R of mass 1: ``cdf(x)``, ``quantile(s)`` and its ``support`` (a, b).
+
+    Parameters
+    ----------
+    cdf : callable
+        The CDF ``F(x)`` (vectorised), 0 left and 1 right of the support.
+    quantile : callable
+        The quantile function ``X(s) = F^{-1}(s)`` on ``[0, 1]`` (vectorised).
+    support : tuple
+        ``(a, b)``: the interval outside which the density vanishes.
+    grid_density : GridDensity or None, optional
+        The user's own GridDensity, used as is on its grid (None otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Profile1D(lambda x: np.clip(x, 0, 1), lambda s: s, (0.0, 1.0))
+    >>> p.cdf(np.array([-1.0, 0.25, 2.0])), p.quantile(0.5), p.support
+    (array([0.  , 0.25, 1.  ]), 0.5, (0.0, 1.0))
+    """
 
     cdf: Callable
     quantile: Callable
@@ -108,9 +155,51 @@ def _quantile_profile(q: Quantile, name: str) -> Profile1D:
                      (float(X[0]), float(X[-1])))
 
 
-def profile_from(value, support: tuple, label: str) -> Profile1D:
-    """The :class:`Profile1D` of ``value`` for species ``label`` whose model support is ``support``
-    (module docstring); TypeError/ValueError naming ``initial[label]`` otherwise."""
+def profile_from(value: object, support: tuple, label: str) -> Profile1D:
+    """The :class:`Profile1D` of a user's initial datum ``value`` of one species (module docstring).
+
+    Parameters
+    ----------
+    value : callable, GridDensity, IntervalDensity1D or Quantile
+        A density ``f(x)`` (taken on ``support``, normalised to mass 1), a piecewise-constant density of
+        mass 1 (used exactly), or a quantile function.
+    support : tuple
+        ``(a, b)``: the model's support of the species (used for a callable density only).
+    label : str
+        The species label, for the error messages (``initial[label]``).
+
+    Returns
+    -------
+    Profile1D
+        The CDF, quantile function and support of the datum.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is none of the accepted kinds.
+    ValueError
+        If it is negative somewhere, has a mass other than 1 (GridDensity, IntervalDensity1D), has an
+        integral that is not positive and finite (callable) or is a point mass; for a Quantile, if it is
+        not vectorised, not finite on [0, 1] or decreasing somewhere.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`; theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    A density ``2x`` on [0, 1] (normalised to mass 1): its CDF is ``x²`` up to O(h²):
+
+    >>> p = profile_from(lambda x: x, (0.0, 1.0), "rho")
+    >>> p.support, round(float(p.cdf(0.5)), 6), round(float(p.quantile(0.25)), 6)
+    ((0.0, 1.0), 0.25, 0.5)
+
+    A quantile function is used exactly:
+
+    >>> q = profile_from(Quantile(lambda s: s**2), (0.0, 1.0), "eta")
+    >>> q.support, float(q.quantile(0.5))
+    ((0.0, 1.0), 0.25)
+    """
     name = f"initial[{label!r}]"
     if isinstance(value, Quantile):
         return _quantile_profile(value, name)

@@ -48,8 +48,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import Any, cast
 
 import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike
 
 from meanfield.measures import Domain, GridDensity, as_generator
 from meanfield.models.base import (
@@ -108,15 +111,71 @@ def _profile_quantile(profile, a, b, s):
 
 
 # --- validation and energy ----------------------------------------------------------------
-def validate_particles(x, y, mx=None, my=None):
-    """Check a particle state: finite, non-decreasing within each species (labels are ranks, the
-    cone C^N of Section 3), positive masses of matching length summing to 1 (default 1/N).
-    Raises ValueError before any work (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`)."""
+def validate_particles(
+    x: ArrayLike, y: ArrayLike, mx: ArrayLike | None = None, my: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check a particle state of system (6) and return it as float arrays.
+
+    The state must be finite, non-decreasing within each species (labels are ranks, the cone C^N of
+    Section 3), with positive masses of matching length summing to 1 (default 1/N)
+    (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`).
+
+    Parameters
+    ----------
+    x, y : array_like
+        The positions of the x- (``"rho"``) and y- (``"eta"``) particles.
+    mx, my : array_like or None, optional
+        Their masses (default 1/N each).
+
+    Returns
+    -------
+    x, y, mx, my : numpy.ndarray
+        The checked state as float arrays.
+
+    Raises
+    ------
+    ValueError
+        Before any work, for an empty, non-finite or unsorted species, or masses that are not
+        positive, of the wrong length or not summing to 1.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, Section 3; theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    >>> validate_particles([0.0, 0.5], [0.25, 1.0])
+    (array([0. , 0.5]), array([0.25, 1.  ]), array([0.5, 0.5]), array([0.5, 0.5]))
+    """
     return check_two_species_state(x, y, mx, my)
 
 
-def energy(x, y, mx=None, my=None):
-    """Discrete energy (24) on the cone, evaluated as int (F^N - H^N)^2 dx (theory page 002) in O(N log N)."""
+def energy(x: ArrayLike, y: ArrayLike, mx: ArrayLike | None = None, my: ArrayLike | None = None) -> float:
+    """Discrete energy (24) on the cone, evaluated as ``int (F^N - H^N)^2 dx`` in O(N log N).
+
+    Parameters
+    ----------
+    x, y : array_like
+        The positions of the two species.
+    mx, my : array_like or None, optional
+        Their masses (default 1/N each).
+
+    Returns
+    -------
+    float
+        ``int (F^N - H^N)^2 dx`` for the empirical CDFs ``F^N`` of x and ``H^N`` of y (theory page 002).
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, eq. (24); theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    ``F - H`` is 1/2 on [0, 0.25), 0 on [0.25, 0.5), 1/2 on [0.5, 1): ``0.25 (0.25 + 0.5) = 0.1875``.
+
+    >>> energy([0.0, 0.5], [0.25, 1.0])
+    0.1875
+    """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     mx = np.full(x.size, 1.0 / x.size) if mx is None else np.asarray(mx, float)
@@ -129,9 +188,31 @@ def energy(x, y, mx=None, my=None):
     return float(np.sum(d[:-1] ** 2 * gaps))
 
 
-def reconstruction_lm_power(x_with_ghost, m):
-    """int (rho~^N)^m dx for the reconstruction (66)-(67) on cells [x_i, x_{i+1}), i = 0..N-1, each of
-    mass 1/N: sum_i N^{-m} (x_{i+1} - x_i)^{1-m}; m = inf gives max_i 1/(N (x_{i+1} - x_i))."""
+def reconstruction_lm_power(x_with_ghost: ArrayLike, m: float) -> float:
+    """``int (rho~^N)^m dx`` for the reconstruction (66)-(67): cells ``[x_i, x_{i+1})`` of mass 1/N each.
+
+    Parameters
+    ----------
+    x_with_ghost : array_like
+        The N + 1 positions ``x_0 (the ghost), x_1, ..., x_N``, strictly increasing.
+    m : float
+        The exponent; ``inf`` gives the L^inf norm.
+
+    Returns
+    -------
+    float
+        ``sum_i N^{-m} (x_{i+1} - x_i)^{1-m}``, or ``max_i 1/(N (x_{i+1} - x_i))`` for ``m = inf``.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, eqs. (66)-(67); theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> reconstruction_lm_power([0.0, 0.25, 0.5], 2), reconstruction_lm_power([0.0, 0.25, 0.5], np.inf)
+    (2.0, 2.0)
+    """
     x = np.asarray(x_with_ghost, float)
     n = x.size - 1
     gaps = np.diff(x)
@@ -187,15 +268,6 @@ def _support(name, value):
 class Newtonian1D:
     """Two species with self-repulsion ``-|x|`` and cross-attraction ``+|x|`` (paper 002, system (5)/(6)).
 
-    Parameters
-    ----------
-    rho_support, eta_support : (a, b) with a < b
-        Supports of the preset initial densities rho_0, eta_0 (used by ``initial_density``,
-        ``sample_particles`` and ``solve_continuum``), and the interval on which a user's callable
-        density is taken (``initial=``). Default: overlapping [0, 1] and [0.5, 1.5].
-    profile : "uniform" | "bump"
-        The preset shape on the support: uniform, or the smooth bump (1 - cos(2 pi u)) / (b - a).
-
     Species, in this order: ``species = ("rho", "eta")`` (the x- and the y-particles); each has mass 1.
     The model has no interaction strength: both kernels have unit coefficient (theory page 002).
 
@@ -205,6 +277,38 @@ class Newtonian1D:
     grid) or :class:`~meanfield.measures.IntervalDensity1D` of mass 1, a quantile function wrapped as
     :class:`~meanfield.models.initial1d.Quantile` (the Lagrangian form, used exactly), or None for the
     preset (:mod:`meanfield.models.initial1d`). ``initial=None`` is the preset for both species.
+
+    Parameters
+    ----------
+    rho_support, eta_support : tuple of float
+        ``(a, b)`` with ``a < b``: the supports of the preset initial densities rho_0, eta_0 (used by
+        ``initial_density``, ``sample_particles`` and ``solve_continuum``), and the interval on which a
+        user's callable density is taken (``initial=``). Default: overlapping [0, 1] and [0.5, 1.5].
+    profile : {"uniform", "bump"}
+        The preset shape on the support: uniform, or the smooth bump (1 - cos(2 pi u)) / (b - a).
+
+    Raises
+    ------
+    TypeError
+        If a support is not a pair of real numbers.
+    ValueError
+        If a support is not a finite interval with ``a < b``, or ``profile`` is unknown.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, system (5) and ODE (6); theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    >>> m = Newtonian1D()
+    >>> m.species, m.params
+    (('rho', 'eta'), {'rho_support': [0.0, 1.0], 'eta_support': [0.5, 1.5], 'profile': 'uniform'})
+    >>> Newtonian1D(**m.params).params == m.params
+    True
+    >>> x, y = m.sample_particles(4)
+    >>> traj = m.simulate_particles((x, y), 1.0, [0.0, 0.5, 1.0])
+    >>> traj.measure(1.0)
+    {'rho': EmpiricalMeasure(n=4, mass=1, domain=R^1), 'eta': EmpiricalMeasure(n=4, mass=1, domain=R^1)}
     """
 
     species = SPECIES
@@ -212,7 +316,10 @@ class Newtonian1D:
     #: generator; only ``sample_particles(sampling="random")`` draws random numbers (contract docstring)
     deterministic_dynamics = True
 
-    def __init__(self, rho_support=(0.0, 1.0), eta_support=(0.5, 1.5), profile="uniform"):
+    def __init__(
+        self, rho_support: Sequence[float] = (0.0, 1.0), eta_support: Sequence[float] = (0.5, 1.5),
+        profile: str = "uniform",
+    ) -> None:
         supports = [_support("rho_support", rho_support), _support("eta_support", eta_support)]
         if not isinstance(profile, str) or profile not in _PROFILES:
             raise ValueError(f"profile must be one of {_PROFILES}, got {profile!r}")
@@ -222,31 +329,103 @@ class Newtonian1D:
 
     # -- parameters ------------------------------------------------------------------------
     @property
-    def params(self):
+    def params(self) -> dict[str, Any]:
         """Every constructor argument (plain values): ``type(m)(**m.params)`` rebuilds ``m``."""
         return {"rho_support": list(self.supports["rho"]), "eta_support": list(self.supports["eta"]),
                 "profile": self.profile}
 
-    def hull(self):
+    def hull(self) -> tuple[float, float]:
+        """The smallest interval holding both preset supports.
+
+        Returns
+        -------
+        tuple of float
+            ``(min(a_rho, a_eta), max(b_rho, b_eta))``.
+
+        Examples
+        --------
+        >>> Newtonian1D().hull()
+        (0.0, 1.5)
+        """
         a = min(self.supports["rho"][0], self.supports["eta"][0])
         b = max(self.supports["rho"][1], self.supports["eta"][1])
         return a, b
 
-    def cdf0(self, species, x):
-        """CDF of the preset initial datum of ``species`` (the implementation of the presets)."""
+    def cdf0(self, species: str, x: ArrayLike) -> np.ndarray:
+        """CDF of the preset initial datum of ``species`` (the implementation of the presets).
+
+        Parameters
+        ----------
+        species : {"rho", "eta"}
+            The species label.
+        x : array_like
+            Where to evaluate.
+
+        Returns
+        -------
+        numpy.ndarray
+            The CDF at ``x``.
+
+        Examples
+        --------
+        >>> Newtonian1D().cdf0("rho", [0.25, 2.0])
+        array([0.25, 1.  ])
+        """
         a, b = self.supports[species]
         return _profile_cdf(self.profile, a, b, x)
 
-    def quantile0(self, species, s):
-        """Quantile function of the preset initial datum of ``species`` (the implementation of the presets)."""
+    def quantile0(self, species: str, s: ArrayLike) -> np.ndarray:
+        """Quantile function of the preset initial datum of ``species`` (the implementation of the presets).
+
+        Parameters
+        ----------
+        species : {"rho", "eta"}
+            The species label.
+        s : array_like
+            Mass coordinates in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            The quantile function at ``s``.
+
+        Examples
+        --------
+        >>> Newtonian1D().quantile0("eta", [0.0, 0.5, 1.0])
+        array([0.5, 1. , 1.5])
+        """
         a, b = self.supports[species]
         return _profile_quantile(self.profile, a, b, s)
 
     # -- initial data ----------------------------------------------------------------------
-    def initial_profiles(self, initial=None) -> dict:
-        """``{label: Profile1D}`` (CDF, quantile, support) of the initial data, in ``species`` order:
-        the presets for ``initial=None`` (or a species given as None), else the user's data
-        (:func:`meanfield.models.initial1d.profile_from`). Checked before any work."""
+    def initial_profiles(self, initial: Mapping[str, Any] | None = None) -> dict:
+        """The CDF, quantile and support of the initial data per species, checked before any work.
+
+        Parameters
+        ----------
+        initial : dict or None, optional
+            User initial data per species (class docstring); None (or a species given as None): the
+            preset (:func:`meanfield.models.initial1d.profile_from` otherwise).
+
+        Returns
+        -------
+        dict
+            ``{label: Profile1D}`` in ``species`` order.
+
+        Raises
+        ------
+        TypeError
+            If ``initial`` is not None or a dict, or a value is of no accepted kind.
+        ValueError
+            If ``initial`` has keys other than the species, or a value is refused by
+            :func:`~meanfield.models.initial1d.profile_from`.
+
+        Examples
+        --------
+        >>> p = Newtonian1D().initial_profiles()
+        >>> list(p), p["eta"].support
+        (['rho', 'eta'], (0.5, 1.5))
+        """
         if initial is None:
             initial = {}
         elif not isinstance(initial, Mapping):
@@ -265,26 +444,87 @@ class Newtonian1D:
                 out[s] = profile_from(value, self.supports[s], s)
         return out
 
-    def initial_density(self, grid: UniformGrid, initial=None):
-        """Cell averages of rho_0, eta_0 on the 1-D ``grid`` (exact: CDF differences), as
-        ``{label: GridDensity}`` in ``species`` order; ``initial`` as in the class docstring."""
+    def initial_density(self, grid: UniformGrid, initial: Mapping[str, Any] | None = None) -> dict:
+        """Cell averages of rho_0, eta_0 on the 1-D ``grid`` (exact: CDF differences).
+
+        Parameters
+        ----------
+        grid : UniformGrid
+            A one-dimensional grid.
+        initial : dict or None, optional
+            As in the class docstring (None: the presets).
+
+        Returns
+        -------
+        dict
+            ``{label: GridDensity}`` in ``species`` order.
+
+        Raises
+        ------
+        ValueError
+            If ``grid`` is not a one-dimensional UniformGrid (and as :meth:`initial_profiles`).
+
+        Examples
+        --------
+        >>> from meanfield.solvers.grids import UniformGrid
+        >>> d = Newtonian1D().initial_density(UniformGrid([0.0], [1.5], (3,), periodic=False))
+        >>> d["rho"].values, d["eta"].values
+        (array([1., 1., 0.]), array([0., 1., 1.]))
+        """
         if not isinstance(grid, UniformGrid) or grid.ndim != 1:
             raise ValueError(f"grid must be a one-dimensional UniformGrid, got {grid!r}")
         return _cell_averages(self.initial_profiles(initial), grid)
 
-    def sample_particles(self, n, rng=None, initial=None, sampling="midpoint", *, method=None):
+    def sample_particles(
+        self, n: int, rng: Any = None, initial: Mapping[str, Any] | None = None, sampling: str = "midpoint", *,
+        method: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """N particles per species, each of mass 1/N: an atomisation of the initial data.
 
-        ``sampling="paper"``: the atomisation (65), x_i = i/N-quantile (sits half a cell right of
-        the midpoint quantiles the dynamics follows; theory page 002); ``"midpoint"``: (i - 1/2)/N
-        quantiles (default; theory page 002); ``"random"``: sorted i.i.d. samples drawn with ``rng``
-        (inverse-CDF sampling: the quantile function at sorted uniforms). The quantiles are those of
-        the preset, or of the user's ``initial`` data (class docstring): exact for a
-        :class:`~meanfield.models.initial1d.Quantile`, a GridDensity or an IntervalDensity1D, and of
-        the tabulated CDF of a callable density. ``rng`` (None, a seed or a Generator,
-        :func:`~meanfield.measures.as_generator`) is used by ``"random"`` only; the other
-        atomisations are deterministic and do not touch it (a study hands every run a generator).
-        ``method=`` is the deprecated name of ``sampling=``. Returns ``(x, y)`` sorted arrays.
+        The quantiles are those of the preset, or of the user's ``initial`` data (class docstring): exact
+        for a :class:`~meanfield.models.initial1d.Quantile`, a GridDensity or an IntervalDensity1D, and of
+        the tabulated CDF of a callable density.
+
+        Parameters
+        ----------
+        n : int
+            Particles per species (>= 1).
+        rng : None, int or numpy.random.Generator, optional
+            Used by ``sampling="random"`` only (:func:`~meanfield.measures.as_generator`); the other
+            atomisations are deterministic and do not touch it (a study hands every run a generator).
+        initial : dict or None, optional
+            User initial data per species (class docstring); None: the presets.
+        sampling : {"midpoint", "paper", "random"}, optional
+            ``"paper"``: the atomisation (65), x_i = i/N-quantile (sits half a cell right of the
+            midpoint quantiles the dynamics follows; theory page 002); ``"midpoint"``: (i - 1/2)/N
+            quantiles (default; theory page 002); ``"random"``: sorted i.i.d. samples drawn with ``rng``
+            (inverse-CDF sampling: the quantile function at sorted uniforms).
+        method : str or None, optional
+            Deprecated name of ``sampling=`` (DeprecationWarning).
+
+        Returns
+        -------
+        x, y : numpy.ndarray
+            The sorted positions of the two species.
+
+        Raises
+        ------
+        ValueError
+            For a bad ``n`` or ``sampling``, too many particles for the memory, or bad ``initial``.
+        TypeError
+            If both ``sampling=`` and the deprecated ``method=`` are given, with different values.
+
+        References
+        ----------
+        :cite:`DiFrancescoEspositoSchmidtchen`, eq. (65); theory page ``docs/theory/002-newtonian.md``.
+
+        Examples
+        --------
+        >>> m = Newtonian1D()
+        >>> m.sample_particles(4)
+        (array([0.125, 0.375, 0.625, 0.875]), array([0.625, 0.875, 1.125, 1.375]))
+        >>> m.sample_particles(2, sampling="paper")
+        (array([0.5, 1. ]), array([1. , 1.5]))
         """
         n = check_integer("n", n, minimum=1)
         sampling = _renamed("method", method, "sampling", sampling, "midpoint")
@@ -302,26 +542,68 @@ class Newtonian1D:
         return tuple(profiles[sp].quantile(si) for sp, si in zip(SPECIES, s, strict=True))
 
     # -- particles ---------------------------------------------------------------------------
-    def simulate_particles(self, state, t_end, times=None, masses=None, record_events=True, rng=None, ghosts=None):
+    def simulate_particles(
+        self, state: tuple | list, t_end: float, times: ArrayLike | None = None, masses: tuple | list | None = None,
+        record_events: bool = True, rng: Any = None, ghosts: tuple | str | None = None,
+    ) -> Trajectory:
         """Exact event-driven solution of (6) from ``state = (x, y)`` (sorted arrays).
 
-        ``masses = (mx, my)`` optional (default 1/N each; the species may then have different
-        sizes). Equal masses use the compiled rank-velocity engine
-        (:mod:`meanfield.particles.sticky_events1d`); general masses, where stuck pairs move, same
-        species can collide and larger clusters form (theory page 002), use the cluster engine
-        (:mod:`meanfield.particles.sticky_clusters1d`: minimal-norm subgradient per cluster,
-        Remark 3.6). Both are exact event by event. The dynamics is deterministic: ``rng`` must be
-        None (a generator is refused with a ValueError rather than silently ignored;
-        :attr:`deterministic_dynamics`, :mod:`meanfield.models.contract`).
-        Returns a :class:`Trajectory` whose positions
-        at each output time are ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
-        ``traj.events`` lists ``(time, "cross"|"stick", (i, j))`` (0-based ranks); ``info`` holds
-        the event arrays, counts and the final velocities.
+        Equal masses use the compiled rank-velocity engine (:mod:`meanfield.particles.sticky_events1d`);
+        general masses, where stuck pairs move, same species can collide and larger clusters form
+        (theory page 002), use the cluster engine (:mod:`meanfield.particles.sticky_clusters1d`:
+        minimal-norm subgradient per cluster, Remark 3.6). Both are exact event by event.
 
-        ``ghosts=(x_0, y_0)`` or ``"support"`` (the left ends of the initial supports, the paper's
-        x̄_0, ȳ_0 of (65)) also tracks the rank-0 ghosts that close the reconstructions (66)-(67)
-        ("ghost" convention, theory page 002; equal masses only); they are returned in
-        ``info["x_ghost"]``, ``info["y_ghost"]`` and are not part of the measures.
+        Parameters
+        ----------
+        state : tuple
+            ``(x, y)``: the sorted positions of the two species.
+        t_end : float
+            The final time.
+        times : array_like or None, optional
+            Output times (default ``[t_end]``).
+        masses : tuple or None, optional
+            ``(mx, my)`` (default 1/N each; the species may then have different sizes).
+        record_events : bool, optional
+            Whether to record the events (crossings, sticking, clusters).
+        rng : None, optional
+            The dynamics is deterministic: ``rng`` must be None (a generator is refused with a
+            ValueError rather than silently ignored; :attr:`deterministic_dynamics`,
+            :mod:`meanfield.models.contract`).
+        ghosts : tuple, "support" or None, optional
+            ``(x_0, y_0)`` or ``"support"`` (the left ends of the initial supports, the paper's x̄_0, ȳ_0
+            of (65)) also tracks the rank-0 ghosts that close the reconstructions (66)-(67) ("ghost"
+            convention, theory page 002; equal masses only); they are returned in ``info["x_ghost"]``,
+            ``info["y_ghost"]`` and are not part of the measures.
+
+        Returns
+        -------
+        Trajectory
+            Positions at each output time ``concat(x, y)`` with species labels ``"rho"``/``"eta"``;
+            ``traj.events`` lists ``(time, kind, (i, j))`` (0-based ranks, ``kind`` one of "cross",
+            "stick", "x-cluster", "y-cluster", "detach"); ``info`` holds the event arrays, counts, the
+            final velocities and the energy (24) at each output time.
+
+        Raises
+        ------
+        ValueError
+            For a non-None ``rng``, a bad state or masses (:func:`validate_particles`), bad times, or
+            ghosts with general masses.
+        TypeError
+            If ``state`` or ``masses`` is not a pair.
+
+        References
+        ----------
+        :cite:`DiFrancescoEspositoSchmidtchen`, ODE (6), Thm 4.1, Remarks 3.6 and 4.1; theory page
+        ``docs/theory/002-newtonian.md``.
+
+        Examples
+        --------
+        >>> m = Newtonian1D()
+        >>> traj = m.simulate_particles(m.sample_particles(4), 1.0, [0.0, 0.5, 1.0])
+        >>> len(traj.events), traj.events[0]
+        (7, (0.1666..., 'cross', (1, 0)))
+        >>> traj.info["energy"].round(4)
+        array([0.2188, 0.0312, 0.    ])
         """
         if rng is not None:
             raise ValueError(f"simulate_particles: rng must be None, got {rng!r}: the particle dynamics of model "
@@ -359,7 +641,8 @@ class Newtonian1D:
         w = np.concatenate([mx, my])
         lab = np.array(["rho"] * x.size + ["eta"] * y.size)
         traj = Trajectory(ts, pos, self.domain, weights=[w] * ts.size, species=[lab] * ts.size,
-                          events=_EventView(r["event_time"], r["event_kind"], r["event_i"], r["event_j"]),
+                          # a read-only Sequence in place of the list of Trajectory.events (typing only)
+                          events=cast(list, _EventView(r["event_time"], r["event_kind"], r["event_i"], r["event_j"])),
                           labels=self.species)
         traj.info.update({k: r[k] for k in r if k not in ("x", "y")})
         traj.info.update({"x": r["x"], "y": r["y"], "mx": mx, "my": my,
@@ -367,14 +650,19 @@ class Newtonian1D:
         return traj
 
     # -- continuum ---------------------------------------------------------------------------
-    def solve_continuum(self, t_end, times=None, initial=None, *, resolution, scheme="quantile", stepper="ssp_rk3",
-                        cfl=None, dt_max=None, flux=None, method=None):
+    def solve_continuum(
+        self, t_end: float, times: ArrayLike | None = None, initial: Mapping[str, Any] | None = None, *,
+        resolution: int, scheme: str = "quantile", stepper: str = "ssp_rk3", cfl: float | None = None,
+        dt_max: float | None = None, flux: str | None = None, method: str | None = None,
+    ) -> xr.Dataset:
         """Solve system (5) from rho_0, eta_0 (the presets, or ``initial``).
 
         Parameters
         ----------
-        t_end, times
-            Final time and output times (default ``[t_end]``); the driver lands on each exactly.
+        t_end : float
+            Final time.
+        times : array_like, optional
+            Output times (default ``[t_end]``); the driver lands on each exactly.
         initial : dict, optional
             User initial data per species (class docstring); None: the presets. ``"quantile"`` uses
             the quantile functions at the nodes k/M (exact for a ``Quantile``), ``"finite_volume"``
@@ -383,9 +671,9 @@ class Newtonian1D:
         resolution : int >= 2
             Number of mass cells M per species (``"quantile"``) or of grid cells on the initial
             hull (``"finite_volume"``).
-        scheme : "quantile" (default) | "finite_volume"
+        scheme : {"quantile", "finite_volume"}
             The discretisation (``"fv"`` is a deprecated spelling of ``"finite_volume"``).
-        stepper : "ssp_rk3" (default) | "ssp_rk2" | "forward_euler"
+        stepper : {"ssp_rk3", "ssp_rk2", "forward_euler"}
             The SSP Runge–Kutta time stepper (orders 3, 2, 1); all have SSP coefficient 1, so the same
             step rule keeps node order / positivity. The quantile flow measures time order 2 with
             both SSP-RK3 and SSP-RK2 (its right-hand side has kinks, see
@@ -397,7 +685,7 @@ class Newtonian1D:
         dt_max : float, optional
             Caps the step (used to measure the time order); must be positive and finite, and a value
             that would need more than 10^7 steps to reach ``t_end`` is refused before any work.
-        flux : "upwind" (default) | "muscl"
+        flux : {"upwind", "muscl"}, optional
             Face flux of ``"finite_volume"``: first-order donor cell or the second-order minmod
             MUSCL reconstruction (:mod:`meanfield.solvers.finite_volume`).
         method : str, optional
@@ -409,6 +697,33 @@ class Newtonian1D:
             ``interval_dataset`` / ``continuum_dataset`` with the energy int (F - H)^2 dx and the
             centre of mass of each species as extra variables; the solver attributes record the
             scheme with its declared order, the step rule and the number of steps.
+
+        Raises
+        ------
+        ValueError
+            Before any work, for bad times, ``resolution``, ``scheme``, ``stepper``, ``cfl``, ``dt_max``
+            or ``flux`` (or ``flux`` with ``scheme="quantile"``), too large a run for the memory, or bad
+            ``initial`` (a quantile that is flat at the nodes: a point mass).
+        TypeError
+            If a deprecated keyword is given together with its new name, with different values.
+
+        References
+        ----------
+        :cite:`DiFrancescoEspositoSchmidtchen`, system (5); theory page ``docs/theory/002-newtonian.md``.
+
+        Examples
+        --------
+        The energy decays; the two solvers agree on the centres of mass (time, species):
+
+        >>> m = Newtonian1D()
+        >>> q = m.solve_continuum(1.0, [0.0, 1.0], resolution=16)
+        >>> q.energy.values.round(4), q.centre_of_mass.values.round(3)
+        (array([0.2083, 0.001 ]), array([[0.5  , 1.   ],
+               [0.733, 0.767]]))
+        >>> fv = m.solve_continuum(1.0, [0.0, 1.0], resolution=32, scheme="finite_volume")
+        >>> fv.centre_of_mass.values.round(2)
+        array([[0.5 , 1.  ],
+               [0.74, 0.76]])
         """
         ts = check_times(t_end, times)
         M = check_integer("resolution", resolution, minimum=2)
@@ -465,6 +780,7 @@ class Newtonian1D:
         grid = UniformGrid([a], [b], (M,), periodic=False)
         init = _cell_averages(profiles, grid)
         dx = float(grid.spacing[0])
+        flux = cast(str, flux)  # typing only: set above for scheme="finite_volume"
         R, E, sol = solve_upwind_cdf_velocity(
             init["rho"].values, init["eta"].values, grid, lambda F, H: 2 * (F - H), lambda F, H: 2 * (H - F),
             2.0, ts, t_end, cfl=cfl, dt_max=np.inf if dt_max is None else dt_max, flux=flux, stepper=stepper_)

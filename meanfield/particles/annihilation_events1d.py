@@ -72,6 +72,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
 from meanfield.particles.annihilation_forces1d import (
@@ -102,17 +103,65 @@ __all__ = [
 BETA = 0.08
 
 
-def default_controller(rtol=1e-8, atol=1e-11):
-    """The engine's step controller: :class:`meanfield.solvers.timestepping.PIController` with β = :data:`BETA`
-    (its checks refuse ``rtol`` below 100 machine epsilons and negative or non-finite tolerances)."""
+def default_controller(rtol: float = 1e-8, atol: float = 1e-11) -> PIController:
+    """The engine's step controller: :class:`meanfield.solvers.timestepping.PIController` with β = :data:`BETA`.
+
+    Parameters
+    ----------
+    rtol, atol : float, optional
+        The relative and absolute tolerances.
+
+    Returns
+    -------
+    PIController
+        The controller.
+
+    Raises
+    ------
+    ValueError
+        From the controller's checks: ``rtol`` below 100 machine epsilons, negative or non-finite
+        tolerances.
+
+    Examples
+    --------
+    >>> c = default_controller()
+    >>> c, c.beta
+    (PIController(rtol=1e-08, atol=1e-11), 0.08)
+    """
     return PIController(rtol, atol, beta=BETA)
 
 
 @dataclass
 class AnnihilationRun:
-    """Output of :func:`integrate_annihilation`: states at the output times (all particles, ghosts
-    frozen where they annihilated), charges b(t), events ``(time, "annihilation", (i, j), place)``
-    and counters (accepted/rejected steps, force evaluations)."""
+    """Output of :func:`integrate_annihilation`.
+
+    Parameters
+    ----------
+    positions : list
+        States at the output times (all particles, ghosts frozen where they annihilated).
+    charges : list
+        The charges b(t) at the output times (0 for ghosts).
+    events : list
+        ``(time, "annihilation", (i, j), place)`` per annihilated pair.
+    accepted, rejected : int
+        Step counts.
+    force_evaluations : int
+        The number of force evaluations.
+    solver : dict
+        The scheme, controller and force settings (for the dataset's records).
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, Def. 4.2; theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = integrate_annihilation(np.array([-1.0, -0.5, 0.5, 1.0]), np.array([1, 1, -1, -1]),
+    ...                              np.array([0.0, 2.0]), 0, 1, 0.3)
+    >>> type(run).__name__, run.charges[-1]
+    ('AnnihilationRun', array([ 1,  0,  0, -1]))
+    """
 
     positions: list = field(default_factory=list)
     charges: list = field(default_factory=list)
@@ -130,18 +179,70 @@ def _adjacent_opposite(b):
     return k[d], k[~d]
 
 
-def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-11, max_steps=DEFAULT_MAX_STEPS,
-                           controller=None, forces="auto", kernels=None):
-    """Solve Problem 4.1 from sorted distinct ``x`` with charges ``b`` = ±1, returning the states at
-    ``times`` (increasing, ≥ 0). ``vkind``/``wkind`` index :data:`V_KINDS`/:data:`W_KINDS`.
+def integrate_annihilation(x: ArrayLike, b: ArrayLike, times: np.ndarray, vkind: int, wkind: int, delta: float,
+                           rtol: float = 1e-8, atol: float = 1e-11, max_steps: int = DEFAULT_MAX_STEPS,
+                           controller: PIController | None = None, forces: str = "auto",
+                           kernels: tuple | None = None) -> AnnihilationRun:
+    """Solve Problem 4.1 from sorted distinct ``x`` with charges ``b`` = ±1 (module docstring).
 
-    ``controller``: a :class:`meanfield.solvers.timestepping.PIController` (default :func:`default_controller`
-    of ``rtol``, ``atol``), whose tolerances, error norm and constants (safety, min/max factor, β)
-    drive the steps; ``forces``: "auto", "direct" or "fmm" (:mod:`.annihilation_forces1d`);
-    ``max_steps`` caps accepted + rejected steps (RuntimeError beyond, as when the step underflows).
-    ``kernels = (dV, dW)``: user force callables (dW None for W ≡ 0) summed by
-    :func:`~meanfield.particles.annihilation_forces1d.callable_velocity` instead of the compiled presets
-    ``vkind``/``wkind`` (then ``forces`` must be "auto" or "direct": no FMM for user potentials).
+    Parameters
+    ----------
+    x : array_like
+        Sorted distinct positions.
+    b : array_like
+        Charges ±1.
+    times : numpy.ndarray
+        Output times, increasing, ≥ 0.
+    vkind : int
+        Index of V in :data:`V_KINDS`.
+    wkind : int
+        Index of W in :data:`W_KINDS`.
+    delta : float
+        δ of W_δ.
+    rtol, atol : float, optional
+        Tolerances of the default controller.
+    max_steps : int, optional
+        Caps accepted + rejected steps (RuntimeError beyond, as when the step underflows).
+    controller : PIController or None, optional
+        A :class:`meanfield.solvers.timestepping.PIController` (default :func:`default_controller` of
+        ``rtol``, ``atol``), whose tolerances, error norm and constants (safety, min/max factor, β) drive
+        the steps.
+    forces : {"auto", "direct", "fmm"}, optional
+        The force evaluation (:mod:`.annihilation_forces1d`).
+    kernels : tuple or None, optional
+        ``(dV, dW)``: user force callables (dW None for W ≡ 0) summed by
+        :func:`~meanfield.particles.annihilation_forces1d.callable_velocity` instead of the compiled
+        presets ``vkind``/``wkind`` (then ``forces`` must be "auto" or "direct": no FMM for user
+        potentials).
+
+    Returns
+    -------
+    AnnihilationRun
+        States, charges and annihilations at ``times``, with the step and force counts.
+
+    Raises
+    ------
+    TypeError
+        If ``controller`` is not a PIController.
+    ValueError
+        For an unknown ``forces``, "fmm" with user kernels, a bad ``max_steps`` or an ``atol`` below
+        machine epsilon × max|x|.
+    RuntimeError
+        After ``max_steps`` steps or when the step underflows.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, Problem 4.1, Def. 4.2, eq. (4.1); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    Two + and two - particles under ``V = -log``, ``W_δ``: the inner pair annihilates at t ≈ 0.6067, at 0:
+
+    >>> import numpy as np
+    >>> run = integrate_annihilation(np.array([-1.0, -0.5, 0.5, 1.0]), np.array([1, 1, -1, -1]),
+    ...                              np.array([0.0, 2.0]), 0, 1, 0.3)
+    >>> [(round(float(t), 4), kind, pair, round(float(place), 12)) for t, kind, pair, place in run.events]
+    [(0.6067, 'annihilation', (1, 2), 0.0)]
     """
     if controller is None:
         controller = default_controller(rtol, atol)
@@ -257,7 +358,7 @@ def integrate_annihilation(x, b, times, vkind, wkind, delta, rtol=1e-8, atol=1e-
             t_event = t + s_star
             hit = set(np.flatnonzero(g_star <= 0).tolist()) | {int(np.argmin(g_star))}
             dead = []
-            for c in sorted(hit):
+            for c in sorted(hit):  # type: ignore[assignment]  # c was a NumPy integer in the loop above
                 i, j = opp[c], opp[c] + 1
                 if i in dead or j in dead:
                     continue

@@ -57,6 +57,7 @@ makes the step rejected.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit
@@ -116,10 +117,43 @@ def _dw(kind, vkind, r, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def active_velocity(x, b, n_total, vkind, wkind, delta):
-    """Right-hand side of (4.1) by the direct sum: active particles ``x`` (charges ``b`` = ±1) with mass
-    1/n_total; each pair is visited once, ``f = V'(x_i - x_j)`` (or W') enters ẋ_i with ``-f/n`` and ẋ_j
-    with ``+f/n`` (V', W' odd). O(m²) work."""
+def active_velocity(x: np.ndarray, b: np.ndarray, n_total: int, vkind: int, wkind: int, delta: float) -> np.ndarray:
+    """Right-hand side of (4.1) by the direct sum (compiled).
+
+    Each pair is visited once, ``f = V'(x_i - x_j)`` (or W') enters ẋ_i with ``-f/n`` and ẋ_j with ``+f/n``
+    (V', W' odd). O(m²) work.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Positions of the m active particles (float64).
+    b : numpy.ndarray
+        Their charges ±1 (int64).
+    n_total : int
+        n: each particle has mass 1/n.
+    vkind : int
+        Index of V in :data:`V_KINDS` (0 "log", 1 "wall").
+    wkind : int
+        Index of W in :data:`W_KINDS` (0 "none", 1 "regularised", 2 "-V").
+    delta : float
+        δ of W_δ.
+
+    Returns
+    -------
+    numpy.ndarray
+        The m velocities.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (4.1); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, b = np.array([-1.0, -0.5, 0.5, 1.0]), np.array([1, 1, -1, -1])
+    >>> active_velocity(x, b, 4, 0, 1, 0.3)
+    array([-0.2174942 ,  0.88961421, -0.88961421,  0.2174942 ])
+    """
     m = x.size
     out = np.zeros(m)
     for i in range(m):
@@ -369,14 +403,72 @@ def _fmm(x, b, n_total, vkind, wkind, delta, levels, width, shift, shift_t, m2l_
     return out
 
 
-def fmm_levels(m, leaf_size=FMM_LEAF_SIZE):
-    """Tree depth L for m particles: ``2^L`` the power of 2 nearest to ``m / leaf_size``, at least 2."""
+def fmm_levels(m: int, leaf_size: int = FMM_LEAF_SIZE) -> int:
+    """Tree depth L for m particles: ``2^L`` the power of 2 nearest to ``m / leaf_size``, at least 2.
+
+    Parameters
+    ----------
+    m : int
+        The number of particles.
+    leaf_size : int, optional
+        The mean number of particles per leaf.
+
+    Returns
+    -------
+    int
+        L.
+
+    Examples
+    --------
+    >>> fmm_levels(1000), fmm_levels(10)
+    (5, 2)
+    """
     return max(2, round(math.log2(max(m, 1) / leaf_size)))
 
 
-def fmm_velocity(x, b, n_total, vkind, wkind, delta, order=FMM_ORDER, leaf_size=FMM_LEAF_SIZE):
-    """Right-hand side of (4.1) by the 1-D FMM (module docstring): O(m (p + leaf_size) + m p²/leaf_size)
-    work. ``x`` sorted strictly increasing, ``b`` = ±1 (int64)."""
+def fmm_velocity(x: np.ndarray, b: np.ndarray, n_total: int, vkind: int, wkind: int, delta: float,
+                 order: int = FMM_ORDER, leaf_size: int = FMM_LEAF_SIZE) -> np.ndarray:
+    """Right-hand side of (4.1) by the 1-D FMM (module docstring): O(m (p + leaf_size) + m p²/leaf_size) work.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Positions of the m active particles, sorted strictly increasing.
+    b : numpy.ndarray
+        Their charges ±1 (int64).
+    n_total : int
+        n: each particle has mass 1/n.
+    vkind : int
+        Index of V in :data:`V_KINDS` (0 "log", 1 "wall").
+    wkind : int
+        Index of W in :data:`W_KINDS` (0 "none", 1 "regularised", 2 "-V").
+    delta : float
+        δ of W_δ.
+    order : int, optional
+        The Chebyshev order p (:func:`fmm_order` for a run at a tolerance).
+    leaf_size : int, optional
+        The mean number of particles per leaf.
+
+    Returns
+    -------
+    numpy.ndarray
+        The m velocities (NaN for a non-finite or collapsed state, which makes a step rejected).
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (4.1); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    Against the direct sum on 400 random particles (relative error at round-off for p = 20):
+
+    >>> import numpy as np
+    >>> x = np.sort(np.random.default_rng(0).uniform(-1, 1, 400))
+    >>> b = np.where(x < 0, 1, -1)
+    >>> direct = active_velocity(x, b, 400, 0, 1, 0.3)
+    >>> bool(np.abs(fmm_velocity(x, b, 400, 0, 1, 0.3) - direct).max() < 1e-13 * np.abs(direct).max())
+    True
+    """
     x = np.ascontiguousarray(x, dtype=float)
     if x.size < 2:
         return np.zeros(x.size)
@@ -389,10 +481,28 @@ def fmm_velocity(x, b, n_total, vkind, wkind, delta, order=FMM_ORDER, leaf_size=
     return _fmm(x, b, n_total, vkind, wkind, delta, levels, 2.0 ** (width_key / 8), *ops)
 
 
-def fmm_order(rtol):
-    """The Chebyshev order p for a run at relative tolerance ``rtol``: the smallest p with
-    ``5.83^-p ≤ 1e-3 rtol``, within [10, 24]. The measured force error is at most 0.3 · 5.83^-p relative
-    to ``(1/n) Σ_j 1/|x_i - x_j|`` (``tests/test_annihilation1d_forces.py``), so at most 3e-4 · rtol."""
+def fmm_order(rtol: float) -> int:
+    """The Chebyshev order p for a run at relative tolerance ``rtol``.
+
+    The smallest p with ``5.83^-p ≤ 1e-3 rtol``, within [10, 24]. The measured force error is at most
+    0.3 · 5.83^-p relative to ``(1/n) Σ_j 1/|x_i - x_j|`` (``tests/test_annihilation1d_forces.py``), so at
+    most 3e-4 · rtol.
+
+    Parameters
+    ----------
+    rtol : float
+        The relative tolerance of the run.
+
+    Returns
+    -------
+    int
+        p.
+
+    Examples
+    --------
+    >>> fmm_order(1e-8), fmm_order(1e-3)
+    (15, 10)
+    """
     p = int(np.ceil(np.log(1e3 / float(rtol)) / np.log(3 + np.sqrt(8))))
     return min(24, max(10, p))
 
@@ -400,12 +510,45 @@ def fmm_order(rtol):
 PAIR_BLOCK = 2**20  # pair-matrix entries per block of rows in callable_velocity
 
 
-def callable_velocity(x, b, n_total, dv, dw=None):
-    """Right-hand side of (4.1) for user potentials: ``v_i = -(1/n) Σ_{j≠i} K_ij(x_i - x_j)`` with
-    ``K_ij = dv`` for equal charges and ``dw`` (None: W ≡ 0) for opposite ones, ``dv``/``dw`` vectorised
-    callables of the difference array. Blocks of rows of the pair matrix (:data:`PAIR_BLOCK` entries
-    each); the self-term is 0 (the convention V'(0) := 0). Non-finite values (a collapsed stage state)
-    propagate, which makes the step rejected."""
+def callable_velocity(x: np.ndarray, b: np.ndarray, n_total: int, dv: Callable[[np.ndarray], np.ndarray],
+                      dw: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Right-hand side of (4.1) for user potentials: ``v_i = -(1/n) Σ_{j≠i} K_ij(x_i - x_j)``.
+
+    ``K_ij = dv`` for equal charges and ``dw`` for opposite ones. Blocks of rows of the pair matrix
+    (:data:`PAIR_BLOCK` entries each); the self-term is 0 (the convention V'(0) := 0). Non-finite values
+    (a collapsed stage state) propagate, which makes the step rejected.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Positions of the m active particles.
+    b : numpy.ndarray
+        Their charges ±1.
+    n_total : int
+        n: each particle has mass 1/n.
+    dv : callable
+        V', vectorised over the array of differences.
+    dw : callable or None, optional
+        W', likewise (None: W ≡ 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        The m velocities.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (4.1); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    The same forces as the compiled presets ``V = -log``, ``W_δ`` (δ = 0.3):
+
+    >>> import numpy as np
+    >>> x, b = np.array([-1.0, -0.5, 0.5, 1.0]), np.array([1, 1, -1, -1])
+    >>> callable_velocity(x, b, 4, lambda r: -1 / r, lambda r: r / (r * r + 0.09))
+    array([-0.2174942 ,  0.88961421, -0.88961421,  0.2174942 ])
+    """
     x = np.asarray(x, dtype=float)
     b = np.asarray(b)
     m = x.size
@@ -425,9 +568,46 @@ def callable_velocity(x, b, n_total, dv, dw=None):
     return out / n_total
 
 
-def velocity(x, b, n_total, vkind, wkind, delta, method="auto", order=FMM_ORDER):
-    """Right-hand side of (4.1) on the active particles by ``method``: "direct", "fmm" (Chebyshev
-    order ``order``), or "auto" (the FMM from :data:`FMM_CROSSOVER` active particles on)."""
+def velocity(x: np.ndarray, b: np.ndarray, n_total: int, vkind: int, wkind: int, delta: float,
+             method: str = "auto", order: int = FMM_ORDER) -> np.ndarray:
+    """Right-hand side of (4.1) on the active particles by ``method``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Positions of the m active particles, sorted strictly increasing.
+    b : numpy.ndarray
+        Their charges ±1 (int64).
+    n_total : int
+        n: each particle has mass 1/n.
+    vkind : int
+        Index of V in :data:`V_KINDS` (0 "log", 1 "wall").
+    wkind : int
+        Index of W in :data:`W_KINDS` (0 "none", 1 "regularised", 2 "-V").
+    delta : float
+        δ of W_δ.
+    method : {"auto", "direct", "fmm"}, optional
+        "direct" (:func:`active_velocity`), "fmm" (:func:`fmm_velocity`), or "auto" (the FMM from
+        :data:`FMM_CROSSOVER` active particles on: bit-identical to "direct" below).
+    order : int, optional
+        The Chebyshev order of the FMM.
+
+    Returns
+    -------
+    numpy.ndarray
+        The m velocities.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (4.1); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, b = np.array([-1.0, -0.5, 0.5, 1.0]), np.array([1, 1, -1, -1])
+    >>> bool(np.array_equal(velocity(x, b, 4, 0, 1, 0.3), active_velocity(x, b, 4, 0, 1, 0.3)))
+    True
+    """
     if method == "direct" or (method == "auto" and x.size < FMM_CROSSOVER):
         return active_velocity(x, b, n_total, vkind, wkind, delta)
     return fmm_velocity(x, b, n_total, vkind, wkind, delta, order=order)

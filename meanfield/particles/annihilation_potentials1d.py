@@ -23,21 +23,71 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["LOG", "NONE", "WALL", "OutsideTheoremWarning", "Potential1D", "assumption_violations", "engine_kinds",
            "negative", "potential", "preset_v", "preset_w", "regularised"]
 
 
 class OutsideTheoremWarning(UserWarning):
-    """The chosen potentials leave Assumption 2.1: Theorem 5.1 (convergence) does not cover the run."""
+    """The chosen potentials leave Assumption 2.1: Theorem 5.1 (convergence) does not cover the run.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, Assumption 2.1, Theorem 5.1; theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from meanfield.models.annihilation1d import Annihilation1D
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = Annihilation1D(W="-V")
+    >>> [w.category.__name__ for w in caught]
+    ['OutsideTheoremWarning']
+    """
 
 
-def potential(kind, r, delta=0.3, V="log"):
-    """``V`` or ``W`` of the given preset kind at ``r`` (even functions; V singular at 0). For kind "-V"
-    the potential is ``-V`` with ``V`` given by the keyword ``V``."""
-    r = np.abs(np.asarray(r, dtype=float))
+def potential(kind: str, r: ArrayLike, delta: float = 0.3, V: str = "log") -> np.ndarray:
+    """``V`` or ``W`` of the given preset kind at ``r`` (even functions; V singular at 0).
+
+    Parameters
+    ----------
+    kind : {"log", "wall", "none", "regularised", "-V"}
+        ``-log|r|``; ``r coth r - log|2 sinh r|`` (evaluated as ``2r/(e^{2r}-1) - log1p(-e^{-2r})``, a
+        series below 1e-3); 0; ``½ log(r² + δ²)``; ``-V``.
+    r : array_like
+        The distances (the sign is ignored).
+    delta : float, optional
+        δ of "regularised".
+    V : str, optional
+        For kind "-V": the kind of the potential V that is negated.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values (``inf`` at 0 for the singular ones).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, §1.2; theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> potential("log", [0.5, 1.0, 2.0])
+    array([ 0.69314718, -0.        , -0.69314718])
+    >>> potential("wall", [1.0]), potential("regularised", [0.4], delta=0.3)
+    (array([0.45844874]), array([-0.69314718]))
+    """
+    r = cast(np.ndarray, np.abs(np.asarray(r, dtype=float)))  # cast: typing only
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if kind == "log":
             return -np.log(r)
@@ -70,9 +120,37 @@ def _dwall(r):
 
 @dataclass(frozen=True, eq=False)
 class Potential1D:
-    """An even potential ``value(r)`` with its derivative ``derivative(r)`` (both vectorised over NumPy
-    arrays of r ≠ 0), a ``name`` for records, and ``kind``: the compiled engine's index of a preset
-    (None for a user potential). ``zero=True`` marks W ≡ 0 (no opposite-sign force at all)."""
+    """An even potential with its derivative, for the particles (force) and the finite volumes (value).
+
+    Parameters
+    ----------
+    value : callable
+        ``value(r)``, vectorised over NumPy arrays of r ≠ 0.
+    derivative : callable
+        ``derivative(r)`` = ``value'(r)``, likewise.
+    name : str, optional
+        A name for records.
+    kind : int or None, optional
+        The compiled engine's index of a preset (None for a user potential).
+    zero : bool, optional
+        True marks W ≡ 0 (no opposite-sign force at all).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` or ``derivative`` is not callable or ``name`` is not a string.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, §1.2, Assumption 2.1; theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = Potential1D(lambda r: -np.log(np.abs(r)), lambda r: -1 / r, "mylog")
+    >>> P, P.evaluate([1.0, 2.0]), P.evaluate([2.0], "derivative")
+    (Potential1D('mylog'), array([-0.        , -0.69314718]), array([-0.5]))
+    """
 
     value: Callable
     derivative: Callable
@@ -80,7 +158,7 @@ class Potential1D:
     kind: int | None = None
     zero: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field_name in ("value", "derivative"):
             if not callable(getattr(self, field_name)):
                 raise TypeError(f"Potential1D.{field_name} must be a callable r -> array, got "
@@ -88,12 +166,29 @@ class Potential1D:
         if not isinstance(self.name, str):
             raise TypeError(f"Potential1D.name must be a string, got {self.name!r}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Potential1D({self.name!r})"
 
-    def evaluate(self, r, what="value"):
-        """``value(r)`` (or ``derivative(r)``) as a float array of r's shape; TypeError/ValueError naming
-        the potential when the callable gives something else."""
+    def evaluate(self, r: ArrayLike, what: str = "value") -> np.ndarray:
+        """``value(r)`` (or ``derivative(r)``) as a float array of r's shape.
+
+        Parameters
+        ----------
+        r : array_like
+            The points.
+        what : {"value", "derivative"}, optional
+            Which function to evaluate.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float values of r's shape.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the potential when the callable gives something else.
+        """
         func = self.value if what == "value" else self.derivative
         r = np.asarray(r, dtype=float)
         with np.errstate(all="ignore"):
@@ -113,8 +208,29 @@ NONE = Potential1D(lambda r: potential("none", r), lambda r: np.zeros_like(np.as
 V_PRESETS = {"log": LOG, "wall": WALL}
 
 
-def regularised(delta):
-    """``W_δ(r) = ½ log(r² + δ²)``, ``W_δ'(r) = r / (r² + δ²)`` (the compiled engine's W kind 1)."""
+def regularised(delta: float) -> Potential1D:
+    """``W_δ(r) = ½ log(r² + δ²)``, ``W_δ'(r) = r / (r² + δ²)`` (the compiled engine's W kind 1).
+
+    Parameters
+    ----------
+    delta : float
+        The core δ.
+
+    Returns
+    -------
+    Potential1D
+        W_δ.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, Fig. 1; theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> W = regularised(0.3)
+    >>> W, W.kind, W.evaluate([0.4], "derivative")
+    (Potential1D('regularised'), 1, array([1.6]))
+    """
     return Potential1D(_Regularised(float(delta)), _RegularisedDerivative(float(delta)), "regularised", kind=1)
 
 
@@ -143,15 +259,56 @@ class _Negated:
         return -np.asarray(self.func(r), dtype=float)
 
 
-def negative(V: Potential1D):
-    """``W = -V`` (singular attraction, outside Assumption 2.1); the compiled engine's W kind 2 when V is a
-    preset."""
+def negative(V: Potential1D) -> Potential1D:
+    """``W = -V`` (singular attraction, outside Assumption 2.1).
+
+    Parameters
+    ----------
+    V : Potential1D
+        The potential to negate.
+
+    Returns
+    -------
+    Potential1D
+        ``-V``, named "-V"; the compiled engine's W kind 2 when V is a preset.
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, eq. (1.4), §1.7(a); theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> W = negative(LOG)
+    >>> W, W.kind, W.evaluate([2.0])
+    (Potential1D('-V'), 2, array([0.69314718]))
+    """
     kind = 2 if V.kind is not None else None
     return Potential1D(_Negated(V.value), _Negated(V.derivative), "-V", kind=kind)
 
 
-def preset_v(V):
-    """The potential ``V`` of the model: a preset name ("log", "wall") or a :class:`Potential1D`."""
+def preset_v(V: str | Potential1D) -> Potential1D:
+    """The potential ``V`` of the model: a preset name ("log", "wall") or a :class:`Potential1D`.
+
+    Parameters
+    ----------
+    V : str or Potential1D
+        "log", "wall" or a user potential (returned as is).
+
+    Returns
+    -------
+    Potential1D
+        The potential.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+
+    Examples
+    --------
+    >>> preset_v("wall")
+    Potential1D('wall')
+    """
     if isinstance(V, Potential1D):
         return V
     if isinstance(V, str) and V in V_PRESETS:
@@ -163,9 +320,34 @@ def preset_v(V):
 W_PRESETS = ("none", "regularised", "-V")
 
 
-def preset_w(W, V: Potential1D, delta):
+def preset_w(W: str | Potential1D, V: Potential1D, delta: float) -> Potential1D:
     """The potential ``W`` of the model: a preset name ("none", "regularised" with ``delta``, "-V") or a
-    :class:`Potential1D`."""
+    :class:`Potential1D`.
+
+    Parameters
+    ----------
+    W : str or Potential1D
+        "none", "regularised", "-V" or a user potential (returned as is).
+    V : Potential1D
+        The model's V (negated for "-V").
+    delta : float
+        δ of "regularised".
+
+    Returns
+    -------
+    Potential1D
+        The potential.
+
+    Raises
+    ------
+    ValueError
+        For any other value of ``W``.
+
+    Examples
+    --------
+    >>> preset_w("regularised", LOG, 0.3), preset_w("none", LOG, 0.3).zero
+    (Potential1D('regularised'), True)
+    """
     if isinstance(W, Potential1D):
         return W
     if isinstance(W, str) and W in W_PRESETS:
@@ -195,8 +377,30 @@ def _derivative_mismatch(P: Potential1D):
 
 
 def assumption_violations(V: Potential1D, W: Potential1D) -> list[str]:
-    """What fails of Assumption 2.1 on the sample ``r ∈ ±[1e-6, 1e3]`` (module docstring): a list of
-    sentences, empty when every sampled check passes (which does not prove the assumption)."""
+    """What fails of Assumption 2.1 on the sample ``r ∈ ±[1e-6, 1e3]`` (module docstring).
+
+    Parameters
+    ----------
+    V, W : Potential1D
+        The potentials of the model.
+
+    Returns
+    -------
+    list of str
+        One sentence per failed check, empty when every sampled check passes (which does not prove the
+        assumption).
+
+    References
+    ----------
+    :cite:`vanMeursMorandotti2019`, Assumption 2.1; theory page ``docs/theory/001-annihilation.md``.
+
+    Examples
+    --------
+    >>> assumption_violations(LOG, regularised(0.3))
+    []
+    >>> assumption_violations(LOG, negative(LOG))
+    ["W = '-V': W' is not Lipschitz at 0 (|W'(r)/r| = 1e+12 at r = 1e-6); Assumption 2.1 needs a regular W"]
+    """
     out = []
     for label, P in (("V", V), ("W", W)):
         plus, minus = P.evaluate(_R), P.evaluate(-_R)
@@ -229,9 +433,29 @@ def assumption_violations(V: Potential1D, W: Potential1D) -> list[str]:
     return out
 
 
-def engine_kinds(V: Potential1D, W: Potential1D, delta):
-    """``(vkind, wkind, delta)`` for the compiled engine when V and W are presets it knows, else None (the
-    NumPy pair sum of user potentials). The δ of a W_δ preset is the one it was built with."""
+def engine_kinds(V: Potential1D, W: Potential1D, delta: float) -> tuple[Any, Any, float] | None:
+    """``(vkind, wkind, delta)`` for the compiled engine when V and W are presets it knows.
+
+    Parameters
+    ----------
+    V, W : Potential1D
+        The potentials of the model.
+    delta : float
+        The model's δ (replaced by the δ a W_δ preset was built with).
+
+    Returns
+    -------
+    tuple or None
+        ``(vkind, wkind, delta)``, or None for the NumPy pair sum of user potentials (or ``-V`` of another
+        V than the model's).
+
+    Examples
+    --------
+    >>> engine_kinds(LOG, regularised(0.5), 0.3)
+    (0, 1, 0.5)
+    >>> engine_kinds(Potential1D(abs, abs), NONE, 0.3) is None
+    True
+    """
     if V.kind is None or W.kind is None:
         return None
     if isinstance(W.value, _Regularised):

@@ -51,6 +51,7 @@ import heapq
 
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 from meanfield.particles.sticky_events1d import check_event_times, check_two_species_state
 
@@ -175,12 +176,44 @@ def _cluster_velocities(mx, ax, my, by, vx, vy):
         vy[B - r] = v
 
 
-def cluster_velocities(mx, ax, my, by):
+def cluster_velocities(
+    mx: ArrayLike, ax: ArrayLike, my: ArrayLike, by: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Minimal-norm right-derivative velocities of one cluster (module docstring).
 
-    ``mx, ax``: masses and targets a_i of the x-members in rank order (may be empty); ``my, by``
-    likewise for y. Returns ``(vx, vy)``, non-decreasing arrays. Exact up to round-off: the
-    velocities are breakpoints of the lower envelope of the level-set cost lines.
+    Exact up to round-off: the velocities are breakpoints of the lower envelope of the level-set cost
+    lines.
+
+    Parameters
+    ----------
+    mx, ax : array_like
+        Masses and targets a_i of the x-members in rank order (may be empty).
+    my, by : array_like
+        Likewise for the y-members.
+
+    Returns
+    -------
+    vx, vy : numpy.ndarray
+        Non-decreasing velocities of the members.
+
+    Raises
+    ------
+    ValueError
+        If the cluster has no member.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, Remarks 3.6 and 4.1; theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    A pair x, y of masses ½: with ``a - b = 0.4 < m + n = 1`` it sticks and moves with
+    ``(m a + n b)/(m + n) = 0``; with ``a - b = 2 > 1`` it separates:
+
+    >>> cluster_velocities([0.5], [0.2], [0.5], [-0.2])
+    (array([0.]), array([0.]))
+    >>> cluster_velocities([0.5], [1.0], [0.5], [-1.0])
+    (array([0.5]), array([-0.5]))
     """
     mx, ax, my, by = (np.ascontiguousarray(v, dtype=float) for v in (mx, ax, my, by))
     if mx.size + my.size == 0:
@@ -437,14 +470,50 @@ def _record(t, xl, xh, yl, yh, newb, cnt, bx, by, rank_x, rank_y, ev_t, ev_k, ev
             ev_j.append(j + 1)
 
 
-def simulate_general_masses(x0, y0, mx, my, out_times, t_end, record_events=True):
-    """Exact gradient flow of (24) from sorted ``x0, y0`` with positive masses ``mx, my`` (each
-    summing to 1; the species may have different particle numbers). Same return dictionary as
-    :func:`meanfield.particles.sticky_events1d.simulate_two_species_events` (``event_kind`` also
-    takes ``EVENT_X_CLUSTER``/``EVENT_Y_CLUSTER``, with ``event_i, event_j`` the two ranks, and
-    ``EVENT_DETACH``), plus ``n_meetings``. Inputs are checked before any work
-    (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`,
-    :func:`~meanfield.particles.sticky_events1d.check_event_times`): ValueError on bad input.
+def simulate_general_masses(
+    x0: ArrayLike, y0: ArrayLike, mx: ArrayLike | None, my: ArrayLike | None, out_times: ArrayLike, t_end: float,
+    record_events: bool = True,
+) -> dict:
+    """Exact gradient flow of (24) from sorted ``x0, y0`` with positive masses ``mx, my``.
+
+    Inputs are checked before any work (:func:`~meanfield.particles.sticky_events1d.check_two_species_state`,
+    :func:`~meanfield.particles.sticky_events1d.check_event_times`).
+
+    Parameters
+    ----------
+    x0, y0 : array_like
+        Sorted positions (the species may have different particle numbers).
+    mx, my : array_like or None
+        Positive masses, each summing to 1 (None: 1/N each).
+    out_times : array_like
+        Output times in [0, t_end].
+    t_end : float
+        The end of the run.
+    record_events : bool, optional
+        Whether to record the event arrays.
+
+    Returns
+    -------
+    dict
+        The dictionary of :func:`meanfield.particles.sticky_events1d.simulate_two_species_events`
+        (``event_kind`` also takes ``EVENT_X_CLUSTER``/``EVENT_Y_CLUSTER``, with ``event_i, event_j`` the
+        two ranks, and ``EVENT_DETACH``), plus ``n_meetings``.
+
+    Raises
+    ------
+    ValueError
+        On bad input.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, eq. (24), Thm 3.1, Remarks 3.6 and 4.1; theory page
+    ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    >>> r = simulate_general_masses([0.0, 0.5], [0.25, 0.75], [0.3, 0.7], [0.6, 0.4], [0.0, 1.0], 1.0)
+    >>> r["x"][-1].round(6), r["event_time"].round(6), r["n_meetings"]
+    (array([0.266667, 0.509091]), array([0.5     , 0.833333]), 2)
     """
     x0, y0, mx, my = check_two_species_state(x0, y0, mx, my)
     out_times, t_end = check_event_times(out_times, t_end)

@@ -35,8 +35,11 @@ the system, Thm 4.3 consequence 4) stop the run with error code 2 or 3.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import ArrayLike
 
 __all__ = [
     "EVENT_CROSS",
@@ -52,7 +55,7 @@ _INF = np.inf
 
 
 # --- input checks (shared with the model and the general-mass engine) ----------------------
-def _floats(name, v):
+def _floats(name: str, v: Any) -> np.ndarray:
     """``v`` as a float array; TypeError naming ``name`` for strings, None, complex or objects."""
     try:
         a = np.asarray(v, dtype=float)
@@ -63,7 +66,7 @@ def _floats(name, v):
     return a
 
 
-def _positions(name, v):
+def _positions(name: str, v: object) -> np.ndarray:
     a = _floats(name, v)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
@@ -78,7 +81,7 @@ def _positions(name, v):
     return np.ascontiguousarray(a)
 
 
-def _masses(name, m, n):
+def _masses(name: str, m: object, n: int) -> np.ndarray:
     if m is None:
         return np.full(n, 1.0 / n)
     m = _floats(name, m)
@@ -95,20 +98,76 @@ def _masses(name, m, n):
     return np.ascontiguousarray(m)
 
 
-def check_two_species_state(x, y, mx=None, my=None):
-    """Validate a two-species particle state before any work: ``x``, ``y`` finite, non-empty,
-    non-decreasing (the cone C^N x C^N of Section 3: labels are ranks); ``mx``, ``my`` (default
-    1/N each) of the same length as their positions, finite, positive, summing to 1.
-    Returns contiguous float arrays ``(x, y, mx, my)``; raises ValueError naming the offender."""
+def check_two_species_state(
+    x: ArrayLike, y: ArrayLike, mx: ArrayLike | None = None, my: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a two-species particle state before any work.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Positions: finite, non-empty, non-decreasing (the cone C^N x C^N of Section 3: labels are ranks).
+    mx, my : array_like or None, optional
+        Masses (default 1/N each): of the same length as their positions, finite, positive, summing to 1.
+
+    Returns
+    -------
+    x, y, mx, my : numpy.ndarray
+        Contiguous float arrays.
+
+    Raises
+    ------
+    TypeError
+        For strings, None, complex or object entries (naming the offender).
+    ValueError
+        For any other violation (naming the offender).
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, Section 3; theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    >>> check_two_species_state([0.0, 0.5], [0.25, 1.0])
+    (array([0. , 0.5]), array([0.25, 1.  ]), array([0.5, 0.5]), array([0.5, 0.5]))
+    >>> check_two_species_state([0.5, 0.0], [0.25, 1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: x must be sorted (non-decreasing: labels are ranks); x[0]=0.5 > x[1]=0.0
+    """
     x = _positions("x", x)
     y = _positions("y", y)
     return x, y, _masses("mx", mx, x.size), _masses("my", my, y.size)
 
 
-def check_event_times(out_times, t_end):
-    """``t_end`` finite and >= 0; ``out_times`` finite, non-decreasing, in [0, t_end] (up to a
-    relative 1e-12, the tolerance of ``meanfield.models.base.check_times``). Returns the times and
-    the end of the run, ``max(t_end, out_times[-1])``, so that every output is written."""
+def check_event_times(out_times: ArrayLike, t_end: float) -> tuple[np.ndarray, float]:
+    """Check the output times of an event-driven run.
+
+    Parameters
+    ----------
+    out_times : array_like
+        Finite, non-decreasing, in [0, t_end] (up to a relative 1e-12, the tolerance of
+        ``meanfield.models.base.check_times``).
+    t_end : float
+        Finite and >= 0.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        The output times as a contiguous float array.
+    t_end : float
+        The end of the run, ``max(t_end, out_times[-1])``, so that every output is written.
+
+    Raises
+    ------
+    ValueError
+        If a condition above fails.
+
+    Examples
+    --------
+    >>> check_event_times([0.0, 0.5], 1.0)
+    (array([0. , 0.5]), 1.0)
+    """
     t_end = float(t_end)
     if not (np.isfinite(t_end) and t_end >= 0):
         raise ValueError(f"t_end must be a finite number >= 0, got {t_end!r}")
@@ -490,22 +549,59 @@ def _event_loop(x0, y0, mx, my, equal, out_times, t_end, record_events, gx, gy):
             err, err_time, final_vx, final_vy)
 
 
-def simulate_two_species_events(x0, y0, mx, my, out_times, t_end, record_events=True, ghosts=None):
+def simulate_two_species_events(
+    x0: ArrayLike, y0: ArrayLike, mx: ArrayLike | None, my: ArrayLike | None, out_times: ArrayLike, t_end: float,
+    record_events: bool = True, ghosts: tuple | None = None,
+) -> dict:
     """Run the exact event loop from sorted ``x0``, ``y0`` with masses ``mx``, ``my``.
 
-    Inputs are checked first (:func:`check_two_species_state`, :func:`check_event_times`):
-    unsorted or non-finite positions, non-positive masses, masses not matching the positions, or
-    output times outside [0, t_end] raise ValueError before any work.
+    Inputs are checked first (:func:`check_two_species_state`, :func:`check_event_times`).
 
-    ``ghosts=(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that
-    close the piecewise-constant reconstructions (66)-(67) (theory page 002): they move with the index
-    formula at i = 0, i.e. x_0' = -(2 J_0 + 1)/N, pass through everything, and are returned as
-    column 0 of ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
+    Parameters
+    ----------
+    x0, y0 : array_like
+        Sorted positions of the two species.
+    mx, my : array_like or None
+        Their masses (None: 1/N each).
+    out_times : array_like
+        Output times in [0, t_end].
+    t_end : float
+        The end of the run.
+    record_events : bool, optional
+        Whether to record the event arrays.
+    ghosts : tuple or None, optional
+        ``(x_0, y_0)`` (equal masses only) adds the massless "ghost" particles of rank 0 that close the
+        piecewise-constant reconstructions (66)-(67) (theory page 002): they move with the index formula
+        at i = 0, i.e. x_0' = -(2 J_0 + 1)/N, pass through everything, and are returned as column 0 of
+        ``x`` and ``y`` (then ``velocity_x[0]`` is the ghost's too).
 
-    Returns a dict with ``x`` (n_out, Nx), ``y`` (n_out, Ny) at ``out_times``, the event arrays
-    ``event_time``, ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (int32 0-based ranks of
-    the x and y particle), counts, and the velocities after the last processed event.
-    Raises ``RuntimeError`` for the unsupported situations described in the module docstring.
+    Returns
+    -------
+    dict
+        ``x`` (n_out, Nx), ``y`` (n_out, Ny) at ``out_times``, the event arrays ``event_time``,
+        ``event_kind`` (0 cross, 1 stick), ``event_i``, ``event_j`` (int32 0-based ranks of the x and y
+        particle), the counts ``n_cross``, ``n_stick``, the velocities ``velocity_x``, ``velocity_y``
+        after the last processed event and ``equal_masses``.
+
+    Raises
+    ------
+    ValueError
+        Before any work: unsorted or non-finite positions, non-positive masses, masses not matching the
+        positions, output times outside [0, t_end], ghosts with unequal masses or right of their species.
+    RuntimeError
+        For the unsupported situations described in the module docstring.
+
+    References
+    ----------
+    :cite:`DiFrancescoEspositoSchmidtchen`, ODE (6), Thm 4.1; theory page ``docs/theory/002-newtonian.md``.
+
+    Examples
+    --------
+    Two pairs x_i, y_i meet at t = 0.25 and stick at rest (equal masses, i = j: Thm 4.1(3)):
+
+    >>> r = simulate_two_species_events([0.0, 0.5], [0.25, 0.75], None, None, [0.0, 1.0], 1.0)
+    >>> r["x"][-1], r["event_time"], r["event_kind"], r["n_stick"]
+    (array([0.125, 0.625]), array([0.25, 0.25]), array([1, 1]...), 2)
     """
     x0, y0, mx, my = check_two_species_state(x0, y0, mx, my)
     out_times, t_end = check_event_times(out_times, t_end)

@@ -37,8 +37,10 @@ Theory page: ``docs/theory/003-dislocations.md``. Every check is a :class:`meanf
 
 Runs that are computations rather than particle-vs-measure pairs (the L² errors, the laws, the
 stability constants, the exact-transport BL distances of V9) are studies with the pairing
-:class:`Measurement` (``fn(model, pairing, t_end, rng) -> {name: number}``, recorded by the observer
-:class:`Measured`); their continuum references are computed once per process (:func:`_cached`).
+:class:`~meanfield.validation.computations.Computation` (``fn(model, rng, eps=, size=, t_end=) ->
+{name: number}``, the spacing and the count swept as ``pairing.eps`` / ``pairing.size``, recorded by the
+observer :class:`~meanfield.validation.computations.Recorded` under the metric ``measured``); their
+continuum references are computed once per process (:func:`_cached`).
 ``run(..., workers=k | executor=client, store=folder)`` passes execution to the studies: the tables,
 and so the report, do not depend on it; a run killed while writing into ``store`` resumes.
 """
@@ -62,7 +64,6 @@ from meanfield.pairings import (
     CoupledSDEMeanField,
     CoupledWalkersMeanField,
     LatticeVsLattice,
-    Pairing,
     PathwiseDistance,
     SDEVsContinuum,
 )
@@ -71,6 +72,7 @@ from meanfield.rates import fit_rate
 from meanfield.solvers.grids import UniformGrid
 from meanfield.study import Study, distances, run_studies
 from meanfield.validation.claims import Claim, PaperReport
+from meanfield.validation.computations import Computation, Recorded
 from meanfield.validation.sizes import chosen_sizes
 
 T_END = 0.05
@@ -123,53 +125,7 @@ def sizes(quick: bool) -> dict:
     return chosen_sizes(SIZES, quick)
 
 
-# --- a study of computations ---------------------------------------------------------------------------------
-class _Values:
-    """The 'run' of a :class:`Measurement`: the numbers its function returned (at the last output time)."""
-
-    def __init__(self, values, t):
-        self.values, self.t = values, t
-
-
-@dataclass(frozen=True)
-class Measurement(Pairing):
-    """A run that is a computation: ``fn(model, pairing, t_end, rng) -> {name: number}`` (``fn`` at module
-    level), with the spacing ``eps`` and a count ``size`` as fields to sweep (``pairing.eps``,
-    ``pairing.size``). No reference and no distances; :class:`Measured` records the numbers."""
-
-    fn: object = None
-    eps: float | None = None
-    size: int | None = None
-    sections: ClassVar[dict] = {"sample": None, "particles": None, "continuum": None}
-    needs_n: ClassVar[bool] = False
-    compares: ClassVar[bool] = False
-
-    def check(self, model_cls, owner):
-        if not callable(self.fn):
-            raise ValueError("Measurement.fn must be a function (model, pairing, t_end, rng) -> numbers, "
-                             f"got {self.fn!r}")
-
-    def reference(self, model, settings, t_end, times):
-        return None
-
-    def sample(self, model, settings, t_end, times, rng):
-        return _Values(self.fn(model, self, t_end, rng), float(times[-1]) if times else float(t_end))
-
-    def measures(self, model, sample, reference, t):
-        return {}
-
-
-@dataclass(frozen=True)
-class Measured(Observer):
-    """The numbers of a :class:`Measurement` run, at its last output time (label = the number's name)."""
-
-    name: str = "measured"
-    on: str = "sample"
-
-    def observe(self, model, run, t):
-        return dict(run.values) if t == run.t else None
-
-
+# --- continuum references, once per process ----------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
 def _cached(kind, params, t_end, m):
     """Continuum references, once per process: ``kind`` "mf" (the spectral MF density at ``t_end``,
@@ -197,10 +153,9 @@ def _l2_lattice(f_eps, ref, eps):
 
 
 # --- the computations (module level: pickled to worker processes) ----------------------------------------------
-def mfeps_vs_mf(model, p, t_end, rng):
-    """Thm 1.3 at spacing ``p.eps`` against the MF on ``p.size``²; mass drift and minimum of MF^ε; Lemma 3.1's
+def mfeps_vs_mf(model, rng, *, eps, size, t_end):
+    """Thm 1.3 at spacing ``eps`` against the MF on ``size``²; mass drift and minimum of MF^ε; Lemma 3.1's
     top eigenvalue for ρ_ε = MF^ε(t) and for a point mass, with the derived bound."""
-    eps = p.eps
     f = model.solve_lattice(eps, t_end, times=[0.0, t_end]).density.values
     mass = f.sum(axis=(2, 3)) * eps**2
     n = round(1 / eps)
@@ -208,39 +163,39 @@ def mfeps_vs_mf(model, p, t_end, rng):
     point[0, 0, 0] = n * n  # all mass on one + site: a concentrated ρ_ε ∈ P(Λ_{ε,±})
     lam_t, bound_t = model.stability_constant(eps, f[-1])
     lam_p, bound_p = model.stability_constant(eps, point)
-    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, p.size), eps),
+    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, size), eps),
             "mass_drift": float(np.abs(mass[-1] - mass[0]).max()), "min_density": float(f.min()),
             "lambda_mfeps_t": lam_t, "bound_mfeps_t": bound_t, "lambda_point_mass": lam_p, "bound_point_mass": bound_p}
 
 
-def law_distances(model, p, t_end, rng):
+def law_distances(model, rng, *, eps, size, t_end):
     """Thm 1.2: one walker vs Brownian motion (exact, mode by mode) and the ± pair's separation law
-    (lattice master equation vs the continuum Fokker–Planck on ``p.size``²), at spacing ``p.eps``."""
-    ref = _cached("pair", _key(model), t_end, p.size)
-    lat = model.pair_law_lattice(p.eps, -1, t_end)[-1]
-    n, m = round(1 / p.eps), p.size
-    pair = float(np.sqrt(p.eps**2 * np.sum((lat - ref[:: m // n, :: m // n]) ** 2)))
-    return {"one_particle_l2": float(model.single_law_distance(p.eps, t_end)), "pair_l2": pair}
+    (lattice master equation vs the continuum Fokker–Planck on ``size``²), at spacing ``eps``."""
+    ref = _cached("pair", _key(model), t_end, size)
+    lat = model.pair_law_lattice(eps, -1, t_end)[-1]
+    n, m = round(1 / eps), size
+    pair = float(np.sqrt(eps**2 * np.sum((lat - ref[:: m // n, :: m // n]) ** 2)))
+    return {"one_particle_l2": float(model.single_law_distance(eps, t_end)), "pair_l2": pair}
 
 
-def kmc_single_walker(model, p, t_end, rng):
-    """``p.size`` single KMC walkers (F = 0) at spacing ``p.eps``: counts of the displacement in units of ε,
+def kmc_single_walker(model, rng, *, eps, size, t_end):
+    """``size`` single KMC walkers (F = 0) at spacing ``eps``: counts of the displacement in units of ε,
     clipped to ±KMC_BINS (labels ``d-8`` … ``d8``)."""
     start = (np.array([[0.5, 0.5]]), np.array([1]))
-    walkers = model.simulate_walkers([start] * p.size, p.eps, t_end, rng=rng)
-    disp = np.clip([round((tr.info["unwrapped"][-1][0, 0] - 0.5) / p.eps) for tr in walkers], -KMC_BINS, KMC_BINS)
+    walkers = model.simulate_walkers([start] * size, eps, t_end, rng=rng)
+    disp = np.clip([round((tr.info["unwrapped"][-1][0, 0] - 0.5) / eps) for tr in walkers], -KMC_BINS, KMC_BINS)
     return {f"d{k}": int(np.sum(disp == k)) for k in range(-KMC_BINS, KMC_BINS + 1)}
 
 
-def kmc_pair(model, p, t_end, rng):
-    """``p.size`` KMC ± pairs at spacing ``p.eps`` from the pair's initial law: moments of φ = log(p_int/p_free)
+def kmc_pair(model, rng, *, eps, size, t_end):
+    """``size`` KMC ± pairs at spacing ``eps`` from the pair's initial law: moments of φ = log(p_int/p_free)
     at the separations, and the means of φ under the lattice law (interaction) and the free law."""
-    eps, sites = p.eps, round(1 / p.eps)
+    sites = round(1 / eps)
     _, x, y = model.lattice(eps)
     mass = (model.pair_initial_density(x, y) * eps**2).ravel()
-    z0 = np.stack(np.unravel_index(rng.choice(mass.size, size=p.size, p=mass / mass.sum()), (sites, sites)), 1)
-    l2 = rng.integers(0, sites, (p.size, 2))
-    pairs = [(np.stack([(l2[r] + z0[r]) % sites, l2[r]]) * eps, np.array([1, -1])) for r in range(p.size)]
+    z0 = np.stack(np.unravel_index(rng.choice(mass.size, size=size, p=mass / mass.sum()), (sites, sites)), 1)
+    l2 = rng.integers(0, sites, (size, 2))
+    pairs = [(np.stack([(l2[r] + z0[r]) % sites, l2[r]]) * eps, np.array([1, -1])) for r in range(size)]
     zs = np.array([np.rint((tr.positions[-1][0] - tr.positions[-1][1]) / eps).astype(int) % sites
                    for tr in model.simulate_walkers(pairs, eps, t_end, rng=rng)])
     p_int = model.pair_law_lattice(eps, -1, t_end)[-1] * eps**2
@@ -285,62 +240,50 @@ def _site_masses(model, eps, t_end):
     return lat, pts
 
 
-def direct_limit(model, p, t_end, rng):
-    """V9 at n = ∞: the MF^ε masses (atoms at the sites) against the MF atoms on ``p.size``²."""
-    lat, pts = _site_masses(model, p.eps, t_end)
+def direct_limit(model, rng, *, eps, size, t_end):
+    """V9 at n = ∞: the MF^ε masses (atoms at the sites) against the MF atoms on ``size``²."""
+    lat, pts = _site_masses(model, eps, t_end)
     torus = Domain.torus(2, 1.0)
-    masses = {label: EmpiricalMeasure(pts, lat[k].ravel() * p.eps**2, torus) for k, label in enumerate("+-")}
-    d, gap = _bl_sum(masses, _cached("atoms", _key(model), t_end, p.size))
+    masses = {label: EmpiricalMeasure(pts, lat[k].ravel() * eps**2, torus) for k, label in enumerate("+-")}
+    d, gap = _bl_sum(masses, _cached("atoms", _key(model), t_end, size))
     return {"bl_sum_n_infinity": d, "bracket_gap": gap}
 
 
-@dataclass(frozen=True)
-class DirectMeasurement(Measurement):
-    """:class:`Measurement` for V9 with its reference grids (fine, coarse) and the i.i.d. floor switch."""
-
-    fine: int = 64
-    coarse: int = 32
-    iid: bool = False
-
-    def sample(self, model, settings, t_end, times, rng):
-        return _Values(_direct(model, self, t_end, rng), float(t_end))
-
-
-def _direct(model, p, t_end, rng):
-    """V9: one replica of RW_n^ε (n = ``p.size``, n/2 of each sign) at spacing ``p.eps`` against the MF atoms
-    on the fine and the coarse reference grids; with ``p.iid`` also n i.i.d. walkers drawn from MF^ε(t)
+def direct_replica(model, rng, *, eps, size, t_end, fine, coarse, iid):
+    """V9: one replica of RW_n^ε (n = ``size``, n/2 of each sign) at spacing ``eps`` against the MF atoms
+    on the fine and the coarse reference grids; with ``iid`` also n i.i.d. walkers drawn from MF^ε(t)
     (the sampling floor)."""
-    n, eps, sites = p.size, p.eps, round(1 / p.eps)
+    n, sites = size, round(1 / eps)
     start = model.sample_lattice_particles(n, eps, rng=rng, n_plus=n // 2)
     tr = model.simulate_random_walks(start, eps, t_end, rng=rng)
     b = np.where(tr.species[-1] == "+", 1, -1)
     meas = _lattice_measures(tr.positions[-1], b, n, sites)
-    d, gap = _bl_sum(meas, _cached("atoms", _key(model), t_end, p.fine))
-    d_coarse, _ = _bl_sum(meas, _cached("atoms", _key(model), t_end, p.coarse))
+    d, gap = _bl_sum(meas, _cached("atoms", _key(model), t_end, fine))
+    d_coarse, _ = _bl_sum(meas, _cached("atoms", _key(model), t_end, coarse))
     out = {"bl_sum": d, "bl_sum_coarse_reference": d_coarse, "bracket_gap": gap, "jumps": tr.info["jumps"]}
-    if p.iid:  # sampling floor: n i.i.d. walkers from the MF^ε law at t, same signs
+    if iid:  # sampling floor: n i.i.d. walkers from the MF^ε law at t, same signs
         lat, pts = _site_masses(model, eps, t_end)
         probs = [lat[k].ravel() / lat[k].sum() for k in range(2)]
         walkers = np.concatenate([pts[rng.choice(pts.shape[0], size=c, p=probs[k])]
                                   for k, c in enumerate((n // 2, n - n // 2))])
         signs = np.where(np.arange(n) < n // 2, 1, -1)
         out["bl_sum_iid_mfeps"] = _bl_sum(_lattice_measures(walkers, signs, n, sites),
-                                          _cached("atoms", _key(model), t_end, p.fine))[0]
+                                          _cached("atoms", _key(model), t_end, fine))[0]
     return out
 
 
-def bump_mfeps_vs_mf(model, p, t_end, rng):
-    """Thm 1.3 with the bump mollifier at spacing ``p.eps`` against the bump MF on ``p.size``²."""
-    f = model.solve_lattice(p.eps, t_end, times=[0.0, t_end]).density.values
-    drift = float(np.abs(f.sum(axis=(2, 3))[-1] - f.sum(axis=(2, 3))[0]).max() * p.eps**2)
-    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, p.size), p.eps), "mass_drift": drift}
+def bump_mfeps_vs_mf(model, rng, *, eps, size, t_end):
+    """Thm 1.3 with the bump mollifier at spacing ``eps`` against the bump MF on ``size``²."""
+    f = model.solve_lattice(eps, t_end, times=[0.0, t_end]).density.values
+    drift = float(np.abs(f.sum(axis=(2, 3))[-1] - f.sum(axis=(2, 3))[0]).max() * eps**2)
+    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, size), eps), "mass_drift": drift}
 
 
-def bump_kernel_gap(model, p, t_end, rng):
-    """RMS distance of the Gaussian-kernel MF (``p.size/2``²) from the bump MF (``p.size``²) at ``t_end``."""
-    ref = _cached("mf", _key(model), t_end, p.size)
+def bump_kernel_gap(model, rng, *, size, t_end):
+    """RMS distance of the Gaussian-kernel MF (``size/2``²) from the bump MF (``size``²) at ``t_end``."""
+    ref = _cached("mf", _key(model), t_end, size)
     params = {k: v for k, v in model.params.items() if k != "mollifier"}
-    gauss = _cached("mf", tuple(sorted(params.items())), t_end, p.size // 2)
+    gauss = _cached("mf", tuple(sorted(params.items())), t_end, size // 2)
     return {"kernel_gap": float(np.sqrt(np.mean(np.sum((gauss - ref[:, ::2, ::2]) ** 2, axis=0))))}
 
 
@@ -386,9 +329,11 @@ class ClockStatistics(Observer):
 
 
 # --- the studies -----------------------------------------------------------------------------------------------
-def _measure(fn, model, sweep, seeds=(0,), t_end=T_END, pairing=None):
+def _measure(fn, model, sweep, seeds=(0,), t_end=T_END, args=None):
+    """A study of the computation ``fn(model, rng, eps=, size=, t_end=, **args)`` (sweep ``pairing.eps`` and
+    ``pairing.size``), its numbers recorded under the metric ``measured``."""
     return Study("Dislocations2D", sweep, t_end, [t_end], seeds=list(seeds), metrics=[], model_params=model,
-                 pairing=pairing or Measurement(fn), observers=[Measured()])
+                 pairing=Computation(fn, args=args or {}, with_t_end=True), observers=[Recorded("measured")])
 
 
 def studies(quick: bool = True) -> dict:
@@ -423,9 +368,10 @@ def studies(quick: bool = True) -> dict:
                                  observers=[PathwiseDistance(), ClockStatistics()]),
         "direct_limit": _measure(direct_limit, DIRECT_MODEL,
                                  {"pairing.eps": size["direct_eps"], "pairing.size": [fine]}),
-        "direct": _measure(None, DIRECT_MODEL, {"pairing.eps": size["direct_eps"], "pairing.size": size["direct_n"]},
+        "direct": _measure(direct_replica, DIRECT_MODEL,
+                           {"pairing.eps": size["direct_eps"], "pairing.size": size["direct_n"]},
                            seeds=range(size["direct_reps"]),
-                           pairing=DirectMeasurement(_direct, fine=fine, coarse=coarse, iid=size["direct_iid"])),
+                           args={"fine": fine, "coarse": coarse, "iid": size["direct_iid"]}),
         "bump": _measure(bump_mfeps_vs_mf, BUMP_MODEL, {"pairing.eps": size["bump_eps"],
                                                         "pairing.size": [size["bump_reference"]]}),
         "bump_kernel": _measure(bump_kernel_gap, BUMP_MODEL, {"pairing.size": [size["bump_reference"]]}),

@@ -30,7 +30,6 @@ does not depend on it. ``MEANFIELD_VALIDATION_SIZE=tiny`` shrinks the sizes (tes
 
 from __future__ import annotations
 
-import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +39,9 @@ from meanfield.models.base import Trajectory
 from meanfield.observers import Observer
 from meanfield.pairings import ActiveParts, ContinuumVsContinuum, ParticlesFrom, ParticleVsContinuum
 from meanfield.rates import fit_rate
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study, distances
+from meanfield.validation.claims import Claim
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes, time_index
 
 CASES: dict[str, dict] = {
@@ -62,6 +62,7 @@ SIZES = {
              "potential_n": {"wall V, W_delta": 32, "log V, W=-V": 32}},
 }
 WINDOW = (-4.0, 4.0)
+PAPER, TITLE = "001", "van Meurs-Morandotti: particles with an annihilation rule"
 
 
 def sizes(quick: bool) -> dict:
@@ -280,7 +281,7 @@ def figures(declared, tables, quick, outdir) -> list:
     return [str(io.save_figure(fig, outdir / "annihilation1d_mass.png", dpi=110))]
 
 
-def data_files(tables, quick, outdir) -> list:
+def data_files(declared, tables, quick, outdir) -> list:
     from meanfield import io
 
     size = sizes(quick)
@@ -303,12 +304,10 @@ def data_files(tables, quick, outdir) -> list:
             str(io.save_table(tidy, outdir / "annihilation1d_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     size = sizes(quick)
-    notes = f"n = {size['ns']}; FV {size['cells']} cells; cases {list(CASES)}; studies: {', '.join(declared)}"
-    return PaperReport("001", "van Meurs-Morandotti: particles with an annihilation rule", claims(tables, quick),
-                       figures(declared, tables, quick, outdir), data_files(tables, quick, outdir), notes)
+    return f"n = {size['ns']}; FV {size['cells']} cells; cases {list(CASES)}; studies: {', '.join(declared)}"
+
+
+run = paper_runner(__name__)

@@ -58,9 +58,10 @@ from meanfield.measures import EmpiricalMeasure, GridDensity
 from meanfield.observers import Observer
 from meanfield.pairings import Pairing, ParticlesFrom, positive_part
 from meanfield.rates import fit_rate
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study, distances
+from meanfield.validation.claims import Claim
 from meanfield.validation.computations import Computation, DatasetValue, Recorded
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes, time_index
 
 MODEL = dict(sigma=1.0, gamma_bar=0.4, mass_plus=0.5, mass_minus=0.5, centre_plus=(-0.4, 0.0),
@@ -72,6 +73,7 @@ PAIR_MODEL = dict(sigma=1.0, gamma=0.4, gamma_bar=0.1)
 PAIR_T, PAIR_D0 = 0.25, 1.0
 PAIR_KWARGS = dict(dt=5e-3, dt_min_fraction=1e-4, resolve_noise=True, collision_radius=0.02 * PAIR_D0, force="direct")
 SPREAD_N, SPREAD_T, SPREAD_START_SEED = 32, 0.1, 0
+PAPER, TITLE = "000", "Signed Coulomb charges in R^2: mean-field limit"
 SIZES = {
     "quick": {"ns": [2**k for k in range(6, 10)], "seeds": 2, "resolution": 64, "tail": 6.0,
               "order_ns": [24, 48], "order_ref": 96, "pair_runs": 600, "spread_runs": 300},
@@ -366,7 +368,7 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     return [str(io.save_figure(fig, outdir / "coulomb2d_meanfield.png", dpi=90))]
 
 
-def data_files(tables: dict, outdir: pathlib.Path) -> list:
+def data_files(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     """``coulomb2d_meanfield.csv`` (per N and seed: W1, BL per species, integration steps) and
     ``coulomb2d_studies.csv`` (every study's tidy table, with a ``study`` column)."""
     from meanfield import io
@@ -376,20 +378,15 @@ def data_files(tables: dict, outdir: pathlib.Path) -> list:
             str(io.save_table(tidy, outdir / "coulomb2d_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    """Run the studies (see :func:`run_studies` for ``workers``/``executor``/``store``), compute the
-    claims from their tables, write the figure and data files into ``outdir``."""
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     from meanfield.particles.coulomb_forces import resolve_force
 
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
-    found = claims(tables, quick)
     size = sizes(quick)
-    notes = (f"quick={quick}, N in {size['ns']}, seeds {size['seeds']}, t_end={T_END}, PDE grid "
-             f"{size['resolution']}^2 (tail {size['tail']} sd), particle forces at N={size['ns'][-1]}: "
-             f"{resolve_force('auto', size['ns'][-1])}; Monte Carlo: {size['pair_runs']} pair runs, "
-             f"{size['spread_runs']} spread runs; studies: {', '.join(declared)}")
-    return PaperReport("000", "Signed Coulomb charges in R^2: mean-field limit", found,
-                       figures(declared, tables, quick, outdir), data_files(tables, outdir), notes)
+    return (f"quick={quick}, N in {size['ns']}, seeds {size['seeds']}, t_end={T_END}, PDE grid "
+            f"{size['resolution']}^2 (tail {size['tail']} sd), particle forces at N={size['ns'][-1]}: "
+            f"{resolve_force('auto', size['ns'][-1])}; Monte Carlo: {size['pair_runs']} pair runs, "
+            f"{size['spread_runs']} spread runs; studies: {', '.join(declared)}")
+
+
+run = paper_runner(__name__)

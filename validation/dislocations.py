@@ -70,9 +70,10 @@ from meanfield.pairings import (
 from meanfield.particles import dislocation_couplings as dc
 from meanfield.rates import fit_rate
 from meanfield.solvers.grids import UniformGrid
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study, distances
+from meanfield.validation.claims import Claim
 from meanfield.validation.computations import Computation, Recorded
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes
 
 T_END = 0.05
@@ -118,6 +119,9 @@ RATE_HALF = (-0.75, -0.3)  # n^{-1/2} up to a logarithm: Thms 1.5, 1.6
 COUPLING_SDE_BAND = {"quick": (-0.65, -0.35), "full": (-0.6, -0.4)}  # Lemma 4.2: −1/2
 COUPLING_RW_BAND = {"quick": (-0.75, -0.25), "full": (-0.65, -0.35)}  # Lemma 5.2: −1/2
 UNIFORM_EPS_BAND = {"quick": (-0.3, 0.3), "full": (-0.2, 0.2)}  # Lemma 5.2: uniform in ε
+PAPER = "003"
+TITLE = ("Hudson-van Meurs-Peletier: screw dislocations, MF^eps -> MF, SDE -> MF, RW -> MF^eps, RW vs SDE, the "
+         "couplings of Lemmas 4.2 and 5.2, RW -> MF directly, the bump mollifier")
 DIRECT_N_BAND = (-0.75, -0.3)  # V9: the n term of Cor. 1.8 / Thm 1.6, n^{-1/2} up to a log (upper end used)
 
 
@@ -709,7 +713,7 @@ def claims(tables: dict, quick: bool = True) -> list:
 
 
 # --- figures and data ------------------------------------------------------------------------------------------
-def figures(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
+def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     from matplotlib.figure import Figure
 
     from meanfield import io
@@ -787,7 +791,7 @@ def figures(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     return paths
 
 
-def data_files(tables: dict, outdir: pathlib.Path) -> list:
+def data_files(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     """``dislocations_studies.csv``: every study's tidy table, with a ``study`` column."""
     from meanfield import io
 
@@ -795,17 +799,11 @@ def data_files(tables: dict, outdir: pathlib.Path) -> list:
     return [str(io.save_table(tidy, outdir / "dislocations_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    """Run the studies (see :func:`run_studies` for ``workers``/``executor``/``store``), compute the claims
-    from their tables, write the figures and the data file into ``outdir``."""
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
-    found = claims(tables, quick)
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     size = sizes(quick)
-    notes = (f"reference: spectral MF on {size['mf_reference']}²; pair law reference {size['law_reference']}²; "
-             f"studies: {', '.join(declared)}")
-    return PaperReport("003", "Hudson-van Meurs-Peletier: screw dislocations, MF^eps -> MF, SDE -> MF, RW -> MF^eps, "
-                       "RW vs SDE, the couplings of Lemmas 4.2 and 5.2, RW -> MF directly, the bump mollifier",
-                       found, figures(tables, quick, outdir), data_files(tables, outdir), notes)
+    return (f"reference: spectral MF on {size['mf_reference']}²; pair law reference {size['law_reference']}²; "
+            f"studies: {', '.join(declared)}")
+
+
+run = paper_runner(__name__)

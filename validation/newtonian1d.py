@@ -42,8 +42,9 @@ from meanfield.models.newtonian1d import reconstruction_lm_power
 from meanfield.observers import CentreOfMass, Observer
 from meanfield.pairings import ContinuumVsContinuum, ParticlesOnly, ParticleVsExact
 from meanfield.rates import fit_rate
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study, distances
+from meanfield.validation.claims import Claim
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes, time_index
 
 CASES = {
@@ -61,6 +62,7 @@ SIZES = {
 }
 EXACT_N, EXACT_T = 256, 0.1
 RATE_BAND = (-1.1, -0.9)
+PAPER, TITLE = "002", "Di Francesco-Esposito-Schmidtchen: two species, 1D Newtonian potential"
 
 
 def sizes(quick: bool) -> dict:
@@ -283,7 +285,7 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     return paths
 
 
-def data_files(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
+def data_files(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     """``newtonian1d_distances.csv`` (per case, N, t: distances summed over species and the particle
     energy) and ``newtonian1d_studies.csv`` (every study's tidy table, with a ``study`` column)."""
     from meanfield import io
@@ -303,16 +305,11 @@ def data_files(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
             str(io.save_table(tidy, outdir / "newtonian1d_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    """Run the studies (see :func:`run_studies` for ``workers``/``executor``/``store``), compute the
-    claims from their tables, write the figures and data files into ``outdir``."""
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
-    found = claims(tables, quick)
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     size = sizes(quick)
-    notes = (f"N = {size['ns'][0]}..{size['ns'][-1]}, continuum reference: quantile flow with "
-             f"M = {size['resolution']}; studies: {', '.join(declared)}")
-    return PaperReport("002", "Di Francesco-Esposito-Schmidtchen: two species, 1D Newtonian potential", found,
-                       figures(declared, tables, quick, outdir), data_files(tables, quick, outdir), notes)
+    return (f"N = {size['ns'][0]}..{size['ns'][-1]}, continuum reference: quantile flow with "
+            f"M = {size['resolution']}; studies: {', '.join(declared)}")
+
+
+run = paper_runner(__name__)

@@ -47,9 +47,10 @@ from meanfield.measures import Domain, EmpiricalMeasure, GridDensity
 from meanfield.observers import Observer, TotalMass
 from meanfield.pairings import Pairing, as_labelled
 from meanfield.rates import fit_rate
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study, distances
+from meanfield.validation.claims import Claim
 from meanfield.validation.computations import Computation, ContinuumOnly, DatasetValue, Recorded
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes, time_index
 
 T_END = 2.5e-3
@@ -60,6 +61,7 @@ R3_TIMES = [0.0, R3_T / 4, R3_T / 2, 3 * R3_T / 4, R3_T]
 R3 = dict(max_mass=16, diffusivity=1.0, alpha=20.0, initial_profile="bump", domain="free", box=2.0,
           bump_width=0.2, total_density=10.0)
 KERNEL_TABLE = {1.0: 0.912921, 10.0: 5.14110, 100.0: 9.99476, 1000.0: 11.7531}
+PAPER, TITLE = "004", "Hammond-Rezakhanlou: coagulating Brownian particles -> Smoluchowski"
 ATOM_CUT = 1e-3  # f_1 cells below this fraction of the largest cell mass are dropped (mass reported)
 SIZES = {
     "quick": {"ns": [125, 250, 500], "seeds": 3, "resolution": 8, "r3_ns": [250, 500, 1000], "r3_seeds": 3,
@@ -492,7 +494,7 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     return paths
 
 
-def data_files(tables: dict, outdir: pathlib.Path) -> list:
+def data_files(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     """``smoluchowski_particles.csv`` (torus) and ``smoluchowski_r3.csv`` (R^3): per N and seed, M0,
     the class error, the monomer BL distance, events, dt; ``smoluchowski_studies.csv``: every study's
     tidy table with a ``study`` column."""
@@ -504,17 +506,12 @@ def data_files(tables: dict, outdir: pathlib.Path) -> list:
             str(io.save_table(tidy, outdir / "smoluchowski_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    """Run the studies (see :func:`run_studies` for ``workers``/``executor``/``store``), compute the
-    claims from their tables, write the figures and data files into ``outdir``."""
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
-    found = claims(tables, quick)
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     size = sizes(quick)
-    notes = (f"torus: N = {size['ns']}, {size['seeds']} seeds, T = {T_END}, Z = 10, d ≡ 1, α' = 100, V uniform on "
-             f"B_1, uniform data; R^3: N = {size['r3_ns']}, {size['r3_seeds']} seeds, Gaussian data σ = 0.2, α' = 10, "
-             f"T = {R3_T}, PDE {size['r3_resolution']}^3; studies: {', '.join(declared)}")
-    return PaperReport("004", "Hammond-Rezakhanlou: coagulating Brownian particles -> Smoluchowski", found,
-                       figures(declared, tables, quick, outdir), data_files(tables, outdir), notes)
+    return (f"torus: N = {size['ns']}, {size['seeds']} seeds, T = {T_END}, Z = 10, d ≡ 1, α' = 100, V uniform on "
+            f"B_1, uniform data; R^3: N = {size['r3_ns']}, {size['r3_seeds']} seeds, Gaussian data σ = 0.2, α' = 10, "
+            f"T = {R3_T}, PDE {size['r3_resolution']}^3; studies: {', '.join(declared)}")
+
+
+run = paper_runner(__name__)

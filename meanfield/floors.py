@@ -21,6 +21,9 @@ measure and the continuum solution at resolution ``h``. Two numbers tell a reade
   ``1 - 2^{-p}``: where it is comparable with the particle distance, the continuum, not the
   particles, limits what is measured.
 
+The discretisation floor is the same for every seed and particle number of one reference setting:
+:func:`discretisation_memo` keeps it per process (a worker computes it once, not once per task).
+
 The random numbers of a sampling floor come from the task's seed sequence (``SeedSequence([seed,
 crc32(parameters)])``, :meth:`meanfield.study.Study.rng`) with a spawn key naming the floor, the time
 and the label (:func:`floor_seed`): they do not depend on the executor, on the order of the tasks,
@@ -37,8 +40,8 @@ import numpy as np
 
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D, as_generator
 
-__all__ = ["COLUMNS", "FLOORS", "REFINEMENT", "atoms", "floor_seed", "refinable", "refined_continuum", "resolve_floors",
-           "sample_like", "sampling_floor"]
+__all__ = ["COLUMNS", "FLOORS", "REFINEMENT", "atoms", "discretisation_memo", "floor_seed", "refinable",
+           "refined_continuum", "resolve_floors", "sample_like", "sampling_floor"]
 
 FLOORS = ("sampling", "discretisation")
 # the table column of each floor (beside ``value`` on every distance row)
@@ -141,6 +144,27 @@ def refined_continuum(model_cls, continuum: dict, factor: int = REFINEMENT) -> d
         if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
             out[key] = float(value) / int(factor)
     return out
+
+
+# --- the discretisation floor, once per process and reference ------------------------------------------
+_MEMO: dict = {}
+_MEMO_SIZE = 4096
+
+
+def discretisation_memo(key, compute):
+    """``compute()`` the first time ``key`` is seen in this process, the kept number afterwards.
+
+    ``key`` must name everything the floor depends on (a study uses its model, reference setting,
+    ``t_end``, output times, the time, the label and the metric); the values are plain floats, the last
+    :data:`_MEMO_SIZE` kept. Tasks of one study that share a reference — every seed and ``n`` — run on
+    the same worker process reuse the distance instead of solving the transport problem again."""
+    if key in _MEMO:
+        return _MEMO[key]
+    value = float(compute())
+    while len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = value
+    return value
 
 
 # --- the sampling floor ---------------------------------------------------------------------------------

@@ -201,3 +201,24 @@ def test_fit_rates_leaves_out_points_limited_by_the_discretisation_floor():
     assert "sampling floor" in labels and "discretisation floor" in labels
     styles = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert styles["sampling floor"].get_color() == styles[labels[0]].get_color()  # the series' colour
+
+
+def test_discretisation_floor_is_computed_once_per_process(monkeypatch):
+    """The floor is the same for every seed and n of a reference setting: a second study of the same setting
+    (a fresh object, as a worker process gets for each task) reuses it instead of solving it again."""
+    import meanfield.floors as floors
+    import meanfield.study as study_module
+
+    monkeypatch.setattr(floors, "_MEMO", {})
+    calls = []
+    original = study_module._distance
+    monkeypatch.setattr(study_module, "_distance", lambda *a: calls.append(a) or original(*a))
+    kw = dict(sweep={"n": [8, 16], "continuum.resolution": [100]}, seeds=[0, 1])
+    first = _annihilation(**kw).run()
+    assert len(calls) == 4 * 2 + 2  # 4 tasks x 2 species, and the floor of each species once
+    calls.clear()
+    again = _annihilation(**kw).run()
+    assert len(calls) == 4 * 2  # the floors come from the memo
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    assert floors.discretisation_memo(("k",), lambda: 1.5) == 1.5
+    assert floors.discretisation_memo(("k",), lambda: 2.5) == 1.5  # kept, not recomputed

@@ -340,7 +340,7 @@ class Study:
 
     def _floor_values(self, params, seed, model, sample, finer, t, pairs, funcs) -> dict:
         """``{(label, metric): {column: floor}}`` at time ``t`` (see :mod:`meanfield.floors`)."""
-        from meanfield.floors import COLUMNS, atoms, discretisation_memo, floor_seed, sampling_floor
+        from meanfield.floors import COLUMNS, atoms, discretisation_memo, floor_seed, on_coarse_grid, sampling_floor
 
         if not self._floors:
             return {}
@@ -358,7 +358,7 @@ class Study:
                                                                                  pairing.unequal_masses), rng)
                     out.setdefault((label, name), {})[COLUMNS["sampling"]] = value
             if "discretisation" in self._floors:
-                b_fine = fine.get(label, (None, None))[1]
+                b_fine = on_coarse_grid(fine.get(label, (None, None))[1], b)
                 for name in names:  # the same for every seed and n of this setting: once per process
                     memo = (self.model_name, key, repr(pairing), float(self.t_end), tuple(self.times or ()), float(t),
                             str(label), name)

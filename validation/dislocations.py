@@ -30,7 +30,7 @@ Theory page: ``docs/theory/003-dislocations.md``. Every check is a :class:`meanf
 * Corollary 1.8 measured directly (V9; studies ``direct``, ``direct_limit``): (RW_n^ε) against the
   continuum MF (not through MF^ε) over a grid of (ε, n): least squares ``a·ε + b·n^{-1/2}``, the
   ``n = ∞`` limit (MF^ε masses) ``c_□ε``, the fitted rates in n (per ε, after removing the n = ∞
-  term) and in ε (n = ∞), and the reference checked against a coarser one; full mode adds the i.i.d.
+  term) and in ε (n = ∞), and the reference checked against a coarser one; with the i.i.d.
   sampling floor (n walkers drawn from MF^ε);
 * the paper's compactly supported bump mollifier: MF^ε → MF at O(ε²) (studies ``bump``,
   ``bump_kernel``) and, full mode, Lemma 4.2's bound with the bump kernel (``bump_coupling``).
@@ -70,9 +70,10 @@ from meanfield.pairings import (
 from meanfield.particles import dislocation_couplings as dc
 from meanfield.rates import fit_rate
 from meanfield.solvers.grids import UniformGrid
-from meanfield.study import Study, distances
+from meanfield.study import Study
 from meanfield.validation.claims import Claim
 from meanfield.validation.computations import Computation, Recorded
+from meanfield.validation.rate_fits import floored_fit, summed_floors
 from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes
 
@@ -95,7 +96,7 @@ SIZES = {
               "law_eps": [1 / 16, 1 / 32, 1 / 64], "law_reference": 128, "kmc_walkers": 2000, "kmc_pairs": 8000,
               "coupling_sde_n": [16, 64, 256], "coupling_sde_reps": 6, "coupling_rw_n": [16, 64, 256],
               "coupling_rw_reps": 32, "uniform_eps": [1 / 10, 1 / 20, 1 / 40], "direct_eps": [1 / 8, 1 / 16],
-              "direct_n": [64, 512], "direct_reps": 2, "direct_reference": (64, 32), "direct_iid": False,
+              "direct_n": [64, 512], "direct_reps": 2, "direct_reference": (64, 32), "direct_iid": True,
               "bump_eps": [1 / 32, 1 / 64, 1 / 128], "bump_reference": 256, "bump_sde_n": []},
     "full": {"mf_reference": 512, "mfeps_eps": [1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256],
              "sde_n": [50, 100, 200, 400, 800, 1600], "sde_reps": 10, "rw_n": [32, 64, 128, 256, 512, 1024, 2048],
@@ -351,7 +352,8 @@ def studies(quick: bool = True) -> dict:
                         metrics=["BLsum"], model_params=MODEL, continuum_kwargs={"resolution": 64},
                         pairing=SDEVsCellAverages()),
         "rw_mfeps": Study("Dislocations2D", {"n": size["rw_n"]}, T_END, [T_END], seeds=list(range(size["rw_reps"])),
-                          metrics=["BLsum"], model_params=MODEL, pairing=LatticeVsLattice(EPS_RW, balanced=True)),
+                          metrics=["BLsum"], model_params=MODEL, pairing=LatticeVsLattice(EPS_RW, balanced=True),
+                          floors=["sampling"]),  # MF^ε is the lattice ODE itself: no grid to refine
         "laws": _measure(law_distances, LAW_MODEL, {"pairing.eps": size["law_eps"],
                                                     "pairing.size": [size["law_reference"]]}),
         "kmc_walker": _measure(kmc_single_walker, MODEL,
@@ -396,9 +398,15 @@ def _wide(table, metric) -> pd.DataFrame:
 
 
 def _bl_per_task(table) -> pd.DataFrame:
-    """Distances summed over the species, one row per (n, seed)."""
-    d = distances(table)
-    return d.groupby(["n", "seed"], as_index=False)["value"].sum()
+    """Distances and their floors summed over the species, one row per (n, seed)."""
+    return summed_floors(table, ["n", "seed"], ("+", "-"), "BLsum")
+
+
+def _bl_rate(table):
+    """The rate in n of :func:`_bl_per_task` with the floors' rule
+    (:func:`~meanfield.validation.rate_fits.floored_fit`)."""
+    d = _bl_per_task(table)
+    return floored_fit(d["n"], d["value"], d.get("sampling_floor"), d.get("discretisation_floor"))
 
 
 def _means(frame, key, value):
@@ -440,17 +448,15 @@ def _lattice_rate_claims(tables, size):
         Claim.at_least("mfeps_positive", "MF^ε keeps the densities positive", min_density, 0.0,
                        "eq. (11): a master equation (ours)", f"min density {min_density:.4f}", strict=True),
     ]
-    sde = _bl_per_task(tables["sde_mf"])
-    fit_sde = fit_rate(sde["n"].to_numpy(float), sde["value"].to_numpy(float))
+    fit_sde = _bl_rate(tables["sde_mf"])
     out.append(Claim.within(
         "rate_sde_to_mf_bl", "‖ρ_n − ρ‖*_{1,∞} (SDE_n empirical measures vs MF, summed over species) decays like "
-        "n^{-1/2} up to a logarithm", fit_sde.slope, RATE_HALF, "Thm 1.5 (paper)", f"slope {fit_sde}"))
-    rw = _bl_per_task(tables["rw_mfeps"])
-    fit_rw = fit_rate(rw["n"].to_numpy(float), rw["value"].to_numpy(float))
+        "n^{-1/2} up to a logarithm", fit_sde.slope, RATE_HALF, "Thm 1.5 (paper)", fit_sde.describe()))
+    fit_rw = _bl_rate(tables["rw_mfeps"])
     out.append(Claim.within(
         "rate_rw_to_mfeps_bl", "‖ρ_{ε,n} − ρ_ε‖*_{1,∞} (RW_n^ε empirical measures vs MF^ε, ε = 1/16, summed over "
         "species) decays like n^{-1/2} up to a logarithm", fit_rw.slope, RATE_HALF, "Thm 1.6 (paper)",
-        f"slope {fit_rw}"))
+        fit_rw.describe() + " (MF^ε is the lattice equation itself: no grid to refine)"))
     laws = _wide(tables["laws"], "measured").sort_values("pairing.eps")
     eps_law = laws["pairing.eps"].to_numpy(float)
     fit_one = fit_rate(eps_law, laws["one_particle_l2"].to_numpy(float))
@@ -717,9 +723,11 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     from matplotlib.figure import Figure
 
     from meanfield import io
-    from meanfield.plot import plot_rate
+    from meanfield.plot import FLOOR_STYLES, plot_rate
+    from meanfield.study import floor_curves
 
     size = sizes(quick)
+    fine, coarse = size["direct_reference"]
     fig = Figure(figsize=(9, 7), layout="constrained")
     axes = fig.subplots(2, 2).ravel()
     m = _wide(tables["mfeps"], "measured").sort_values("pairing.eps")
@@ -728,9 +736,10 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     axes[0].set_ylabel("discrete L² error")
     for ax, name, label in ((axes[1], "sde_mf", "SDE_n replicas"), (axes[2], "rw_mfeps", "RW_n^ε replicas (vs MF^ε)")):
         d = _bl_per_task(tables[name])
-        plot_rate(ax, d["n"], d["value"], fit_rate(d["n"].to_numpy(float), d["value"].to_numpy(float)), label=label,
-                  xlabel="n")
-        ax.set_ylabel("dual BL (sum convention)")
+        plot_rate(ax, d["n"], d["value"], _bl_rate(tables[name]).fit, label=label, xlabel="n",
+                  floors=floor_curves(d, "n"), ylabel="dual BL (sum convention)")
+        ax.set_title("dashed: sampling floor" + (", dash-dot: discretisation floor" if name == "sde_mf" else
+                                                 " (MF^ε: no grid to refine)"), fontsize=8)
     laws = _wide(tables["laws"], "measured").sort_values("pairing.eps")
     for col, mark, label in (("one_particle_l2", "o", "one particle"), ("pair_l2", "s", "± pair (z)")):
         f = fit_rate(laws["pairing.eps"].to_numpy(float), laws[col].to_numpy(float))
@@ -777,11 +786,19 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
         ax.loglog(ns, a * eps + b / np.sqrt(ns), "-", color=line[0].get_color())
         ax.axhline(float(inf[np.isclose(inf["pairing.eps"], eps)]["bl_sum_n_infinity"].iloc[0]),
                    color=line[0].get_color(), ls=":", lw=0.8)
-        if "bl_sum_iid_mfeps" in sel:
+        means = sel.assign(ref_gap=np.abs(sel["bl_sum"] - sel["bl_sum_coarse_reference"])).groupby("pairing.size")
+        if "bl_sum_iid_mfeps" in sel:  # the sampling floor: n i.i.d. walkers from MF^ε
             ax.loglog(sel["pairing.size"], sel["bl_sum_iid_mfeps"], "x", color=line[0].get_color())
+            iid = means["bl_sum_iid_mfeps"].mean()
+            ax.loglog(iid.index, iid.to_numpy(), color=line[0].get_color(), lw=1.2,
+                      linestyle=FLOOR_STYLES["sampling floor"])
+        gap = means["ref_gap"].mean()  # the reference's floor, over-estimated by the coarser reference
+        ax.loglog(gap.index, gap.to_numpy(), color=line[0].get_color(), lw=1.2,
+                  linestyle=FLOOR_STYLES["discretisation floor"])
     ax.set_xlabel("n")
     ax.set_ylabel("Σ_± dual BL (sum) to MF")
-    ax.set_title(f"RW_n^ε vs MF: fit {a:.3f}ε + {b:.3f}/√n (lines); n = ∞ dotted; × i.i.d. floor", fontsize=8)
+    ax.set_title(f"RW_n^ε vs MF: fit {a:.3f}ε + {b:.3f}/√n (lines); n = ∞ dotted; × and dashed: i.i.d. sampling "
+                 f"floor; dash-dot: |D_{fine} − D_{coarse}| (discretisation floor)", fontsize=7)
     ax.legend(fontsize=7)
     bump = _wide(tables["bump"], "measured").sort_values("pairing.eps")
     eb, errb = bump["pairing.eps"].to_numpy(float), bump["l2_error"].to_numpy(float)

@@ -797,7 +797,7 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
                   linestyle=FLOOR_STYLES["discretisation floor"])
     ax.set_xlabel("n")
     ax.set_ylabel("Σ_± dual BL (sum) to MF")
-    ax.set_title(f"RW_n^ε vs MF: fit {a:.3f}ε + {b:.3f}/√n (lines); n = ∞ dotted; × and dashed: i.i.d. sampling "
+    ax.set_title(f"RW_n^ε vs MF: fit {a:.3f}ε + {b:.3f}/√n (lines); n = ∞ dotted;\n× and dashed: i.i.d. sampling "
                  f"floor; dash-dot: |D_{fine} − D_{coarse}| (discretisation floor)", fontsize=7)
     ax.legend(fontsize=7)
     bump = _wide(tables["bump"], "measured").sort_values("pairing.eps")

@@ -19,7 +19,14 @@ measure and the continuum solution at resolution ``h``. Two numbers tell a reade
   ``dt`` or ``dt_max``, divided by the same factor). For a scheme of order ``p`` it is
   ``(1 - 2^{-p}) C h^p`` to leading order, i.e. the reference's own error up to the factor
   ``1 - 2^{-p}``: where it is comparable with the particle distance, the continuum, not the
-  particles, limits what is measured.
+  particles, limits what is measured. A finer grid density that refines the reference's grid (same
+  box, an integer factor per axis) is first averaged onto the reference's cells
+  (:func:`on_coarse_grid`): both are then atoms at the same cell centres, so the floor is the
+  continuum's error and not the cell-centre atomisation's ``O(h)`` (which the particle distance
+  carries as well), and its transport problem is no larger than the reference's own.
+
+The discretisation floor is the same for every seed and particle number of one reference setting:
+:func:`discretisation_memo` keeps it per process (a worker computes it once, not once per task).
 
 The random numbers of a sampling floor come from the task's seed sequence (``SeedSequence([seed,
 crc32(parameters)])``, :meth:`meanfield.study.Study.rng`) with a spawn key naming the floor, the time
@@ -36,9 +43,10 @@ import zlib
 import numpy as np
 
 from meanfield.measures import EmpiricalMeasure, GridDensity, IntervalDensity1D, as_generator
+from meanfield.solvers.grids import UniformGrid
 
-__all__ = ["COLUMNS", "FLOORS", "REFINEMENT", "atoms", "floor_seed", "refinable", "refined_continuum", "resolve_floors",
-           "sample_like", "sampling_floor"]
+__all__ = ["COLUMNS", "FLOORS", "REFINEMENT", "atoms", "discretisation_memo", "floor_seed", "on_coarse_grid",
+           "refinable", "refined_continuum", "resolve_floors", "sample_like", "sampling_floor"]
 
 FLOORS = ("sampling", "discretisation")
 # the table column of each floor (beside ``value`` on every distance row)
@@ -141,6 +149,47 @@ def refined_continuum(model_cls, continuum: dict, factor: int = REFINEMENT) -> d
         if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
             out[key] = float(value) / int(factor)
     return out
+
+
+def on_coarse_grid(fine, coarse):
+    """``fine`` averaged onto the cells of ``coarse`` (a :class:`GridDensity` or its grid) when ``fine`` is
+    a :class:`GridDensity` on the same box whose grid refines ``coarse``'s by an integer factor on every
+    axis (block means of the cell averages: the same mass in each coarse cell); otherwise ``fine``
+    unchanged."""
+    gc = coarse.grid if isinstance(coarse, GridDensity) else coarse
+    if not (isinstance(fine, GridDensity) and isinstance(gc, UniformGrid)):
+        return fine
+    gf = fine.grid
+    if len(gf.shape) != len(gc.shape) or not (np.allclose(gf.lower, gc.lower) and np.allclose(gf.upper, gc.upper)):
+        return fine
+    if any(f % c for f, c in zip(gf.shape, gc.shape, strict=True)) or gf.shape == gc.shape:
+        return fine
+    blocks = []
+    for c, f in zip(gc.shape, gf.shape, strict=True):
+        blocks += [c, f // c]
+    values = fine.values.reshape(blocks).mean(axis=tuple(range(1, 2 * len(gc.shape), 2)))
+    return GridDensity(values, gc)
+
+
+# --- the discretisation floor, once per process and reference ------------------------------------------
+_MEMO: dict = {}
+_MEMO_SIZE = 4096
+
+
+def discretisation_memo(key, compute):
+    """``compute()`` the first time ``key`` is seen in this process, the kept number afterwards.
+
+    ``key`` must name everything the floor depends on (a study uses its model, reference setting,
+    ``t_end``, output times, the time, the label and the metric); the values are plain floats, the last
+    :data:`_MEMO_SIZE` kept. Tasks of one study that share a reference — every seed and ``n`` — run on
+    the same worker process reuse the distance instead of solving the transport problem again."""
+    if key in _MEMO:
+        return _MEMO[key]
+    value = float(compute())
+    while len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = value
+    return value
 
 
 # --- the sampling floor ---------------------------------------------------------------------------------

@@ -229,7 +229,7 @@ class Study:
         self.model_name = self.model if isinstance(self.model, str) else self._model_cls.__name__
         _check_keywords(self, self.model_name)
         self._resolve_floors()
-        self._references, self._finer, self._floor_memo = {}, {}, {}
+        self._references, self._finer = {}, {}
 
     def _resolve_floors(self):
         from meanfield.floors import resolve_floors
@@ -246,7 +246,7 @@ class Study:
     def __getstate__(self):
         state = dict(self.__dict__)
         # never ship cached reference runs with every task (a task gets the ones it needs)
-        state["_references"], state["_finer"], state["_floor_memo"] = {}, {}, {}
+        state["_references"], state["_finer"] = {}, {}
         return state
 
     # --- the task graph --------------------------------------------------------------------
@@ -524,7 +524,7 @@ class Study:
 
     def _floor_values(self, params, seed, model, sample, finer, t, pairs, funcs) -> dict:
         """``{(label, metric): {column: floor}}`` at time ``t`` (see :mod:`meanfield.floors`)."""
-        from meanfield.floors import COLUMNS, atoms, floor_seed, sampling_floor
+        from meanfield.floors import COLUMNS, atoms, discretisation_memo, floor_seed, on_coarse_grid, sampling_floor
 
         if not self._floors:
             return {}
@@ -542,13 +542,13 @@ class Study:
                                                                                  pairing.unequal_masses), rng)
                     out.setdefault((label, name), {})[COLUMNS["sampling"]] = value
             if "discretisation" in self._floors:
-                b_fine = fine.get(label, (None, None))[1]
-                for name in names:
-                    memo = (key, float(t), str(label), name)  # the same for every seed and n of this setting
-                    if memo not in self._floor_memo:
-                        self._floor_memo[memo] = (0.0 if b is None and b_fine is None else
-                                                  _distance(funcs[name], name, b, b_fine, pairing.unequal_masses))
-                    out.setdefault((label, name), {})[COLUMNS["discretisation"]] = self._floor_memo[memo]
+                b_fine = on_coarse_grid(fine.get(label, (None, None))[1], b)
+                for name in names:  # the same for every seed and n of this setting: once per process
+                    memo = (self.model_name, key, repr(pairing), float(self.t_end), tuple(self.times or ()), float(t),
+                            str(label), name)
+                    out.setdefault((label, name), {})[COLUMNS["discretisation"]] = discretisation_memo(
+                        memo, lambda b=b, b_fine=b_fine, name=name: 0.0 if b is None and b_fine is None else
+                        _distance(funcs[name], name, b, b_fine, pairing.unequal_masses))
         return out
 
     # --- execution -------------------------------------------------------------------------

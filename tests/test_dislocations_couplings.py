@@ -399,3 +399,24 @@ def test_validation_declarations_same_report_in_process_on_two_processes_and_res
     assert all(r["value"] is not None and r["band"] is not None for r in rows["local"])
     assert "i.i.d. sampling floor" in rows["local"][NAMES_003.index("rw_to_mf_direct_fit")]["measured"]
     assert rows["procs"] == rows["local"] and rows["resumed"] == rows["local"]
+
+
+def test_mean_field_lattice_cells_are_computed_once_and_shared(monkeypatch):
+    """Lemma 5.2's MF^ε field depends on the model, ε, t_end and cell_dt only: one computation, the same
+    read-only arrays for every replica and study task, equal to a fresh computation."""
+    monkeypatch.setattr(dc, "_LATTICE_CACHE", {})
+    model = Dislocations2D(delta=0.25, beta=1.0, amplitude=0.4)
+    fields, edges = dc.mean_field_lattice_cells(model, 1 / 8, 0.02)
+    again = dc.mean_field_lattice_cells(model, 1 / 8, 0.02)
+    assert again[0] is fields and again[1] is edges
+    assert not fields.flags.writeable and not edges.flags.writeable
+    assert dc.mean_field_lattice_cells(model, 1 / 8, 0.02, cell_dt=0.001)[0] is not fields  # another setting
+    other = Dislocations2D(delta=0.25, beta=2.0, amplitude=0.4)
+    assert dc.mean_field_lattice_cells(other, 1 / 8, 0.02)[0] is not fields  # another model
+    monkeypatch.setattr(dc, "_LATTICE_CACHE", {})
+    fresh, fresh_edges = dc.mean_field_lattice_cells(model, 1 / 8, 0.02)
+    assert fresh is not fields and np.array_equal(fresh, fields) and np.array_equal(fresh_edges, edges)
+    assert not dc._LATTICE_CACHE or dc.mean_field_lattice_cells(model, 1 / 8, 0.02, initial=None)[0] is fresh
+    walkers = model.sample_lattice_particles(16, 1 / 8, rng=1, n_plus=8)
+    runs = [model.couple_walkers_mean_field([walkers], 1 / 8, 0.02, rng=3)[0] for _ in range(2)]
+    assert np.array_equal(runs[0].x_bar[-1], runs[1].x_bar[-1])  # a shared field, the same coupled run

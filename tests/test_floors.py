@@ -145,12 +145,16 @@ def test_discretisation_floor_decreases_at_the_finite_volume_order():
     cells = np.array(d.index, dtype=float)
     fit = fit_rate(8.0 / cells, d.to_numpy())
     assert 0.7 < fit.slope < 1.4, fit  # upwind finite volumes: first order (validation/annihilation1d.py fv_order)
-    # the floor is W1 between the run and the run at twice the resolution, computed directly
+    # the floor is W1 between the run and the run at twice the resolution averaged onto its cells, computed directly
+    from meanfield.floors import on_coarse_grid
+
     params = {"n": 8, "continuum.resolution": 200}
     ref = study.reference(params).measure(0.5)
     fine = study._model_cls().solve_continuum(0.5, [0.5], resolution=400, window=(-4.0, 4.0)).measure(0.5)
+    averaged = on_coarse_grid(fine["+"], ref["+"])
+    assert averaged.grid.shape == ref["+"].grid.shape
     row = table[(table["continuum.resolution"] == 200) & (table["species"] == "+")]
-    assert row["discretisation_floor"].iloc[0] == pytest.approx(_w1(ref["+"], fine["+"]), rel=1e-12)
+    assert row["discretisation_floor"].iloc[0] == pytest.approx(_w1(ref["+"], averaged), rel=1e-12)
 
 
 def test_finer_reference_is_computed_once_per_setting(monkeypatch):
@@ -201,3 +205,40 @@ def test_fit_rates_leaves_out_points_limited_by_the_discretisation_floor():
     assert "sampling floor" in labels and "discretisation floor" in labels
     styles = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert styles["sampling floor"].get_color() == styles[labels[0]].get_color()  # the series' colour
+
+
+def test_discretisation_floor_is_computed_once_per_process(monkeypatch):
+    """The floor is the same for every seed and n of a reference setting: a second study of the same setting
+    (a fresh object, as a worker process gets for each task) reuses it instead of solving it again."""
+    import meanfield.floors as floors
+    import meanfield.study as study_module
+
+    monkeypatch.setattr(floors, "_MEMO", {})
+    calls = []
+    original = study_module._distance
+    monkeypatch.setattr(study_module, "_distance", lambda *a: calls.append(a) or original(*a))
+    kw = dict(sweep={"n": [8, 16], "continuum.resolution": [100]}, seeds=[0, 1])
+    first = _annihilation(**kw).run()
+    assert len(calls) == 4 * 2 + 2  # 4 tasks x 2 species, and the floor of each species once
+    calls.clear()
+    again = _annihilation(**kw).run()
+    assert len(calls) == 4 * 2  # the floors come from the memo
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    assert floors.discretisation_memo(("k",), lambda: 1.5) == 1.5
+    assert floors.discretisation_memo(("k",), lambda: 2.5) == 1.5  # kept, not recomputed
+
+
+def test_on_coarse_grid_averages_a_refining_grid_density_and_keeps_the_mass():
+    from meanfield.floors import on_coarse_grid
+
+    coarse_grid, fine_grid = UniformGrid((0.0, 0.0), (1.0, 2.0), (4, 3)), UniformGrid((0.0, 0.0), (1.0, 2.0), (8, 6))
+    values = np.random.default_rng(0).random((8, 6))
+    fine = GridDensity(values, fine_grid)
+    coarse = on_coarse_grid(fine, GridDensity(np.ones((4, 3)), coarse_grid))
+    assert coarse.grid is coarse_grid and coarse.mass == pytest.approx(fine.mass, rel=1e-14)
+    assert coarse.values[1, 2] == pytest.approx(values[2:4, 4:6].mean(), rel=1e-14)
+    assert on_coarse_grid(fine, coarse_grid).values.tolist() == coarse.values.tolist()  # a grid will do
+    assert on_coarse_grid(fine, UniformGrid((0.0, 0.0), (1.0, 1.0), (4, 3))) is fine  # another box: unchanged
+    assert on_coarse_grid(fine, UniformGrid((0.0, 0.0), (1.0, 2.0), (3, 3))) is fine  # no integer factor
+    point = EmpiricalMeasure(np.zeros((1, 2)), np.ones(1))
+    assert on_coarse_grid(point, coarse_grid) is point

@@ -9,8 +9,11 @@ or a dask cluster and enter the same tidy table — they are declared with the p
 * :class:`Computation`: the study's task calls ``fn(model, rng, **args)`` (a module-level function
   returning ``{name: number or 1-D array}``); the observer :class:`Recorded` puts those numbers in the
   table (``metric = "value"`` or ``"value[i]"``, ``species = name``). Sweep ``pairing.args`` (a list of
-  keyword dicts, ``[{}]`` for one call) to run several; ``rng`` is the task's generator
-  (:meth:`~meanfield.study.Study.rng`), so a Monte Carlo computation is reproducible whatever executes it;
+  keyword dicts, ``[{}]`` for one call) to run several, or the scalar fields ``pairing.eps`` (a
+  spacing) and ``pairing.size`` (a count or a resolution), which reach ``fn`` as the keywords ``eps``
+  and ``size`` when set and stand as plain columns of the table; ``with_t_end=True`` also passes the
+  study's ``t_end``. ``rng`` is the task's generator (:meth:`~meanfield.study.Study.rng`), so a Monte
+  Carlo computation is reproducible whatever executes it;
 * :class:`ContinuumOnly`: ``solve_continuum(t_end, times, **continuum)`` alone (no particles, no
   distances), observed through :class:`DatasetValue` (a variable of the dataset per output time) or
   the generic observers of :mod:`meanfield.observers` (``TotalMass`` gives ``∫ f`` per species).
@@ -51,11 +54,16 @@ class Computation(Pairing):
     """A direct computation as a study task: ``fn(model, rng, **args) -> {name: number or 1-D array}``.
 
     No particle number (do not sweep ``n``), no reference run, no distances (``metrics=[]``); record the
-    result with the observer :class:`Recorded`. ``fn`` must be defined at module level.
+    result with the observer :class:`Recorded`. ``fn`` must be defined at module level. ``eps`` and
+    ``size``, when not None, are passed as the keywords ``eps=`` and ``size=`` (sweep them as
+    ``pairing.eps`` / ``pairing.size``: one table column each); ``with_t_end=True`` passes ``t_end=``.
     """
 
     fn: object = None
     args: dict = field(default_factory=dict)
+    eps: float | None = None
+    size: int | None = None
+    with_t_end: bool = False
     sections: ClassVar[dict] = {"sample": None, "particles": None, "continuum": None}
     needs_n: ClassVar[bool] = False
     compares: ClassVar[bool] = False
@@ -66,12 +74,31 @@ class Computation(Pairing):
             raise ValueError(f"Computation.fn must be a function (model, rng, **args) -> dict, got {self.fn!r}")
         if not isinstance(self.args, dict) or not all(isinstance(k, str) for k in self.args):
             raise ValueError(f"Computation.args must be a mapping of keyword names, got {self.args!r}")
+        if self.eps is not None and (isinstance(self.eps, bool) or not isinstance(self.eps, (int, float))
+                                     or not 0 < self.eps < float("inf")):
+            raise ValueError(f"Computation.eps must be None or a positive number, got {self.eps!r}")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer))
+                                      or self.size < 1):
+            raise ValueError(f"Computation.size must be None or a positive integer, got {self.size!r}")
+        if not isinstance(self.with_t_end, bool):
+            raise ValueError(f"Computation.with_t_end must be True or False, got {self.with_t_end!r}")
+        clash = {"eps", "size", "t_end"} & set(self.args)
+        if clash:
+            raise ValueError(f"Computation.args must not name {sorted(clash)}: use the fields eps, size, with_t_end")
+
+    def keywords(self, t_end) -> dict:
+        """The keywords ``fn`` gets: ``args``, then ``eps``/``size`` when set and ``t_end`` when asked."""
+        out = dict(self.args)
+        out.update({k: v for k, v in (("eps", self.eps), ("size", self.size)) if v is not None})
+        if self.with_t_end:
+            out["t_end"] = t_end
+        return out
 
     def reference(self, model, settings, t_end, times):
         return None
 
     def sample(self, model, settings, t_end, times, rng):
-        return ComputedValues(self.fn(model, rng, **self.args))
+        return ComputedValues(self.fn(model, rng, **self.keywords(t_end)))
 
     def measures(self, model, sample, reference, t):
         return {}

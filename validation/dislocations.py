@@ -30,15 +30,17 @@ Theory page: ``docs/theory/003-dislocations.md``. Every check is a :class:`meanf
 * Corollary 1.8 measured directly (V9; studies ``direct``, ``direct_limit``): (RW_n^ε) against the
   continuum MF (not through MF^ε) over a grid of (ε, n): least squares ``a·ε + b·n^{-1/2}``, the
   ``n = ∞`` limit (MF^ε masses) ``c_□ε``, the fitted rates in n (per ε, after removing the n = ∞
-  term) and in ε (n = ∞), and the reference checked against a coarser one; full mode adds the i.i.d.
+  term) and in ε (n = ∞), and the reference checked against a coarser one; with the i.i.d.
   sampling floor (n walkers drawn from MF^ε);
 * the paper's compactly supported bump mollifier: MF^ε → MF at O(ε²) (studies ``bump``,
   ``bump_kernel``) and, full mode, Lemma 4.2's bound with the bump kernel (``bump_coupling``).
 
 Runs that are computations rather than particle-vs-measure pairs (the L² errors, the laws, the
 stability constants, the exact-transport BL distances of V9) are studies with the pairing
-:class:`Measurement` (``fn(model, pairing, t_end, rng) -> {name: number}``, recorded by the observer
-:class:`Measured`); their continuum references are computed once per process (:func:`_cached`).
+:class:`~meanfield.validation.computations.Computation` (``fn(model, rng, eps=, size=, t_end=) ->
+{name: number}``, the spacing and the count swept as ``pairing.eps`` / ``pairing.size``, recorded by the
+observer :class:`~meanfield.validation.computations.Recorded` under the metric ``measured``); their
+continuum references are computed once per process (:func:`_cached`).
 ``run(..., workers=k | executor=client, store=folder)`` passes execution to the studies: the tables,
 and so the report, do not depend on it; a run killed while writing into ``store`` resumes.
 """
@@ -62,15 +64,17 @@ from meanfield.pairings import (
     CoupledSDEMeanField,
     CoupledWalkersMeanField,
     LatticeVsLattice,
-    Pairing,
     PathwiseDistance,
     SDEVsContinuum,
 )
 from meanfield.particles import dislocation_couplings as dc
 from meanfield.rates import fit_rate
 from meanfield.solvers.grids import UniformGrid
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study
+from meanfield.validation.claims import Claim
+from meanfield.validation.computations import Computation, Recorded
+from meanfield.validation.rate_fits import floored_fit, summed_floors
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes
 
 T_END = 0.05
@@ -92,7 +96,7 @@ SIZES = {
               "law_eps": [1 / 16, 1 / 32, 1 / 64], "law_reference": 128, "kmc_walkers": 2000, "kmc_pairs": 8000,
               "coupling_sde_n": [16, 64, 256], "coupling_sde_reps": 6, "coupling_rw_n": [16, 64, 256],
               "coupling_rw_reps": 32, "uniform_eps": [1 / 10, 1 / 20, 1 / 40], "direct_eps": [1 / 8, 1 / 16],
-              "direct_n": [64, 512], "direct_reps": 2, "direct_reference": (64, 32), "direct_iid": False,
+              "direct_n": [64, 512], "direct_reps": 2, "direct_reference": (64, 32), "direct_iid": True,
               "bump_eps": [1 / 32, 1 / 64, 1 / 128], "bump_reference": 256, "bump_sde_n": []},
     "full": {"mf_reference": 512, "mfeps_eps": [1 / 16, 1 / 32, 1 / 64, 1 / 128, 1 / 256],
              "sde_n": [50, 100, 200, 400, 800, 1600], "sde_reps": 10, "rw_n": [32, 64, 128, 256, 512, 1024, 2048],
@@ -116,6 +120,9 @@ RATE_HALF = (-0.75, -0.3)  # n^{-1/2} up to a logarithm: Thms 1.5, 1.6
 COUPLING_SDE_BAND = {"quick": (-0.65, -0.35), "full": (-0.6, -0.4)}  # Lemma 4.2: −1/2
 COUPLING_RW_BAND = {"quick": (-0.75, -0.25), "full": (-0.65, -0.35)}  # Lemma 5.2: −1/2
 UNIFORM_EPS_BAND = {"quick": (-0.3, 0.3), "full": (-0.2, 0.2)}  # Lemma 5.2: uniform in ε
+PAPER = "003"
+TITLE = ("Hudson-van Meurs-Peletier: screw dislocations, MF^eps -> MF, SDE -> MF, RW -> MF^eps, RW vs SDE, the "
+         "couplings of Lemmas 4.2 and 5.2, RW -> MF directly, the bump mollifier")
 DIRECT_N_BAND = (-0.75, -0.3)  # V9: the n term of Cor. 1.8 / Thm 1.6, n^{-1/2} up to a log (upper end used)
 
 
@@ -123,53 +130,7 @@ def sizes(quick: bool) -> dict:
     return chosen_sizes(SIZES, quick)
 
 
-# --- a study of computations ---------------------------------------------------------------------------------
-class _Values:
-    """The 'run' of a :class:`Measurement`: the numbers its function returned (at the last output time)."""
-
-    def __init__(self, values, t):
-        self.values, self.t = values, t
-
-
-@dataclass(frozen=True)
-class Measurement(Pairing):
-    """A run that is a computation: ``fn(model, pairing, t_end, rng) -> {name: number}`` (``fn`` at module
-    level), with the spacing ``eps`` and a count ``size`` as fields to sweep (``pairing.eps``,
-    ``pairing.size``). No reference and no distances; :class:`Measured` records the numbers."""
-
-    fn: object = None
-    eps: float | None = None
-    size: int | None = None
-    sections: ClassVar[dict] = {"sample": None, "particles": None, "continuum": None}
-    needs_n: ClassVar[bool] = False
-    compares: ClassVar[bool] = False
-
-    def check(self, model_cls, owner):
-        if not callable(self.fn):
-            raise ValueError("Measurement.fn must be a function (model, pairing, t_end, rng) -> numbers, "
-                             f"got {self.fn!r}")
-
-    def reference(self, model, settings, t_end, times):
-        return None
-
-    def sample(self, model, settings, t_end, times, rng):
-        return _Values(self.fn(model, self, t_end, rng), float(times[-1]) if times else float(t_end))
-
-    def measures(self, model, sample, reference, t):
-        return {}
-
-
-@dataclass(frozen=True)
-class Measured(Observer):
-    """The numbers of a :class:`Measurement` run, at its last output time (label = the number's name)."""
-
-    name: str = "measured"
-    on: str = "sample"
-
-    def observe(self, model, run, t):
-        return dict(run.values) if t == run.t else None
-
-
+# --- continuum references, once per process ----------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
 def _cached(kind, params, t_end, m):
     """Continuum references, once per process: ``kind`` "mf" (the spectral MF density at ``t_end``,
@@ -197,10 +158,9 @@ def _l2_lattice(f_eps, ref, eps):
 
 
 # --- the computations (module level: pickled to worker processes) ----------------------------------------------
-def mfeps_vs_mf(model, p, t_end, rng):
-    """Thm 1.3 at spacing ``p.eps`` against the MF on ``p.size``²; mass drift and minimum of MF^ε; Lemma 3.1's
+def mfeps_vs_mf(model, rng, *, eps, size, t_end):
+    """Thm 1.3 at spacing ``eps`` against the MF on ``size``²; mass drift and minimum of MF^ε; Lemma 3.1's
     top eigenvalue for ρ_ε = MF^ε(t) and for a point mass, with the derived bound."""
-    eps = p.eps
     f = model.solve_lattice(eps, t_end, times=[0.0, t_end]).density.values
     mass = f.sum(axis=(2, 3)) * eps**2
     n = round(1 / eps)
@@ -208,39 +168,39 @@ def mfeps_vs_mf(model, p, t_end, rng):
     point[0, 0, 0] = n * n  # all mass on one + site: a concentrated ρ_ε ∈ P(Λ_{ε,±})
     lam_t, bound_t = model.stability_constant(eps, f[-1])
     lam_p, bound_p = model.stability_constant(eps, point)
-    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, p.size), eps),
+    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, size), eps),
             "mass_drift": float(np.abs(mass[-1] - mass[0]).max()), "min_density": float(f.min()),
             "lambda_mfeps_t": lam_t, "bound_mfeps_t": bound_t, "lambda_point_mass": lam_p, "bound_point_mass": bound_p}
 
 
-def law_distances(model, p, t_end, rng):
+def law_distances(model, rng, *, eps, size, t_end):
     """Thm 1.2: one walker vs Brownian motion (exact, mode by mode) and the ± pair's separation law
-    (lattice master equation vs the continuum Fokker–Planck on ``p.size``²), at spacing ``p.eps``."""
-    ref = _cached("pair", _key(model), t_end, p.size)
-    lat = model.pair_law_lattice(p.eps, -1, t_end)[-1]
-    n, m = round(1 / p.eps), p.size
-    pair = float(np.sqrt(p.eps**2 * np.sum((lat - ref[:: m // n, :: m // n]) ** 2)))
-    return {"one_particle_l2": float(model.single_law_distance(p.eps, t_end)), "pair_l2": pair}
+    (lattice master equation vs the continuum Fokker–Planck on ``size``²), at spacing ``eps``."""
+    ref = _cached("pair", _key(model), t_end, size)
+    lat = model.pair_law_lattice(eps, -1, t_end)[-1]
+    n, m = round(1 / eps), size
+    pair = float(np.sqrt(eps**2 * np.sum((lat - ref[:: m // n, :: m // n]) ** 2)))
+    return {"one_particle_l2": float(model.single_law_distance(eps, t_end)), "pair_l2": pair}
 
 
-def kmc_single_walker(model, p, t_end, rng):
-    """``p.size`` single KMC walkers (F = 0) at spacing ``p.eps``: counts of the displacement in units of ε,
+def kmc_single_walker(model, rng, *, eps, size, t_end):
+    """``size`` single KMC walkers (F = 0) at spacing ``eps``: counts of the displacement in units of ε,
     clipped to ±KMC_BINS (labels ``d-8`` … ``d8``)."""
     start = (np.array([[0.5, 0.5]]), np.array([1]))
-    walkers = model.simulate_walkers([start] * p.size, p.eps, t_end, rng=rng)
-    disp = np.clip([round((tr.info["unwrapped"][-1][0, 0] - 0.5) / p.eps) for tr in walkers], -KMC_BINS, KMC_BINS)
+    walkers = model.simulate_walkers([start] * size, eps, t_end, rng=rng)
+    disp = np.clip([round((tr.info["unwrapped"][-1][0, 0] - 0.5) / eps) for tr in walkers], -KMC_BINS, KMC_BINS)
     return {f"d{k}": int(np.sum(disp == k)) for k in range(-KMC_BINS, KMC_BINS + 1)}
 
 
-def kmc_pair(model, p, t_end, rng):
-    """``p.size`` KMC ± pairs at spacing ``p.eps`` from the pair's initial law: moments of φ = log(p_int/p_free)
+def kmc_pair(model, rng, *, eps, size, t_end):
+    """``size`` KMC ± pairs at spacing ``eps`` from the pair's initial law: moments of φ = log(p_int/p_free)
     at the separations, and the means of φ under the lattice law (interaction) and the free law."""
-    eps, sites = p.eps, round(1 / p.eps)
+    sites = round(1 / eps)
     _, x, y = model.lattice(eps)
     mass = (model.pair_initial_density(x, y) * eps**2).ravel()
-    z0 = np.stack(np.unravel_index(rng.choice(mass.size, size=p.size, p=mass / mass.sum()), (sites, sites)), 1)
-    l2 = rng.integers(0, sites, (p.size, 2))
-    pairs = [(np.stack([(l2[r] + z0[r]) % sites, l2[r]]) * eps, np.array([1, -1])) for r in range(p.size)]
+    z0 = np.stack(np.unravel_index(rng.choice(mass.size, size=size, p=mass / mass.sum()), (sites, sites)), 1)
+    l2 = rng.integers(0, sites, (size, 2))
+    pairs = [(np.stack([(l2[r] + z0[r]) % sites, l2[r]]) * eps, np.array([1, -1])) for r in range(size)]
     zs = np.array([np.rint((tr.positions[-1][0] - tr.positions[-1][1]) / eps).astype(int) % sites
                    for tr in model.simulate_walkers(pairs, eps, t_end, rng=rng)])
     p_int = model.pair_law_lattice(eps, -1, t_end)[-1] * eps**2
@@ -285,62 +245,50 @@ def _site_masses(model, eps, t_end):
     return lat, pts
 
 
-def direct_limit(model, p, t_end, rng):
-    """V9 at n = ∞: the MF^ε masses (atoms at the sites) against the MF atoms on ``p.size``²."""
-    lat, pts = _site_masses(model, p.eps, t_end)
+def direct_limit(model, rng, *, eps, size, t_end):
+    """V9 at n = ∞: the MF^ε masses (atoms at the sites) against the MF atoms on ``size``²."""
+    lat, pts = _site_masses(model, eps, t_end)
     torus = Domain.torus(2, 1.0)
-    masses = {label: EmpiricalMeasure(pts, lat[k].ravel() * p.eps**2, torus) for k, label in enumerate("+-")}
-    d, gap = _bl_sum(masses, _cached("atoms", _key(model), t_end, p.size))
+    masses = {label: EmpiricalMeasure(pts, lat[k].ravel() * eps**2, torus) for k, label in enumerate("+-")}
+    d, gap = _bl_sum(masses, _cached("atoms", _key(model), t_end, size))
     return {"bl_sum_n_infinity": d, "bracket_gap": gap}
 
 
-@dataclass(frozen=True)
-class DirectMeasurement(Measurement):
-    """:class:`Measurement` for V9 with its reference grids (fine, coarse) and the i.i.d. floor switch."""
-
-    fine: int = 64
-    coarse: int = 32
-    iid: bool = False
-
-    def sample(self, model, settings, t_end, times, rng):
-        return _Values(_direct(model, self, t_end, rng), float(t_end))
-
-
-def _direct(model, p, t_end, rng):
-    """V9: one replica of RW_n^ε (n = ``p.size``, n/2 of each sign) at spacing ``p.eps`` against the MF atoms
-    on the fine and the coarse reference grids; with ``p.iid`` also n i.i.d. walkers drawn from MF^ε(t)
+def direct_replica(model, rng, *, eps, size, t_end, fine, coarse, iid):
+    """V9: one replica of RW_n^ε (n = ``size``, n/2 of each sign) at spacing ``eps`` against the MF atoms
+    on the fine and the coarse reference grids; with ``iid`` also n i.i.d. walkers drawn from MF^ε(t)
     (the sampling floor)."""
-    n, eps, sites = p.size, p.eps, round(1 / p.eps)
+    n, sites = size, round(1 / eps)
     start = model.sample_lattice_particles(n, eps, rng=rng, n_plus=n // 2)
     tr = model.simulate_random_walks(start, eps, t_end, rng=rng)
     b = np.where(tr.species[-1] == "+", 1, -1)
     meas = _lattice_measures(tr.positions[-1], b, n, sites)
-    d, gap = _bl_sum(meas, _cached("atoms", _key(model), t_end, p.fine))
-    d_coarse, _ = _bl_sum(meas, _cached("atoms", _key(model), t_end, p.coarse))
+    d, gap = _bl_sum(meas, _cached("atoms", _key(model), t_end, fine))
+    d_coarse, _ = _bl_sum(meas, _cached("atoms", _key(model), t_end, coarse))
     out = {"bl_sum": d, "bl_sum_coarse_reference": d_coarse, "bracket_gap": gap, "jumps": tr.info["jumps"]}
-    if p.iid:  # sampling floor: n i.i.d. walkers from the MF^ε law at t, same signs
+    if iid:  # sampling floor: n i.i.d. walkers from the MF^ε law at t, same signs
         lat, pts = _site_masses(model, eps, t_end)
         probs = [lat[k].ravel() / lat[k].sum() for k in range(2)]
         walkers = np.concatenate([pts[rng.choice(pts.shape[0], size=c, p=probs[k])]
                                   for k, c in enumerate((n // 2, n - n // 2))])
         signs = np.where(np.arange(n) < n // 2, 1, -1)
         out["bl_sum_iid_mfeps"] = _bl_sum(_lattice_measures(walkers, signs, n, sites),
-                                          _cached("atoms", _key(model), t_end, p.fine))[0]
+                                          _cached("atoms", _key(model), t_end, fine))[0]
     return out
 
 
-def bump_mfeps_vs_mf(model, p, t_end, rng):
-    """Thm 1.3 with the bump mollifier at spacing ``p.eps`` against the bump MF on ``p.size``²."""
-    f = model.solve_lattice(p.eps, t_end, times=[0.0, t_end]).density.values
-    drift = float(np.abs(f.sum(axis=(2, 3))[-1] - f.sum(axis=(2, 3))[0]).max() * p.eps**2)
-    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, p.size), p.eps), "mass_drift": drift}
+def bump_mfeps_vs_mf(model, rng, *, eps, size, t_end):
+    """Thm 1.3 with the bump mollifier at spacing ``eps`` against the bump MF on ``size``²."""
+    f = model.solve_lattice(eps, t_end, times=[0.0, t_end]).density.values
+    drift = float(np.abs(f.sum(axis=(2, 3))[-1] - f.sum(axis=(2, 3))[0]).max() * eps**2)
+    return {"l2_error": _l2_lattice(f[-1], _cached("mf", _key(model), t_end, size), eps), "mass_drift": drift}
 
 
-def bump_kernel_gap(model, p, t_end, rng):
-    """RMS distance of the Gaussian-kernel MF (``p.size/2``²) from the bump MF (``p.size``²) at ``t_end``."""
-    ref = _cached("mf", _key(model), t_end, p.size)
+def bump_kernel_gap(model, rng, *, size, t_end):
+    """RMS distance of the Gaussian-kernel MF (``size/2``²) from the bump MF (``size``²) at ``t_end``."""
+    ref = _cached("mf", _key(model), t_end, size)
     params = {k: v for k, v in model.params.items() if k != "mollifier"}
-    gauss = _cached("mf", tuple(sorted(params.items())), t_end, p.size // 2)
+    gauss = _cached("mf", tuple(sorted(params.items())), t_end, size // 2)
     return {"kernel_gap": float(np.sqrt(np.mean(np.sum((gauss - ref[:, ::2, ::2]) ** 2, axis=0))))}
 
 
@@ -386,9 +334,11 @@ class ClockStatistics(Observer):
 
 
 # --- the studies -----------------------------------------------------------------------------------------------
-def _measure(fn, model, sweep, seeds=(0,), t_end=T_END, pairing=None):
+def _measure(fn, model, sweep, seeds=(0,), t_end=T_END, args=None):
+    """A study of the computation ``fn(model, rng, eps=, size=, t_end=, **args)`` (sweep ``pairing.eps`` and
+    ``pairing.size``), its numbers recorded under the metric ``measured``."""
     return Study("Dislocations2D", sweep, t_end, [t_end], seeds=list(seeds), metrics=[], model_params=model,
-                 pairing=pairing or Measurement(fn), observers=[Measured()])
+                 pairing=Computation(fn, args=args or {}, with_t_end=True), observers=[Recorded("measured")])
 
 
 def studies(quick: bool = True) -> dict:
@@ -402,7 +352,8 @@ def studies(quick: bool = True) -> dict:
                         metrics=["BLsum"], model_params=MODEL, continuum_kwargs={"resolution": 64},
                         pairing=SDEVsCellAverages()),
         "rw_mfeps": Study("Dislocations2D", {"n": size["rw_n"]}, T_END, [T_END], seeds=list(range(size["rw_reps"])),
-                          metrics=["BLsum"], model_params=MODEL, pairing=LatticeVsLattice(EPS_RW, balanced=True)),
+                          metrics=["BLsum"], model_params=MODEL, pairing=LatticeVsLattice(EPS_RW, balanced=True),
+                          floors=["sampling"]),  # MF^ε is the lattice ODE itself: no grid to refine
         "laws": _measure(law_distances, LAW_MODEL, {"pairing.eps": size["law_eps"],
                                                     "pairing.size": [size["law_reference"]]}),
         "kmc_walker": _measure(kmc_single_walker, MODEL,
@@ -423,9 +374,10 @@ def studies(quick: bool = True) -> dict:
                                  observers=[PathwiseDistance(), ClockStatistics()]),
         "direct_limit": _measure(direct_limit, DIRECT_MODEL,
                                  {"pairing.eps": size["direct_eps"], "pairing.size": [fine]}),
-        "direct": _measure(None, DIRECT_MODEL, {"pairing.eps": size["direct_eps"], "pairing.size": size["direct_n"]},
+        "direct": _measure(direct_replica, DIRECT_MODEL,
+                           {"pairing.eps": size["direct_eps"], "pairing.size": size["direct_n"]},
                            seeds=range(size["direct_reps"]),
-                           pairing=DirectMeasurement(_direct, fine=fine, coarse=coarse, iid=size["direct_iid"])),
+                           args={"fine": fine, "coarse": coarse, "iid": size["direct_iid"]}),
         "bump": _measure(bump_mfeps_vs_mf, BUMP_MODEL, {"pairing.eps": size["bump_eps"],
                                                         "pairing.size": [size["bump_reference"]]}),
         "bump_kernel": _measure(bump_kernel_gap, BUMP_MODEL, {"pairing.size": [size["bump_reference"]]}),
@@ -446,9 +398,15 @@ def _wide(table, metric) -> pd.DataFrame:
 
 
 def _bl_per_task(table) -> pd.DataFrame:
-    """Distances summed over the species, one row per (n, seed)."""
-    d = distances(table)
-    return d.groupby(["n", "seed"], as_index=False)["value"].sum()
+    """Distances and their floors summed over the species, one row per (n, seed)."""
+    return summed_floors(table, ["n", "seed"], ("+", "-"), "BLsum")
+
+
+def _bl_rate(table):
+    """The rate in n of :func:`_bl_per_task` with the floors' rule
+    (:func:`~meanfield.validation.rate_fits.floored_fit`)."""
+    d = _bl_per_task(table)
+    return floored_fit(d["n"], d["value"], d.get("sampling_floor"), d.get("discretisation_floor"))
 
 
 def _means(frame, key, value):
@@ -490,17 +448,15 @@ def _lattice_rate_claims(tables, size):
         Claim.at_least("mfeps_positive", "MF^ε keeps the densities positive", min_density, 0.0,
                        "eq. (11): a master equation (ours)", f"min density {min_density:.4f}", strict=True),
     ]
-    sde = _bl_per_task(tables["sde_mf"])
-    fit_sde = fit_rate(sde["n"].to_numpy(float), sde["value"].to_numpy(float))
+    fit_sde = _bl_rate(tables["sde_mf"])
     out.append(Claim.within(
         "rate_sde_to_mf_bl", "‖ρ_n − ρ‖*_{1,∞} (SDE_n empirical measures vs MF, summed over species) decays like "
-        "n^{-1/2} up to a logarithm", fit_sde.slope, RATE_HALF, "Thm 1.5 (paper)", f"slope {fit_sde}"))
-    rw = _bl_per_task(tables["rw_mfeps"])
-    fit_rw = fit_rate(rw["n"].to_numpy(float), rw["value"].to_numpy(float))
+        "n^{-1/2} up to a logarithm", fit_sde.slope, RATE_HALF, "Thm 1.5 (paper)", fit_sde.describe()))
+    fit_rw = _bl_rate(tables["rw_mfeps"])
     out.append(Claim.within(
         "rate_rw_to_mfeps_bl", "‖ρ_{ε,n} − ρ_ε‖*_{1,∞} (RW_n^ε empirical measures vs MF^ε, ε = 1/16, summed over "
         "species) decays like n^{-1/2} up to a logarithm", fit_rw.slope, RATE_HALF, "Thm 1.6 (paper)",
-        f"slope {fit_rw}"))
+        fit_rw.describe() + " (MF^ε is the lattice equation itself: no grid to refine)"))
     laws = _wide(tables["laws"], "measured").sort_values("pairing.eps")
     eps_law = laws["pairing.eps"].to_numpy(float)
     fit_one = fit_rate(eps_law, laws["one_particle_l2"].to_numpy(float))
@@ -763,13 +719,15 @@ def claims(tables: dict, quick: bool = True) -> list:
 
 
 # --- figures and data ------------------------------------------------------------------------------------------
-def figures(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
+def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     from matplotlib.figure import Figure
 
     from meanfield import io
-    from meanfield.plot import plot_rate
+    from meanfield.plot import FLOOR_STYLES, plot_rate
+    from meanfield.study import floor_curves
 
     size = sizes(quick)
+    fine, coarse = size["direct_reference"]
     fig = Figure(figsize=(9, 7), layout="constrained")
     axes = fig.subplots(2, 2).ravel()
     m = _wide(tables["mfeps"], "measured").sort_values("pairing.eps")
@@ -778,9 +736,10 @@ def figures(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     axes[0].set_ylabel("discrete L² error")
     for ax, name, label in ((axes[1], "sde_mf", "SDE_n replicas"), (axes[2], "rw_mfeps", "RW_n^ε replicas (vs MF^ε)")):
         d = _bl_per_task(tables[name])
-        plot_rate(ax, d["n"], d["value"], fit_rate(d["n"].to_numpy(float), d["value"].to_numpy(float)), label=label,
-                  xlabel="n")
-        ax.set_ylabel("dual BL (sum convention)")
+        plot_rate(ax, d["n"], d["value"], _bl_rate(tables[name]).fit, label=label, xlabel="n",
+                  floors=floor_curves(d, "n"), ylabel="dual BL (sum convention)")
+        ax.set_title("dashed: sampling floor" + (", dash-dot: discretisation floor" if name == "sde_mf" else
+                                                 " (MF^ε: no grid to refine)"), fontsize=8)
     laws = _wide(tables["laws"], "measured").sort_values("pairing.eps")
     for col, mark, label in (("one_particle_l2", "o", "one particle"), ("pair_l2", "s", "± pair (z)")):
         f = fit_rate(laws["pairing.eps"].to_numpy(float), laws[col].to_numpy(float))
@@ -827,11 +786,19 @@ def figures(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
         ax.loglog(ns, a * eps + b / np.sqrt(ns), "-", color=line[0].get_color())
         ax.axhline(float(inf[np.isclose(inf["pairing.eps"], eps)]["bl_sum_n_infinity"].iloc[0]),
                    color=line[0].get_color(), ls=":", lw=0.8)
-        if "bl_sum_iid_mfeps" in sel:
+        means = sel.assign(ref_gap=np.abs(sel["bl_sum"] - sel["bl_sum_coarse_reference"])).groupby("pairing.size")
+        if "bl_sum_iid_mfeps" in sel:  # the sampling floor: n i.i.d. walkers from MF^ε
             ax.loglog(sel["pairing.size"], sel["bl_sum_iid_mfeps"], "x", color=line[0].get_color())
+            iid = means["bl_sum_iid_mfeps"].mean()
+            ax.loglog(iid.index, iid.to_numpy(), color=line[0].get_color(), lw=1.2,
+                      linestyle=FLOOR_STYLES["sampling floor"])
+        gap = means["ref_gap"].mean()  # the reference's floor, over-estimated by the coarser reference
+        ax.loglog(gap.index, gap.to_numpy(), color=line[0].get_color(), lw=1.2,
+                  linestyle=FLOOR_STYLES["discretisation floor"])
     ax.set_xlabel("n")
     ax.set_ylabel("Σ_± dual BL (sum) to MF")
-    ax.set_title(f"RW_n^ε vs MF: fit {a:.3f}ε + {b:.3f}/√n (lines); n = ∞ dotted; × i.i.d. floor", fontsize=8)
+    ax.set_title(f"RW_n^ε vs MF: fit {a:.3f}ε + {b:.3f}/√n (lines); n = ∞ dotted;\n× and dashed: i.i.d. sampling "
+                 f"floor; dash-dot: |D_{fine} − D_{coarse}| (discretisation floor)", fontsize=7)
     ax.legend(fontsize=7)
     bump = _wide(tables["bump"], "measured").sort_values("pairing.eps")
     eb, errb = bump["pairing.eps"].to_numpy(float), bump["l2_error"].to_numpy(float)
@@ -841,7 +808,7 @@ def figures(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     return paths
 
 
-def data_files(tables: dict, outdir: pathlib.Path) -> list:
+def data_files(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     """``dislocations_studies.csv``: every study's tidy table, with a ``study`` column."""
     from meanfield import io
 
@@ -849,17 +816,11 @@ def data_files(tables: dict, outdir: pathlib.Path) -> list:
     return [str(io.save_table(tidy, outdir / "dislocations_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    """Run the studies (see :func:`run_studies` for ``workers``/``executor``/``store``), compute the claims
-    from their tables, write the figures and the data file into ``outdir``."""
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
-    found = claims(tables, quick)
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     size = sizes(quick)
-    notes = (f"reference: spectral MF on {size['mf_reference']}²; pair law reference {size['law_reference']}²; "
-             f"studies: {', '.join(declared)}")
-    return PaperReport("003", "Hudson-van Meurs-Peletier: screw dislocations, MF^eps -> MF, SDE -> MF, RW -> MF^eps, "
-                       "RW vs SDE, the couplings of Lemmas 4.2 and 5.2, RW -> MF directly, the bump mollifier",
-                       found, figures(tables, quick, outdir), data_files(tables, outdir), notes)
+    return (f"reference: spectral MF on {size['mf_reference']}²; pair law reference {size['law_reference']}²; "
+            f"studies: {', '.join(declared)}")
+
+
+run = paper_runner(__name__)

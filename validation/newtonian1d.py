@@ -41,9 +41,10 @@ from meanfield.models.base import Trajectory
 from meanfield.models.newtonian1d import reconstruction_lm_power
 from meanfield.observers import CentreOfMass, Observer
 from meanfield.pairings import ContinuumVsContinuum, ParticlesOnly, ParticleVsExact
-from meanfield.rates import fit_rate
-from meanfield.study import Study, distances, run_studies
-from meanfield.validation.claims import Claim, PaperReport
+from meanfield.study import Study, distances
+from meanfield.validation.claims import Claim
+from meanfield.validation.rate_fits import floored_fit, summed_floors
+from meanfield.validation.runner import paper_runner
 from meanfield.validation.sizes import chosen_sizes, time_index
 
 CASES = {
@@ -61,6 +62,7 @@ SIZES = {
 }
 EXACT_N, EXACT_T = 256, 0.1
 RATE_BAND = (-1.1, -0.9)
+PAPER, TITLE = "002", "Di Francesco-Esposito-Schmidtchen: two species, 1D Newtonian potential"
 
 
 def sizes(quick: bool) -> dict:
@@ -147,6 +149,19 @@ def species_sums(table) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def with_floors(table, metric, t) -> pd.DataFrame:
+    """Per N at time ``t``: ``metric`` summed over the two species, with its two floors summed alike."""
+    return summed_floors(table, ["n"], ("rho", "eta"), metric, time=t)
+
+
+def rate(table, metric, t):
+    """The rate in N of ``metric`` at ``t`` with the floors' rule
+    (:func:`~meanfield.validation.rate_fits.floored_fit`)."""
+    rows = with_floors(table, metric, t)
+    return floored_fit(rows["n"], rows["value"], rows.get("sampling_floor"), rows.get("discretisation_floor"),
+                       x_name="N")
+
+
 def claims(tables: dict, quick: bool = True) -> list:
     """The claims, computed from the studies' tables."""
     size = sizes(quick)
@@ -190,16 +205,14 @@ def claims(tables: dict, quick: bool = True) -> list:
             "(5) is the Wasserstein gradient flow of the energy (4)",
             f"{len(CURVE_TIMES)} times in [0, 1]: {en_c[0]:.6f} -> {en_c[-1]:.6f}, largest step {inc_c:.2e}",
             strict=True))
-        sums = species_sums(table)
         for t in TIMES:
             for metric in METRICS:
-                e = sums[metric].xs(t, level="time").loc[ns].to_numpy()
-                fit = fit_rate(ns, e)
+                fit = rate(table, metric, t)
                 out.append(Claim.within(
                     f"rate_{metric}_t{t:g}_{case}",
                     f"{metric}(particles, continuum) at t={t:g} decays like N^rate (expect -1, midpoint atomisation)",
-                    fit.slope, RATE_BAND, "Thm 5.1 (no rate in the paper); -1: midpoint particles follow the "
-                    "characteristics", f"rate {fit}"))
+                    fit.slope, RATE_BAND, "Thm 5.1 (no rate in the paper); -1 and the band ours: midpoint particles "
+                    "follow the characteristics", fit.describe()))
     for case in CASES:
         phi = _series(tables[f"ghosts_{case}"], "phi_2", "sample")
         n = ns[-1] // 4
@@ -228,6 +241,8 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     from matplotlib.figure import Figure
 
     from meanfield import io
+    from meanfield.plot import plot_rate
+    from meanfield.study import floor_curves
 
     ns = sizes(quick)["ns"]
     n_top = ns[-1]
@@ -268,12 +283,13 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
         axe[c].legend(fontsize=7)
         sums = species_sums(table)
         for metric in METRICS:
-            e = sums[metric].xs(1.0, level="time").loc[ns].to_numpy()
-            fit = fit_rate(ns, e)
-            axr[c].loglog(ns, e, "o-", label=f"{metric}, rate {fit.slope:.2f} [{fit.ci[0]:.2f}, {fit.ci[1]:.2f}]")
+            rows = with_floors(table, metric, 1.0)
+            plot_rate(axr[c], rows["n"], rows["value"], rate(table, metric, 1.0).fit, label=metric,
+                      xlabel="N per species", floors=floor_curves(rows, "n"), ylabel="distance (sum of species)")
         for t in TIMES[:2]:
             axr[c].loglog(ns, sums["W1"].xs(t, level="time").loc[ns].to_numpy(), ":", label=f"W1 at t={t}")
-        axr[c].set_title(f"{case}: distance vs N at t=1")
+        axr[c].set_title(f"{case}: distance vs N at t=1 (dashed: sampling floor, dash-dot: discretisation floor)",
+                         fontsize=8)
         axr[c].set_xlabel("N per species")
         axr[c].legend(fontsize=7)
     paths = []
@@ -283,7 +299,7 @@ def figures(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> 
     return paths
 
 
-def data_files(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
+def data_files(declared: dict, tables: dict, quick: bool, outdir: pathlib.Path) -> list:
     """``newtonian1d_distances.csv`` (per case, N, t: distances summed over species and the particle
     energy) and ``newtonian1d_studies.csv`` (every study's tidy table, with a ``study`` column)."""
     from meanfield import io
@@ -303,16 +319,11 @@ def data_files(tables: dict, quick: bool, outdir: pathlib.Path) -> list:
             str(io.save_table(tidy, outdir / "newtonian1d_studies.csv"))]
 
 
-def run(outdir: pathlib.Path, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
-    """Run the studies (see :func:`run_studies` for ``workers``/``executor``/``store``), compute the
-    claims from their tables, write the figures and data files into ``outdir``."""
-    outdir = pathlib.Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    declared = studies(quick)
-    tables = run_studies(declared, workers, executor, store)
-    found = claims(tables, quick)
+def notes(declared: dict, quick: bool) -> str:
+    """The sizes and settings stated under the paper's table."""
     size = sizes(quick)
-    notes = (f"N = {size['ns'][0]}..{size['ns'][-1]}, continuum reference: quantile flow with "
-             f"M = {size['resolution']}; studies: {', '.join(declared)}")
-    return PaperReport("002", "Di Francesco-Esposito-Schmidtchen: two species, 1D Newtonian potential", found,
-                       figures(declared, tables, quick, outdir), data_files(tables, quick, outdir), notes)
+    return (f"N = {size['ns'][0]}..{size['ns'][-1]}, continuum reference: quantile flow with "
+            f"M = {size['resolution']}; studies: {', '.join(declared)}")
+
+
+run = paper_runner(__name__)

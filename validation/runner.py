@@ -1,20 +1,29 @@
 """Run the validation modules and write one report folder.
 
-Each paper has a module ``validation/<name>.py`` exposing ``run(outdir, quick) -> PaperReport``
-(see :mod:`meanfield.validation.claims`). :func:`run_validation` runs the chosen ones, each into its own
-sub-folder, and writes
+Each paper has a module ``validation/<name>.py`` declared as studies: it exposes
+
+* ``PAPER`` ("000" … "004") and ``TITLE``;
+* ``studies(quick) -> {name: Study}``;
+* ``claims(tables, quick) -> [Claim]`` computed from the studies' tables;
+* ``figures(declared, tables, quick, outdir) -> [path]`` and ``data_files(declared, tables, quick, outdir)
+  -> [path]``, written into ``outdir``;
+* ``notes(declared, quick) -> str``, the sizes and settings stated under the paper's table;
+
+and :func:`run_paper` turns these parts into a :class:`~meanfield.validation.claims.PaperReport` (the one
+body every paper shares); a module's ``run = paper_runner(__name__)`` keeps ``module.run(outdir, quick,
+workers=..., executor=..., store=...)`` for callers. :func:`run_validation` runs the chosen papers, each
+into its own sub-folder, and writes
 
 * ``report.md``: a pass/fail table per claim with the measured numbers, the figures, the data files;
 * ``summary.json``: the same, machine-readable;
 * ``timings.json``: wall time per paper and how the studies were executed (kept out of the report,
   which depends only on the numbers).
 
-Modules declared as studies (their ``run`` accepts ``workers``, ``executor`` and ``store``) get the
-execution settings: ``workers=k`` local processes or ``executor`` (a ``dask.distributed`` client or
+The studies get the execution settings: ``workers=k`` local processes or ``executor`` (a ``dask.distributed`` client or
 scheduler address, connected once for all papers), and ``store``, a folder in which each paper keeps
 its studies' finished tasks (``store/<module>/<study>``) so that a killed run resumes where it
-stopped. Their tables, and so the report, are the same whatever executes them. The other modules run
-in-process and ignore these settings.
+stopped. Their tables, and so the report, are the same whatever executes them. A module with only a
+``run(outdir, quick)`` (no ``studies``) runs in-process and ignores these settings.
 
 A module that is missing or raises becomes a failed row carrying the error, not a crash.
 """
@@ -31,7 +40,7 @@ from pathlib import Path
 
 from meanfield.validation.claims import Claim, PaperReport
 
-__all__ = ["PAPERS", "resolve_papers", "run_validation", "write_report"]
+__all__ = ["PAPERS", "paper_runner", "resolve_papers", "run_paper", "run_validation", "write_report"]
 
 # paper number -> module name in validation/
 PAPERS = {
@@ -67,6 +76,48 @@ def _failed_report(module: str, error: str) -> PaperReport:
 
 
 _EXECUTION = ("workers", "executor", "store")
+_PARTS = ("PAPER", "TITLE", "studies", "claims", "figures", "data_files", "notes")
+
+
+def declared_as_studies(mod) -> bool:
+    """Does the module expose the parts :func:`run_paper` assembles (module docstring)?"""
+    return all(hasattr(mod, name) for name in _PARTS)
+
+
+def run_paper(mod, outdir, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
+    """Run a paper module's studies (:func:`~meanfield.study.run_studies` with ``workers``/``executor``/
+    ``store``), compute its claims from their tables, write its figures and data files into ``outdir``.
+
+    ``mod`` is a module (or any object) with the parts listed in the module docstring; a missing part is
+    a ValueError naming it (before any work)."""
+    from meanfield.study import run_studies
+
+    missing = [name for name in _PARTS if not hasattr(mod, name)]
+    if missing:
+        raise ValueError(f"the validation module {getattr(mod, '__name__', mod)!r} lacks {missing}: see "
+                         "meanfield.validation.runner")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    declared = mod.studies(quick)
+    tables = run_studies(declared, workers, executor, store)
+    found = mod.claims(tables, quick)
+    figures = mod.figures(declared, tables, quick, outdir)
+    data = mod.data_files(declared, tables, quick, outdir)
+    return PaperReport(mod.PAPER, mod.TITLE, found, figures, data, mod.notes(declared, quick))
+
+
+def paper_runner(module_name: str):
+    """``run(outdir, quick=True, *, workers=None, executor=None, store=None) -> PaperReport`` for the module
+    ``module_name``: :func:`run_paper` on it (write ``run = paper_runner(__name__)`` in the module)."""
+
+    def run(outdir, quick: bool = True, *, workers=None, executor=None, store=None) -> PaperReport:
+        return run_paper(importlib.import_module(module_name), outdir, quick, workers=workers, executor=executor,
+                         store=store)
+
+    run.__doc__ = (f"Run the studies of ``{module_name}``, compute the claims, write the figures and data "
+                   "files into ``outdir`` (:func:`meanfield.validation.runner.run_paper`).")
+    run.__module__ = module_name
+    return run
 
 
 def accepts_execution(run) -> bool:
@@ -82,8 +133,9 @@ def run_one(module: str, outdir: Path, quick: bool, workers=None, executor=None,
             ) -> tuple[PaperReport, float]:
     """Run ``validation/<module>.py`` into ``outdir/<module>``; errors become a failed report.
 
-    ``workers``, ``executor`` and ``store`` (a folder; the module uses ``store/<module>``) reach
-    modules whose ``run`` accepts them (:func:`accepts_execution`)."""
+    ``workers``, ``executor`` and ``store`` (a folder; the module uses ``store/<module>``) reach the
+    studies of a module declared as studies (:func:`run_paper`), or a plain ``run`` that accepts them
+    (:func:`accepts_execution`)."""
     sub = outdir / module
     sub.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -93,11 +145,12 @@ def run_one(module: str, outdir: Path, quick: bool, workers=None, executor=None,
         if exc.name == f"meanfield.validation.{module}":
             return _failed_report(module, f"not implemented yet: no validation/{module}.py"), 0.0
         return _failed_report(module, traceback.format_exc(limit=3)), time.perf_counter() - t0
-    kwargs = {}
-    if accepts_execution(mod.run):
-        kwargs = {"workers": workers, "executor": executor, "store": None if store is None else Path(store) / module}
+    execution = {"workers": workers, "executor": executor, "store": None if store is None else Path(store) / module}
     try:
-        report = mod.run(sub, quick=quick, **kwargs)
+        if declared_as_studies(mod):
+            report = run_paper(mod, sub, quick, **execution)
+        else:
+            report = mod.run(sub, quick=quick, **(execution if accepts_execution(mod.run) else {}))
     except Exception:  # a failing paper must not hide the others
         return _failed_report(module, traceback.format_exc(limit=5)), time.perf_counter() - t0
     return report, time.perf_counter() - t0

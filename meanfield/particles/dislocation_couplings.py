@@ -222,7 +222,7 @@ def _mean_field_force(model, m, starts, kmax, t_end, initial=None):
     if initial is not None:
         mf = model.solve_continuum(t_end, times=starts, initial=initial, resolution=m)
         return _MeanFieldForce(model, mf.density.values, starts, kmax)
-    key = (tuple(sorted(model.params.items())), m, kmax, starts.tobytes())
+    key = (_params_key(model), m, kmax, starts.tobytes())
     if key not in _FORCE_CACHE:
         mf = model.solve_continuum(t_end, times=starts, resolution=m)  # integrates up to the last start only
         while len(_FORCE_CACHE) >= 4:
@@ -321,24 +321,56 @@ def couple_sde_mean_field(model, state, t_end, times=None, rng=None, dt=None, re
 
 
 # -- Lemma 5.2: RW_n^ε and the independent MF^ε walkers ----------------------------------------------
+_LATTICE_CACHE: dict = {}
+_LATTICE_CACHE_SIZE = 8
+
+
 def mean_field_lattice_cells(model, eps, t_end, cell_dt=None, initial=None):
     """The field ``G = ∇V_δ * (ρ_ε⁺ - ρ_ε⁻)`` of the MF^ε solution (lattice sum, eq. (10)) at the
     midpoints of ``K = ceil(t_end/cell_dt)`` equal cells of ``[0, t_end]``; returns
     ``(fields (K, 2, N, N), edges (K + 1,))``. ``cell_dt`` defaults to ``min(t_end, 0.1)/40``;
-    ``initial``: the MF^ε initial data (``Dislocations2D.solve_lattice``; None: the preset)."""
+    ``initial``: the MF^ε initial data (``Dislocations2D.solve_lattice``; None: the preset).
+
+    The field depends only on the model's parameters, ``1/ε``, ``t_end`` and ``cell_dt``, not on the
+    walkers: for the preset data it is computed once per process and these settings (the last
+    ``_LATTICE_CACHE_SIZE`` are kept) and the same read-only arrays are returned to every replica and
+    every study task (Lemma 5.2's studies run hundreds of replicas on a few fields); user ``initial``
+    data are not cached."""
     t_end = check_positive("t_end", t_end)
     cell_dt = min(t_end, 0.1) / 40 if cell_dt is None else check_positive("cell_dt", cell_dt)
     cells = int(np.ceil(t_end / cell_dt * (1 - 1e-12)))
     if cells > 10**5:
         raise ValueError(f"cell_dt={cell_dt!r} gives {cells} cells on [0, {t_end}], more than 10^5")
+    sites = model._sites(eps)
+    key = (type(model).__qualname__, _params_key(model), sites, t_end, cell_dt) if initial is None else None
+    if key is not None and key in _LATTICE_CACHE:
+        return _LATTICE_CACHE[key]
     edges = t_end * np.arange(cells + 1) / cells
     mids = 0.5 * (edges[:-1] + edges[1:])
-    sites = model._sites(eps)
     dens = model.solve_lattice(eps, t_end, times=mids, initial=initial).density.values  # (K, 2, N, N)
     ghat = model.grad_potential_hat(sites)
     sig = fft.rfftn(dens[:, 0] - dens[:, 1], ndim=2)
     fields = np.stack([fft.irfftn(gh * sig, (sites, sites), ndim=2) for gh in ghat], 1)
+    if key is None:
+        return fields, edges
+    for array in (fields, edges):
+        array.flags.writeable = False  # shared by every caller: nobody may change it
+    while len(_LATTICE_CACHE) >= _LATTICE_CACHE_SIZE:
+        _LATTICE_CACHE.pop(next(iter(_LATTICE_CACHE)))
+    _LATTICE_CACHE[key] = (fields, edges)
     return fields, edges
+
+
+def _params_key(model):
+    """A hashable form of ``model.params`` (a cache key): the items sorted by name, arrays as bytes."""
+    out = []
+    for name, value in sorted(model.params.items()):
+        if isinstance(value, np.ndarray):
+            value = (value.dtype.str, value.shape, value.tobytes())
+        elif isinstance(value, (list, dict)):
+            value = repr(value)
+        out.append((name, value))
+    return tuple(out)
 
 
 def couple_walkers_mean_field(model, states, eps, t_end, times=None, rng=None, cell_dt=None, initial=None):

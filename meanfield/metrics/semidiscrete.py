@@ -30,9 +30,11 @@ cost ``c(x, y) = |x - y|^p`` with p = 1 or 2.
 
 Both bounds are rigorous whatever the graph; when the graph contains an optimal plan (the usual
 case with ``k`` nearest neighbours) the gap is the sub-cell term of eq. 1 and the vertex/Jensen
-loss of eqs. 2–3, second order in the sub-cell size for p = 2. The c-transform is evaluated by a
-compiled loop over all particles for each vertex or centre: ``O(N · M)`` time, ``O(N + M)`` memory,
-``M`` the number of evaluation points (about ``(n q)^d`` for a grid of ``n^d`` cells).
+loss of eqs. 2–3, second order in the sub-cell size for p = 2. The c-transform over all particles
+is exact and found by nearest-neighbour search in a lifted space
+(:mod:`meanfield.metrics._ctransform_tree`: a k-d tree in d + 1 dimensions, ``O((N + M) log N)``
+expected time, ``O(N + M)`` memory, ``M`` the number of evaluation points, about ``(n q)^d`` for a
+grid of ``n^d`` cells), not by the ``O(N M)`` loop over all pairs.
 
 Theory page: docs/theory/distances.md, "Certified brackets between particles and a density".
 """
@@ -52,9 +54,9 @@ _ROUND = 1e-9  # relative widening of both bounds (round-off of the sums and of 
 
 
 def _ct():
-    from ._ctransform import ctransform
+    from ._ctransform_tree import ctransform_tree
 
-    return ctransform
+    return ctransform_tree
 
 
 def _subcells(rho, q):

@@ -14,6 +14,10 @@ cost ``c(x, y) = |x - y|^p`` with p = 1 or 2.
    rho, so ``W_p^p <= Σ π_ij E|x_i - Y_j|^p`` with ``Y_j`` uniform on the sub-cell, which is
    ``|x_i - c_j|^2 + Σ_a s_a^2/12`` for p = 2 (exact) and at most ``sqrt(|x_i - c_j|^2 + Σ_a s_a^2/12)``
    for p = 1 (Jensen), ``s`` the sub-cell sides.                                          (eq. 1)
+   Sharper coupling used (eq. 1'): a sub-cell served by several particles is cut into boxes of
+   masses ``π_ij``, each particle taking the box on its side (recursive bisection along the longest
+   side, :mod:`meanfield.metrics._boxsplit`); for p = 1 Jensen's bound is applied on 4^d children
+   of each box.
 
 3. Lower bound (Kantorovich duality): for any numbers ``u_i``, the c-transform
    ``g(y) = min_i (|x_i - y|^p - u_i)`` (over ALL particles, not just the graph's) makes
@@ -23,10 +27,15 @@ cost ``c(x, y) = |x - y|^p`` with p = 1 or 2.
    * p = 2: ``g(y) - |y|^2 = min_i (affine in y)`` is concave (on a torus, a minimum over the
      images of each particle), so over a box it is at least the mean of its values at the box's
      2^d vertices, and ``∫_box |y|^2 = m (|c|^2 + Σ_a s_a^2/12)`` exactly;                   (eq. 2)
+     A box whose 2^d vertices share one minimiser (particle and periodic image) lies in that
+     minimiser's Laguerre cell, a convex polytope, where ``g - |y|^2`` is affine and the vertex
+     mean is exact; the other boxes are split into 2^d children, ``levels`` times.           (eq. 2')
    * p = 1: if at the centre the best value beats the second best (another particle) by at least
      the sub-cell's diameter ``2r``, one cone ``|x_i - y| - u_i`` is the minimum on the whole
      sub-cell, and a cone is convex, so its mean is at least its value at the centre (Jensen);
-     otherwise ``g >= g(c) - r`` (g is 1-Lipschitz).                                        (eq. 3)
+     otherwise the box is split (``levels`` times), and what stays ambiguous uses
+     ``g(y) >= g(c) - |y - c|`` (g is 1-Lipschitz), whose mean is at least
+     ``g(c) - (Σ_a s_a^2/12)^{1/2}``.                                                       (eq. 3)
 
 Both bounds are rigorous whatever the graph; when the graph contains an optimal plan (the usual
 case with ``k`` nearest neighbours) the gap is the sub-cell term of eq. 1 and the vertex/Jensen
@@ -220,21 +229,15 @@ def _cone_integral(x, u, centres, masses, side, per, period, levels, target):
     return total
 
 
-def _mean_distance_upper(disp, side, levels):
-    """Upper bound of ``E|d + Y|`` for each row ``d`` of ``disp``, ``Y`` uniform on the box of sides
-    ``side`` centred at 0 (eq. 1 for p = 1): the box is cut into ``(2^levels)^d`` children, and on
-    each child Jensen's inequality ``E|d + Y| <= (|d + c|^2 + Σ_a s_a^2/12)^{1/2}`` is applied."""
-    k = 2**levels
-    child = side / k
-    var = float(np.sum(child**2) / 12.0)
-    dim = disp.shape[1]
-    offsets = np.stack(np.meshgrid(*[(np.arange(k) + 0.5) / k - 0.5] * dim, indexing="ij"),
-                       axis=-1).reshape(-1, dim) * side
-    out = np.zeros(disp.shape[0])
-    for off in offsets:
-        shifted = disp + off
-        out += np.sqrt(np.einsum("ij,ij->i", shifted, shifted) + var)
-    return out / offsets.shape[0]
+def _split_plan_cost(disp, flow, cols, side, p):
+    """Cost of the coupling that cuts each sub-cell into one box per particle it serves (eq. 1',
+    :mod:`meanfield.metrics._boxsplit`); ``disp``: particle minus sub-cell centre for each pair."""
+    from ._boxsplit import split_cost
+
+    order = np.argsort(cols, kind="stable")
+    starts = np.flatnonzero(np.r_[True, cols[order][1:] != cols[order][:-1], True])
+    return float(split_cost(np.ascontiguousarray(disp[order], dtype=float), np.ascontiguousarray(flow[order], float),
+                            starts.astype(np.int64), np.asarray(side, dtype=float), int(p)))
 
 
 def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours: int | None = None,
@@ -319,11 +322,7 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
             break
         pairs = np.unique(np.concatenate((ii * jc.size + jj, arg[bad] * jc.size + bad)))
         ii, jj = pairs // jc.size, pairs % jc.size
-    disp = domain.displacement(x[pi], centres[jc][pj])
-    if p == 2:
-        plan_cost = float(np.sum(flow * (np.einsum("ij,ij->i", disp, disp) + var)))
-    else:
-        plan_cost = float(np.sum(flow * _mean_distance_upper(disp, s, levels)))
+    plan_cost = _split_plan_cost(domain.displacement(x[pi], centres[jc][pj]), flow, pj, s, p)
     mass = float(a.sum())
     if p == 2:
         axes = [grid.lower[ax] + np.arange(fine_shape[ax] + 1) * s[ax] for ax in range(grid.ndim)]

@@ -15,10 +15,11 @@ B. Against the exact POT route (meanfield.metrics.wasserstein / bounded_lipschit
 
 C. Semi-discrete brackets (meanfield.metrics.semidiscrete): N i.i.d. samples of a 96^2 density on
    the unit torus against that density (a distance of order N^{-1/2}), W1 and W2, N = 10^3, 10^4
-   (and larger N given on the command line, e.g. ``C 100000``): time, bracket, relative width,
-   sub-cells, column-generation rounds, peak RSS.
+   (and larger N given on the command line, e.g. ``C 100000``; ``q=4`` sets the sub-cells per axis,
+   default: the bracket's own choice): time, bracket, relative width, sub-cells, column-generation
+   rounds, peak RSS.
 
-Run: PYTHONPATH=. python benchmarks/metrics_transport_brackets.py [A] [B] [C [N ...]]
+Run: PYTHONPATH=. python benchmarks/metrics_transport_brackets.py [A] [B] [C [N ...] [q=Q]]
 """
 
 import resource
@@ -105,7 +106,7 @@ def part_b():
     print(f"  peak RSS {peak_rss_mib():.0f} MiB")
 
 
-def part_c(sizes=(1000, 10000)):
+def part_c(sizes=(1000, 10000), subcells=None):
     from meanfield.metrics.semidiscrete import semidiscrete_bracket
 
     print("C. semi-discrete brackets, N samples of a 96^2 density on T^2 against the density")
@@ -114,7 +115,7 @@ def part_c(sizes=(1000, 10000)):
         mu = rho.sample(n, rng=1)
         for p in (1, 2):
             t0 = time.perf_counter()
-            br = semidiscrete_bracket(mu, rho, p)
+            br = semidiscrete_bracket(mu, rho, p, subcells=subcells)
             dt = time.perf_counter() - t0
             d = br.details
             print(f"  N = {n:>7,} W{p}: {dt:6.1f} s  [{br.lower:.5g}, {br.upper:.5g}]  relative width "
@@ -127,8 +128,9 @@ if __name__ == "__main__":
 
     args = sys.argv[1:] or ["B", "A", "C"]  # e.g. `python benchmarks/metrics_transport_brackets.py A`
     sizes = tuple(int(a) for a in args if a.isdigit())
-    for part in (a for a in args if not a.isdigit()):
+    q = next((int(a[2:]) for a in args if a.startswith("q=")), None)
+    for part in (a for a in args if not a.isdigit() and not a.startswith("q=")):
         if part == "C":
-            part_c(sizes or (1000, 10000))
+            part_c(sizes or (1000, 10000), q)
         else:
             {"A": part_a, "B": part_b}[part]()

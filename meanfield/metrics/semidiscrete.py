@@ -14,6 +14,10 @@ cost ``c(x, y) = |x - y|^p`` with p = 1 or 2.
    rho, so ``W_p^p <= Σ π_ij E|x_i - Y_j|^p`` with ``Y_j`` uniform on the sub-cell, which is
    ``|x_i - c_j|^2 + Σ_a s_a^2/12`` for p = 2 (exact) and at most ``sqrt(|x_i - c_j|^2 + Σ_a s_a^2/12)``
    for p = 1 (Jensen), ``s`` the sub-cell sides.                                          (eq. 1)
+   Sharper coupling used (eq. 1'): a sub-cell served by several particles is cut into boxes of
+   masses ``π_ij``, each particle taking the box on its side (recursive bisection along the longest
+   side, :mod:`meanfield.metrics._boxsplit`); for p = 1 Jensen's bound is applied on 4^d children
+   of each box.
 
 3. Lower bound (Kantorovich duality): for any numbers ``u_i``, the c-transform
    ``g(y) = min_i (|x_i - y|^p - u_i)`` (over ALL particles, not just the graph's) makes
@@ -23,16 +27,23 @@ cost ``c(x, y) = |x - y|^p`` with p = 1 or 2.
    * p = 2: ``g(y) - |y|^2 = min_i (affine in y)`` is concave (on a torus, a minimum over the
      images of each particle), so over a box it is at least the mean of its values at the box's
      2^d vertices, and ``∫_box |y|^2 = m (|c|^2 + Σ_a s_a^2/12)`` exactly;                   (eq. 2)
+     A box whose 2^d vertices share one minimiser (particle and periodic image) lies in that
+     minimiser's Laguerre cell, a convex polytope, where ``g - |y|^2`` is affine and the vertex
+     mean is exact; the other boxes are split into 2^d children, ``levels`` times.           (eq. 2')
    * p = 1: if at the centre the best value beats the second best (another particle) by at least
      the sub-cell's diameter ``2r``, one cone ``|x_i - y| - u_i`` is the minimum on the whole
      sub-cell, and a cone is convex, so its mean is at least its value at the centre (Jensen);
-     otherwise ``g >= g(c) - r`` (g is 1-Lipschitz).                                        (eq. 3)
+     otherwise the box is split (``levels`` times), and what stays ambiguous uses
+     ``g(y) >= g(c) - |y - c|`` (g is 1-Lipschitz), whose mean is at least
+     ``g(c) - (Σ_a s_a^2/12)^{1/2}``.                                                       (eq. 3)
 
 Both bounds are rigorous whatever the graph; when the graph contains an optimal plan (the usual
 case with ``k`` nearest neighbours) the gap is the sub-cell term of eq. 1 and the vertex/Jensen
-loss of eqs. 2–3, second order in the sub-cell size for p = 2. The c-transform is evaluated by a
-compiled loop over all particles for each vertex or centre: ``O(N · M)`` time, ``O(N + M)`` memory,
-``M`` the number of evaluation points (about ``(n q)^d`` for a grid of ``n^d`` cells).
+loss of eqs. 2–3, second order in the sub-cell size for p = 2. The c-transform over all particles
+is exact and found by nearest-neighbour search in a lifted space
+(:mod:`meanfield.metrics._ctransform_tree`: a k-d tree in d + 1 dimensions, ``O((N + M) log N)``
+expected time, ``O(N + M)`` memory, ``M`` the number of evaluation points, about ``(n q)^d`` for a
+grid of ``n^d`` cells), not by the ``O(N M)`` loop over all pairs.
 
 Theory page: docs/theory/distances.md, "Certified brackets between particles and a density".
 """
@@ -52,9 +63,9 @@ _ROUND = 1e-9  # relative widening of both bounds (round-off of the sums and of 
 
 
 def _ct():
-    from ._ctransform import ctransform
+    from ._ctransform_tree import ctransform_tree
 
-    return ctransform
+    return ctransform_tree
 
 
 def _subcells(rho, q):
@@ -78,6 +89,71 @@ def _vertex_means(values, fine_shape):
     for corner in np.ndindex(*(2,) * d):
         out += v[tuple(slice(c, c + n) for c, n in zip(corner, fine_shape, strict=True))]
     return (out / 2**d).ravel()
+
+
+def _image_key(x, arg, y, per):
+    """For each point ``y_j``: its minimiser's index and the integer image shift (one column per
+    periodic axis) that makes it the nearest image, as an ``(M, 1 + d)`` int array."""
+    cols = [arg]
+    for a in np.flatnonzero(per > 0):
+        diff = x[arg, a] - y[:, a]
+        cols.append(np.round(diff / per[a]).astype(np.int64))
+    return np.stack(cols, axis=1)
+
+
+def _vertex_all_equal(key, fine_shape):
+    """For each sub-cell: do its 2^d vertices have the same ``key`` row (values on the vertex lattice)?"""
+    d = len(fine_shape)
+    lattice = tuple(n + 1 for n in fine_shape)
+    out = np.ones(fine_shape, dtype=bool)
+    for col in key.T:
+        v = col.reshape(lattice)
+        first = v[tuple(slice(0, n) for n in fine_shape)]
+        for corner in np.ndindex(*(2,) * d):
+            out &= v[tuple(slice(c, c + n) for c, n in zip(corner, fine_shape, strict=True))] == first
+    return out.ravel()
+
+
+_CHUNK = 2**14  # boxes refined together: at most _CHUNK * 4^d vertices alive at once
+
+
+def _concave_integral(x, u, centres, masses, bound, side, per, levels):
+    """``_concave_box_integral`` over chunks of ``_CHUNK`` boxes (bounded memory)."""
+    return sum(_concave_box_integral(x, u, centres[k:k + _CHUNK], masses[k:k + _CHUNK], bound[k:k + _CHUNK],
+                                     side, per, levels) for k in range(0, masses.size, _CHUNK))
+
+
+def _concave_box_integral(x, u, centres, masses, bound, side, per, levels):
+    """Lower bound of ``∫ g dρ`` for ``g = min_i (|x_i - y|^2 - u_i)`` over boxes of sides ``side``
+    centred at ``centres`` with masses ``masses`` (eq. 2'): each box is split into 2^d children,
+    ``levels`` times; a child whose 2^d vertices have one minimiser (particle and image) lies in
+    that minimiser's Laguerre cell (a convex polytope), where ``g - |y|^2`` is affine and the
+    vertex mean is exact; the children still ambiguous at the last level keep the vertex-mean
+    bound of eq. 2 (``g - |y|^2`` is concave). ``bound``: the boxes' own eq. 2 bounds, returned
+    as they are when ``levels == 0``."""
+    if levels == 0:
+        return float(np.dot(masses, bound))
+    total = 0.0
+    dim = centres.shape[1] if centres.ndim == 2 else len(side)
+    half = np.stack(np.meshgrid(*[(-0.5, 0.5)] * dim, indexing="ij"), axis=-1).reshape(-1, dim)
+    for level in range(1, levels + 1):
+        if masses.size == 0:
+            break
+        centres = (centres[:, None, :] + 0.5 * half[None, :, :] * side).reshape(-1, dim)
+        masses = np.repeat(masses / 2**dim, 2**dim)
+        side = side / 2
+        verts = (centres[:, None, :] + half[None, :, :] * side).reshape(-1, dim)
+        g, _, _, arg = _ct()(x, u, verts, per, 2)
+        mean = (g - np.sum(verts**2, axis=1)).reshape(-1, 2**dim).mean(axis=1)
+        box = mean + np.sum(centres**2, axis=1) + float(np.sum(side**2) / 12.0)
+        key = _image_key(x, arg, verts, per)
+        key = key.reshape(-1, 2**dim, key.shape[1])
+        ambiguous = np.any(key != key[:, :1, :], axis=(1, 2))
+        if level == levels:
+            return total + float(np.dot(masses, box))
+        total += float(np.dot(masses[~ambiguous], box[~ambiguous]))
+        centres, masses = centres[ambiguous], masses[ambiguous]
+    return total
 
 
 def _graph(xp, centres, period, k, k_back):
@@ -130,7 +206,8 @@ def _cone_integral(x, u, centres, masses, side, per, period, levels, target):
     minimum (its lead at the centre over the second best is at least the box's diameter, and on a
     torus one image of its particle is the nearest over the whole box) contributes ``m g(c)``
     (the cone is convex: Jensen); the others are split into 2^d children, ``levels`` times, and
-    what is still ambiguous at the end contributes ``m (g(c) - r)`` (g is 1-Lipschitz). The
+    what is still ambiguous at the end contributes ``m (g(c) - e)`` with ``e = (Σ_a side_a^2/12)^{1/2}``
+    (g is 1-Lipschitz, so ``g(y) >= g(c) - |y - c|``, and ``E|Y - c| <= e`` by Jensen). The
     splitting stops early once that penalty is below ``target``."""
     total = 0.0
     dim = centres.shape[1]
@@ -142,13 +219,25 @@ def _cone_integral(x, u, centres, masses, side, per, period, levels, target):
         if period is not None:
             ambiguous |= reach + float(np.max(0.5 * side / period)) >= 0.5
         total += float(np.dot(masses[~ambiguous], g[~ambiguous]))
-        if level == levels or float(np.dot(masses[ambiguous], np.full(int(ambiguous.sum()), r))) <= target:
-            total += float(np.dot(masses[ambiguous], g[ambiguous] - r))
+        e = float(np.sqrt(np.sum(side**2) / 12.0))
+        if level == levels or e * float(np.sum(masses[ambiguous])) <= target:
+            total += float(np.dot(masses[ambiguous], g[ambiguous] - e))
             break
         centres = (centres[ambiguous][:, None, :] + offsets[None, :, :] * side).reshape(-1, dim)
         masses = np.repeat(masses[ambiguous] / 2**dim, 2**dim)
         side = side / 2
     return total
+
+
+def _split_plan_cost(disp, flow, cols, side, p):
+    """Cost of the coupling that cuts each sub-cell into one box per particle it serves (eq. 1',
+    :mod:`meanfield.metrics._boxsplit`); ``disp``: particle minus sub-cell centre for each pair."""
+    from ._boxsplit import split_cost
+
+    order = np.argsort(cols, kind="stable")
+    starts = np.flatnonzero(np.r_[True, cols[order][1:] != cols[order][:-1], True])
+    return float(split_cost(np.ascontiguousarray(disp[order], dtype=float), np.ascontiguousarray(flow[order], float),
+                            starts.astype(np.int64), np.asarray(side, dtype=float), int(p)))
 
 
 def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours: int | None = None,
@@ -165,7 +254,7 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
     """
     from .transport_bounds import Bracket
 
-    max_rounds, levels = 10, 2
+    max_rounds, levels = 10, 3
 
     if isinstance(p, bool) or p not in (1, 2):
         raise ValueError(f"p must be 1 or 2 for the semi-discrete bracket, got {p!r}")
@@ -195,7 +284,7 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
     n_fine = cells * q**grid.ndim
     n_vert = int(np.prod([n * q + 1 for n in grid.shape]))
     check_memory(8 * (4 * n_fine + 2 * n_vert) * (grid.ndim + 1)
-                 + 48 * 8 * (neighbours or 8 + 4 * -(-n_fine // n_parts)) * (n_parts + n_fine),
+                 + 48 * 8 * ((neighbours or 8 + 4 * -(-n_fine // n_parts)) * n_parts + 4 * n_fine),
                  f"the semi-discrete bracket with {n_parts} particles and {n_fine} sub-cells")
     t0 = time.perf_counter()
     period = np.asarray(domain.period, dtype=float) if domain.periodic else None
@@ -233,16 +322,19 @@ def semidiscrete_bracket(mu, nu, p=2, *, subcells: int | None = None, neighbours
             break
         pairs = np.unique(np.concatenate((ii * jc.size + jj, arg[bad] * jc.size + bad)))
         ii, jj = pairs // jc.size, pairs % jc.size
-    d2p = np.sum(domain.displacement(x[pi], centres[jc][pj]) ** 2, axis=1)
-    plan_cost = float(np.sum(flow * (d2p + var))) if p == 2 else float(np.sum(flow * np.sqrt(d2p + var)))
+    plan_cost = _split_plan_cost(domain.displacement(x[pi], centres[jc][pj]), flow, pj, s, p)
     mass = float(a.sum())
     if p == 2:
         axes = [grid.lower[ax] + np.arange(fine_shape[ax] + 1) * s[ax] for ax in range(grid.ndim)]
         verts = np.stack([c.ravel() for c in np.meshgrid(*axes, indexing="ij")], axis=1)
-        g = _ct()(x, u, verts, per, 2)[0]
+        g, _, _, arg = _ct()(x, u, verts, per, 2)
         h = _vertex_means(g - np.sum(verts**2, axis=1), fine_shape)
         cell_int = h + np.sum(centres**2, axis=1) + var
-        lower_pp = float(np.dot(a, u) + np.dot(masses, cell_int))
+        # boxes whose vertices have different minimisers (particle and image): split (eq. 2')
+        ambiguous = ~_vertex_all_equal(_image_key(x, arg, verts, per), fine_shape) & (masses > 0)
+        lower_pp = float(np.dot(a, u) + np.dot(masses[~ambiguous], cell_int[~ambiguous]))
+        lower_pp += _concave_integral(x, u, centres[ambiguous], masses[ambiguous], cell_int[ambiguous],
+                                      s, per, levels)
     else:
         lower_pp = float(np.dot(a, u)) + _cone_integral(x, u, centres[jc], masses[jc], s, per, period, levels,
                                                            1e-3 * plan_cost)

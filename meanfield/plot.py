@@ -454,7 +454,7 @@ def _add_particle_stairs(ax, counts, edges, n, outside):
 
 
 def plot_comparison(traj: Trajectory, sol: xr.Dataset, t: float | None = None, *, bins: int | None = None) -> Figure:
-    """Particles against the continuum at one output time, one panel per species (issue 19).
+    """Particles against the continuum at one output time, one panel per species.
 
     Parameters
     ----------

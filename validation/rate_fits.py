@@ -1,4 +1,4 @@
-"""Rate fits of the validation reports with their two floors (issue 18).
+"""Rate fits of the validation reports with their two floors.
 
 Every particle-vs-continuum distance of a study carries, when the study has floors
 (:mod:`meanfield.floors`, docs/theory/distances.md "Floors of a convergence study"), the **sampling

@@ -42,7 +42,7 @@ regularisation; ``simulate_particles`` chooses with ``force=``), the SDE driver 
 :mod:`meanfield.particles.close_pair_step`). The continuum goes through the same driver with
 ETD2RK/ETDRK4 (``scheme="spectral"``) or forward Euler (``scheme="finite_volume"``) under a CFL rule.
 
-Model contract (issue 15; :mod:`meanfield.models.contract`): ``species = ("+", "-")`` (this order in
+Model contract (:mod:`meanfield.models.contract`): ``species = ("+", "-")`` (this order in
 particle and continuum outputs), ``params`` (a property with every constructor argument),
 ``initial_density(grid)`` (a dict of GridDensity), ``sample_particles(n, rng, initial)``,
 ``simulate_particles(state, t_end, times, rng, *, scheme, force, ...)``,

@@ -37,7 +37,7 @@ Species labels, in this order (``Newtonian1D.species``): ``"rho"`` (x-particles)
 (y-particles). The model follows the contract of :mod:`meanfield.models.contract`: ``params``,
 ``initial_density(grid)``, and ``initial=`` on ``sample_particles`` and ``solve_continuum`` taking a
 user's density, GridDensity or quantile function per species (:mod:`meanfield.models.initial1d`);
-the presets ``profile="uniform"|"bump"`` stay the defaults. Renamed keywords (issue 15): in
+the presets ``profile="uniform"|"bump"`` stay the defaults. Renamed keywords (version 0.1): in
 ``solve_continuum`` ``method=`` is now ``scheme=`` and the old ``scheme=`` (the time stepper)
 ``stepper=``; in ``sample_particles`` ``method=`` is now ``sampling=``. The old names work for one
 release with a DeprecationWarning.
@@ -677,7 +677,7 @@ class Newtonian1D:
             The SSP Runge–Kutta time stepper (orders 3, 2, 1); all have SSP coefficient 1, so the same
             step rule keeps node order / positivity. The quantile flow measures time order 2 with
             both SSP-RK3 and SSP-RK2 (its right-hand side has kinks, see
-            :mod:`meanfield.solvers.quantile_flow1d`). (Before issue 15 this was ``scheme=``; a stepper name
+            :mod:`meanfield.solvers.quantile_flow1d`). (Before version 0.1 this was ``scheme=``; a stepper name
             given as ``scheme=`` still works with a DeprecationWarning.)
         cfl : float, optional
             Step-rule factor: in (0, 1) for ``"quantile"`` (default 0.5); in (0, 1] for the upwind

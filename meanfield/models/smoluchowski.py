@@ -782,7 +782,7 @@ class CoagulationDiffusion:
         rule below), "rk4" (classical RK4) or "dormand_prince_54" (Dormand–Prince 5 at fixed step; RK4
         and DP5 are more accurate per step but not positivity preserving). ``scheme``: the spatial
         discretisation, "spectral" (the only one); a stepper name given as ``scheme=`` (the keyword
-        before issue 15) and the spellings "ssprk3", "dp5", "dp54" are deprecated. ``sums``: the coagulation-sum
+        before version 0.1) and the spellings "ssprk3", "dp5", "dp54" are deprecated. ``sums``: the coagulation-sum
         algorithm, "auto", "direct" or "fft" (see
         :func:`~meanfield.models.coagulation_sums.choose_sums`; ``method=`` is its deprecated name).
 

@@ -98,18 +98,20 @@ def fmm():
     configs = [("multirate step (FMM + cell-list close pairs)", multirate), ("raw pyfmmlib", raw),
                ("global step (FMM + k-d tree nearest neighbours)", global_rule)]
     times = {name: [] for name, _ in configs}
+    cpu = {name: [] for name, _ in configs}
     print(f"FMM at N = {n}, precision flag 2, {REPEATS} interleaved repeats; {load()}", flush=True)
     for r in range(REPEATS):
         for name, fn in configs if r % 2 == 0 else configs[::-1]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - t0)
-    peer = np.array(times["raw pyfmmlib"])
+            cpu[name].append(time.process_time() - c0)
+    print(f"{'':48s} {'wall':>8s}  {'wall ratio to raw, median [range]':34s} {'CPU':>7s}  CPU ratio")
     for name, _ in configs:
-        t = np.array(times[name])
-        ratio = t / peer
-        print(f"{name:48s} {np.median(t):7.2f} s  ratio to raw {np.median(ratio):.3f} "
-              f"[{ratio.min():.3f}, {ratio.max():.3f}]")
+        t, c = np.array(times[name]), np.array(cpu[name])
+        ratio, c_ratio = t / np.array(times["raw pyfmmlib"]), c / np.array(cpu["raw pyfmmlib"])
+        print(f"{name:48s} {np.median(t):7.2f}s  {np.median(ratio):.3f} [{ratio.min():.3f}, {ratio.max():.3f}]"
+              f"{'':15s} {np.median(c):6.2f}s  {np.median(c_ratio):.3f} [{c_ratio.min():.3f}, {c_ratio.max():.3f}]")
     print(f"{load()}; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 

@@ -56,25 +56,42 @@ _MAX_CELLS = 2**30  # cells per axis of the cell list (keys stay far inside int6
 
 
 @njit(cache=True)
-def _pairs_kernel(x, order, lo, hi, radius, fill, out_i, out_j, out_d):
-    """Count (``fill`` False) or record the pairs ``i < j`` closer than ``radius``; the candidates of
-    particle ``i`` are ``order[lo[k, i]:hi[k, i]]`` for the three rows of neighbouring cells ``k``."""
-    n = x.shape[0]
+def _pairs_kernel(xs, ks, order, width, radius, fill, out_i, out_j, out_d):
+    """Count (``fill`` False) or record the pairs closer than ``radius`` among the particles sorted by their
+    cell keys ``ks`` (positions ``xs`` in that order, original indices ``order``). Each pair is met once:
+    from the particle with the smaller sorted index, in its own row of cells (keys ``k - 1 ... k + 1``,
+    later particles only) and in the next row (keys ``k + width - 1 ... k + width + 1``). The bounds of the
+    candidate ranges only move forward as the keys grow: one sweep, O(n + candidates)."""
+    n = xs.shape[0]
     r2 = radius * radius
     count = 0
-    for i in range(n):
-        for k in range(3):
-            for p in range(lo[k, i], hi[k, i]):
-                j = order[p]
-                if j <= i:
-                    continue
-                dx = x[i, 0] - x[j, 0]
-                dy = x[i, 1] - x[j, 1]
+    lo = 0
+    hi = 0
+    for a in range(n):
+        k = ks[a]
+        # the next row's candidates: keys in [k + width - 1, k + width + 1]
+        while lo < n and ks[lo] < k + width - 1:
+            lo += 1
+        if hi < lo:
+            hi = lo
+        while hi < n and ks[hi] <= k + width + 1:
+            hi += 1
+        for part in range(2):
+            p0 = a + 1 if part == 0 else lo
+            for p in range(p0, n):
+                if part == 0 and ks[p] > k + 1:
+                    break
+                if part == 1 and p >= hi:
+                    break
+                dx = xs[a, 0] - xs[p, 0]
+                dy = xs[a, 1] - xs[p, 1]
                 d2 = dx * dx + dy * dy
                 if d2 < r2:
                     if fill:
-                        out_i[count] = i
-                        out_j[count] = j
+                        i = order[a]
+                        j = order[p]
+                        out_i[count] = min(i, j)
+                        out_j[count] = max(i, j)
                         out_d[count] = np.sqrt(d2)
                     count += 1
     return count
@@ -82,8 +99,8 @@ def _pairs_kernel(x, order, lo, hi, radius, fill, out_i, out_j, out_d):
 
 def pairs_within(x, radius):
     """``(i, j, d)``: every pair ``i < j`` of rows of ``x`` (n, 2) at distance ``d < radius``, by a cell
-    list (cells of side ``>= radius``, located by sorting their keys: O(n log n) for the sort, O(n) for
-    the search when few particles share a cell). ``radius <= 0`` gives no pairs."""
+    list (cells of side ``>= radius`` sorted by their keys, then one sweep: O(n log n) for the sort, O(n)
+    for the sweep when few particles share a cell). ``radius <= 0`` gives no pairs."""
     x = np.ascontiguousarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"x must have shape (n, 2), got {x.shape}")
@@ -100,16 +117,10 @@ def pairs_within(x, radius):
     width = int(cells[:, 1].max()) + 3  # a row of cells in key space, with a free cell at each end
     key = (cells[:, 0] + 1) * width + cells[:, 1] + 1
     order = np.argsort(key, kind="stable")
-    ks = key[order]
-    lo = np.empty((3, x.shape[0]), np.int64)
-    hi = np.empty((3, x.shape[0]), np.int64)
-    for k, row in enumerate((-1, 0, 1)):
-        centre = key + row * width
-        lo[k] = np.searchsorted(ks, centre - 1, side="left")
-        hi[k] = np.searchsorted(ks, centre + 1, side="right")
-    count = _pairs_kernel(x, order, lo, hi, radius, False, empty[0], empty[1], empty[2])
+    ks, xs = key[order], x[order]
+    count = _pairs_kernel(xs, ks, order, width, radius, False, empty[0], empty[1], empty[2])
     out_i, out_j, out_d = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count)
-    _pairs_kernel(x, order, lo, hi, radius, True, out_i, out_j, out_d)
+    _pairs_kernel(xs, ks, order, width, radius, True, out_i, out_j, out_d)
     return out_i, out_j, out_d
 
 

@@ -13,8 +13,8 @@ Three parts (``python benchmarks/coulomb2d_multirate.py [steps] [run] [fmm]``, a
   :func:`~meanfield.particles.multirate_step.pairs_within` of the multirate rule; and, for the global
   rule, ``fmm_drift`` plus the k-d tree nearest-neighbour query) divided by one raw
   ``pyfmmlib.lfmm2dparttarg`` call (its strongest configuration here: the same precision flag 2,
-  arrays prepared outside the timing, warm), at N = 10^6 (``FMM_N``), calls interleaved, ``REPEATS``
-  repeats, median [range].
+  arrays prepared outside the timing, warm), at N = 10^6 (``FMM_N``; ``fmm 200000`` for another N),
+  calls interleaved, ``REPEATS`` repeats, median [range] of the wall and of the process CPU time.
 
 The machine is shared (2 cores, several agents): ratios are measured interleaved; absolute times are
 printed with the load average.
@@ -70,11 +70,10 @@ def run():
           f"{before} before, {load()} after", flush=True)
 
 
-def fmm():
+def fmm(n=FMM_N):
     import pyfmmlib
 
     rng = np.random.default_rng(0)
-    n = FMM_N
     x = 0.4 * rng.standard_normal((n, 2))
     b = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     gamma = 0.4 / n
@@ -117,5 +116,8 @@ def fmm():
 
 if __name__ == "__main__":
     parts = sys.argv[1:] or ["steps", "run", "fmm"]
-    for part in parts:
-        {"steps": steps, "run": run, "fmm": fmm}[part]()
+    for k, part in enumerate(parts):
+        if part == "fmm" and k + 1 < len(parts) and parts[k + 1].isdigit():
+            fmm(int(parts[k + 1]))
+        elif not part.isdigit():
+            {"steps": steps, "run": run, "fmm": fmm}[part]()

@@ -33,7 +33,7 @@ def inline_loop(model, x0, t_end, seed, dt, **kw):
 
 def case(label, model, x0, t_end, dt, seeds, **kw):
     def driver():
-        return [model.simulate_particles(x0, t_end, rng=s, dt=dt, force="direct", **kw) for s in seeds]
+        return [model.simulate_particles(x0, t_end, rng=s, dt=dt, force="direct", step="global", **kw) for s in seeds]
 
     def inline():
         return [inline_loop(model, x0, t_end, s, dt, **kw) for s in seeds]

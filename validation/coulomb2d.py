@@ -21,6 +21,9 @@ runs on local processes or a dask cluster and a killed run resumes from its stor
 * ``orders``: measured spatial orders of the two solvers against a fine spectral reference (block
   averages of cell values): FV slope in [0.8, 1.5], spectral slope >= 2 with errors below FV's
   (:func:`solver_errors`, a direct computation declared as a study).
+* Particle runs use the multirate close-pair rule (``step="multirate"``: Euler-Maruyama at the base
+  step, substeps for close pairs only; :mod:`meanfield.particles.multirate_step`), the default from
+  1024 particles.
 * ``pair_collision`` and ``spread``: exact particle facts (paper §2.3 eq. (2.6) and §4 eq. (4.26)
   with I = all particles; theory page 000, V5), Monte Carlo with the SDE solver, one study seed per
   sample path, each within 3.5 standard errors of the exact value: the collision probability of an
@@ -72,7 +75,10 @@ STEPS = 32  # the spectral solver's fixed step is T_END / STEPS
 # the isolated pair of claim 7: sigma = 1, gamma = 0.4 (a = 0.4 < 1/2, the paper's regime), |D_0| = 1
 PAIR_MODEL = dict(sigma=1.0, gamma=0.4, gamma_bar=0.1)
 PAIR_T, PAIR_D0 = 0.25, 1.0
-PAIR_KWARGS = dict(dt=5e-3, dt_min_fraction=1e-4, resolve_noise=True, collision_radius=0.02 * PAIR_D0, force="direct")
+PAIR_KWARGS = dict(dt=5e-3, dt_min_fraction=1e-4, resolve_noise=True, collision_radius=0.02 * PAIR_D0, force="direct",
+                   step="multirate")
+# every particle run uses the multirate close-pair rule (issue 17; meanfield/particles/multirate_step.py)
+STEP = {"step": "multirate"}
 SPREAD_N, SPREAD_T, SPREAD_START_SEED = 32, 0.1, 0
 PAPER, TITLE = "000", "Signed Coulomb charges in R^2: mean-field limit"
 SIZES = {
@@ -221,7 +227,7 @@ def studies(quick: bool = True) -> dict:
         "meanfield": Study(
             "SignedCoulomb2D", {"n": size["ns"]}, T_END, [0.0, T_END], compare_times=[T_END],
             seeds=list(range(size["seeds"])), metrics=["W1", "BL"], model_params=MODEL,
-            continuum_kwargs={"resolution": size["resolution"], "dt": T_END / STEPS},
+            continuum_kwargs={"resolution": size["resolution"], "dt": T_END / STEPS}, particle_kwargs=STEP,
             pairing=NormalisedSpecies(tail=size["tail"]), floors=size["floors"],
             observers=[DatasetValue("second_moment"), Observer("integration", integration)]),
         "solvers": Study(
@@ -237,7 +243,8 @@ def studies(quick: bool = True) -> dict:
             observers=[Observer("collided", collided)]),
         "spread": Study(
             "SignedCoulomb2D", {"n": [SPREAD_N]}, SPREAD_T, [0.0, SPREAD_T], seeds=list(range(size["spread_runs"])),
-            metrics=[], model_params=MODEL, particle_kwargs={"dt": SPREAD_T / 50}, pairing=ParticlesFrom(spread_start),
+            metrics=[], model_params=MODEL, particle_kwargs={"dt": SPREAD_T / 50, **STEP},
+            pairing=ParticlesFrom(spread_start),
             observers=[SpreadProcess()]),
     }
 

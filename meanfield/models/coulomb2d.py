@@ -91,7 +91,13 @@ from meanfield.particles.coulomb_forces import (
     radial_drift,
     resolve_force,
 )
-from meanfield.particles.coulomb_sde import integrate_from_zero, sde_stepper, simulate_charges
+from meanfield.particles.coulomb_sde import (
+    integrate_from_zero,
+    resolve_step,
+    sde_stepper,
+    simulate_charges,
+    simulate_charges_multirate,
+)
 from meanfield.solvers import fft
 from meanfield.solvers.grids import UniformGrid
 from meanfield.solvers.timestepping import (
@@ -294,7 +300,7 @@ class SignedCoulomb2D:
 
     def simulate_particles(self, state, t_end, times=None, rng=None, *, scheme=None, force="auto", dt=None,
                            theta=0.25, dt_min_fraction=1e-3, pm_grid=256, fmm_precision=2, collision_radius=None,
-                           resolve_noise=False, max_steps=DEFAULT_MAX_STEPS, method=None):
+                           resolve_noise=False, max_steps=DEFAULT_MAX_STEPS, method=None, step="auto"):
         """Integrate eq. (1.1) from ``state = (positions, signs)`` with the engine
         :func:`meanfield.particles.coulomb_sde.simulate_charges` (through
         :func:`meanfield.solvers.timestepping.integrate`), the drift given to it as a value
@@ -309,6 +315,15 @@ class SignedCoulomb2D:
         of the step's start state, so a step costs one drift evaluation (Euler-Maruyama) or two (Heun).
         Noise increments are ``sigma sqrt(h) z``, ``z`` standard normal of shape ``(n, 2)``, one draw
         per step from ``rng``: the same seed gives the same run bit for bit.
+
+        **Multirate stepping** (``step="multirate"``, the default from
+        :data:`~meanfield.particles.coulomb_sde.MULTIRATE_MIN_N` particles;
+        :mod:`meanfield.particles.multirate_step`): the rule above makes the whole system's step that of its
+        closest pair, so the number of steps grows like N. The multirate rule instead takes Euler-Maruyama
+        steps of ``dt`` for every particle (one force evaluation per step) and advances only the close
+        groups -- charges closer than ``sqrt(2 |gamma| dt / theta)``, whose own interaction would move them
+        by more than ``theta`` times their distance in one step -- by substeps of the rule above with the
+        far field frozen over the step; for an isolated pair it is the rule above.
 
         Parameters
         ----------
@@ -344,6 +359,10 @@ class SignedCoulomb2D:
             close-pair control, which resolve the approach).
         max_steps : int
             Cap on the number of steps (default 10^7).
+        step : ``"auto"`` | ``"global"`` | ``"multirate"``
+            The step rule: ``"global"`` (the close-pair rule above for the whole system), ``"multirate"``
+            (Euler-Maruyama, the paper's kernel, direct or FMM forces only), ``"auto"`` (multirate from
+            ``MULTIRATE_MIN_N`` = 1024 particles when it applies, else global).
 
         Returns
         -------
@@ -351,7 +370,11 @@ class SignedCoulomb2D:
             Species ``"+"``/``"-"``, weights ``m_+-/N_+-`` (:func:`species_weights`);
             ``info`` holds ``steps``, ``capped_steps`` (steps the
             rule made shorter than both ``dt`` and the time left to the next output),
-            ``drift_evaluations``, the scheme with its declared orders and the step rule.
+            ``drift_evaluations``, the scheme with its declared orders and the step rule; with the
+            multirate rule ``capped_steps`` counts the close groups' substeps shorter than the time left
+            in their global step, and ``substeps``, ``grouped`` (close-group members summed over the
+            steps), ``largest_group`` and ``halvings`` (global steps halved because a close group
+            outgrew 64 charges) are added.
         """
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"state must be a pair (positions (n, 2), signs (n,)), got {type(state).__name__}")
@@ -370,19 +393,42 @@ class SignedCoulomb2D:
         max_steps = check_integer("max_steps", max_steps, minimum=1)
         rng = as_generator(rng)
         gamma = self.particle_gamma(n)
+        step = resolve_step(step, n, short, force_used, self.kernel is not None)
+        if step == "multirate":
+            return self._simulate_multirate(pos, signs, ts, rng, gamma, force_used, fmm_precision, dt, theta,
+                                            dt_min_fraction, bool(resolve_noise), collision_radius, max_steps,
+                                            stepper.describe())
         drift = drift_function(signs, gamma, self.epsilon, force_used, pm_grid, fmm_precision, self.kernel)
         sol, rule, evaluate = simulate_charges(drift, pos, self.sigma, ts, rng, dt=dt, stepper=stepper, theta=theta,
                                                dt_min_fraction=dt_min_fraction, resolve_noise=bool(resolve_noise),
                                                collision_radius=collision_radius, max_steps=max_steps)
+        return self._trajectory(ts, sol.states, signs, {
+            "steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma, "method": short,
+            **stepper.describe(), **rule.describe(), "drift_evaluations": evaluate.evaluations,
+            "epsilon": self.epsilon, "kernel": "custom" if self.kernel is not None else "paper", "force": force_used,
+            "first_collision_time": rule.first_collision_time})
+
+    def _trajectory(self, ts, states, signs, info):
+        """The particle run's Trajectory: species labels ``"+"``/``"-"``, weights ``m_+-/N_+-``."""
         lab = np.where(signs > 0, "+", "-")
         weights = species_weights(signs, self.mass_plus, self.mass_minus)
-        return Trajectory(ts, sol.states, self.domain, weights=[weights] * len(ts),
-                          species=[lab] * len(ts), labels=self.species,
-                          info={"steps": sol.steps, "capped_steps": rule.capped, "dt": dt, "gamma": gamma,
-                                "method": short, **stepper.describe(), **rule.describe(),
-                                "drift_evaluations": evaluate.evaluations, "epsilon": self.epsilon,
-                                "kernel": "custom" if self.kernel is not None else "paper", "force": force_used,
-                                "first_collision_time": rule.first_collision_time})
+        return Trajectory(ts, states, self.domain, weights=[weights] * len(ts), species=[lab] * len(ts),
+                          labels=self.species, info=info)
+
+    def _simulate_multirate(self, pos, signs, ts, rng, gamma, force_used, fmm_precision, dt, theta, dt_min_fraction,
+                            resolve_noise, collision_radius, max_steps, scheme_info):
+        """:meth:`simulate_particles` with ``step="multirate"`` (checked arguments)."""
+        sol, mr = simulate_charges_multirate(signs, gamma, self.epsilon, force_used, fmm_precision, pos, self.sigma,
+                                             ts, rng, dt=dt, theta=theta, dt_min_fraction=dt_min_fraction,
+                                             resolve_noise=resolve_noise, collision_radius=collision_radius,
+                                             max_steps=max_steps)
+        return self._trajectory(ts, sol.states, signs, {
+            "steps": sol.steps, "capped_steps": mr.capped, "dt": dt, "gamma": gamma, "method": "euler",
+            **scheme_info, "step_rule": "multirate", "theta": theta, "dt_min": dt * dt_min_fraction,
+            "resolve_noise": resolve_noise, "drift_evaluations": mr.evaluations, "substeps": mr.substeps,
+            "grouped": mr.grouped, "largest_group": mr.largest_group, "halvings": mr.halvings,
+            "epsilon": self.epsilon, "kernel": "paper", "force": force_used,
+            "first_collision_time": mr.first_collision_time})
 
     # --- continuum --------------------------------------------------------------------------
     def default_grid(self, n=128, t_end=1.0, tail=6.0):

@@ -23,6 +23,9 @@ starts with some pair closer than that radius (``first_collision_time``, ``inf``
 The drift and the distances come from one evaluation ``drift_and_distances(y) -> (f, d)``; wrapped in
 :class:`LastStateCache`, the scheme's drift evaluation at the step's start state reuses the one
 made here, so the rule costs no extra drift evaluation.
+
+This rule sets the step of the whole system by its closest pair; for many particles
+:class:`meanfield.particles.multirate_step.MultirateEulerMaruyama` applies it to the close groups only.
 """
 
 from __future__ import annotations

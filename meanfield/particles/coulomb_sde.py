@@ -13,6 +13,12 @@ Slangen; theory page docs/theory/000-signed-coulomb.md ("Numerical choices for t
 :func:`sde_stepper` turns a scheme name (or the deprecated ``method="euler" | "heun"``) into a
 stepper; :func:`integrate_from_zero` is :func:`~meanfield.solvers.timestepping.integrate` from t = 0 that
 returns the initial state for outputs at t = 0 only.
+
+:func:`simulate_charges_multirate` is the same SDE under the multirate rule of
+:mod:`meanfield.particles.multirate_step` (Euler-Maruyama at the base step for every particle, short
+substeps for the close groups only), so that the number of global steps, and of force evaluations, does
+not grow with N; :func:`resolve_step` chooses between the two rules (``step="global" | "multirate" |
+"auto"``).
 """
 
 from __future__ import annotations
@@ -22,15 +28,46 @@ import warnings
 import numpy as np
 
 from meanfield.particles.close_pair_step import ClosePairStep, LastStateCache
-from meanfield.particles.coulomb_forces import nearest_distances
-from meanfield.solvers.timestepping import EulerMaruyama, SDEProblem, Solution, StochasticHeun, integrate, step_budget
+from meanfield.particles.coulomb_forces import coulomb_drift, fmm_drift, nearest_distances
+from meanfield.particles.multirate_step import MultirateEulerMaruyama
+from meanfield.solvers.timestepping import (
+    EulerMaruyama,
+    FixedStep,
+    SDEProblem,
+    Solution,
+    StochasticHeun,
+    integrate,
+    step_budget,
+)
 
-__all__ = ["SDE_METHODS", "SDE_SCHEMES", "integrate_from_zero", "sde_stepper", "simulate_charges"]
+__all__ = ["MULTIRATE_MIN_N", "SDE_METHODS", "SDE_SCHEMES", "STEP_RULES", "integrate_from_zero", "resolve_step",
+           "sde_stepper", "simulate_charges", "simulate_charges_multirate"]
 
 SDE_SCHEMES = {"euler_maruyama": EulerMaruyama, "stochastic_heun": StochasticHeun}
 # the older short names, accepted as method= (deprecated) and as scheme= aliases
 SDE_METHODS = {"euler": "euler_maruyama", "heun": "stochastic_heun"}
 STEP_RESOLUTION = 4 * np.finfo(float).eps  # a step below this times max(1, t) does not advance t
+STEP_RULES = ("global", "multirate", "auto")
+# N from which step="auto" takes the multirate rule (Euler-Maruyama, the paper's kernel, direct or FMM
+# forces): below it the global rule's numbers of before are kept bit for bit.
+MULTIRATE_MIN_N = 1024
+
+
+def resolve_step(step, n, scheme_short, force, custom_kernel):
+    """The step rule ``step`` names (``"global"``, ``"multirate"``, or ``"auto"``: multirate from
+    :data:`MULTIRATE_MIN_N` particles when it applies, else global), after checking that it applies:
+    multirate needs Euler-Maruyama, the paper's kernel (``K`` or ``K_eps``) and direct or FMM forces."""
+    if not isinstance(step, str) or step not in STEP_RULES:
+        raise ValueError(f"step must be one of {STEP_RULES}, got {step!r}")
+    why = ("scheme='euler_maruyama'" if scheme_short != "euler" else
+           "the paper's kernel (kernel=None)" if custom_kernel else
+           "force='direct' or 'fmm' (particle-mesh forces have no singular pairs)" if force not in ("direct", "fmm")
+           else None)
+    if step == "auto":
+        return "multirate" if n >= MULTIRATE_MIN_N and why is None else "global"
+    if step == "multirate" and why is not None:
+        raise ValueError(f"step='multirate' needs {why}; use step='global'")
+    return step
 
 
 def sde_stepper(scheme=None, method=None, stacklevel=3):
@@ -85,3 +122,35 @@ def simulate_charges(drift, x0, sigma, ts, rng, *, dt, stepper, theta=0.25, dt_m
             and nearest_distances(x).min() <= collision_radius:
         rule.first_collision_time = ts[-1]
     return sol, rule, evaluate
+
+
+def force_only(signs, gamma, epsilon, force, fmm_precision):
+    """``x -> drift (n, 2)`` of eq. (1.1) with the paper's kernel by the compiled sum or the FMM (no
+    nearest-neighbour query: the multirate rule finds its close pairs itself)."""
+    if force == "fmm":
+        return lambda x: fmm_drift(x, signs, gamma, fmm_precision)
+    return lambda x: coulomb_drift(x, signs, gamma, epsilon)[0]
+
+
+def simulate_charges_multirate(signs, gamma, epsilon, force, fmm_precision, x0, sigma, ts, rng, *, dt, theta=0.25,
+                               dt_min_fraction=1e-3, resolve_noise=False, collision_radius=None, max_steps):
+    """:func:`simulate_charges` under the multirate rule (:class:`MultirateEulerMaruyama`): global
+    Euler-Maruyama steps of ``dt`` (cut at the output times), substeps for the close groups. Returns
+    ``(solution, stepper)``; the stepper holds the counters (``evaluations``, ``substeps``, ``capped``,
+    ``grouped``, ``largest_group``, ``halvings``) and ``first_collision_time`` (also set to ``ts[-1]``
+    when only the final state has a pair within ``collision_radius``). Refused before any work as in
+    :func:`simulate_charges`."""
+    step_budget("dt", dt, ts[-1], max_steps)
+    if dt * dt_min_fraction <= STEP_RESOLUTION * max(1.0, ts[-1]):
+        raise ValueError(f"dt_min_fraction={dt_min_fraction!r} makes the floor step dt * dt_min_fraction = "
+                         f"{dt * dt_min_fraction:.3g} fall below the resolution of float64 at t_end={ts[-1]}")
+    drift = force_only(signs, gamma, epsilon, force, fmm_precision)
+    stepper = MultirateEulerMaruyama(drift, signs, gamma, epsilon, sigma, dt * dt_min_fraction, theta,
+                                     resolve_noise=resolve_noise, collision_radius=collision_radius, rng=rng)
+    problem = SDEProblem(drift=lambda t, y: drift(y), diffusion=sigma)
+    sol = integrate_from_zero(stepper, problem, x0, ts, FixedStep(dt), rng=rng, max_steps=max_steps)
+    x = sol.states[-1]
+    if collision_radius is not None and stepper.first_collision_time == np.inf and x.shape[0] > 1 \
+            and nearest_distances(x).min() <= collision_radius:
+        stepper.first_collision_time = ts[-1]
+    return sol, stepper

@@ -184,7 +184,7 @@ def test_collision_time_recorded_by_the_substeps():
     (dict(step=None), "step must be one of"),
     (dict(step=1), "step must be one of"),
     (dict(step="multirate", scheme="stochastic_heun"), "euler_maruyama"),
-    (dict(step="multirate", force="pm"), "force='direct' or 'fmm'"),
+    (dict(step="multirate", force="pm"), "force='direct', 'fmm' or 'p3m'"),
 ])
 def test_bad_step_refused_naming_it(kw, match):
     m = SignedCoulomb2D(**MEANFIELD)
@@ -213,3 +213,18 @@ def test_stepper_refuses_bad_values():
         MultirateEulerMaruyama(None, [1.0], 0.1, 0.0, 1.0, 1e-6, 0.25, rng=np.random.default_rng())
     with pytest.raises(TypeError, match="rng"):
         MultirateEulerMaruyama(lambda y: y, [1.0], 0.1, 0.0, 1.0, 1e-6, 0.25, rng=3)
+
+
+def test_multirate_with_p3m_forces_follows_the_direct_sum_run():
+    """P3M gives the exact kernel to its tolerance (1e-8), so the multirate rule applies to it: with the same
+    noise a short run agrees with the direct-sum run to far below the particles' spacing, and step="auto"
+    takes the multirate rule when force="auto" picks P3M (N >= 10^5 with pyfmmlib)."""
+    from meanfield.particles.coulomb_sde import resolve_step
+
+    assert resolve_step("auto", 10**5, "euler", "p3m", False) == "multirate"
+    m = SignedCoulomb2D(**MEANFIELD)
+    x0 = m.sample_particles(1500, rng=3)
+    runs = [m.simulate_particles(x0, 0.002, rng=7, step="multirate", force=f, dt=5e-4) for f in ("direct", "p3m")]
+    a, b = (r.positions[-1] for r in runs)
+    assert runs[1].info["force"] == "p3m"
+    assert np.max(np.abs(a - b)) < 1e-6

@@ -361,7 +361,7 @@ class SignedCoulomb2D:
             Cap on the number of steps (default 10^7).
         step : ``"auto"`` | ``"global"`` | ``"multirate"``
             The step rule: ``"global"`` (the close-pair rule above for the whole system), ``"multirate"``
-            (Euler-Maruyama, the paper's kernel, direct or FMM forces only), ``"auto"`` (multirate from
+            (Euler-Maruyama, the paper's kernel, direct, FMM or P3M forces only), ``"auto"`` (multirate from
             ``MULTIRATE_MIN_N`` = 1024 particles when it applies, else global).
 
         Returns

@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 from meanfield.particles.close_pair_step import ClosePairStep, LastStateCache
-from meanfield.particles.coulomb_forces import coulomb_drift, fmm_drift, nearest_distances
+from meanfield.particles.coulomb_forces import coulomb_drift, fmm_drift, nearest_distances, p3m_drift
 from meanfield.particles.multirate_step import MultirateEulerMaruyama
 from meanfield.solvers.timestepping import (
     EulerMaruyama,
@@ -48,7 +48,7 @@ SDE_SCHEMES = {"euler_maruyama": EulerMaruyama, "stochastic_heun": StochasticHeu
 SDE_METHODS = {"euler": "euler_maruyama", "heun": "stochastic_heun"}
 STEP_RESOLUTION = 4 * np.finfo(float).eps  # a step below this times max(1, t) does not advance t
 STEP_RULES = ("global", "multirate", "auto")
-# N from which step="auto" takes the multirate rule (Euler-Maruyama, the paper's kernel, direct or FMM
+# N from which step="auto" takes the multirate rule (Euler-Maruyama, the paper's kernel, direct, FMM or P3M
 # forces): below it the global rule's numbers of before are kept bit for bit.
 MULTIRATE_MIN_N = 1024
 
@@ -56,12 +56,13 @@ MULTIRATE_MIN_N = 1024
 def resolve_step(step, n, scheme_short, force, custom_kernel):
     """The step rule ``step`` names (``"global"``, ``"multirate"``, or ``"auto"``: multirate from
     :data:`MULTIRATE_MIN_N` particles when it applies, else global), after checking that it applies:
-    multirate needs Euler-Maruyama, the paper's kernel (``K`` or ``K_eps``) and direct or FMM forces."""
+    multirate needs Euler-Maruyama, the paper's kernel (``K`` or ``K_eps``) and direct, FMM or P3M forces."""
     if not isinstance(step, str) or step not in STEP_RULES:
         raise ValueError(f"step must be one of {STEP_RULES}, got {step!r}")
     why = ("scheme='euler_maruyama'" if scheme_short != "euler" else
            "the paper's kernel (kernel=None)" if custom_kernel else
-           "force='direct' or 'fmm' (particle-mesh forces have no singular pairs)" if force not in ("direct", "fmm")
+           "force='direct', 'fmm' or 'p3m' (particle-mesh forces have no singular pairs)"
+           if force not in ("direct", "fmm", "p3m")
            else None)
     if step == "auto":
         return "multirate" if n >= MULTIRATE_MIN_N and why is None else "global"
@@ -126,9 +127,12 @@ def simulate_charges(drift, x0, sigma, ts, rng, *, dt, stepper, theta=0.25, dt_m
 
 def force_only(signs, gamma, epsilon, force, fmm_precision):
     """``x -> drift (n, 2)`` of eq. (1.1) with the paper's kernel by the compiled sum or the FMM (no
-    nearest-neighbour query: the multirate rule finds its close pairs itself)."""
+    nearest-neighbour query: the multirate rule finds its close pairs itself), or by P3M (exact kernel to
+    its tolerance; its own neighbour distances are not used)."""
     if force == "fmm":
         return lambda x: fmm_drift(x, signs, gamma, fmm_precision)
+    if force == "p3m":
+        return lambda x: p3m_drift(x, signs, gamma)[0]
     return lambda x: coulomb_drift(x, signs, gamma, epsilon)[0]
 
 

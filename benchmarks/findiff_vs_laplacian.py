@@ -3,13 +3,16 @@
 Peer configuration: findiff with the same second-order stencil (``acc=2``), its operator built once
 beforehand (as a solver would) and warm; both on NumPy, one thread each. Prints, for periodic and walled
 grids in 1-D and 2-D, the time ratio ours ÷ findiff of one application (batches of calls, interleaved batch
-by batch, 7 repeats, median and [range]); the accuracy both are compared at: the max difference of the two
+by batch, 7 repeats, median and [range]; CPU time of this process, both sides single-threaded: on a loaded
+machine wall time counts the waiting); the accuracy both are compared at: the max difference of the two
 results on the same data (round-off on periodic grids, where the stencils coincide) and their max error
 against the exact Laplacian of a smooth periodic function; and, at walls, the integral of each operator
 applied to e^{x+y} (zero for a conservative no-flux operator). Ends with the peak RSS of the run.
 
     PYTHONPATH=. python benchmarks/findiff_vs_laplacian.py
 """
+
+import time
 
 import findiff
 import numpy as np
@@ -43,7 +46,8 @@ def smooth(grid):
 
 
 def main():
-    print(f"findiff {findiff.__version__}, acc=2, operator built once, warm; load average {load_average():.1f}")
+    print(f"findiff {findiff.__version__}, acc=2, operator built once, warm; CPU time; "
+          f"load average {load_average():.1f}")
     print(f"{'grid':>9} {'walls':>6} {'ours ÷ findiff':>24} {'max |ours − findiff|':>21} "
           f"{'max error ours / findiff':>26}")
     for shape in ((400,), (256, 256), (512, 512)):
@@ -57,7 +61,8 @@ def main():
             e_fd = np.abs(op(g) - exact).max() if periodic else float("nan")
             batch = 200 if len(shape) == 1 else 10
             ours, peer = interleaved_times([batched(lambda f=f, grid=grid: laplacian(f, grid), batch),
-                                            batched(lambda op=op, f=f: op(f), batch)], repeats=7)
+                                            batched(lambda op=op, f=f: op(f), batch)], repeats=7,
+                                           clock=time.process_time)
             print(f"{'x'.join(map(str, shape)):>9} {not periodic!s:>6} {ratio_summary(ours, peer):>24} "
                   f"{diff:21.1e} {f'{e_ours:.2e} / {e_fd:.2e}':>26}")
     grid = UniformGrid((0, 0), (1, 1), (128, 128), periodic=False)

@@ -5,7 +5,9 @@ densities, in the same run.
 Peer: ``coagulation_operator(f, matrix, "direct")``, the compiled (numba) O(M²) double loop over the
 dense kernel matrix built beforehand, warm, one thread (the FFT side: scipy.fft on the separable
 factors, warm, one thread). Prints, per M, the ratio ours (fft) ÷ peer (direct) from calls interleaved
-round by round (7 repeats, median and [range]), the agreement of the two (max |difference| / max |rhs|),
+round by round (7 repeats, median and [range]; CPU time of this process: both sides are single-threaded,
+and on a loaded machine the wall time of a call longer than a scheduler slice counts the waiting), the
+agreement of the two (max |difference| / max |rhs|),
 the fitted growth exponents of both medians, and the peak RSS of the run.
 
 Run: PYTHONPATH=. python benchmarks/smoluchowski_sums.py [points] [repeats]
@@ -14,6 +16,7 @@ solver does; default 1, the homogeneous system.)
 """
 
 import sys
+import time
 
 import numpy as np
 from _timing import interleaved_times, load_average, print_peak_rss, ratio_summary
@@ -25,8 +28,8 @@ from meanfield.rates import fit_rate
 def main(points=1, repeats=7):
     rng = np.random.default_rng(0)
     sizes = [64, 128, 256, 512, 1024, 2048, 4096] if points == 1 else [32, 64, 128, 256, 512]
-    print(f"ours: sums='fft'; peer: sums='direct' (compiled O(M²) loop, warm); {repeats} interleaved repeats; "
-          f"load average {load_average():.1f}")
+    print(f"ours: sums='fft'; peer: sums='direct' (compiled O(M²) loop, warm); {repeats} interleaved "
+          f"repeats, CPU time; load average {load_average():.1f}")
     for name in ("constant", "additive", "multiplicative"):
         t_direct, t_fft = [], []
         for big_m in sizes:
@@ -37,7 +40,8 @@ def main(points=1, repeats=7):
             g = coagulation_operator(f, sep, "fft")
             agree = np.abs(d - g).max() / np.abs(d).max()
             ours, peer = interleaved_times([lambda f=f, sep=sep: coagulation_operator(f, sep, "fft"),
-                                            lambda f=f, mat=mat: coagulation_operator(f, mat, "direct")], repeats)
+                                            lambda f=f, mat=mat: coagulation_operator(f, mat, "direct")], repeats,
+                                           clock=time.process_time)
             t_fft.append(float(np.median(ours)))
             t_direct.append(float(np.median(peer)))
             print(f"{name:14s} M={big_m:5d} P={points}: fft {t_fft[-1] * 1e3:8.3f} ms, "

@@ -1,15 +1,22 @@
-"""findiff's finite-difference Laplacian against ``meanfield.solvers.finite_volume.laplacian`` (flux form).
+"""Our ``meanfield.solvers.finite_volume.laplacian`` (flux form) against findiff's finite-difference Laplacian.
 
-Prints, for periodic and walled grids in 1-D and 2-D, the time ratio findiff / finite_volume of one
-application (the findiff operator built once beforehand, as a solver would), interleaved call batch by
-call batch, 7 repeats, median and range; and, at walls, the integral of each operator applied to
-e^{x+y} (zero for a conservative no-flux operator). Run: python benchmarks/findiff_vs_laplacian.py
+Peer configuration: findiff with the same second-order stencil (``acc=2``), its operator built once
+beforehand (as a solver would) and warm; both on NumPy, one thread each. Prints, for periodic and walled
+grids in 1-D and 2-D, the time ratio ours ÷ findiff of one application (batches of calls, interleaved batch
+by batch, 7 repeats, median and [range]; CPU time of this process, both sides single-threaded: on a loaded
+machine wall time counts the waiting); the accuracy both are compared at: the max difference of the two
+results on the same data (round-off on periodic grids, where the stencils coincide) and their max error
+against the exact Laplacian of a smooth periodic function; and, at walls, the integral of each operator
+applied to e^{x+y} (zero for a conservative no-flux operator). Ends with the peak RSS of the run.
+
+    PYTHONPATH=. python benchmarks/findiff_vs_laplacian.py
 """
 
 import time
 
 import findiff
 import numpy as np
+from _timing import interleaved_times, load_average, print_peak_rss, ratio_summary
 
 from meanfield.solvers.finite_volume import laplacian
 from meanfield.solvers.grids import UniformGrid
@@ -23,33 +30,49 @@ def findiff_laplacian(grid, acc=2):
     return op
 
 
-def interleaved_ratio(f_new, f_ref, batch, repeats=7):
-    ratios = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def batched(func, batch):
+    def run():
         for _ in range(batch):
-            f_ref()
-        t1 = time.perf_counter()
-        for _ in range(batch):
-            f_new()
-        t2 = time.perf_counter()
-        ratios.append((t2 - t1) / (t1 - t0))
-    return float(np.median(ratios)), min(ratios), max(ratios)
+            func()
+    return run
 
 
-print(f"findiff {findiff.__version__}")
-print(f"{'grid':>12} {'walls':>6} {'findiff/fv median':>18} {'range':>16}")
-for shape in ((400,), (256, 256), (512, 512)):
-    for periodic in (True, False):
-        grid = UniformGrid(0, 1, shape, periodic=periodic)
-        f = np.random.default_rng(0).random(shape)
-        op = findiff_laplacian(grid)
-        op(f), laplacian(f, grid)  # warm up
-        med, lo, hi = interleaved_ratio(lambda op=op, f=f: op(f), lambda f=f, grid=grid: laplacian(f, grid),
-                                        200 if len(shape) == 1 else 10)
-        print(f"{'x'.join(map(str, shape)):>12} {not periodic!s:>6} {med:18.2f} {f'[{lo:.2f}, {hi:.2f}]':>16}")
-grid = UniformGrid((0, 0), (1, 1), (128, 128), periodic=False)
-x, y = grid.mesh()
-f = np.exp(x + y)
-ours, theirs = grid.integrate(laplacian(f, grid)), grid.integrate(findiff_laplacian(grid)(f))
-print(f"walls, integral of the Laplacian of e^(x+y) on 128^2: findiff {theirs:+.3e}, finite_volume {ours:+.3e}")
+def smooth(grid):
+    """sin(2πx)·cos(2πy)… on the cell centres, and its exact Laplacian."""
+    f = np.ones(grid.shape)
+    for a, x in enumerate(grid.mesh()):
+        f = f * (np.sin(2 * np.pi * x) if a == 0 else np.cos(2 * np.pi * x))
+    return f, -4 * np.pi**2 * grid.ndim * f
+
+
+def main():
+    print(f"findiff {findiff.__version__}, acc=2, operator built once, warm; CPU time; "
+          f"load average {load_average():.1f}")
+    print(f"{'grid':>9} {'walls':>6} {'ours ÷ findiff':>24} {'max |ours − findiff|':>21} "
+          f"{'max error ours / findiff':>26}")
+    for shape in ((400,), (256, 256), (512, 512)):
+        for periodic in (True, False):
+            grid = UniformGrid(0, 1, shape, periodic=periodic)
+            f = np.random.default_rng(0).random(shape)
+            op = findiff_laplacian(grid)
+            diff = np.abs(op(f) - laplacian(f, grid)).max() if periodic else float("nan")
+            g, exact = smooth(grid)
+            e_ours = np.abs(laplacian(g, grid) - exact).max() if periodic else float("nan")
+            e_fd = np.abs(op(g) - exact).max() if periodic else float("nan")
+            batch = 200 if len(shape) == 1 else 10
+            ours, peer = interleaved_times([batched(lambda f=f, grid=grid: laplacian(f, grid), batch),
+                                            batched(lambda op=op, f=f: op(f), batch)], repeats=7,
+                                           clock=time.process_time)
+            print(f"{'x'.join(map(str, shape)):>9} {not periodic!s:>6} {ratio_summary(ours, peer):>24} "
+                  f"{diff:21.1e} {f'{e_ours:.2e} / {e_fd:.2e}':>26}")
+    grid = UniformGrid((0, 0), (1, 1), (128, 128), periodic=False)
+    x, y = grid.mesh()
+    f = np.exp(x + y)
+    ours, theirs = grid.integrate(laplacian(f, grid)), grid.integrate(findiff_laplacian(grid)(f))
+    print(f"walls, integral of the Laplacian of e^(x+y) on 128^2: finite_volume {ours:+.3e}, findiff {theirs:+.3e}")
+    print("(at walls the two operators differ by construction: no-flux flux form vs one-sided stencils)")
+    print_peak_rss("all runs")
+
+
+if __name__ == "__main__":
+    main()

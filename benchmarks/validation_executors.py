@@ -4,7 +4,9 @@ LocalCluster (2 worker processes, 1 thread each), interleaved round by round; ra
     PYTHONPATH=$PWD python benchmarks/validation_executors.py [repeats]
 
 The cluster is started once before the rounds (its start-up time is printed apart). The machine has
-2 cores: ratios, not absolute times, are the result.
+2 cores: ratios (executor ÷ in-process, round by round, median [range]), not absolute times, are the
+result. Prints the peak RSS of this process and of its largest finished child (the pool's and the
+cluster's worker processes, once closed).
 """
 
 import sys
@@ -12,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from _timing import interleaved_times
+from _timing import interleaved_times, load_average, print_peak_rss, ratio_summary, times_summary
 
 from meanfield.validation.runner import run_validation
 
@@ -40,12 +41,10 @@ def main(repeats=5):
     times = dict(zip(funcs, interleaved_times(list(funcs.values()), repeats), strict=True))
     client.close()
     cluster.close()
-    base = np.array(times["in-process"])
+    print(f"{repeats} interleaved rounds after one warm-up round, wall time; load average {load_average():.1f}")
     for name, ts in times.items():
-        ts = np.array(ts)
-        ratio = ts / base
-        print(f"{name:11s} median {np.median(ts):6.1f} s (range {ts.min():.1f}-{ts.max():.1f}); "
-              f"ratio to in-process median {np.median(ratio):.2f} (range {ratio.min():.2f}-{ratio.max():.2f})")
+        print(f"{name:11s} {times_summary(ts)}; ratio to in-process {ratio_summary(ts, times['in-process'])}")
+    print_peak_rss("all rounds")
 
 
 if __name__ == "__main__":

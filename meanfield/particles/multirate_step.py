@@ -48,7 +48,7 @@ from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from meanfield.solvers.timestepping import SDEProblem, Stepper
+from meanfield.solvers.timestepping import EulerMaruyama
 
 __all__ = ["MultirateEulerMaruyama", "close_radius", "pairs_within"]
 
@@ -166,7 +166,7 @@ def _local_drift(y, p, q, w_sign, eps2, m):
     return out, dmin
 
 
-class MultirateEulerMaruyama(Stepper):
+class MultirateEulerMaruyama(EulerMaruyama):
     """Euler-Maruyama with multirate substeps for the close groups (module docstring), a
     :class:`~meanfield.solvers.timestepping.Stepper` for :func:`~meanfield.solvers.timestepping.integrate`
     with a fixed global step.
@@ -191,12 +191,7 @@ class MultirateEulerMaruyama(Stepper):
         Largest close group before the global step is halved.
     """
 
-    order = 1
-    strong_order = 0.5
-    weak_order = 1
-    name = "euler_maruyama"
-    problem = SDEProblem
-    stochastic = True
+    # orders, name and problem type are Euler-Maruyama's: for a step without close groups it is that step
 
     def __init__(self, force, signs, gamma, epsilon, sigma, dt_min, theta, resolve_noise=False,
                  collision_radius=None, rng=None, max_group=64):

@@ -46,7 +46,13 @@ def test_numerics_import_nothing_above_them():
 
 
 def test_the_package_finder_installs_only_meanfield():
+    """The packages setuptools finds with pyproject's [tool.setuptools.packages.find] settings: the numerics
+    and the validation inside meanfield (through the symlinks), nothing else at the top."""
     import tomllib
 
+    from setuptools import find_packages
+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    assert config["include"] == ["meanfield*"]
+    found = set(find_packages(where=str(ROOT), include=config["include"], exclude=config.get("exclude", ())))
+    assert {p.split(".")[0] for p in found} == {"meanfield"}, sorted(found)
+    assert {"meanfield.solvers", "meanfield.solvers.timestepping", "meanfield.validation"} <= found, sorted(found)

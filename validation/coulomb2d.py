@@ -77,7 +77,7 @@ PAIR_MODEL = dict(sigma=1.0, gamma=0.4, gamma_bar=0.1)
 PAIR_T, PAIR_D0 = 0.25, 1.0
 PAIR_KWARGS = dict(dt=5e-3, dt_min_fraction=1e-4, resolve_noise=True, collision_radius=0.02 * PAIR_D0, force="direct",
                    step="multirate")
-# every particle run uses the multirate close-pair rule (issue 17; meanfield/particles/multirate_step.py)
+# every particle run uses the multirate close-pair rule (meanfield/particles/multirate_step.py)
 STEP = {"step": "multirate"}
 SPREAD_N, SPREAD_T, SPREAD_START_SEED = 32, 0.1, 0
 PAPER, TITLE = "000", "Signed Coulomb charges in R^2: mean-field limit"
